@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"labd/config"
+	"labd/internal/daemon"
+	"labd/internal/fsroot"
+	"labd/internal/sessions"
+)
+
+func controlFor(cfg *config.Config) *daemon.Control {
+	return daemon.DialControl(fsroot.Layout{DataDir: cfg.Server.DataDir}.ControlSocket())
+}
+
+// sessions prints the running daemon's sessions like ss -tan, plus
+// protocol and user, or one session's transcript.
+func (c *cli) sessions(args []string) error {
+	fs, cfgPath := c.flags("sessions")
+	transcript := fs.Uint64("transcript", 0, "print the transcript of session ID")
+	live := fs.Bool("live", false, "only sessions still open")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	ctl := controlFor(cfg)
+	if *transcript != 0 {
+		d, err := ctl.Session(*transcript)
+		if err != nil {
+			return err
+		}
+		printTranscript(c.stdout, d)
+		return nil
+	}
+	list, err := ctl.Sessions()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tPROTO\tSTATE\tLOCAL\tPEER\tUSER\tSTART\tDURATION\tIN\tOUT")
+	for _, s := range list {
+		if *live && !s.Open {
+			continue
+		}
+		state := "CLOSED"
+		end := s.End
+		if s.Open {
+			state, end = "ESTAB", time.Now()
+			if s.Transport == "udp" {
+				state = "UNCONN"
+			}
+		}
+		proto := s.Proto
+		if s.TLS {
+			proto += "+tls"
+		}
+		user := s.User
+		if user == "" {
+			user = "-"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\n", s.ID, proto, state, s.Local, s.Remote, user,
+			s.Start.Format("15:04:05"), end.Sub(s.Start).Round(time.Millisecond), s.BytesIn, s.BytesOut)
+	}
+	return tw.Flush()
+}
+
+func printTranscript(w io.Writer, d daemon.SessionDetail) {
+	in := d.Info
+	fmt.Fprintf(w, "session %d: %s over %s, %s -> %s", in.ID, in.Proto, in.Transport, in.Remote, in.Local)
+	if in.User != "" {
+		fmt.Fprintf(w, ", user %s", in.User)
+	}
+	fmt.Fprintf(w, ", %d bytes in, %d out\n", in.BytesIn, in.BytesOut)
+	for _, e := range d.Transcript {
+		ts := e.Time.Format("15:04:05.000")
+		switch {
+		case e.Dir == sessions.Note:
+			fmt.Fprintf(w, "%s  *  %s\n", ts, e.Data)
+		case e.Data == nil:
+			fmt.Fprintf(w, "%s  %s  [%d bytes encrypted]\n", ts, arrow(e.Dir), e.Len)
+		default:
+			for _, line := range strings.SplitAfter(string(e.Data), "\n") {
+				if line == "" {
+					continue
+				}
+				fmt.Fprintf(w, "%s  %s  %s\n", ts, arrow(e.Dir), strconv.Quote(line)[1:len(strconv.Quote(line))-1])
+			}
+		}
+	}
+	if in.Truncated {
+		fmt.Fprintln(w, "(transcript truncated at sessions.transcript_bytes)")
+	}
+}
+
+func arrow(d sessions.Direction) string {
+	if d == sessions.FromClient {
+		return "C>"
+	}
+	return "S<"
+}

@@ -1,0 +1,298 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"labd/config"
+	"labd/internal/fsroot"
+	"labd/internal/store"
+)
+
+// user manages the user database. It opens the same SQLite database as the
+// daemon (WAL mode allows it while the daemon runs) and creates homes
+// itself, so that a new user can log in at once.
+func (c *cli) user(args []string) error {
+	if len(args) == 0 {
+		return usageError{"user needs a subcommand: add, del, passwd, list, import, key"}
+	}
+	fs, cfgPath := c.flags("user " + args[0])
+	password := fs.String("password", "", "password (default: generate one and print it)")
+	admin := fs.Bool("admin", false, "make the user an administrator (dashboard access)")
+	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	layout := fsroot.Layout{DataDir: cfg.Server.DataDir}
+	if err := layout.Ensure(); err != nil {
+		return err
+	}
+	st, err := store.OpenSQLite(layout.Database(), store.Options{})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		st.Close()
+		fixOwnership(cfg, layout.Database(), layout.Database()+"-wal", layout.Database()+"-shm")
+	}()
+	need := func(n int, what string) error {
+		if len(pos) != n {
+			return usageError{fmt.Sprintf("user %s takes %s", args[0], what)}
+		}
+		return nil
+	}
+	switch args[0] {
+	case "add":
+		if err := need(1, "NAME"); err != nil {
+			return err
+		}
+		pw, generated := *password, false
+		if pw == "" {
+			pw, generated = genPassword(), true
+		}
+		if err := st.CreateUser(c.ctx, pos[0], pw, *admin); err != nil {
+			return explain(err)
+		}
+		name := store.NormalizeUser(pos[0])
+		if err := makeHome(cfg, layout, name); err != nil {
+			return err
+		}
+		if generated {
+			fmt.Fprintf(c.stdout, "created user %s with password %s\n", name, pw)
+		} else {
+			fmt.Fprintf(c.stdout, "created user %s\n", name)
+		}
+	case "del", "delete", "rm":
+		if err := need(1, "NAME"); err != nil {
+			return err
+		}
+		if err := st.DeleteUser(c.ctx, pos[0]); err != nil {
+			return explain(err)
+		}
+		fmt.Fprintf(c.stdout, "deleted user %s (their home %s is kept; remove it by hand if you wish)\n", store.NormalizeUser(pos[0]), layout.Home(store.NormalizeUser(pos[0])))
+	case "passwd", "password":
+		if err := need(1, "NAME"); err != nil {
+			return err
+		}
+		pw := *password
+		if pw == "" {
+			pw = genPassword()
+		}
+		if err := st.SetPassword(c.ctx, pos[0], pw); err != nil {
+			return explain(err)
+		}
+		if *admin {
+			if err := st.SetAdmin(c.ctx, pos[0], true); err != nil {
+				return explain(err)
+			}
+		}
+		if *password == "" {
+			fmt.Fprintf(c.stdout, "new password of %s: %s\n", store.NormalizeUser(pos[0]), pw)
+		} else {
+			fmt.Fprintf(c.stdout, "password of %s changed\n", store.NormalizeUser(pos[0]))
+		}
+	case "list", "ls":
+		users, err := st.ListUsers(c.ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "USER\tADMIN\tKEYS\tCREATED")
+		for _, u := range users {
+			keys, _ := st.Keys(c.ctx, u.Name)
+			adm := ""
+			if u.Admin {
+				adm = "yes"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", u.Name, adm, len(keys), u.Created.Format("2006-01-02 15:04"))
+		}
+		tw.Flush()
+	case "import":
+		if err := need(1, "ROSTER.csv"); err != nil {
+			return err
+		}
+		return c.importRoster(st, cfg, layout, pos[0])
+	case "key":
+		if len(pos) != 3 || pos[0] != "add" {
+			return usageError{"user key add NAME FILE.pub"}
+		}
+		data, err := os.ReadFile(pos[2])
+		if err != nil {
+			return fmt.Errorf("read public key: %w", err)
+		}
+		if err := st.AddKey(c.ctx, pos[1], string(data)); err != nil {
+			return explain(err)
+		}
+		fmt.Fprintf(c.stdout, "added SSH key for %s\n", store.NormalizeUser(pos[1]))
+	default:
+		return usageError{fmt.Sprintf("unknown user subcommand %q", args[0])}
+	}
+	return nil
+}
+
+// explain turns store errors into the sentences the CLI prints.
+func explain(err error) error {
+	switch {
+	case errors.Is(err, store.ErrExists):
+		return fmt.Errorf("%w (choose another name, or labd user passwd to change its password)", err)
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w: no such user (labd user list shows who exists)", err)
+	}
+	return err
+}
+
+type rosterLine struct {
+	line           int
+	name, password string
+	admin          bool
+	generated      bool
+}
+
+// importRoster reads a CSV of name[,password[,admin]] (a header line is
+// allowed), checks every line before creating anyone, then creates the
+// users and prints a credentials sheet.
+func (c *cli) importRoster(st *store.SQLite, cfg *config.Config, layout fsroot.Layout, file string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("open roster: %w", err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	r.TrimLeadingSpace = true
+	r.Comment = '#'
+	var todo []rosterLine
+	var problems []string
+	seen := map[string]int{}
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		line, _ := r.FieldPos(0)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: %v", file, line, err))
+			break
+		}
+		if len(rec) == 0 || (len(rec) == 1 && strings.TrimSpace(rec[0]) == "") {
+			continue
+		}
+		name := store.NormalizeUser(rec[0])
+		if len(todo) == 0 && len(problems) == 0 && (name == "name" || name == "user" || name == "username" || name == "login") {
+			continue // header
+		}
+		if len(rec) > 3 {
+			problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: %d fields; expected name[,password[,admin]]", file, line, len(rec)))
+			continue
+		}
+		if err := store.CheckUserName(name); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: %v", file, line, err))
+			continue
+		}
+		if prev, dup := seen[name]; dup {
+			problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: %s already on line %d", file, line, name, prev))
+			continue
+		}
+		seen[name] = line
+		if _, err := st.User(c.ctx, name); err == nil {
+			problems = append(problems, fmt.Sprintf("%s: line %d: user %s already exists", file, line, name))
+			continue
+		}
+		rl := rosterLine{line: line, name: name}
+		if len(rec) > 1 {
+			rl.password = strings.TrimSpace(rec[1])
+		}
+		if len(rec) > 2 {
+			switch strings.ToLower(strings.TrimSpace(rec[2])) {
+			case "", "no", "false", "0":
+			case "yes", "true", "1", "admin":
+				rl.admin = true
+			default:
+				problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: admin field %q is not yes or no", file, line, rec[2]))
+				continue
+			}
+		}
+		if rl.password == "" {
+			rl.password, rl.generated = genPassword(), true
+		}
+		todo = append(todo, rl)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("nothing imported:\n  %s", strings.Join(problems, "\n  "))
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USER\tPASSWORD")
+	for _, rl := range todo {
+		if err := st.CreateUser(c.ctx, rl.name, rl.password, rl.admin); err != nil {
+			tw.Flush()
+			return fmt.Errorf("%s: line %d: %w (users above this line were created)", file, rl.line, explain(err))
+		}
+		if err := makeHome(cfg, layout, rl.name); err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", rl.name, rl.password)
+	}
+	tw.Flush()
+	fmt.Fprintf(c.stdout, "imported %d users\n", len(todo))
+	return nil
+}
+
+// genPassword makes a password a student can type from a printed sheet:
+// no 0/O, 1/l/I.
+func genPassword() string {
+	const alphabet = "abcdefghijkmnpqrstuvwxyz23456789"
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:5]) + "-" + string(b[5:])
+}
+
+func makeHome(cfg *config.Config, layout fsroot.Layout, name string) error {
+	if err := layout.EnsureHome(name); err != nil {
+		return err
+	}
+	home := layout.Home(name)
+	var paths []string
+	_ = filepath.Walk(home, func(p string, _ os.FileInfo, err error) error {
+		if err == nil {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	fixOwnership(cfg, paths...)
+	return nil
+}
+
+// fixOwnership gives files root created to the owner of the data
+// directory: an instructor runs labd user as root while the daemon runs as
+// the labd user, which must still be able to write them.
+func fixOwnership(cfg *config.Config, paths ...string) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	fi, err := os.Stat(cfg.Server.DataDir)
+	if err != nil {
+		return
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Uid == 0 {
+		return
+	}
+	for _, p := range paths {
+		_ = os.Lchown(p, int(st.Uid), int(st.Gid))
+	}
+}

@@ -1,0 +1,59 @@
+package config
+
+// DNS configures services/dns: an authoritative server for the lab zones,
+// UDP and TCP on the same addresses.
+type DNS struct {
+	Enabled bool     `yaml:"enabled"`
+	Listen  []string `yaml:"listen"`
+	// Zones are BIND master files loaded besides the built-in lab zone.
+	Zones []Zone `yaml:"zones"`
+	// Forwarders (host:port) answer recursive queries from AllowRecursion
+	// networks; empty means no recursion at all (REFUSED).
+	Forwarders     []string `yaml:"forwarders"`
+	AllowRecursion []string `yaml:"allow_recursion"`
+	// AllowTransfer (CIDR) may AXFR; Notify (host:port) get NOTIFY on reload.
+	AllowTransfer []string `yaml:"allow_transfer"`
+	Notify        []string `yaml:"notify"`
+	// RateLimit is responses per second per client address (0: off).
+	RateLimit int `yaml:"rate_limit"`
+	TTL       int `yaml:"ttl"`
+}
+
+// Zone is one master file.
+type Zone struct {
+	Origin string `yaml:"origin"`
+	File   string `yaml:"file"`
+}
+
+func (d *DNS) setDefaults(c *Config) {
+	if d.Listen == nil {
+		d.Listen = c.Addrs(53)
+	}
+	if d.AllowTransfer == nil {
+		d.AllowTransfer = []string{"127.0.0.0/8", "::1/128"}
+	}
+	if d.AllowRecursion == nil {
+		d.AllowRecursion = []string{"127.0.0.0/8", "::1/128"}
+	}
+	if d.RateLimit == 0 {
+		d.RateLimit = 200
+	}
+	if d.TTL == 0 {
+		d.TTL = 300
+	}
+}
+
+func (d *DNS) validate(v *validator) {
+	v.listen("dns.listen", d.Listen)
+	for _, z := range d.Zones {
+		if z.Origin == "" {
+			v.errorf("dns.zones", "zone file %q needs an origin", z.File)
+		}
+		v.file("dns.zones", z.File)
+	}
+	v.listen("dns.forwarders", d.Forwarders)
+	v.listen("dns.notify", d.Notify)
+	v.cidrs("dns.allow_recursion", d.AllowRecursion)
+	v.cidrs("dns.allow_transfer", d.AllowTransfer)
+	v.positive("dns.rate_limit", d.RateLimit)
+}

@@ -1,0 +1,124 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"labd/internal/service"
+	"labd/internal/sessions"
+)
+
+// The control socket (data_dir/labd.sock) lets `labd sessions` and `labd
+// reload` reach the running daemon. It is a Unix socket, so only users who
+// can open the data directory can use it.
+
+// SessionDetail is one session with its transcript.
+type SessionDetail struct {
+	Info       sessions.Info    `json:"info"`
+	Transcript []sessions.Entry `json:"transcript"`
+}
+
+func startControl(deps service.Deps, reload func(context.Context) string) (*http.Server, error) {
+	path := deps.Layout.ControlSocket()
+	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("%s answers: is another labd running on this data directory?", path)
+	}
+	_ = os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	_ = os.Chmod(path, 0o660)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/sessions", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, deps.Sessions.List())
+	})
+	mux.HandleFunc("GET /v1/sessions/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id, _ := strconv.ParseUint(r.PathValue("id"), 10, 64)
+		s, ok := deps.Sessions.Get(id)
+		if !ok {
+			http.Error(w, "no such session (finished sessions are kept up to sessions.history)", http.StatusNotFound)
+			return
+		}
+		writeJSON(w, SessionDetail{Info: s.Info(), Transcript: s.Transcript()})
+	})
+	mux.HandleFunc("GET /v1/listeners", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, deps.Endpoints.List())
+	})
+	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, reload(r.Context()))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			deps.Logger.Warn("control socket stopped", "err", err)
+		}
+	}()
+	return srv, nil
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Control is a client of a running daemon's control socket.
+type Control struct {
+	c *http.Client
+}
+
+// DialControl returns a client for the daemon whose socket is at path.
+func DialControl(path string) *Control {
+	return &Control{c: &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		}},
+	}}
+}
+
+func (c *Control) get(path string, v any) error {
+	resp, err := c.c.Get("http://labd" + path)
+	if err != nil {
+		return fmt.Errorf("cannot reach the running labd (is it running with this data directory?): %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s", string(b))
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// Sessions lists live and recent sessions.
+func (c *Control) Sessions() ([]sessions.Info, error) {
+	var out []sessions.Info
+	return out, c.get("/v1/sessions", &out)
+}
+
+// Session returns one session with its transcript.
+func (c *Control) Session(id uint64) (SessionDetail, error) {
+	var out SessionDetail
+	return out, c.get("/v1/sessions/"+strconv.FormatUint(id, 10), &out)
+}
+
+// Reload asks the daemon to reload, as SIGHUP does.
+func (c *Control) Reload() (string, error) {
+	resp, err := c.c.Post("http://labd/v1/reload", "text/plain", nil)
+	if err != nil {
+		return "", fmt.Errorf("cannot reach the running labd: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}

@@ -1,0 +1,409 @@
+// Package sessions is labd's session registry: every accepted connection and
+// every UDP exchange, with its 4-tuple, user, byte counts and a bounded
+// transcript of what each side said. It is the server-side twin of
+// Wireshark's "Follow TCP stream": `labd sessions`, the lab shell's ss and
+// the instructor's dashboard all read it.
+//
+// Recording is part of the listener plumbing (Listen, Conn), so services get
+// it by accepting from a wrapped listener rather than by calling it.
+package sessions
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Direction says who sent a transcript entry.
+type Direction uint8
+
+const (
+	// FromClient is data the client sent to labd.
+	FromClient Direction = iota
+	// FromServer is data labd sent to the client.
+	FromServer
+	// Note is an annotation by labd itself (TLS started, user logged in...).
+	Note
+)
+
+func (d Direction) String() string {
+	switch d {
+	case FromClient:
+		return "C"
+	case FromServer:
+		return "S"
+	default:
+		return "*"
+	}
+}
+
+// Entry is one chunk of a transcript.
+type Entry struct {
+	Time time.Time `json:"time"`
+	Dir  Direction `json:"dir"`
+	// Data is what was said; nil for an encrypted chunk, whose size is Len.
+	Data []byte `json:"data"`
+	Len  int    `json:"len"`
+	// TLS marks data that travelled inside TLS: either an encrypted chunk
+	// (Data nil), or plaintext recorded above the TLS layer.
+	TLS bool `json:"tls,omitempty"`
+}
+
+// Info is a snapshot of one session's metadata.
+type Info struct {
+	ID        uint64            `json:"id"`
+	Proto     string            `json:"proto"`
+	Transport string            `json:"transport"`
+	Local     string            `json:"local"`
+	Remote    string            `json:"remote"`
+	User      string            `json:"user,omitempty"`
+	Start     time.Time         `json:"start"`
+	End       time.Time         `json:"end,omitzero"`
+	BytesIn   int64             `json:"bytes_in"`
+	BytesOut  int64             `json:"bytes_out"`
+	Open      bool              `json:"open"`
+	TLS       bool              `json:"tls,omitempty"`
+	Result    string            `json:"result,omitempty"`
+	Attrs     map[string]string `json:"attrs,omitempty"`
+	Truncated bool              `json:"truncated,omitempty"`
+}
+
+// Event tells subscribers that a session opened, changed or closed.
+type Event struct {
+	Kind string `json:"kind"` // "open", "update", "close"
+	Info Info   `json:"info"`
+}
+
+// Options bounds the registry.
+type Options struct {
+	History         int // finished sessions kept
+	TranscriptBytes int // per session
+	TotalBytes      int // all transcripts together
+}
+
+// Registry holds live and recently finished sessions.
+type Registry struct {
+	opts   Options
+	nextID atomic.Uint64
+	// total counts transcript bytes held by all sessions.
+	total atomic.Int64
+
+	mu       sync.Mutex
+	live     map[uint64]*Session
+	finished []*Session // oldest first
+	today    map[string]int
+	day      int
+	subs     map[chan Event]struct{}
+}
+
+// New returns an empty registry.
+func New(opts Options) *Registry {
+	if opts.History <= 0 {
+		opts.History = 1000
+	}
+	if opts.TranscriptBytes <= 0 {
+		opts.TranscriptBytes = 64 << 10
+	}
+	if opts.TotalBytes <= 0 {
+		opts.TotalBytes = 64 << 20
+	}
+	return &Registry{
+		opts:  opts,
+		live:  map[uint64]*Session{},
+		today: map[string]int{},
+		subs:  map[chan Event]struct{}{},
+	}
+}
+
+// Open registers a new session. transport is "tcp" or "udp"; local and
+// remote are address:port strings.
+func (r *Registry) Open(proto, transport, local, remote string) *Session {
+	s := &Session{reg: r}
+	s.info = Info{
+		ID:        r.nextID.Add(1),
+		Proto:     proto,
+		Transport: transport,
+		Local:     local,
+		Remote:    remote,
+		Start:     time.Now(),
+		Open:      true,
+	}
+	r.mu.Lock()
+	r.live[s.info.ID] = s
+	if d := s.info.Start.YearDay(); d != r.day {
+		r.day = d
+		clear(r.today)
+	}
+	r.today[proto]++
+	r.mu.Unlock()
+	r.publish("open", s)
+	return s
+}
+
+// Subscribe returns a channel of events and a function that ends the
+// subscription. A slow subscriber loses events rather than slowing labd.
+func (r *Registry) Subscribe() (<-chan Event, func()) {
+	ch := make(chan Event, 256)
+	r.mu.Lock()
+	r.subs[ch] = struct{}{}
+	r.mu.Unlock()
+	return ch, func() {
+		r.mu.Lock()
+		if _, ok := r.subs[ch]; ok {
+			delete(r.subs, ch)
+			close(ch)
+		}
+		r.mu.Unlock()
+	}
+}
+
+func (r *Registry) publish(kind string, s *Session) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.subs) == 0 {
+		return
+	}
+	ev := Event{Kind: kind, Info: s.Info()}
+	for ch := range r.subs {
+		select {
+		case ch <- ev:
+		default:
+		}
+	}
+}
+
+func (r *Registry) finish(s *Session) {
+	r.mu.Lock()
+	delete(r.live, s.info.ID)
+	r.finished = append(r.finished, s)
+	for len(r.finished) > r.opts.History {
+		old := r.finished[0]
+		r.finished[0] = nil
+		r.finished = r.finished[1:]
+		r.total.Add(-int64(old.dropTranscript()))
+	}
+	// Over the global bound, the oldest finished transcripts go first; the
+	// metadata stays.
+	for i := 0; r.total.Load() > int64(r.opts.TotalBytes) && i < len(r.finished); i++ {
+		r.total.Add(-int64(r.finished[i].dropTranscript()))
+	}
+	r.mu.Unlock()
+	r.publish("close", s)
+}
+
+// List returns every live session and the finished ones still kept, oldest
+// first.
+func (r *Registry) List() []Info {
+	r.mu.Lock()
+	all := make([]*Session, 0, len(r.live)+len(r.finished))
+	all = append(all, r.finished...)
+	for _, s := range r.live {
+		all = append(all, s)
+	}
+	r.mu.Unlock()
+	out := make([]Info, len(all))
+	for i, s := range all {
+		out[i] = s.Info()
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Live returns the live sessions only, oldest first.
+func (r *Registry) Live() []Info {
+	r.mu.Lock()
+	all := make([]*Session, 0, len(r.live))
+	for _, s := range r.live {
+		all = append(all, s)
+	}
+	r.mu.Unlock()
+	out := make([]Info, len(all))
+	for i, s := range all {
+		out[i] = s.Info()
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Today returns how many sessions each protocol had since midnight.
+func (r *Registry) Today() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]int, len(r.today))
+	for k, v := range r.today {
+		out[k] = v
+	}
+	return out
+}
+
+// Get returns one session, live or finished.
+func (r *Registry) Get(id uint64) (*Session, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s, ok := r.live[id]; ok {
+		return s, true
+	}
+	i := sort.Search(len(r.finished), func(i int) bool { return r.finished[i].info.ID >= id })
+	if i < len(r.finished) && r.finished[i].info.ID == id {
+		return r.finished[i], true
+	}
+	return nil, false
+}
+
+// Session is one connection or UDP exchange.
+type Session struct {
+	reg      *Registry
+	bytesIn  atomic.Int64
+	bytesOut atomic.Int64
+	tls      atomic.Bool
+	// full is set once the transcript reached its bound, so that the hot
+	// path of a bulk transfer is two atomic operations.
+	full atomic.Bool
+
+	mu      sync.Mutex
+	info    Info
+	entries []Entry
+	held    int // transcript bytes held
+	closed  bool
+}
+
+// ID returns the session's registry ID.
+func (s *Session) ID() uint64 { return s.info.ID }
+
+// Info returns a snapshot of the metadata.
+func (s *Session) Info() Info {
+	s.mu.Lock()
+	in := s.info
+	if in.Attrs != nil {
+		in.Attrs = make(map[string]string, len(s.info.Attrs))
+		for k, v := range s.info.Attrs {
+			in.Attrs[k] = v
+		}
+	}
+	s.mu.Unlock()
+	in.BytesIn = s.bytesIn.Load()
+	in.BytesOut = s.bytesOut.Load()
+	in.TLS = s.tls.Load()
+	return in
+}
+
+// Transcript returns a copy of the entries recorded so far.
+func (s *Session) Transcript() []Entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Entry(nil), s.entries...)
+}
+
+// SetUser records the authenticated user.
+func (s *Session) SetUser(user string) {
+	s.mu.Lock()
+	s.info.User = user
+	s.mu.Unlock()
+	s.Notef("authenticated as %s", user)
+	s.reg.publish("update", s)
+}
+
+// SetAttr records a protocol-specific fact (DNS name and type, TFTP file,
+// options negotiated...).
+func (s *Session) SetAttr(key, value string) {
+	s.mu.Lock()
+	if s.info.Attrs == nil {
+		s.info.Attrs = map[string]string{}
+	}
+	s.info.Attrs[key] = value
+	s.mu.Unlock()
+}
+
+// AddBytes counts bytes moved outside a recorded Conn (UDP, data
+// connections).
+func (s *Session) AddBytes(in, out int64) {
+	s.bytesIn.Add(in)
+	s.bytesOut.Add(out)
+}
+
+// Record adds data to the transcript. tls says the data was recorded above a
+// TLS layer (plaintext of an encrypted exchange).
+func (s *Session) Record(dir Direction, data []byte, tls bool) {
+	if len(data) == 0 || s.full.Load() {
+		return
+	}
+	s.add(Entry{Time: time.Now(), Dir: dir, Data: append([]byte(nil), data...), Len: len(data), TLS: tls})
+}
+
+// Notef adds an annotation by labd to the transcript.
+func (s *Session) Notef(format string, args ...any) {
+	s.add(Entry{Time: time.Now(), Dir: Note, Data: fmt.Appendf(nil, format, args...)})
+}
+
+// MarkTLS notes that the rest of the connection is encrypted.
+func (s *Session) MarkTLS() {
+	if s.tls.CompareAndSwap(false, true) {
+		s.Notef("TLS handshake: from here on the connection is encrypted")
+		s.reg.publish("update", s)
+	}
+}
+
+func (s *Session) add(e Entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held < 0 {
+		return // transcript dropped to honour the global bound
+	}
+	limit := s.reg.opts.TranscriptBytes
+	if e.Dir != Note && s.held+len(e.Data) > limit {
+		room := limit - s.held
+		if room > 0 && e.Data != nil {
+			e.Data = e.Data[:room]
+		}
+		if room <= 0 {
+			s.full.Store(true)
+			s.info.Truncated = true
+			return
+		}
+	}
+	// Consecutive encrypted chunks in one direction fold into one entry.
+	if e.Data == nil && len(s.entries) > 0 {
+		last := &s.entries[len(s.entries)-1]
+		if last.Data == nil && last.Dir == e.Dir && last.TLS {
+			last.Len += e.Len
+			return
+		}
+	}
+	s.entries = append(s.entries, e)
+	s.held += len(e.Data)
+	s.reg.total.Add(int64(len(e.Data)))
+}
+
+// dropTranscript frees the transcript and returns how many bytes it held.
+func (s *Session) dropTranscript() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.held
+	s.entries = nil
+	s.held = -1
+	s.info.Truncated = true
+	if n < 0 {
+		return 0
+	}
+	return n
+}
+
+// Close ends the session; result is a short outcome ("ok", "timeout", an
+// error text). Closing twice is harmless.
+func (s *Session) Close(result string) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.info.Open = false
+	s.info.End = time.Now()
+	if s.info.Result == "" {
+		s.info.Result = result
+	}
+	s.mu.Unlock()
+	s.reg.finish(s)
+}

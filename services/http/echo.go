@@ -1,0 +1,148 @@
+package http
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// captureConn keeps the last bytes a client sent on a plain HTTP
+// connection, so that the echo page can show the request head exactly as
+// it arrived: header order, case, spacing and line endings, which
+// net/http's parsed Header map loses.
+type captureConn struct {
+	net.Conn
+	mu  sync.Mutex
+	buf []byte
+}
+
+const captureMax = 64 << 10
+
+func (c *captureConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.mu.Lock()
+		c.buf = append(c.buf, b[:n]...)
+		if len(c.buf) > captureMax {
+			c.buf = append(c.buf[:0], c.buf[len(c.buf)-captureMax:]...)
+		}
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+// NetConn lets sessions.FromConn find the recording conn beneath.
+func (c *captureConn) NetConn() net.Conn { return c.Conn }
+
+// head returns the raw head of the request whose request line is
+// "METHOD URI", the latest one received.
+func (c *captureConn) head(method, uri string) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	line := []byte(method + " " + uri)
+	i := bytes.LastIndex(c.buf, line)
+	for i > 0 && c.buf[i-1] != '\n' {
+		i = bytes.LastIndex(c.buf[:i], line)
+	}
+	if i < 0 {
+		return nil
+	}
+	rest := c.buf[i:]
+	end := len(rest)
+	if j := bytes.Index(rest, []byte("\r\n\r\n")); j >= 0 {
+		end = j + 4
+	}
+	if j := bytes.Index(rest, []byte("\n\n")); j >= 0 && j+2 < end {
+		end = j + 2
+	}
+	if j := bytes.Index(rest, []byte("\n\r\n")); j >= 0 && j+3 < end {
+		end = j + 3
+	}
+	return append([]byte(nil), rest[:end]...)
+}
+
+type captureKey struct{}
+
+type captureListener struct{ net.Listener }
+
+func (l captureListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &captureConn{Conn: c}, nil
+}
+
+// echo shows the request as the server received it, to hold next to what
+// Wireshark captured.
+func (s *Service) echo(w http.ResponseWriter, r *http.Request) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "labd echo: this is the request exactly as the server received it.\n\n")
+	fmt.Fprintf(&b, "Client address: %s\n", r.RemoteAddr)
+	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		fmt.Fprintf(&b, "Server address: %s\n", la)
+	}
+	fmt.Fprintf(&b, "Protocol:       %s", r.Proto)
+	if r.TLS != nil {
+		fmt.Fprintf(&b, " over TLS (%s)", tlsVersion(r.TLS.Version))
+	}
+	fmt.Fprintf(&b, "\nServer time:    %s\n\n", httpDate())
+
+	cc, _ := r.Context().Value(captureKey{}).(*captureConn)
+	var raw []byte
+	if cc != nil {
+		raw = cc.head(r.Method, r.RequestURI)
+	}
+	if raw != nil {
+		fmt.Fprintf(&b, "--- request head, byte for byte (line ends shown as \\r\\n or \\n) ---\n")
+		for _, line := range bytes.SplitAfter(raw, []byte("\n")) {
+			if len(line) == 0 {
+				continue
+			}
+			text := string(line)
+			switch {
+			case strings.HasSuffix(text, "\r\n"):
+				text = strings.TrimSuffix(text, "\r\n") + `\r\n`
+			case strings.HasSuffix(text, "\n"):
+				text = strings.TrimSuffix(text, "\n") + `\n`
+			}
+			b.WriteString(text + "\n")
+		}
+	} else {
+		fmt.Fprintf(&b, "--- request head as parsed (over TLS or HTTP/2 the raw bytes are not visible to this page; header order is alphabetical) ---\n")
+		fmt.Fprintf(&b, "%s %s %s\n", r.Method, r.RequestURI, r.Proto)
+		if r.Host != "" {
+			fmt.Fprintf(&b, "Host: %s\n", r.Host)
+		}
+		keys := make([]string, 0, len(r.Header))
+		for k := range r.Header {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			for _, v := range r.Header[k] {
+				fmt.Fprintf(&b, "%s: %s\n", k, v)
+			}
+		}
+	}
+	if r.ContentLength > 0 {
+		fmt.Fprintf(&b, "\n(body: %d bytes)\n", r.ContentLength)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	fmt.Fprint(w, b.String())
+}
+
+func tlsVersion(v uint16) string {
+	switch v {
+	case 0x0304:
+		return "TLS 1.3"
+	case 0x0303:
+		return "TLS 1.2"
+	}
+	return fmt.Sprintf("0x%04x", v)
+}

@@ -1,0 +1,328 @@
+package http
+
+import (
+	"bytes"
+	"embed"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"labd/internal/fsroot"
+	"labd/internal/store"
+)
+
+//go:embed templates/*.html
+var templates embed.FS
+
+func (s *Service) handler() http.Handler {
+	mux := http.NewServeMux()
+	tmpl := template.Must(template.ParseFS(templates, "templates/*.html"))
+
+	mux.HandleFunc("/echo", s.echo)
+	mux.HandleFunc("/status/{code}", s.status(tmpl))
+	mux.Handle("/redirect", http.RedirectHandler("/echo", http.StatusFound))
+	mux.Handle("/moved", http.RedirectHandler("/", http.StatusMovedPermanently))
+	mux.HandleFunc("/auth", s.basicAuth)
+	mux.HandleFunc("/ca.pem", s.caPEM)
+	mux.HandleFunc("/ca.crt", s.caDER)
+	for _, m := range s.extras {
+		mux.Handle(m.Pattern, m.Handler)
+	}
+	if s.cfg.Root != "" {
+		mux.HandleFunc("/", s.rootDir)
+	} else {
+		mux.HandleFunc("/{$}", s.index(tmpl))
+		mux.HandleFunc("/index.html", s.index(tmpl))
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.page(w, r, tmpl, http.StatusNotFound) })
+	}
+	// ServeMux wildcards are whole segments, so /~user/ is routed here.
+	return s.common(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/~") {
+			s.userDir(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+}
+
+// common sets the headers every answer carries and recovers a handler's
+// panic into a 500 for that request only.
+func (s *Service) common(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("handler panicked", "path", r.URL.Path, "remote", r.RemoteAddr, "panic", v)
+				http.Error(w, "500 internal server error", http.StatusInternalServerError)
+			}
+		}()
+		w.Header().Set("Server", Version)
+		s.log.Debug("request", "remote", r.RemoteAddr, "method", r.Method, "uri", r.RequestURI, "proto", r.Proto)
+		next.ServeHTTP(w, r)
+	})
+}
+
+type indexData struct {
+	Host      string
+	Domain    string
+	Endpoints []endpointRow
+	HasCA     bool
+	Users     []string
+}
+
+type endpointRow struct {
+	Service, Network, Addr, Hint string
+	TLS                          bool
+}
+
+var hints = map[string]string{
+	"http":       "curl -v http://HOST/echo",
+	"https":      "curl --cacert ca.pem https://HOST/",
+	"smtp":       "nc HOST PORT, then EHLO me",
+	"submission": "swaks --server HOST:PORT --auth-user alice",
+	"smtps":      "openssl s_client -connect HOST:PORT",
+	"pop3":       "nc HOST PORT, then USER alice",
+	"pop3s":      "openssl s_client -connect HOST:PORT",
+	"imap":       "nc HOST PORT, then a LOGIN alice alice",
+	"imaps":      "openssl s_client -connect HOST:PORT",
+	"dns":        "dig @HOST -p PORT lab.test MX",
+	"ftp":        "ftp -p HOST PORT",
+	"tftp":       "tftp HOST PORT, then get README.txt",
+	"ssh":        "ssh -p PORT alice@HOST",
+	"telnet":     "telnet HOST PORT",
+}
+
+func (s *Service) index(tmpl *template.Template) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		d := indexData{Host: s.deps.Config.FQDN(), Domain: s.deps.Config.Server.Domain, HasCA: len(s.deps.TLS.CAPEM) > 0}
+		for _, e := range s.deps.Endpoints.List() {
+			host, port := splitHostPort(e.Addr)
+			hint := strings.NewReplacer("HOST", host, "PORT", port).Replace(hints[e.Service])
+			d.Endpoints = append(d.Endpoints, endpointRow{Service: e.Service, Network: e.Network, Addr: e.Addr, TLS: e.TLS, Hint: hint})
+		}
+		if users, err := s.deps.Store.ListUsers(r.Context()); err == nil {
+			for _, u := range users {
+				d.Users = append(d.Users, u.Name)
+			}
+		}
+		render(w, tmpl, "index.html", http.StatusOK, d)
+	}
+}
+
+func splitHostPort(a string) (string, string) {
+	i := strings.LastIndex(a, ":")
+	if i < 0 {
+		return a, ""
+	}
+	return strings.Trim(a[:i], "[]"), a[i+1:]
+}
+
+func render(w http.ResponseWriter, tmpl *template.Template, name string, code int, data any) {
+	var buf bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&buf, name, data); err != nil {
+		http.Error(w, "template: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(code)
+	w.Write(buf.Bytes())
+}
+
+type statusData struct {
+	Code   int
+	Text   string
+	Class  string
+	Method string
+	Path   string
+}
+
+func statusClass(code int) string {
+	switch code / 100 {
+	case 1:
+		return "1xx informational"
+	case 2:
+		return "2xx success"
+	case 3:
+		return "3xx redirection"
+	case 4:
+		return "4xx client error"
+	default:
+		return "5xx server error"
+	}
+}
+
+func (s *Service) page(w http.ResponseWriter, r *http.Request, tmpl *template.Template, code int) {
+	render(w, tmpl, "status.html", code, statusData{Code: code, Text: http.StatusText(code), Class: statusClass(code), Method: r.Method, Path: r.URL.Path})
+}
+
+// status answers /status/NNN with that status, so the class can see each
+// code in curl -v and in Wireshark.
+func (s *Service) status(tmpl *template.Template) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		code, err := strconv.Atoi(r.PathValue("code"))
+		if err != nil || code < 200 || code > 599 {
+			http.Error(w, "400 bad request: /status/NNN takes a code between 200 and 599", http.StatusBadRequest)
+			return
+		}
+		switch {
+		case code == http.StatusUnauthorized:
+			w.Header().Set("WWW-Authenticate", `Basic realm="labd status demo"`)
+		case code >= 300 && code < 400 && code != http.StatusNotModified:
+			w.Header().Set("Location", "/echo")
+		case code == http.StatusNoContent || code == http.StatusNotModified:
+			w.WriteHeader(code)
+			return
+		}
+		s.page(w, r, tmpl, code)
+	}
+}
+
+// basicAuth is a page behind HTTP Basic authentication checked against the
+// user database. The credentials travel base64-encoded, not encrypted:
+// that is what the class sees in Wireshark.
+func (s *Service) basicAuth(w http.ResponseWriter, r *http.Request) {
+	user, pass, ok := r.BasicAuth()
+	if ok {
+		u, err := s.deps.Store.Authenticate(r.Context(), "http", user, pass)
+		if err == nil {
+			if sess := sessionOf(r); sess != nil {
+				sess.SetUser(u.Name)
+			}
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			fmt.Fprintf(w, "Hello %s: the server accepted your Basic credentials.\nThey crossed the network as %q, base64 and not encrypted.\n", u.Name, r.Header.Get("Authorization"))
+			return
+		}
+		if !errors.Is(err, store.ErrAuthFailed) {
+			http.Error(w, "500 internal server error", http.StatusInternalServerError)
+			return
+		}
+		s.log.Info("basic auth failed", "remote", r.RemoteAddr, "user", user)
+	}
+	w.Header().Set("WWW-Authenticate", `Basic realm="labd", charset="UTF-8"`)
+	http.Error(w, "401 unauthorized: log in with a lab user name and password", http.StatusUnauthorized)
+}
+
+func (s *Service) caPEM(w http.ResponseWriter, r *http.Request) {
+	if len(s.deps.TLS.CAPEM) == 0 {
+		http.Error(w, "404 not found: this host uses a configured certificate, not the lab CA", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Header().Set("Content-Disposition", `attachment; filename="labd-ca.pem"`)
+	w.Write(s.deps.TLS.CAPEM)
+}
+
+// caDER serves the CA in DER form, which browsers and Windows offer to
+// install when opened.
+func (s *Service) caDER(w http.ResponseWriter, r *http.Request) {
+	b, _ := pem.Decode(s.deps.TLS.CAPEM)
+	if b == nil {
+		http.Error(w, "404 not found: this host uses a configured certificate, not the lab CA", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-x509-ca-cert")
+	w.Write(b.Bytes)
+}
+
+// userDir serves home/<user>/public_html through os.Root, so that neither
+// ".." nor a symlink a user planted leads out of it.
+func (s *Service) userDir(w http.ResponseWriter, r *http.Request) {
+	name, rest, hasSlash := strings.Cut(strings.TrimPrefix(r.URL.Path, "/~"), "/")
+	user := store.NormalizeUser(name)
+	if store.CheckUserName(user) != nil {
+		http.NotFound(w, r)
+		return
+	}
+	if !hasSlash {
+		http.Redirect(w, r, r.URL.Path+"/", http.StatusMovedPermanently)
+		return
+	}
+	dir := filepath.Join(s.deps.Layout.Home(user), "public_html")
+	serveRoot(w, r, dir, "/"+rest, "/~"+user+"/")
+}
+
+func (s *Service) rootDir(w http.ResponseWriter, r *http.Request) {
+	serveRoot(w, r, s.cfg.Root, r.URL.Path, "/")
+}
+
+func serveRoot(w http.ResponseWriter, r *http.Request, dir, p, base string) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	defer root.Close()
+	name := fsroot.Rel(p)
+	fi, err := root.Stat(name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			http.NotFound(w, r)
+		} else {
+			http.Error(w, "403 forbidden", http.StatusForbidden)
+		}
+		return
+	}
+	if fi.IsDir() {
+		if !strings.HasSuffix(r.URL.Path, "/") {
+			http.Redirect(w, r, r.URL.Path+"/", http.StatusMovedPermanently)
+			return
+		}
+		idx := path.Join(name, "index.html")
+		if _, err := root.Stat(idx); err == nil {
+			name = idx
+		} else {
+			listDir(w, root, name, base+strings.TrimPrefix(name, "."))
+			return
+		}
+	}
+	f, err := root.Open(name)
+	if err != nil {
+		http.Error(w, "403 forbidden", http.StatusForbidden)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		http.Error(w, "403 forbidden", http.StatusForbidden)
+		return
+	}
+	http.ServeContent(w, r, path.Base(name), st.ModTime(), f)
+}
+
+func listDir(w http.ResponseWriter, root *os.Root, name, shown string) {
+	entries, err := fs.ReadDir(root.FS(), name)
+	if err != nil {
+		http.Error(w, "403 forbidden", http.StatusForbidden)
+		return
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "<!doctype html>\n<title>Index of %s</title>\n<h1>Index of %s</h1>\n<ul>\n", template.HTMLEscapeString(shown), template.HTMLEscapeString(shown))
+	for _, e := range entries {
+		n, href := e.Name(), url.PathEscape(e.Name())
+		if e.IsDir() {
+			n, href = n+"/", href+"/"
+		}
+		fmt.Fprintf(&b, "<li><a href=\"%s\">%s</a></li>\n", href, template.HTMLEscapeString(n))
+	}
+	b.WriteString("</ul>\n")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(b.Bytes())
+}
+
+// httpDate is used by the echo page to show the server's clock.
+func httpDate() string { return time.Now().UTC().Format(http.TimeFormat) }

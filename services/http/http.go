@@ -1,0 +1,125 @@
+// Package http is labd's web server: a site that explains the lab host, the
+// users' public_html as /~user/, a page that echoes the request exactly as
+// it arrived, status-code demos, a Basic-auth page checked against the user
+// database, and the lab CA for download; on HTTP (80) and HTTPS (443, with
+// HTTP/2).
+package http
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"labd/config"
+	"labd/internal/service"
+	"labd/internal/sessions"
+)
+
+// Version is reported in the Server header.
+const Version = "labd/0.1"
+
+// Service is the HTTP and HTTPS server.
+type Service struct {
+	cfg    config.HTTP
+	deps   service.Deps
+	log    *slog.Logger
+	group  *service.Group
+	srv    *http.Server
+	extras []Mount
+}
+
+// Mount is a handler served under a path prefix (the dashboard uses it).
+type Mount struct {
+	Pattern string
+	Handler http.Handler
+}
+
+// New builds the service from deps.Config.HTTP.
+func New(deps service.Deps) (service.Service, error) {
+	return NewWith(deps)
+}
+
+// NewWith builds the service with extra handlers mounted.
+func NewWith(deps service.Deps, mounts ...Mount) (*Service, error) {
+	cfg := deps.Config.HTTP
+	if cfg.Root != "" {
+		if fi, err := os.Stat(cfg.Root); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("http.root %s is not a directory", cfg.Root)
+		}
+	}
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, group: service.NewGroup(deps), extras: mounts}
+	s.srv = &http.Server{
+		Handler:           s.handler(),
+		ReadHeaderTimeout: cfg.ReadTimeout.D(),
+		ReadTimeout:       cfg.ReadTimeout.D(),
+		WriteTimeout:      10 * time.Minute,
+		IdleTimeout:       cfg.IdleTimeout.D(),
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(deps.Logger.Handler(), slog.LevelDebug),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if cc, ok := c.(*captureConn); ok {
+				ctx = context.WithValue(ctx, captureKey{}, cc)
+			}
+			return context.WithValue(ctx, sessionKey{}, sessions.FromConn(c))
+		},
+	}
+	return s, nil
+}
+
+// Name implements service.Service.
+func (s *Service) Name() string { return "http" }
+
+// Bind implements service.Service.
+func (s *Service) Bind() ([]service.Endpoint, error) {
+	reject := func(c net.Conn) {
+		fmt.Fprintf(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 43\r\n\r\ntoo many connections from your address\r\n\r\n")
+	}
+	if _, err := s.group.Listen(service.ListenOptions{Service: "http", Addrs: s.cfg.Listen, MaxPerIP: s.cfg.MaxConnsPerIP, Reject: reject}); err != nil {
+		return nil, err
+	}
+	tc := s.deps.TLS.Config()
+	tc.NextProtos = []string{"h2", "http/1.1"}
+	if _, err := s.group.Listen(service.ListenOptions{Service: "https", Addrs: s.cfg.TLSListen, TLS: tc, MaxPerIP: s.cfg.MaxConnsPerIP}); err != nil {
+		s.group.Close()
+		return nil, err
+	}
+	return s.group.Endpoints(), nil
+}
+
+// Serve implements service.Service.
+func (s *Service) Serve(ctx context.Context) error {
+	return s.group.ServeEach(ctx, func(b *service.Bound) error {
+		ln := b.Listener
+		if !b.Endpoint.TLS {
+			ln = captureListener{ln}
+		}
+		err := s.srv.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	})
+}
+
+// Shutdown implements service.Service: idle keep-alive connections close at
+// once, requests in flight finish within ctx.
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.group.Close()
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		s.srv.Close()
+	}
+	return err
+}
+
+type sessionKey struct{}
+
+func sessionOf(r *http.Request) *sessions.Session {
+	s, _ := r.Context().Value(sessionKey{}).(*sessions.Session)
+	return s
+}
