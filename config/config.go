@@ -38,6 +38,8 @@ type Config struct {
 
 	// File is the path the config was read from; empty for the lab profile.
 	File string `yaml:"-"`
+	// Ephemeral makes every default listen address port 0 (tests).
+	Ephemeral bool `yaml:"-"`
 	// root is the parsed YAML document, kept to give errors a line number.
 	root *yaml.Node
 }
@@ -130,7 +132,19 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 // Every port is the standard one plus 10000, on 127.0.0.1 only, with the demo
 // users, state in ./labd-data.
 func Lab() *Config {
-	c := &Config{}
+	return lab(false)
+}
+
+// LabEphemeral is the lab profile with every service on 127.0.0.1 port 0
+// and state in dataDir: what tests run, many at once.
+func LabEphemeral(dataDir string) *Config {
+	c := lab(true)
+	c.Server.DataDir = dataDir
+	return c
+}
+
+func lab(ephemeral bool) *Config {
+	c := &Config{Ephemeral: ephemeral}
 	c.Server = Server{
 		Hostname:    "labd",
 		Domain:      "lab.test",
@@ -248,6 +262,9 @@ func (c *Config) sections() []section {
 // standard port shifted by the port offset. Services use it for defaults.
 func (c *Config) Addrs(stdPort int) []string {
 	port := stdPort + c.Server.PortOffset
+	if c.Ephemeral {
+		port = 0
+	}
 	out := make([]string, 0, len(c.Server.Listen))
 	for _, h := range c.Server.Listen {
 		out = append(out, net.JoinHostPort(h, strconv.Itoa(port)))

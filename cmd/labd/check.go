@@ -67,4 +67,3 @@ func tryBind(e config.Endpoint) error {
 	}
 	return ln.Close()
 }
-
