@@ -31,7 +31,7 @@ type env struct {
 }
 
 // start runs the TFTP service on 127.0.0.1:0; edit tweaks its config.
-func start(t *testing.T, edit func(*config.TFTP)) env {
+func start(t testing.TB, edit func(*config.TFTP)) env {
 	t.Helper()
 	cfg := labtest.Config(t)
 	cfg.TFTP.AllowWrite = true
