@@ -239,7 +239,7 @@ type transfer struct {
 	requested map[string]string
 	wire      atomic.Int64 // payload bytes on the wire
 	disk      int64        // file bytes read or written
-	errSent   atomic.Bool
+	sent      atomic.Pointer[tftpError] // the ERROR sent, if any
 	started   bool // the library took over (options negotiated)
 	finished  bool
 }
@@ -332,22 +332,22 @@ func (t *transfer) sendError(err error) *tftpError {
 			te.msg = "timeout: the client stopped answering"
 		}
 	}
-	if t.errSent.CompareAndSwap(false, true) {
-		if t.conn != nil {
-			_, _ = t.conn.WriteToUDP(errorPacket(te.code, te.msg), &t.remote)
-			t.conn.Close()
-		}
-		t.sess.Notef("ERROR %d: %s", te.code, te.msg)
+	if !t.sent.CompareAndSwap(nil, te) {
+		// Already sent (by a writer, or by kill at shutdown): that one
+		// is what the client saw.
+		return t.sent.Load()
 	}
+	if t.conn != nil {
+		_, _ = t.conn.WriteToUDP(errorPacket(te.code, te.msg), &t.remote)
+		t.conn.Close()
+	}
+	t.sess.Notef("ERROR %d: %s", te.code, te.msg)
 	return te
 }
 
 // kill aborts a transfer at shutdown.
 func (t *transfer) kill() {
-	if t.conn != nil && t.errSent.CompareAndSwap(false, true) {
-		_, _ = t.conn.WriteToUDP(errorPacket(errNotDefined, "labd is shutting down"), &t.remote)
-		t.conn.Close()
-	}
+	t.sendError(errorf(errNotDefined, "labd is shutting down"))
 }
 
 func (t *transfer) finish(result string) {

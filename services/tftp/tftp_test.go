@@ -2,6 +2,7 @@ package tftp_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -659,5 +660,95 @@ func TestConfigValidation(t *testing.T) {
 	}
 	if !config.Lab().TFTP.AllowWrite {
 		t.Error("the lab profile should accept TFTP writes into upload/")
+	}
+}
+
+// TestBadRequestsDoNotHurt sends requests that are wrong in every way;
+// the server answers or ignores them and goes on serving.
+func TestBadRequestsDoNotHurt(t *testing.T) {
+	e := start(t, func(c *config.TFTP) {
+		// The raw client never ACKs: let those transfers end quickly.
+		c.Timeout = config.Duration(time.Second)
+		c.Retries = 1
+	})
+	randomFile(t, filepath.Join(e.root, "f"), 3000)
+	pad := strings.Repeat("0", 470)
+	for _, p := range [][]byte{
+		{},
+		{0},
+		{0, 1},
+		{0, 1, 0},
+		{0, 3, 0, 1, 'x'},   // DATA to port 69
+		{0, 4, 0, 1},        // ACK to port 69
+		{0, 9, 'a', 0},      // unknown opcode
+		request(1, "f", ""), // empty mode
+		request(1, "", "octet"),
+		request(1, "f", "octet", "blksize"),         // option without value
+		request(1, "f", "octet", "blksize", "abc"),  // bad value
+		request(1, "f", "octet", "blksize", "7"),    // too small
+		request(1, "f", "octet", "blksize", "1e99"), // nonsense
+		// An OACK longer than the request: tsize grows from "0" to "3000".
+		request(1, "f", "octet", "tsize", "0", "blksize", pad+"512"),
+	} {
+		r := newRaw(t, e.addr)
+		r.send(p)
+		// Whatever came back (or not), drain it briefly.
+		_ = r.conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		_, _, _ = r.conn.ReadFromUDP(make([]byte, 2000))
+	}
+	got, _, err := e.get(t, "f", "octet", 1428, true)
+	if err != nil || len(got) != 3000 {
+		t.Fatalf("server broken after bad requests: %d bytes, %v", len(got), err)
+	}
+}
+
+// TestShutdownAbortsStalledTransfer: a transfer whose client stalls is
+// ended when the shutdown grace period runs out, with an ERROR to the
+// client, and nothing is left on disk.
+func TestShutdownAbortsStalledTransfer(t *testing.T) {
+	cfg := labtest.Config(t)
+	cfg.TFTP.AllowWrite = true
+	cfg.TFTP.Timeout = config.Duration(3 * time.Second)
+	d := labtest.Deps(t, cfg)
+	svc, err := tftpsvc.New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps, err := svc.Bind()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- svc.Serve(ctx) }()
+	r := newRaw(t, eps[0].Addr)
+	r.send(request(2, "upload/stalled", "octet"))
+	if p := r.recv(); !bytes.Equal(p, ack(0)) {
+		t.Fatalf("answer to WRQ: %x", p)
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer scancel()
+	_ = svc.Shutdown(sctx)
+	// The client gets an ERROR (possibly after a retransmitted ACK 0).
+	for {
+		p := r.recv()
+		if binary.BigEndian.Uint16(p) == 5 {
+			if !bytes.Contains(p, []byte("shutting down")) {
+				t.Errorf("ERROR %q", p)
+			}
+			break
+		}
+	}
+	waitNoFiles(t, filepath.Join(d.Layout.Pub(), "upload"))
+	// Port 69 no longer answers.
+	r2 := newRaw(t, eps[0].Addr)
+	r2.send(request(1, "README.txt", "octet"))
+	_ = r2.conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, _, err := r2.conn.ReadFromUDP(make([]byte, 600)); err == nil {
+		t.Error("the server still answers after Shutdown")
 	}
 }
