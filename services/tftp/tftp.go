@@ -237,10 +237,10 @@ type transfer struct {
 	mode      string // as the client sent it
 	netascii  bool
 	requested map[string]string
-	wire      atomic.Int64 // payload bytes on the wire
-	disk      int64        // file bytes read or written
+	wire      atomic.Int64              // payload bytes on the wire
+	disk      int64                     // file bytes read or written
 	sent      atomic.Pointer[tftpError] // the ERROR sent, if any
-	started   bool // the library took over (options negotiated)
+	started   bool                      // the library took over (options negotiated)
 	finished  bool
 }
 

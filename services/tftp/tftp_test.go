@@ -683,7 +683,7 @@ func TestBadRequestsDoNotHurt(t *testing.T) {
 		{0, 9, 'a', 0},      // unknown opcode
 		request(1, "f", ""), // empty mode
 		request(1, "", "octet"),
-		request(1, "f", "octet", "blksize"),         // option without value
+		request(1, "f", "octet", "blksize"), // option without value
 		request(1, "f", "octet", "blksize", "abc"),  // bad value
 		request(1, "f", "octet", "blksize", "7"),    // too small
 		request(1, "f", "octet", "blksize", "1e99"), // nonsense
