@@ -752,3 +752,22 @@ func TestShutdownAbortsStalledTransfer(t *testing.T) {
 		t.Error("the server still answers after Shutdown")
 	}
 }
+
+// TestDaemon runs the whole daemon (the path of labd serve) and fetches
+// pub/README.txt over TFTP: the service is wired into services.All.
+func TestDaemon(t *testing.T) {
+	cfg := labtest.Config(t)
+	d := labtest.StartDaemon(t, cfg)
+	e := env{addr: d.Addr(t, "tftp", "udp"), root: d.Deps.Layout.Pub(), deps: d.Deps}
+	got, _, err := e.get(t, "README.txt", "octet", 0, true)
+	if err != nil || !strings.Contains(string(got), "public directory") {
+		t.Fatalf("README.txt over TFTP: %q, %v", got, err)
+	}
+	// The lab profile takes uploads into upload/.
+	if err := e.put(t, "upload/hello.txt", "octet", 0, []byte("hello\n")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(e.root, "upload", "hello.txt")); string(b) != "hello\n" {
+		t.Errorf("uploaded %q", b)
+	}
+}
