@@ -502,13 +502,16 @@ func (s *Service) handleRead(filename string, rf io.ReaderFrom) (err error) {
 	}
 	var r io.Reader = f
 	size := fi.Size()
-	if t.netascii {
+	if strings.EqualFold(t.mode, "netascii") {
+		// tsize counts the bytes on the wire, after conversion.
 		if size, err = netasciiSize(f); err != nil {
 			return t.fail(fsError(err, filename))
 		}
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return t.fail(fsError(err, filename))
 		}
+	}
+	if t.netascii {
 		r = newNetasciiEncoder(countingReader{f, t, &t.disk})
 	} else {
 		r = countingReader{f, t, &t.disk}
