@@ -81,6 +81,19 @@ func (in internals) options() map[string]string {
 	return out
 }
 
+// dropOption removes an option from the client's request before the
+// library negotiates (the library cannot cap blksize at 512: its
+// SetBlockSize ignores 512).
+func (in internals) dropOption(name string) bool {
+	f, ok := in.field("opts", reflect.Map)
+	if !ok || f.IsNil() || !f.CanAddr() || f.Type().Key().Kind() != reflect.String || f.Type().Elem().Kind() != reflect.String {
+		return false
+	}
+	m := *(*map[string]string)(unsafe.Pointer(f.UnsafeAddr()))
+	delete(m, name)
+	return true
+}
+
 var udpConnType = reflect.TypeFor[*net.UDPConn]()
 
 // conn returns the transfer's UDP socket, or nil (single-port mode, or

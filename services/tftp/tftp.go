@@ -22,6 +22,8 @@ import (
 	"time"
 
 	pintftp "github.com/pin/tftp/v3"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 
 	"labd/config"
 	"labd/internal/service"
@@ -100,12 +102,30 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 			s.closeConns()
 			return nil, fmt.Errorf("tftp: %s: not a UDP socket", addr)
 		}
+		enablePacketInfo(uc)
 		s.mu.Lock()
 		s.conns = append(s.conns, uc)
 		s.mu.Unlock()
 		eps = append(eps, service.Endpoint{Service: "tftp", Network: "udp", Addr: uc.LocalAddr().String(), State: "listening"})
 	}
 	return eps, nil
+}
+
+// enablePacketInfo asks the kernel, from the bind on, for each request's
+// destination address and interface. pin/tftp sets the same option only
+// when Serve starts: a request queued before that arrives without it, and
+// the library then caps blksize at 512 and answers from the wildcard
+// address. (Same choice of IPv4 or IPv6 as the library's Serve.)
+func enablePacketInfo(uc *net.UDPConn) {
+	ua, _ := uc.LocalAddr().(*net.UDPAddr)
+	if ua == nil {
+		return
+	}
+	if ua.IP.To4() != nil {
+		_ = ipv4.NewPacketConn(uc).SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true)
+	} else {
+		_ = ipv6.NewPacketConn(uc).SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface, true)
+	}
 }
 
 func (s *Service) closeConns() {
@@ -275,6 +295,9 @@ func (s *Service) begin(x any, filename, dir string) *transfer {
 		if ua, ok := t.conn.LocalAddr().(*net.UDPAddr); ok && ua.IP.IsUnspecified() {
 			local = net.JoinHostPort(ri.LocalIP().String(), strconv.Itoa(ua.Port))
 		}
+	}
+	if s.cfg.MaxBlockSize <= 512 && t.requested["blksize"] != "" {
+		t.in.dropOption("blksize")
 	}
 	t.sess = s.deps.Sessions.Open("tftp", "udp", local, t.remote.String())
 	t.sess.SetAttr("file", filename)

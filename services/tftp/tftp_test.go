@@ -338,6 +338,20 @@ func TestWritePolicy(t *testing.T) {
 			t.Errorf("code %d, want 2", got)
 		}
 	})
+	t.Run("max_blksize 512 turns blksize off", func(t *testing.T) {
+		e := start(t, func(c *config.TFTP) { c.MaxBlockSize = 512 })
+		_, oack, code := rawGet(t, e.addr, "README.txt", "octet", "blksize", "1428", "tsize", "0")
+		if code != 0 || strings.Contains(oack, "blksize") || !strings.Contains(oack, "tsize") {
+			t.Errorf("OACK %q (error %d), want tsize only", oack, code)
+		}
+	})
+	t.Run("max_blksize caps blksize", func(t *testing.T) {
+		e := start(t, func(c *config.TFTP) { c.MaxBlockSize = 1000 })
+		_, oack, code := rawGet(t, e.addr, "README.txt", "octet", "blksize", "1428")
+		if code != 0 || oack != "blksize 1000 " {
+			t.Errorf("OACK %q (error %d), want blksize 1000", oack, code)
+		}
+	})
 	t.Run("file too big", func(t *testing.T) {
 		e := start(t, func(c *config.TFTP) { c.MaxFileBytes = 3000 })
 		if got := errCode(t, e.put(t, "upload/big", "octet", 0, make([]byte, 5000))); got != 3 {
@@ -769,5 +783,18 @@ func TestDaemon(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(e.root, "upload", "hello.txt")); string(b) != "hello\n" {
 		t.Errorf("uploaded %q", b)
+	}
+}
+
+// TestFirstRequestGetsBlksize: a request sent right after the service
+// started (before the library's Serve enabled packet info) still gets the
+// blksize it asked for, and an answer from the address it was sent to.
+func TestFirstRequestGetsBlksize(t *testing.T) {
+	for i := range 5 {
+		e := start(t, nil)
+		_, oack, code := rawGet(t, e.addr, "README.txt", "octet", "blksize", "1428")
+		if code != 0 || oack != "blksize 1428 " {
+			t.Fatalf("server %d: OACK %q (error %d), want blksize 1428", i, oack, code)
+		}
 	}
 }
