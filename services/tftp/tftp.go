@@ -361,8 +361,10 @@ func (t *transfer) sendError(err error) *tftpError {
 		return t.sent.Load()
 	}
 	if t.conn != nil {
-		_, _ = t.conn.WriteToUDP(errorPacket(te.code, te.msg), &t.remote)
+		pkt := errorPacket(te.code, te.msg)
+		_, _ = t.conn.WriteToUDP(pkt, &t.remote)
 		t.conn.Close()
+		t.sess.Record(sessions.FromServer, pkt, false)
 	}
 	t.sess.Notef("ERROR %d: %s", te.code, te.msg)
 	return te
