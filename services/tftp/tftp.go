@@ -321,12 +321,10 @@ func (t *transfer) checkMode() error {
 	case "octet":
 		return nil
 	case "netascii":
+		// The library converts exact "netascii" only, and badly: take
+		// over. Should that fail, it still converts that spelling.
 		if t.mode == "netascii" && !t.in.setMode("octet") {
-			// Cannot take over: the library converts (exact "netascii").
 			return nil
-		}
-		if t.mode != "netascii" {
-			t.in.setMode("octet")
 		}
 		t.netascii = true
 		return nil
