@@ -72,8 +72,20 @@ func (c *ctrlConn) Write(p []byte) (int, error) {
 	if c.idle > 0 {
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(max(c.idle, time.Minute)))
 	}
+	if bytes.Equal(p, reply331Lib) {
+		// The library's terse "331 OK" tells a student little.
+		if _, err := c.Conn.Write(reply331); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
 	return c.Conn.Write(p)
 }
+
+var (
+	reply331Lib = []byte("331 OK\r\n")
+	reply331    = []byte("331 User name okay, send PASS with the password\r\n")
+)
 
 func isHelp(b []byte) bool {
 	if len(b) < 4 || !bytes.EqualFold(b[:4], []byte("HELP")) {

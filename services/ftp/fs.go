@@ -253,7 +253,7 @@ func (r *rootFs) GetHandle(name string, flags int, offset int64) (ftpserver.File
 		}
 	}
 	p := rel(name)
-	t := &transfer{client: r.client, name: name, write: write, quotaLeft: -1}
+	t := &transfer{client: r.client, fs: r, rel: p, name: name, write: write, quotaLeft: -1}
 	if write {
 		old, statErr := r.root.Stat(p)
 		if statErr == nil && old.IsDir() {
@@ -263,6 +263,7 @@ func (r *rootFs) GetHandle(name string, flags int, offset int64) (ftpserver.File
 		if statErr == nil {
 			oldSize = old.Size()
 		}
+		t.replaces = statErr != nil || flags&os.O_TRUNC != 0
 		switch {
 		case flags&os.O_APPEND != 0:
 			t.pos = oldSize

@@ -74,6 +74,11 @@ func (c *client) close() {
 type transfer struct {
 	f      *os.File
 	client *client
+	fs     *rootFs
+	rel    string // the file's name in fs.root
+	// replaces: the upload created the file or truncated it; a refused
+	// upload then removes it instead of restoring its old size.
+	replaces bool
 	name   string
 	write  bool
 	start  time.Time
@@ -141,7 +146,17 @@ func (t *transfer) Close() error {
 		return nil
 	}
 	t.closed = true
+	if t.exceeded {
+		// A refused upload leaves nothing behind: the file as it was
+		// before (resume, APPE) or no file at all.
+		if !t.replaces {
+			_ = t.f.Truncate(t.pos)
+		}
+	}
 	err := clean(t.f.Close())
+	if t.exceeded && t.replaces {
+		_ = t.fs.root.Remove(t.rel)
+	}
 	c := t.client
 	c.transfers.Add(-1)
 	c.touch()
