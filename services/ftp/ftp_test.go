@@ -545,10 +545,10 @@ func TestWrongPassword(t *testing.T) {
 	if _, err := r.ReadString('\n'); err == nil {
 		t.Fatal("connection still open after a failed login")
 	}
-	if _, err := ftp.Dial(e.addr, ftp.DialWithTimeout(5*time.Second)); err != nil {
+	c, err := ftp.Dial(e.addr, ftp.DialWithTimeout(5*time.Second))
+	if err != nil {
 		t.Fatalf("service gone after a failed login: %v", err)
 	}
-	c, _ := ftp.Dial(e.addr, ftp.DialWithTimeout(5*time.Second))
 	defer c.Quit()
 	if err := c.Login("nobody", "x"); ftpCode(err) != 530 {
 		t.Fatalf("unknown user: %v, want 530", err)

@@ -79,9 +79,9 @@ type transfer struct {
 	// replaces: the upload created the file or truncated it; a refused
 	// upload then removes it instead of restoring its old size.
 	replaces bool
-	name   string
-	write  bool
-	start  time.Time
+	name     string
+	write    bool
+	start    time.Time
 
 	pos       int64 // file offset where the transfer started
 	n         int64 // bytes read from or written to the file
