@@ -239,11 +239,10 @@ func (c *client) login(user string, anon bool, root *os.Root) *rootFs {
 	if old != nil {
 		old.root.Close()
 	}
-	c.log = c.log.With("user", user)
 	if c.sess != nil {
 		c.sess.SetUser(user)
 	}
-	c.log.Info("ftp login", "anonymous", anon)
+	c.log.Info("ftp login", "user", user, "anonymous", anon)
 	return fs
 }
 

@@ -686,3 +686,125 @@ func TestDataSessions(t *testing.T) {
 		t.Fatalf("data sessions with 5000 bytes: %d (want 2), transfer noted: %v", data, noted)
 	}
 }
+
+// epsv sends EPSV and dials the announced port on 127.0.0.1.
+func epsv(t *testing.T, conn net.Conn, r *bufio.Reader) (net.Conn, int) {
+	t.Helper()
+	rep := send(t, conn, r, "EPSV", "229")
+	i := strings.Index(rep, "(|||")
+	j := strings.Index(rep, "|)")
+	if i < 0 || j < i {
+		t.Fatalf("EPSV reply %q", rep)
+	}
+	port, _ := strconv.Atoi(rep[i+4 : j])
+	dc, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 5*time.Second)
+	if err != nil {
+		t.Fatalf("data connection to %d: %v", port, err)
+	}
+	t.Cleanup(func() { dc.Close() })
+	return dc, port
+}
+
+func login(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn := labtest.Dial(t, addr)
+	r := bufio.NewReader(conn)
+	expect(t, r, "220")
+	send(t, conn, r, "USER alice", "331")
+	send(t, conn, r, "PASS alice", "230")
+	return conn, r
+}
+
+func TestAbort(t *testing.T) {
+	e := start(t, nil)
+	if err := os.WriteFile(e.home("alice", "huge.bin"), payload(32<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conn, r := login(t, e.addr)
+	dc, _ := epsv(t, conn, r)
+	send(t, conn, r, "RETR huge.bin", "150")
+	if _, err := io.ReadFull(dc, make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	// Telnet IP + Synch before ABOR, as RFC 959 clients send it.
+	fmt.Fprintf(conn, "\xff\xf4\xff\xf2ABOR\r\n")
+	expect(t, r, "426")
+	expect(t, r, "226")
+	send(t, conn, r, "NOOP", "200")
+	send(t, conn, r, "ABOR", "226") // nothing to abort
+	// The session still transfers afterwards.
+	dc2, _ := epsv(t, conn, r)
+	send(t, conn, r, "REST 33554000", "350")
+	send(t, conn, r, "RETR huge.bin", "150")
+	b, _ := io.ReadAll(dc2)
+	expect(t, r, "226")
+	if !bytes.Equal(b, payload(32 << 20)[33554000:]) {
+		t.Fatalf("REST+RETR after ABOR: %d bytes", len(b))
+	}
+}
+
+func TestPassiveAddressAndPorts(t *testing.T) {
+	// A random high range, so that parallel test runs rarely meet; the
+	// library tries other ports of the range when one is taken.
+	first := 40000 + int(time.Now().UnixNano()%20000)
+	e := start(t, func(c *config.Config) {
+		c.FTP.PassivePorts = fmt.Sprintf("%d-%d", first, first+49)
+		c.FTP.PublicHost = "192.0.2.10"
+	})
+	conn, r := login(t, e.addr)
+	for range 3 {
+		_, port := epsv(t, conn, r)
+		if port < first || port > first+49 {
+			t.Fatalf("EPSV port %d outside %d-%d", port, first, first+49)
+		}
+		send(t, conn, r, "LIST", "150")
+		expect(t, r, "226")
+	}
+	// PASV announces ftp.public_host (not dialled: it is a documentation
+	// address), with the port in p1,p2.
+	rep := send(t, conn, r, "PASV", "227 Entering Passive Mode (192,0,2,10,")
+	var h1, h2, h3, h4, p1, p2 int
+	if _, err := fmt.Sscanf(rep[strings.Index(rep, "(")+1:], "%d,%d,%d,%d,%d,%d)", &h1, &h2, &h3, &h4, &p1, &p2); err != nil {
+		t.Fatalf("PASV reply %q: %v", rep, err)
+	}
+	if p := p1*256 + p2; p < first || p > first+49 {
+		t.Fatalf("PASV port %d outside the range", p)
+	}
+
+	// Without ftp.public_host, server.public_address; without it, the
+	// address the client reached.
+	e2 := start(t, func(c *config.Config) { c.Server.PublicAddress = "198.51.100.7" })
+	conn2, r2 := login(t, e2.addr)
+	send(t, conn2, r2, "PASV", "227 Entering Passive Mode (198,51,100,7,")
+	e3 := start(t, nil)
+	conn3, r3 := login(t, e3.addr)
+	send(t, conn3, r3, "PASV", "227 Entering Passive Mode (127,0,0,1,")
+}
+
+// TestDaemon runs the whole daemon (as labd serve does): FTP is
+// registered, and what FTP stores HTTP serves.
+func TestDaemon(t *testing.T) {
+	cfg := labtest.Config(t)
+	d := labtest.StartDaemon(t, cfg)
+	addr := d.Addr(t, "ftp", "tcp")
+	c, err := ftp.Dial(addr, ftp.DialWithTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Quit()
+	if err := c.Login("bob", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stor("public_html/d.txt", strings.NewReader("via the daemon\n")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + d.Addr(t, "http", "tcp") + "/~bob/d.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "via the daemon\n" {
+		t.Fatalf("GET /~bob/d.txt = %d %q", resp.StatusCode, b)
+	}
+}
