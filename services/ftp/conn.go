@@ -109,22 +109,7 @@ func (c *ctrlConn) Read(p []byte) (int, error) {
 					continue
 				}
 				// An incomplete HELP line: read the rest.
-			} else {
-				cut := len(c.pending)
-				if c.help {
-					for pos := 0; ; {
-						i := bytes.IndexByte(c.pending[pos:], '\n')
-						if i < 0 {
-							break
-						}
-						next := pos + i + 1
-						if next < len(c.pending) && isHelp(c.pending[next:]) {
-							cut = next
-							break
-						}
-						pos = next
-					}
-				}
+			} else if cut := c.completeLines(); cut > 0 {
 				n := copy(p, c.pending[:cut])
 				c.pending = c.pending[n:]
 				if len(c.pending) == 0 {
@@ -132,6 +117,7 @@ func (c *ctrlConn) Read(p []byte) (int, error) {
 				}
 				return n, nil
 			}
+			// Otherwise an incomplete line: read the rest.
 		}
 		n, err := c.Conn.Read(c.buf[:])
 		if n > 0 {
@@ -158,6 +144,33 @@ func (c *ctrlConn) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// completeLines returns how much of pending the library may have: every
+// complete line up to (not including) a HELP line. A line without its LF
+// yet is held back (nc or telnet in character mode send a command in
+// pieces), unless it is too long to be a command or the connection
+// carries TLS.
+func (c *ctrlConn) completeLines() int {
+	if !c.help {
+		return len(c.pending)
+	}
+	cut := 0
+	for pos := 0; ; {
+		i := bytes.IndexByte(c.pending[pos:], '\n')
+		if i < 0 {
+			break
+		}
+		cut = pos + i + 1
+		if cut < len(c.pending) && isHelp(c.pending[cut:]) {
+			break
+		}
+		pos = cut
+	}
+	if cut == 0 && len(c.pending) >= len(c.buf) {
+		return len(c.pending)
+	}
+	return cut
 }
 
 // helpReply is the 214 answer to HELP [command].

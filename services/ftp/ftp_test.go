@@ -461,6 +461,13 @@ func TestHandTyped(t *testing.T) {
 	expect(t, r, "200")
 	expect(t, r, "214")
 	expect(t, r, "257")
+	// A command in pieces, as telnet in character mode sends it.
+	for _, piece := range []string{"h", "el", "p\r", "\nNO", "OP\r\n"} {
+		fmt.Fprint(conn, piece)
+		time.Sleep(20 * time.Millisecond)
+	}
+	expect(t, r, "214-")
+	expect(t, r, "200")
 	// Bare LF as nc sends without -C.
 	fmt.Fprintf(conn, "NOOP\n")
 	expect(t, r, "200")
