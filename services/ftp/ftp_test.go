@@ -815,3 +815,39 @@ func TestDaemon(t *testing.T) {
 		t.Fatalf("GET /~bob/d.txt = %d %q", resp.StatusCode, b)
 	}
 }
+
+// TestActiveSourcePort: active data connections come from any port by
+// default, from port 20 with active_from_port_20 (root only).
+func TestActiveSourcePort(t *testing.T) {
+	for _, from20 := range []bool{false, true} {
+		t.Run(fmt.Sprint("from20=", from20), func(t *testing.T) {
+			if from20 && os.Geteuid() != 0 {
+				t.Skip("binding port 20 needs root")
+			}
+			e := start(t, func(c *config.Config) { c.FTP.ActiveFromPort20 = from20 })
+			conn, r := login(t, e.addr)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			send(t, conn, r, fmt.Sprintf("EPRT |1|127.0.0.1|%d|", ln.Addr().(*net.TCPAddr).Port), "200")
+			src := make(chan int, 1)
+			go func() {
+				dc, err := ln.Accept()
+				if err != nil {
+					src <- -1
+					return
+				}
+				src <- dc.RemoteAddr().(*net.TCPAddr).Port
+				io.Copy(io.Discard, dc)
+				dc.Close()
+			}()
+			send(t, conn, r, "LIST", "150")
+			expect(t, r, "226")
+			if p := <-src; (p == 20) != from20 {
+				t.Fatalf("data connection from port %d, active_from_port_20=%v", p, from20)
+			}
+		})
+	}
+}
