@@ -29,12 +29,12 @@ type client struct {
 	// lastActivity (unix nanoseconds) is the last time a data transfer
 	// moved bytes or ended: the idle timeout counts from it too.
 	lastActivity atomic.Int64
-	transfers    atomic.Int32
 }
 
 func (c *client) touch() { c.lastActivity.Store(time.Now().UnixNano()) }
 
-// busySince reports whether a data transfer was active within d.
+// busyWithin reports whether a data transfer moved bytes (or ended)
+// within d, and when it last did.
 func (c *client) busyWithin(d time.Duration) (time.Time, bool) {
 	last := time.Unix(0, c.lastActivity.Load())
 	return last, c.lastActivity.Load() != 0 && time.Since(last) < d
@@ -52,10 +52,7 @@ func (c *client) userName() string {
 	return c.user
 }
 
-func (c *client) transferStarted() {
-	c.transfers.Add(1)
-	c.touch()
-}
+func (c *client) transferStarted() { c.touch() }
 
 // close releases the root of a logged-in client.
 func (c *client) close() {
@@ -105,9 +102,6 @@ func (t *transfer) Read(p []byte) (int, error) {
 }
 
 func (t *transfer) Write(p []byte) (int, error) {
-	if t.start.IsZero() {
-		t.start = time.Now()
-	}
 	allowed := int64(len(p))
 	if t.maxFile > 0 && t.pos+t.n+allowed > t.maxFile {
 		allowed = max(t.maxFile-t.pos-t.n, 0)
@@ -158,7 +152,6 @@ func (t *transfer) Close() error {
 		_ = t.fs.root.Remove(t.rel)
 	}
 	c := t.client
-	c.transfers.Add(-1)
 	c.touch()
 	verb := "download"
 	if t.write {
