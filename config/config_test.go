@@ -119,3 +119,14 @@ func TestSyntaxError(t *testing.T) {
 		t.Errorf("syntax error should name file and line: %v", err)
 	}
 }
+
+// The documented example must stay a valid config.
+func TestExampleConfigIsValid(t *testing.T) {
+	c, err := Load("../labd.yaml.example")
+	if err != nil {
+		t.Fatalf("labd.yaml.example: %v", err)
+	}
+	if c.Users.Demo || c.Server.DataDir != "/var/lib/labd" || c.HTTP.Listen[0] != "0.0.0.0:80" {
+		t.Errorf("example is not the production config: demo=%v data=%s http=%v", c.Users.Demo, c.Server.DataDir, c.HTTP.Listen)
+	}
+}
