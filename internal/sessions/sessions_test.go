@@ -166,3 +166,18 @@ func TestPerIPCapAndDrain(t *testing.T) {
 		t.Error("client connection still open after drain")
 	}
 }
+
+func TestGetFindsSessionsClosedOutOfOrder(t *testing.T) {
+	r := New(Options{History: 10})
+	a := r.Open("x", "tcp", "l", "r1")
+	b := r.Open("x", "tcp", "l", "r2")
+	c := r.Open("x", "tcp", "l", "r3")
+	c.Close("ok")
+	a.Close("ok")
+	b.Close("ok")
+	for _, s := range []*Session{a, b, c} {
+		if got, ok := r.Get(s.ID()); !ok || got != s {
+			t.Errorf("Get(%d) failed", s.ID())
+		}
+	}
+}
