@@ -5,6 +5,7 @@ package services
 import (
 	"labd/config"
 	"labd/internal/service"
+	dnssvc "labd/services/dns"
 	httpsvc "labd/services/http"
 )
 
@@ -12,5 +13,6 @@ import (
 func All() []service.Builder {
 	return []service.Builder{
 		{Name: "http", Enabled: func(c *config.Config) bool { return c.HTTP.Enabled }, New: httpsvc.New},
+		{Name: "dns", Enabled: func(c *config.Config) bool { return c.DNS.Enabled }, New: dnssvc.New, Check: dnssvc.Check},
 	}
 }
