@@ -181,11 +181,16 @@ func (c *cli) importRoster(st *store.SQLite, cfg *config.Config, layout fsroot.L
 		if err == io.EOF {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
+			line := 0
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line, err = pe.StartLine, pe.Err
+			}
 			problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: %v", file, line, err))
 			break
 		}
+		line, _ := r.FieldPos(0)
 		if len(rec) == 0 || (len(rec) == 1 && strings.TrimSpace(rec[0]) == "") {
 			continue
 		}

@@ -92,7 +92,8 @@ type Registry struct {
 
 	mu       sync.Mutex
 	live     map[uint64]*Session
-	finished []*Session // oldest first
+	finished []*Session          // in order of closing, oldest first
+	byID     map[uint64]*Session // the finished ones
 	today    map[string]int
 	day      int
 	subs     map[chan Event]struct{}
@@ -112,6 +113,7 @@ func New(opts Options) *Registry {
 	return &Registry{
 		opts:  opts,
 		live:  map[uint64]*Session{},
+		byID:  map[uint64]*Session{},
 		today: map[string]int{},
 		subs:  map[chan Event]struct{}{},
 	}
@@ -178,10 +180,12 @@ func (r *Registry) finish(s *Session) {
 	r.mu.Lock()
 	delete(r.live, s.info.ID)
 	r.finished = append(r.finished, s)
+	r.byID[s.info.ID] = s
 	for len(r.finished) > r.opts.History {
 		old := r.finished[0]
 		r.finished[0] = nil
 		r.finished = r.finished[1:]
+		delete(r.byID, old.info.ID)
 		r.total.Add(-int64(old.dropTranscript()))
 	}
 	// Over the global bound, the oldest finished transcripts go first; the
@@ -245,11 +249,8 @@ func (r *Registry) Get(id uint64) (*Session, bool) {
 	if s, ok := r.live[id]; ok {
 		return s, true
 	}
-	i := sort.Search(len(r.finished), func(i int) bool { return r.finished[i].info.ID >= id })
-	if i < len(r.finished) && r.finished[i].info.ID == id {
-		return r.finished[i], true
-	}
-	return nil, false
+	s, ok := r.byID[id]
+	return s, ok
 }
 
 // Session is one connection or UDP exchange.
