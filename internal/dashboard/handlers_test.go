@@ -533,4 +533,3 @@ func TestClassBoard(t *testing.T) {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
-

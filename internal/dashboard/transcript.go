@@ -137,6 +137,14 @@ var classOf = map[byte][2]string{
 	'5': {"perm", "5xx permanent failure"},
 }
 
+var httpClassOf = map[byte][2]string{
+	'1': {"info", "1xx informational"},
+	'2': {"ok", "2xx success"},
+	'3': {"more", "3xx redirection"},
+	'4': {"perm", "4xx client error"},
+	'5': {"perm", "5xx server error"},
+}
+
 // annotate marks server replies with their class.
 func annotate(proto string, l *Line) {
 	if l.Dir != "S" || l.Encrypted > 0 {
@@ -175,7 +183,7 @@ func annotate(proto string, l *Line) {
 		}
 	case strings.HasPrefix(proto, "http"):
 		if m := reHTTPReply.FindStringSubmatch(t); m != nil {
-			c := classOf[m[1][0]]
+			c := httpClassOf[m[1][0]]
 			l.Code, l.Class, l.Label = strings.Fields(t)[1], c[0], c[1]
 		}
 	default: // SMTP, submission, FTP, and any other three-digit protocol

@@ -6,6 +6,7 @@ package roster
 import (
 	"crypto/rand"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -40,11 +41,17 @@ func Parse(r io.Reader, file string, exists func(name string) bool) ([]Line, []s
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// FieldPos is only valid for a record read without error.
+			line := 0
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line = pe.StartLine
+			}
 			problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: %v", file, line, err))
 			break
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rec) == 0 || (len(rec) == 1 && strings.TrimSpace(rec[0]) == "") {
 			continue
 		}
