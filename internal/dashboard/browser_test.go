@@ -191,4 +191,3 @@ func waitClosed(t *testing.T, d *labtest.Daemon, remote string) {
 	}
 	t.Logf("session of %s still open after 5 s", remote)
 }
-
