@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 
 // writeConfig writes the lab profile with every port 0 (so tests run side
 // by side) as a YAML file, after mutate.
-func writeConfig(t *testing.T, mutate func(*config.Config)) (string, *config.Config) {
+func writeConfig(t testing.TB, mutate func(*config.Config)) (string, *config.Config) {
 	t.Helper()
 	dir := t.TempDir()
 	c := config.LabEphemeral(filepath.Join(dir, "data"))
@@ -92,7 +92,7 @@ var tableLine = regexp.MustCompile(`^(\S+)(?: \(TLS\))?\s+(tcp|udp)\s+(\S+)\s+li
 
 // serve starts `labd serve --config path` and waits for the listener
 // table.
-func serve(t *testing.T, path string) *proc {
+func serve(t testing.TB, path string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(labdBin, "serve", "--config", path), stderr: &lockedBuffer{}, addrs: map[string]string{}, done: make(chan error, 1)}
 	p.cmd.Stderr = p.stderr
@@ -107,7 +107,7 @@ func serve(t *testing.T, path string) *proc {
 		p.done <- nil
 	})
 	sc := bufio.NewScanner(out)
-	ready := make(chan struct{})
+	ready := make(chan error, 1)
 	go func() {
 		for sc.Scan() {
 			line := sc.Text()
@@ -117,37 +117,26 @@ func serve(t *testing.T, path string) *proc {
 					p.addrs[key] = m[3]
 				}
 			}
-			if strings.HasPrefix(line, "SERVICE") {
-				continue
-			}
-			if len(p.addrs) > 0 && !tableLine.MatchString(line) {
-				break
+			if strings.HasPrefix(line, "labd ready:") {
+				ready <- nil
+				io.Copy(io.Discard, out)
+				return
 			}
 		}
-		close(ready)
-		io.Copy(io.Discard, out)
+		ready <- fmt.Errorf("stdout closed before labd was ready")
 	}()
-	// The table is complete once the daemon logs that it is ready.
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(p.stderr.String(), "labd ready") {
-		if time.Now().After(deadline) {
-			t.Fatalf("labd not ready; stderr:\n%s", p.stderr.String())
-		}
-		select {
-		case err := <-p.done:
-			p.done <- err
-			t.Fatalf("labd exited: %v\n%s", err, p.stderr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
 	select {
-	case <-ready:
-	case <-time.After(time.Second):
+	case err := <-ready:
+		if err != nil {
+			t.Fatalf("%v; stderr:\n%s", err, p.stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("labd not ready after 30s; stderr:\n%s", p.stderr.String())
 	}
 	return p
 }
 
-func (p *proc) addr(t *testing.T, key string) string {
+func (p *proc) addr(t testing.TB, key string) string {
 	t.Helper()
 	a, ok := p.addrs[key]
 	if !ok {
@@ -157,7 +146,7 @@ func (p *proc) addr(t *testing.T, key string) string {
 }
 
 // wait waits for the process to exit and returns its exit code.
-func (p *proc) wait(t *testing.T) int {
+func (p *proc) wait(t testing.TB) int {
 	t.Helper()
 	select {
 	case err := <-p.done:

@@ -92,7 +92,7 @@ type Registry struct {
 
 	mu       sync.Mutex
 	live     map[uint64]*Session
-	finished []*Session // in order of closing, oldest first
+	finished []*Session          // in order of closing, oldest first
 	byID     map[uint64]*Session // the finished ones
 	today    map[string]int
 	day      int
