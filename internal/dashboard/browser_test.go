@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -127,6 +128,60 @@ func TestBrowserLiveSessions(t *testing.T) {
 		t.Errorf("transcript lacks the typed MAIL FROM line:\n%s", text)
 	}
 	shot("transcript")
+
+	// A transcript follows a session while it runs.
+	c, first, next := liveSession(t, d)
+	fmt.Fprint(c, first)
+	live := sessionOf(t, d, c.LocalAddr().String())
+	step("open the transcript of a live session",
+		chromedp.Navigate(base+"/labd/sessions/"+strconv.FormatUint(live, 10)),
+		chromedp.WaitVisible(chromedp.ID("transcript")),
+	)
+	fmt.Fprint(c, next)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("transcript").textContent.includes("MAIL FROM:<live@example.org>")`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			shot("failed")
+			t.Fatal("the open transcript did not show the line typed after the page loaded within 10 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	shot("live-transcript")
+}
+
+// liveSession opens a session that stays open and returns the conn, a first
+// line to send, and a later line with a MAIL FROM.
+func liveSession(t *testing.T, d *labtest.Daemon) (net.Conn, string, string) {
+	for _, ep := range d.Endpoints {
+		if ep.Service == "smtp" && ep.Network == "tcp" {
+			c := labtest.Dial(t, ep.Addr)
+			return c, "EHLO live\r\n", "MAIL FROM:<live@example.org>\r\n"
+		}
+	}
+	c := labtest.Dial(t, d.Addr(t, "http", "tcp"))
+	return c, "GET /echo HTTP/1.1\r\n", "X-Typed: MAIL FROM:<live@example.org>\r\n"
+}
+
+func sessionOf(t *testing.T, d *labtest.Daemon, remote string) uint64 {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, in := range d.Deps.Sessions.List() {
+			if in.Remote == remote && in.BytesIn > 0 {
+				return in.ID
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no session from %s", remote)
+	return 0
 }
 
 // smtpSession makes a raw SMTP session (EHLO, MAIL FROM, QUIT) and returns

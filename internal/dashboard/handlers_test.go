@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"labd/internal/dashboard"
 	"labd/internal/labtest"
 	"labd/internal/service"
 	"labd/internal/sessions"
@@ -533,3 +535,31 @@ func TestClassBoard(t *testing.T) {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+func TestLoginLockout(t *testing.T) {
+	cfg := labtest.Config(t)
+	deps := labtest.Deps(t, cfg)
+	if err := deps.Store.CreateUser(context.Background(), "teacher", "teach-pw", true); err != nil {
+		t.Fatal(err)
+	}
+	d, err := dashboard.New(deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.FailDelay = 0
+	srv := httptest.NewServer(d)
+	t.Cleanup(srv.Close)
+	t.Cleanup(d.Close)
+	c := env{base: srv.URL}.client(t)
+	for i := 0; i < 10; i++ {
+		if resp := c.login("teacher", "wrong"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i+1, resp.StatusCode)
+		}
+	}
+	// Locked out now, even with the right password.
+	resp, body := c.do("POST", "/labd/login", url.Values{"user": {"teacher"}, "password": {"teach-pw"}})
+	mustStatus(t, resp, body, http.StatusTooManyRequests)
+	if !strings.Contains(body, "Too many failed logins") {
+		t.Errorf("lockout page: %.400s", body)
+	}
+}
