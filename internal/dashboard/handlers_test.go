@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"labd/config"
 	"labd/internal/dashboard"
 	"labd/internal/labtest"
 	"labd/internal/service"
@@ -561,5 +562,27 @@ func TestLoginLockout(t *testing.T) {
 	mustStatus(t, resp, body, http.StatusTooManyRequests)
 	if !strings.Contains(body, "Too many failed logins") {
 		t.Errorf("lockout page: %.400s", body)
+	}
+}
+
+func TestDisabled(t *testing.T) {
+	cfg, err := config.Parse("test.yaml", []byte("server:\n  listen: [127.0.0.1]\n  data_dir: "+t.TempDir()+"\nhttp:\n  listen: [\"127.0.0.1:0\"]\n  tls_listen: [\"127.0.0.1:0\"]\ndashboard:\n  enabled: false\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Dashboard.On() || !cfg.Dashboard.Board() || !cfg.Dashboard.Unmask() {
+		t.Fatalf("parsed dashboard section: %+v", cfg.Dashboard)
+	}
+	d := labtest.Deps(t, cfg)
+	svc, err := httpsvc.New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps := labtest.Start(t, svc)
+	c := env{base: "http://" + labtest.Addr(t, eps, "http", "tcp")}.client(t)
+	for _, p := range []string{"/labd/", "/labd/login", "/labd/board"} {
+		if resp, _ := c.get(p); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s with the dashboard disabled: %d, want 404", p, resp.StatusCode)
+		}
 	}
 }
