@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -200,6 +201,7 @@ var (
 	reIMAPLogin  = regexp.MustCompile(`(?i)^(\S+ LOGIN +(?:"(?:[^"\\]|\\.)*"|\S+) +)("(?:[^"\\]|\\.)*"|\{\d+\+?\}|\S+)(.*)$`)
 	reAuthHeader = regexp.MustCompile(`(?i)^((?:Proxy-)?Authorization: *\S+ +)(.+)$`)
 	reCookie     = regexp.MustCompile(`(?i)^(Cookie: .*?\b` + cookieName + `=)([^;\s]+)(.*)$`)
+	reSetCookie  = regexp.MustCompile(`(?i)^(Set-Cookie: *` + cookieName + `=)([^;\s]+)(.*)$`)
 	reFormSecret = regexp.MustCompile(`(?i)(?:^|&)(?:password|roster|csrf)=([^&]*)`)
 	reLiteral    = regexp.MustCompile(`\{(\d+)\+?\}$`)
 )
@@ -231,6 +233,12 @@ func Mask(proto string, lines []Line, unmask bool) []Line {
 				passwordNext = strings.HasSuffix(strings.ToLower(t), "password:")
 			}
 			annotate(proto, l)
+			if m := reSetCookie.FindStringSubmatch(l.Pre); m != nil {
+				l.setSecret(m[1], m[2], m[3])
+			}
+			if l.Secret != "" && !unmask {
+				l.Masked = true
+			}
 			continue
 		}
 		text := l.Pre
@@ -288,6 +296,29 @@ func Mask(proto string, lines []Line, unmask bool) []Line {
 		if l.Secret != "" && !unmask {
 			l.Masked = true
 			l.Decoded = ""
+		}
+	}
+	// In HTTP, a secret found once is a secret wherever it shows again:
+	// the /auth and /echo pages repeat the Authorization header. (Not in
+	// other protocols: the demo password alice would hide every "alice".)
+	var found []string
+	for _, l := range out {
+		if strings.HasPrefix(proto, "http") && len(l.Secret) >= 8 && !slices.Contains(found, l.Secret) {
+			found = append(found, l.Secret)
+		}
+	}
+	for i := range out {
+		l := &out[i]
+		if l.Encrypted > 0 || l.Secret != "" {
+			continue
+		}
+		for _, sec := range found {
+			if j := strings.Index(l.Pre, sec); j >= 0 {
+				pre, post := l.Pre[:j], l.Pre[j+len(sec):]
+				l.setSecret(pre, sec, strings.ReplaceAll(post, sec, mask))
+				l.Masked = !unmask
+				break
+			}
 		}
 	}
 	return out

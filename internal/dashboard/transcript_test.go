@@ -38,6 +38,8 @@ func TestMask(t *testing.T) {
 			[]string{"s3cret word"}, []string{""}, []string{"USER alice", "PASS "}},
 		{"POP3 PASS", "pop3", []chunk{S("+OK\r\n"), C("USER alice\r\npass alicepw\r\n"), S("+OK\r\n")},
 			[]string{"alicepw"}, []string{""}, []string{"USER alice"}},
+		{"password equal to the user name hides only itself", "pop3", []chunk{C("USER alice\r\nPASS alice\r\n"), S("+OK alice has 2 messages\r\n")},
+			[]string{"alice"}, []string{""}, []string{"USER alice", "+OK alice has 2 messages"}},
 		{"SMTP AUTH PLAIN initial response", "submission", []chunk{S("220 x\r\n"), C("EHLO me\r\n"), C("AUTH PLAIN AGFsaWNlAGFsaWNl\r\n"), S("235 ok\r\n"), C("MAIL FROM:<a@b>\r\n")},
 			[]string{"AGFsaWNlAGFsaWNl"}, []string{"␀alice␀alice"}, []string{"AUTH PLAIN ", "MAIL FROM:<a@b>"}},
 		{"SMTP AUTH PLAIN continuation", "smtp", []chunk{C("AUTH PLAIN\r\n"), S("334 \r\n"), C("AGFsaWNlAGFsaWNl\r\n"), S("235 ok\r\n"), C("QUIT\r\n")},
@@ -58,6 +60,10 @@ func TestMask(t *testing.T) {
 			[]string{"AGFsaWNlAGFsaWNl"}, []string{"␀alice␀alice"}, []string{"y LOGOUT"}},
 		{"HTTP Basic", "http", []chunk{C("GET /auth HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWxpY2U6YWxpY2U=\r\n\r\n"), S("HTTP/1.1 200 OK\r\n\r\n")},
 			[]string{"YWxpY2U6YWxpY2U="}, []string{"alice:alice"}, []string{"GET /auth HTTP/1.1", "Authorization: Basic "}},
+		{"HTTP Basic echoed back by /auth", "http", []chunk{C("GET /auth HTTP/1.1\r\nAuthorization: Basic YWxpY2U6YWxpY2U=\r\n\r\n"), S("HTTP/1.1 200 OK\r\n\r\nThey crossed the network as \"Basic YWxpY2U6YWxpY2U=\", base64.\r\n")},
+			[]string{"YWxpY2U6YWxpY2U=", "YWxpY2U6YWxpY2U="}, []string{"alice:alice", ""}, []string{"They crossed the network as \"Basic "}},
+		{"dashboard session cookie set by the server", "http", []chunk{S("HTTP/1.1 303 See Other\r\nSet-Cookie: labd_session=TOKEN123; Path=/labd/; HttpOnly\r\n\r\n")},
+			[]string{"TOKEN123"}, []string{""}, []string{"Set-Cookie: labd_session=", "; Path=/labd/; HttpOnly"}},
 		{"dashboard login form and cookie", "http", []chunk{C("POST /labd/login HTTP/1.1\r\nCookie: a=b; labd_session=TOKEN123\r\n\r\nuser=teacher&password=hunter2&next=%2Flabd%2F")},
 			[]string{"TOKEN123", "hunter2"}, []string{"", ""}, []string{"user=teacher&password=", "&next=%2Flabd%2F"}},
 		{"Telnet password after prompt", "telnet", []chunk{S("login: "), C("a"), C("l"), C("ice\r\n"), S("Password: "), C("s"), C("ecret\r\n"), S("\r\nWelcome\r\n$ "), C("ls\r\n")},
@@ -95,10 +101,12 @@ func TestMask(t *testing.T) {
 			if strings.Join(dec, "|") != strings.Join(tt.decoded, "|") {
 				t.Errorf("decoded %q, want %q", dec, tt.decoded)
 			}
-			for _, s := range tt.secrets {
-				if strings.Contains(maskedText.String(), s) {
-					t.Errorf("masked transcript still contains %q:\n%s", s, maskedText.String())
+			for _, l := range masked {
+				if l.Secret != "" && strings.Contains(l.Text(), l.Secret) {
+					t.Errorf("masked line still shows its secret: %q", l.Text())
 				}
+			}
+			for _, s := range tt.secrets {
 				if !strings.Contains(shownText.String(), s) {
 					t.Errorf("unmasked transcript lacks %q", s)
 				}
