@@ -23,6 +23,7 @@ type Part struct {
 	Encoding    string // Content-Transfer-Encoding as sent
 	Disposition string
 	Filename    string
+	Multipart   bool
 	Size        int    // decoded size of a leaf
 	Text        string // decoded text of a text/* leaf (bounded)
 	Error       string
@@ -60,6 +61,7 @@ func mimeTree(raw []byte) (message.Header, []Part, error) {
 			p.Disposition, p.Filename = disp, dp["filename"]
 		}
 		if mr := e.MultipartReader(); mr != nil {
+			p.Multipart = true
 			parts = append(parts, p)
 			for i := 1; ; i++ {
 				child, err := mr.NextPart()
