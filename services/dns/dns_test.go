@@ -476,6 +476,13 @@ func TestCheck(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "bad.zone") || !strings.Contains(err.Error(), "line: 4") {
 		t.Errorf("check of a broken zone: %v", err)
 	}
+	// $INCLUDE stays in the zone file's directory.
+	esc := filepath.Join(t.TempDir(), "esc.zone")
+	writeFile(t, esc, "$TTL 60\n@ SOA ns hostmaster 1 3600 600 604800 60\n@ NS ns\n$INCLUDE ../../../../../../etc/hostname\n")
+	cfg.DNS.Zones = []config.Zone{{Origin: "esc.test", File: esc}}
+	if err := labdns.Check(cfg); err == nil || !strings.Contains(err.Error(), "zone file's directory") {
+		t.Errorf("$INCLUDE outside the directory: %v", err)
+	}
 	cfg.DNS.Zones = nil
 	cfg.DNS.Records = []string{"printer IN A 127.0.0.9", "oops IN MX nope"}
 	if err := labdns.Check(cfg); err == nil || !strings.Contains(err.Error(), "dns.records[1]") {
