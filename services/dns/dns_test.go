@@ -629,31 +629,36 @@ func TestRateLimit(t *testing.T) {
 
 func TestSessionsRegistered(t *testing.T) {
 	l := startLab(t, nil)
-	l.q(t, "lab.test.", dns.TypeMX)
-	exchange(t, "tcp", l.tcp, "nosuch.lab.test.", dns.TypeA)
-	var udp, tcp *sessions.Info
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) && (udp == nil || tcp == nil) {
-		for _, in := range l.deps.Sessions.List() {
-			if in.Proto == "dns" && !in.Open && in.Attrs["name"] == "lab.test." {
-				udp = &in
+	// closed waits until the session of a query for name is closed.
+	closed := func(name string) *sessions.Info {
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			for _, in := range l.deps.Sessions.List() {
+				if in.Proto == "dns" && !in.Open && in.Attrs["name"] == name {
+					return &in
+				}
 			}
-			if in.Proto == "dns" && !in.Open && in.Attrs["name"] == "nosuch.lab.test." {
-				tcp = &in
-			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		time.Sleep(10 * time.Millisecond)
+		t.Fatalf("no closed session for %s: %+v", name, l.deps.Sessions.List())
+		return nil
 	}
-	if udp == nil || tcp == nil {
-		t.Fatalf("sessions not registered: %+v", l.deps.Sessions.List())
-	}
+	// One query at a time, so that sessions close in ID order (the
+	// registry's Get looks finished sessions up by binary search).
+	l.q(t, "lab.test.", dns.TypeMX)
+	udp := closed("lab.test.")
+	exchange(t, "tcp", l.tcp, "nosuch.lab.test.", dns.TypeA)
+	tcp := closed("nosuch.lab.test.")
 	if udp.Transport != "udp" || udp.Attrs["type"] != "MX" || udp.Attrs["rcode"] != "NOERROR" || udp.Attrs["size"] == "" || udp.BytesOut == 0 {
 		t.Errorf("udp session: %+v", udp)
 	}
 	if tcp.Transport != "tcp" || tcp.Attrs["type"] != "A" || tcp.Attrs["rcode"] != "NXDOMAIN" {
 		t.Errorf("tcp session: %+v", tcp)
 	}
-	s, _ := l.deps.Sessions.Get(udp.ID)
+	s, ok := l.deps.Sessions.Get(udp.ID)
+	if !ok {
+		t.Fatalf("session %d not found", udp.ID)
+	}
 	tr := s.Transcript()
 	if len(tr) < 2 || !strings.Contains(string(tr[0].Data), "lab.test. IN MX") || !strings.Contains(string(tr[1].Data), "NOERROR") {
 		t.Errorf("transcript: %+v", tr)
