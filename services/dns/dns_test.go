@@ -38,7 +38,9 @@ type fakeClock struct {
 func (c *fakeClock) now() time.Time          { return c.base.Add(time.Duration(c.off.Load())) }
 func (c *fakeClock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
-func startLab(t *testing.T, edit func(*config.Config)) *lab {
+func startLab(t *testing.T, edit func(*config.Config)) *lab { return startLabB(t, edit) }
+
+func startLabB(t testing.TB, edit func(*config.Config)) *lab {
 	t.Helper()
 	cfg := labtest.Config(t)
 	cfg.DNS.IPv6Address = "::1"
