@@ -115,12 +115,25 @@ func newService(deps service.Deps) (*Service, error) {
 	if cfg.DNS.RateLimit > 0 {
 		s.limiter = newLimiter(cfg.DNS.RateLimit, cfg.DNS.RateLimitSlip)
 	}
+	if v4, _ := hostAddrs(cfg); v4.IsLoopback() && cfg.Server.PublicAddress == "" && !allLoopback(cfg.Server.Listen) {
+		s.log.Warn("the built-in zone's A records point to 127.0.0.1: set server.public_address to the address students use to reach this host", "domain", cfg.Server.Domain)
+	}
 	zs, errs := s.load(context.Background(), nil)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	s.zones.Store(zs)
 	return s, nil
+}
+
+func allLoopback(addrs []string) bool {
+	for _, a := range addrs {
+		ip, err := netip.ParseAddr(a)
+		if err != nil || !ip.IsLoopback() {
+			return false
+		}
+	}
+	return true
 }
 
 func prefixes(list []string) ([]netip.Prefix, error) {

@@ -360,6 +360,13 @@ func TestZoneFile(t *testing.T) {
 	if r := l.q(t, "web.example.test.", dns.TypeA); len(r.Answer) != 1 || r.Answer[0].Header().Ttl != 600 {
 		t.Errorf("web TTL: %v", r.Answer)
 	}
+	// Below a zone cut: a referral (no AA), NS in authority, glue.
+	r := l.q(t, "host.sub.example.test.", dns.TypeA)
+	if r.Rcode != dns.RcodeSuccess || r.Authoritative || len(r.Answer) != 0 ||
+		!has(rrStrings(r.Ns), "sub.example.test. IN NS ns.sub.example.test.") ||
+		!has(rrStrings(r.Extra), "ns.sub.example.test. IN A 127.0.0.55") {
+		t.Errorf("referral: %v", r)
+	}
 	// The built-in zone is still there.
 	if r := l.q(t, "www.lab.test.", dns.TypeA); len(r.Answer) != 1 {
 		t.Errorf("built-in zone gone: %v", r)
