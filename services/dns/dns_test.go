@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -738,5 +739,57 @@ func TestReloadRefreshesUsers(t *testing.T) {
 	}
 	if s3 := l.q(t, "lab.test.", dns.TypeSOA).Answer[0].(*dns.SOA).Serial; s3 != s2 {
 		t.Errorf("serial changed from %d to %d without a change", s2, s3)
+	}
+}
+
+// TestSecondary is the primary/secondary exercise: one labd serves a zone
+// from a file, another copies it by AXFR, and a NOTIFY after a change on
+// the primary makes the secondary fetch the new version.
+func TestSecondary(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "example.zone")
+	zone := func(serial int, name string) string {
+		return "$ORIGIN example.test.\n$TTL 60\n@ SOA ns hostmaster " + strconv.Itoa(serial) + " 3600 600 604800 60\n@ NS ns\nns A 127.0.0.53\n" + name + " A 127.0.0.1\n"
+	}
+	writeFile(t, file, zone(1, "first"))
+	var primaryCfg *config.Config
+	primary := startLab(t, func(c *config.Config) {
+		zoneConfig("example.test", file)(c)
+		primaryCfg = c
+	})
+	secondary := startLab(t, func(c *config.Config) {
+		c.DNS.Secondaries = []config.Secondary{{Origin: "example.test", Primary: primary.tcp}}
+	})
+	waitFor := func(name string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			r := secondary.q(t, name, dns.TypeA)
+			if len(r.Answer) == 1 && r.Authoritative {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("secondary never answered %s: %v", name, r)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor("first.example.test.")
+	// The primary changes the zone and notifies the secondary.
+	primaryCfg.DNS.Notify = []string{secondary.udp}
+	writeFile(t, file, zone(2, "second"))
+	if _, err := primary.svc.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("second.example.test.")
+	if r := secondary.q(t, "example.test.", dns.TypeSOA); len(r.Answer) != 1 || r.Answer[0].(*dns.SOA).Serial != 2 {
+		t.Errorf("secondary SOA: %v", r.Answer)
+	}
+	// A NOTIFY for a zone it is not a secondary of is refused.
+	m := new(dns.Msg)
+	m.SetNotify("lab.test.")
+	r, _, err := (&dns.Client{Timeout: 5 * time.Second}).Exchange(m, secondary.udp)
+	if err != nil || r.Rcode != dns.RcodeRefused {
+		t.Errorf("NOTIFY for lab.test: %v %v", r, err)
 	}
 }

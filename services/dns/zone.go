@@ -24,7 +24,9 @@ type node struct {
 type zone struct {
 	origin string // lower case, fully qualified
 	file   string // master file, "" for generated zones
-	soa    *dns.SOA
+	// primary is the server a secondary zone was transferred from.
+	primary string
+	soa     *dns.SOA
 	// negSOA is the SOA sent in the authority section of negative
 	// answers, with the TTL RFC 2308 asks for (min of TTL and minimum).
 	negSOA []dns.RR
