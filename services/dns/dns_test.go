@@ -501,7 +501,13 @@ func TestCheck(t *testing.T) {
 }
 
 func TestExtraRecords(t *testing.T) {
-	l := startLab(t, func(c *config.Config) { c.DNS.Records = []string{"printer IN A 127.0.0.9"} })
+	l := startLab(t, func(c *config.Config) {
+		c.DNS.Records = []string{"printer IN A 127.0.0.9", "www IN A 127.0.0.1"}
+	})
+	// A record that repeats a built-in one is not served twice.
+	if r := l.q(t, "www.lab.test.", dns.TypeA); len(r.Answer) != 1 {
+		t.Errorf("duplicate record served: %v", r.Answer)
+	}
 	if r := l.q(t, "printer.lab.test.", dns.TypeA); len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "127.0.0.9" {
 		t.Errorf("extra record: %v", r)
 	}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -73,6 +74,9 @@ func newZone(origin string, rrs []dns.RR) (*zone, error) {
 		n := z.ensure(name)
 		if n.sets == nil {
 			n.sets = map[uint16][]dns.RR{}
+		}
+		if slices.ContainsFunc(n.sets[h.Rrtype], func(o dns.RR) bool { return dns.IsDuplicate(o, rr) }) {
+			continue // an RRset is a set (RFC 2181 5)
 		}
 		n.sets[h.Rrtype] = append(n.sets[h.Rrtype], rr)
 		if h.Rrtype == dns.TypeNS && name != origin {
