@@ -6,11 +6,13 @@ import (
 	"labd/config"
 	"labd/internal/service"
 	httpsvc "labd/services/http"
+	"labd/services/telnet"
 )
 
 // All returns the builders of every protocol service, in start order.
 func All() []service.Builder {
 	return []service.Builder{
 		{Name: "http", Enabled: func(c *config.Config) bool { return c.HTTP.Enabled }, New: httpsvc.New},
+		{Name: "telnet", Enabled: func(c *config.Config) bool { return c.Telnet.Enabled }, New: telnet.New},
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 
@@ -382,29 +383,53 @@ func (h *history) Len() int { return len(h.lines) }
 // At returns the nth most recent entry (0 is the latest).
 func (h *history) At(n int) string { return h.lines[len(h.lines)-1-n] }
 
-// ctrlCReader turns Ctrl-C into "end of line, show ^C, Enter": x/term's
-// Terminal otherwise ends ReadLine with io.EOF on Ctrl-C, and the shell
-// wants it to abandon the line like bash does.
+// ctrlCReader prepares the bytes typed for x/term's Terminal:
+//   - Ctrl-C becomes "end of line, show ^C, Enter": the Terminal otherwise
+//     ends ReadLine with io.EOF on Ctrl-C, and the shell wants it to
+//     abandon the line like bash does;
+//   - a byte that is not valid UTF-8 (a Telnet 255, Latin-1 text) becomes
+//     '?': the Terminal would otherwise wait forever for the rest of a
+//     character that never comes.
 type ctrlCReader struct {
 	r       io.Reader
 	buf     []byte
+	carry   []byte // the start of a UTF-8 sequence cut by a read
 	pending int
 }
 
 func (c *ctrlCReader) Read(p []byte) (int, error) {
-	if len(c.buf) == 0 {
-		tmp := make([]byte, len(p))
-		n, err := c.r.Read(tmp)
-		if n == 0 {
+	for len(c.buf) == 0 {
+		tmp := make([]byte, len(c.carry)+max(len(p), 64))
+		copy(tmp, c.carry)
+		n, err := c.r.Read(tmp[len(c.carry):])
+		in := tmp[:len(c.carry)+n]
+		c.carry = nil
+		if n == 0 && err != nil {
 			return 0, err
 		}
-		for _, b := range tmp[:n] {
-			if b == 3 {
-				c.buf = append(c.buf, 5, '^', 'C', '\r')
-				c.pending++
+		for len(in) > 0 {
+			b := in[0]
+			if b < utf8.RuneSelf {
+				if b == 3 {
+					c.buf = append(c.buf, 5, '^', 'C', '\r')
+					c.pending++
+				} else {
+					c.buf = append(c.buf, b)
+				}
+				in = in[1:]
 				continue
 			}
-			c.buf = append(c.buf, b)
+			if !utf8.FullRune(in) {
+				c.carry = append([]byte(nil), in...)
+				break
+			}
+			r, size := utf8.DecodeRune(in)
+			if r == utf8.RuneError && size == 1 {
+				c.buf = append(c.buf, '?')
+			} else {
+				c.buf = append(c.buf, in[:size]...)
+			}
+			in = in[size:]
 		}
 		if err != nil && len(c.buf) == 0 {
 			return 0, err
