@@ -10,6 +10,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -25,10 +26,10 @@ func init() {
 	commands = map[string]command{
 		"help":     {"help", "list the commands", cmdHelp},
 		"ls":       {"ls [-l] [-a] [path...]", "list a directory", cmdLs},
-		"cd":       {"cd [dir]", "change the working directory (~ is your home)", cmdCd},
+		"cd":       {"cd [dir]", "change directory (~ is your home)", cmdCd},
 		"pwd":      {"pwd", "print the working directory", cmdPwd},
 		"cat":      {"cat file...", "print files", cmdCat},
-		"echo":     {"echo [text...] [> file | >> file]", "print text, or write/append it to a file", cmdEcho},
+		"echo":     {"echo text [>|>> file]", "print text, or write it to a file", cmdEcho},
 		"mkdir":    {"mkdir [-p] dir...", "make directories", cmdMkdir},
 		"rmdir":    {"rmdir dir...", "remove empty directories", cmdRmdir},
 		"rm":       {"rm [-r] [-f] path...", "remove files (-r: directories too)", cmdRm},
@@ -37,19 +38,19 @@ func init() {
 		"touch":    {"touch file...", "create a file or update its time", cmdTouch},
 		"whoami":   {"whoami", "print your user name", cmdWhoami},
 		"id":       {"id", "print your user and group ids", cmdID},
-		"who":      {"who", "lab users logged in now over SSH and Telnet", cmdWho},
+		"who":      {"who", "users logged in over SSH and Telnet", cmdWho},
 		"hostname": {"hostname [-f]", "print the host's name", cmdHostname},
 		"date":     {"date [-u]", "print the date and time", cmdDate},
-		"uptime":   {"uptime", "how long labd has run, users, load", cmdUptime},
+		"uptime":   {"uptime", "labd's uptime, users, load", cmdUptime},
 		"clear":    {"clear", "clear the screen", cmdClear},
-		"history":  {"history", "list the commands typed in this session", cmdHistory},
+		"history":  {"history", "the commands typed in this session", cmdHistory},
 		"exit":     {"exit", "log out", cmdExit},
 		"logout":   {"logout", "log out", cmdExit},
-		"mail":     {"mail [N | send USER SUBJECT]", "list your INBOX, read message N, or send a mail", cmdMail},
-		"ss":       {"ss [-t] [-u] [-l] [-a] [-n]", "labd's sockets: listeners and connections", cmdSS},
-		"netstat":  {"netstat [-t] [-u] [-l] [-a] [-n]", "labd's sockets, netstat style", cmdNetstat},
+		"mail":     {"mail [N | send USER SUBJECT]", "list INBOX, read N, send a mail", cmdMail},
+		"ss":       {"ss [-tulan]", "labd's sockets and connections", cmdSS},
+		"netstat":  {"netstat [-tulan]", "the same, netstat style", cmdNetstat},
 		"host":     {"host [-t TYPE] name", "ask labd's DNS server", cmdHost},
-		"dig":      {"dig name [TYPE] [+short] [+tcp] [+norecurse]", "ask labd's DNS server, dig style", cmdDig},
+		"dig":      {"dig name [TYPE] [+short] [+tcp]", "ask labd's DNS server, dig style", cmdDig},
 	}
 }
 
@@ -61,7 +62,7 @@ func cmdHelp(s *Shell, c *call) int {
 	sort.Strings(names)
 	fmt.Fprintln(c.out, "Commands of the lab shell (it runs no host program and only sees your home):")
 	for _, n := range names {
-		fmt.Fprintf(c.out, "  %-44s %s\n", commands[n].usage, commands[n].help)
+		fmt.Fprintf(c.out, "  %-31s %s\n", commands[n].usage, commands[n].help)
 	}
 	return 0
 }
@@ -292,7 +293,7 @@ func cmdRmdir(s *Shell, c *call) int {
 		}
 		if err != nil {
 			msg := errText(err)
-			if strings.Contains(msg, "not empty") {
+			if errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) || strings.Contains(msg, "not empty") {
 				msg = "Directory not empty"
 			}
 			status = c.failf("failed to remove '%s': %s", a, msg)
@@ -352,6 +353,9 @@ func (s *Shell) target(c *call, srcs []string, dst string) (string, bool, int) {
 	}
 	fi, err := s.root.Stat(drel)
 	isDir := err == nil && fi.IsDir()
+	if strings.HasSuffix(dst, "/") && !isDir {
+		return "", false, c.failf("target '%s' is not a directory", dst)
+	}
 	if len(srcs) > 1 && !isDir {
 		return "", false, c.failf("target '%s' is not a directory", dst)
 	}
