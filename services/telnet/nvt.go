@@ -126,13 +126,15 @@ func (n *nvt) start() error {
 	})
 }
 
-// waitNegotiation reads until the client answered WILL ECHO or d passed;
+// waitNegotiation reads until the client answered every option (and sent
+// its terminal type) or d passed;
 // data typed meanwhile is kept for later reads.
 func (n *nvt) waitNegotiation(d time.Duration) {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		n.mu.Lock()
-		settled := n.us[optEcho] != qWantYes
+		settled := n.us[optEcho] != qWantYes && n.us[optSGA] != qWantYes &&
+			n.him[optNAWS] != qWantYes && n.him[optTTYPE] != qWantYes
 		ttypePending := n.him[optTTYPE] == qYes && n.ttype == ""
 		n.mu.Unlock()
 		if settled && !ttypePending {
