@@ -157,7 +157,12 @@ func (s *Shell) Interactive(ctx context.Context, rw io.ReadWriter, width, height
 	if m := s.Motd(); m != "" {
 		fmt.Fprintf(t, "%s\n", strings.TrimRight(m, "\n"))
 	}
+	// Command output goes straight to the stream, one write per command
+	// (one segment in Wireshark), with LF made CR LF: while a command
+	// runs the line editor shows nothing, so it need not be involved.
+	out := &bufWriter{w: &crlfWriter{w: rw}}
 	s.readIn = func(prompt string) (string, error) {
+		out.Flush()
 		t.SetPrompt(prompt)
 		defer t.SetPrompt(s.prompt())
 		s.hist.skip = true
@@ -185,7 +190,8 @@ func (s *Shell) Interactive(ctx context.Context, rw io.ReadWriter, width, height
 			s.hist.interrupted = false
 			continue
 		}
-		s.run(ctx, line, t, t)
+		s.run(ctx, line, out, out)
+		out.Flush()
 		if s.exiting {
 			return nil
 		}
@@ -195,11 +201,13 @@ func (s *Shell) Interactive(ctx context.Context, rw io.ReadWriter, width, height
 // lineMode reads plain lines: the client echoes and edits them itself.
 func (s *Shell) lineMode(ctx context.Context, rw io.ReadWriter) error {
 	out := &crlfWriter{w: rw}
+	bw := &bufWriter{w: out}
 	lr := newLineReader(rw)
 	if m := s.Motd(); m != "" {
 		fmt.Fprintf(out, "%s\n", strings.TrimRight(m, "\n"))
 	}
 	s.readIn = func(prompt string) (string, error) {
+		bw.Flush()
 		io.WriteString(out, prompt)
 		return lr.ReadLine()
 	}
@@ -219,7 +227,8 @@ func (s *Shell) lineMode(ctx context.Context, rw io.ReadWriter) error {
 		if strings.TrimSpace(line) != "" {
 			s.hist.Add(line)
 		}
-		s.run(ctx, line, out, out)
+		s.run(ctx, line, bw, bw)
+		bw.Flush()
 		if s.exiting {
 			return nil
 		}
@@ -458,6 +467,32 @@ func (c *crlfWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// bufWriter collects a command's output; Flush sends it in one write.
+type bufWriter struct {
+	w   io.Writer
+	buf []byte
+}
+
+func (b *bufWriter) Write(p []byte) (int, error) {
+	b.buf = append(b.buf, p...)
+	if len(b.buf) >= 16<<10 {
+		if err := b.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// Flush writes what was collected.
+func (b *bufWriter) Flush() error {
+	if len(b.buf) == 0 {
+		return nil
+	}
+	_, err := b.w.Write(b.buf)
+	b.buf = b.buf[:0]
+	return err
 }
 
 // lineReader reads lines ended by CR, LF, CR LF or CR NUL.
