@@ -417,3 +417,30 @@ expect eof
 		t.Errorf("the password was echoed to the telnet client:\n%s", o)
 	}
 }
+
+// TestDaemon checks the registration: the whole daemon serves Telnet.
+func TestDaemon(t *testing.T) {
+	d := labtest.StartDaemon(t, labtest.Config(t))
+	cl := dial(t, d.Addr(t, "telnet", "tcp"))
+	cl.expect(string(opening))
+	cl.expect("login: ")
+	cl.sendString("alice\r\n")
+	cl.expect("Password: ")
+	cl.sendString("alice\r\n")
+	cl.expect("alice@labd:~$ ")
+	cl.sendString("ss -l\n")
+	if out := cl.expect("alice@labd:~$ "); !strings.Contains(out, "LISTEN  0      0      "+d.Addr(t, "telnet", "tcp")) {
+		t.Errorf("ss -l in the daemon: %q", out)
+	}
+	cl.sendString("exit\n")
+	cl.waitEOF()
+}
+
+func TestPerIPCap(t *testing.T) {
+	addr, _, _ := start(t, func(c *config.Config) { c.Telnet.MaxConnsPerIP = 1 })
+	first := dial(t, addr)
+	first.expect("login: ")
+	second := dial(t, addr)
+	second.expect("Too many connections from your address")
+	second.waitEOF()
+}
