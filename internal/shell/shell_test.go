@@ -541,3 +541,33 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkExec measures one command once connected (target: well under
+// 10 ms).
+func BenchmarkExec(b *testing.B) {
+	deps := benchDeps(b)
+	sh, err := New(Env{Deps: deps, User: "alice", Proto: "ssh"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sh.Close()
+	for _, line := range []string{"ls -l", "ss -a", "whoami"} {
+		b.Run(line, func(b *testing.B) {
+			for b.Loop() {
+				if st := sh.Exec(context.Background(), line, io.Discard, io.Discard); st != 0 {
+					b.Fatalf("status %d", st)
+				}
+			}
+		})
+	}
+}
+
+func benchDeps(b *testing.B) service.Deps {
+	cfg := config.LabEphemeral(b.TempDir())
+	d, err := daemon.Prepare(cfg, slog.New(slog.DiscardHandler), 4)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { d.Store.Close() })
+	return d
+}
