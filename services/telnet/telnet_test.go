@@ -444,3 +444,29 @@ func TestPerIPCap(t *testing.T) {
 	second.expect("Too many connections from your address")
 	second.waitEOF()
 }
+
+// TestClientRefusesEcho: DONT ECHO means line mode, and a client WILL ECHO
+// is refused (two echoing sides would loop).
+func TestClientRefusesEcho(t *testing.T) {
+	addr, _, _ := start(t, func(c *config.Config) { c.Telnet.IdleTimeout = config.Duration(time.Second) })
+	cl := dial(t, addr)
+	cl.expect(string(opening))
+	cl.send(cmdIAC, cmdDONT, optEcho, cmdIAC, cmdWILL, optEcho, cmdIAC, cmdDONT, optSGA, cmdIAC, cmdWONT, optNAWS, cmdIAC, cmdWONT, optTTYPE)
+	before := cl.expect("login: ")
+	if !strings.Contains(before, string([]byte{cmdIAC, cmdDONT, optEcho})) {
+		t.Errorf("client WILL ECHO not refused: % x", before)
+	}
+	cl.sendString("alice\r\n")
+	if got := cl.expect("Password: "); got != "" {
+		t.Errorf("server echoed after DONT ECHO: %q", got)
+	}
+	cl.sendString("alice\r\n")
+	cl.expect("alice@labd:~$ ")
+	cl.sendString("pwd\r\n")
+	if got := cl.expect("alice@labd:~$ "); got != "/home/alice\r\n" {
+		t.Errorf("pwd in line mode: %q", got)
+	}
+	// The idle timeout applies in the shell too.
+	cl.expect("No input for 1s: disconnecting. Bye.")
+	cl.waitEOF()
+}
