@@ -300,6 +300,11 @@ func cmdDig(s *Shell, c *call) int {
 		case strings.HasPrefix(a, "-"):
 			return c.failf("unsupported option %s (usage: %s)", a, commands["dig"].usage)
 		default:
+			// dig MX lab.test: a type before the name.
+			if t, ok := parseType(a); ok && name == "" && i+1 < len(c.args) && !strings.Contains(a, ".") {
+				qtype = t
+				continue
+			}
 			if t, ok := parseType(a); ok && name != "" && !reverse {
 				qtype = t
 				continue
@@ -336,7 +341,7 @@ func cmdDig(s *Shell, c *call) int {
 	}
 	fmt.Fprintf(c.out, "\n; <<>> labd dig <<>> %s %s\n", name, dns.TypeToString[qtype])
 	fmt.Fprintln(c.out, ";; Got answer:")
-	fmt.Fprintln(c.out, strings.TrimRight(r.String(), "\n"))
+	fmt.Fprintln(c.out, strings.Replace(strings.TrimRight(r.String(), "\n"), ";; opcode:", ";; ->>HEADER<<- opcode:", 1))
 	fmt.Fprintln(c.out)
 	proto := "UDP"
 	if tcp {
