@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"labd/config"
@@ -30,6 +31,9 @@ type Service struct {
 
 	// FailDelay is the pause after a failed login (1 s; tests shrink it).
 	FailDelay time.Duration
+	mu        sync.Mutex
+	live      map[*nvt]struct{}
+
 	// NegotiationWait is how long the server waits for the client's
 	// answer to its options before it decides the client negotiates
 	// nothing (nc) and falls back to line mode.
@@ -43,6 +47,7 @@ func New(deps service.Deps) (service.Service, error) {
 		deps:            deps,
 		log:             deps.Logger,
 		group:           service.NewGroup(deps),
+		live:            map[*nvt]struct{}{},
 		FailDelay:       time.Second,
 		NegotiationWait: time.Second,
 	}, nil
@@ -75,8 +80,15 @@ func (s *Service) Serve(ctx context.Context) error {
 	})
 }
 
-// Shutdown implements service.Service.
+// Shutdown implements service.Service: it tells every logged-in user, then
+// lets the sessions run until ctx ends.
 func (s *Service) Shutdown(ctx context.Context) error {
+	s.group.Close()
+	s.mu.Lock()
+	for n := range s.live {
+		go fmt.Fprint(n, "\n*** labd is shutting down: please log out now; the session will be closed. ***\n")
+	}
+	s.mu.Unlock()
 	s.group.Drain(ctx)
 	return nil
 }
@@ -91,6 +103,14 @@ func (s *Service) handle(c net.Conn) {
 	defer cancel()
 
 	n := newNVT(c, s.cfg.IdleTimeout.D())
+	s.mu.Lock()
+	s.live[n] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.live, n)
+		s.mu.Unlock()
+	}()
 	if sess != nil {
 		n.onChange = sess.SetAttr
 	}

@@ -2,6 +2,7 @@ package telnet_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -468,5 +469,37 @@ func TestClientRefusesEcho(t *testing.T) {
 	}
 	// The idle timeout applies in the shell too.
 	cl.expect("No input for 1s: disconnecting. Bye.")
+	cl.waitEOF()
+}
+
+// TestShutdownWarns: a logged-in user is told before labd closes the
+// session at shutdown.
+func TestShutdownWarns(t *testing.T) {
+	cfg := labtest.Config(t)
+	deps := labtest.Deps(t, cfg)
+	svc, _ := New(deps)
+	s := svc.(*Service)
+	s.NegotiationWait = 100 * time.Millisecond
+	eps, err := s.Bind()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	cl := dial(t, eps[0].Addr)
+	cl.expect("login: ")
+	cl.sendString("alice\n")
+	cl.expect("Password: ")
+	cl.sendString("alice\n")
+	cl.expect("alice@labd:~$ ")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer scancel()
+	s.Shutdown(sctx)
+	cl.expect("labd is shutting down")
 	cl.waitEOF()
 }
