@@ -29,11 +29,11 @@ type Service struct {
 	log   *slog.Logger
 	group *service.Group
 
+	mu   sync.Mutex
+	live map[*nvt]struct{} // sessions to warn at shutdown
+
 	// FailDelay is the pause after a failed login (1 s; tests shrink it).
 	FailDelay time.Duration
-	mu        sync.Mutex
-	live      map[*nvt]struct{}
-
 	// NegotiationWait is how long the server waits for the client's
 	// answer to its options before it decides the client negotiates
 	// nothing (nc) and falls back to line mode.
