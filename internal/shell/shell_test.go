@@ -487,6 +487,10 @@ func TestInteractiveExitAndInvalidUTF8(t *testing.T) {
 	// A byte that is not UTF-8 must not freeze the line editor.
 	p.typeIn(t, "echo a\xffb\r")
 	p.waitFor(t, "a?b\r\n", 2)
+	// UTF-8 passes, even split between two writes.
+	p.typeIn(t, "echo caf\xc3")
+	p.typeIn(t, "\xa9\r")
+	p.waitFor(t, "café\r\n", 2)
 	p.typeIn(t, "exit\r")
 	select {
 	case err := <-errc:
