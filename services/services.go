@@ -8,6 +8,7 @@ import (
 	dnssvc "labd/services/dns"
 	ftpsvc "labd/services/ftp"
 	httpsvc "labd/services/http"
+	telnetsvc "labd/services/telnet"
 )
 
 // All returns the builders of every protocol service, in start order.
@@ -16,5 +17,6 @@ func All() []service.Builder {
 		{Name: "http", Enabled: func(c *config.Config) bool { return c.HTTP.Enabled }, New: httpsvc.New},
 		{Name: "dns", Enabled: func(c *config.Config) bool { return c.DNS.Enabled }, New: dnssvc.New, Check: dnssvc.Check},
 		{Name: "ftp", Enabled: func(c *config.Config) bool { return c.FTP.Enabled }, New: ftpsvc.New},
+		{Name: "telnet", Enabled: func(c *config.Config) bool { return c.Telnet.Enabled }, New: telnetsvc.New},
 	}
 }
