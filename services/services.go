@@ -6,11 +6,13 @@ import (
 	"labd/config"
 	"labd/internal/service"
 	httpsvc "labd/services/http"
+	smtpsvc "labd/services/smtp"
 )
 
 // All returns the builders of every protocol service, in start order.
 func All() []service.Builder {
 	return []service.Builder{
 		{Name: "http", Enabled: func(c *config.Config) bool { return c.HTTP.Enabled }, New: httpsvc.New},
+		{Name: "smtp", Enabled: func(c *config.Config) bool { return c.SMTP.Enabled }, New: smtpsvc.New},
 	}
 }
