@@ -6,6 +6,7 @@ import (
 	"labd/config"
 	"labd/internal/service"
 	httpsvc "labd/services/http"
+	pop3svc "labd/services/pop3"
 	smtpsvc "labd/services/smtp"
 )
 
@@ -14,5 +15,6 @@ func All() []service.Builder {
 	return []service.Builder{
 		{Name: "http", Enabled: func(c *config.Config) bool { return c.HTTP.Enabled }, New: httpsvc.New},
 		{Name: "smtp", Enabled: func(c *config.Config) bool { return c.SMTP.Enabled }, New: smtpsvc.New},
+		{Name: "pop3", Enabled: func(c *config.Config) bool { return c.POP3.Enabled }, New: pop3svc.New},
 	}
 }
