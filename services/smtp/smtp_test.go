@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-sasl"
+	gosmtp "github.com/emersion/go-smtp"
 
 	"labd/config"
 	"labd/internal/labtest"
@@ -165,5 +169,196 @@ func TestHandTypedBareLF(t *testing.T) {
 		if strings.Contains(m, "\n.\r\n") || strings.Contains(strings.ReplaceAll(m, "\r\n", ""), "\n") {
 			t.Errorf("stored message has the end marker or a bare LF: %q", m)
 		}
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	e := start(t, func(c *config.Config) {
+		c.SMTP.MaxMessageBytes = 2000
+		c.SMTP.MaxRecipients = 2
+	})
+	t.Run("relay denied without auth", func(t *testing.T) {
+		d := open(t, e.mx)
+		d.cmd("HELO x", "250 ")
+		d.cmd("MAIL FROM:<alice@lab.test>", "250 ")
+		d.cmd("RCPT TO:<someone@gmail.com>", "554 5.7.1 <someone@gmail.com>: Relay access denied")
+		d.cmd("RCPT TO:<nobody@lab.test>", "550 5.1.1")
+		d.cmd("RCPT TO:<postmaster>", "550 5.1.1 <postmaster@lab.test>")
+		d.cmd("QUIT", "221 ")
+	})
+	t.Run("no relay even when authenticated", func(t *testing.T) {
+		d := open(t, e.sub)
+		d.cmd("EHLO x", "250")
+		d.cmd("AUTH PLAIN "+plain("alice", "alice"), "235 ")
+		d.cmd("MAIL FROM:<alice@lab.test>", "250 ")
+		d.cmd("RCPT TO:<someone@gmail.com>", "550 5.7.1 <someone@gmail.com>: labd does not relay mail outside the lab")
+	})
+	t.Run("oversize", func(t *testing.T) {
+		d := open(t, e.mx)
+		d.cmd("EHLO x", "250")
+		d.cmd("MAIL FROM:<a@b.c> SIZE=5000", "552 5.3.4")
+		d.cmd("MAIL FROM:<a@b.c>", "250 ")
+		d.cmd("RCPT TO:<bob@lab.test>", "250 ")
+		d.cmd("DATA", "354 ")
+		d.send("Subject: big\n\n" + strings.Repeat("0123456789\n", 300) + ".\n")
+		d.expect("552 5.3.4")
+		d.cmd("NOOP", "250 ")
+		if n := len(inbox(t, e.deps, "bob")); n != 0 {
+			t.Errorf("oversize message stored (%d)", n)
+		}
+	})
+	t.Run("max recipients", func(t *testing.T) {
+		d := open(t, e.mx)
+		d.cmd("HELO x", "250 ")
+		d.cmd("MAIL FROM:<a@b.c>", "250 ")
+		d.cmd("RCPT TO:<bob@lab.test>", "250 ")
+		d.cmd("RCPT TO:<alice@lab.test>", "250 ")
+		d.cmd("RCPT TO:<bob@lab.test>", "452 4.5.3")
+	})
+	t.Run("commands out of order", func(t *testing.T) {
+		d := open(t, e.mx)
+		d.cmd("MAIL FROM:<a@b.c>", "502 ")
+		d.cmd("HELO x", "250 ")
+		d.cmd("RCPT TO:<bob@lab.test>", "502 5.5.1 Missing MAIL FROM")
+		d.cmd("DATA", "502 5.5.1 Missing RCPT TO")
+		d.cmd("BDAT 10 LAST", "502 5.5.1 BDAT")
+		for i := 0; i < 5; i++ {
+			d.cmd("XYZZY", "500 5.5.1 Unknown command")
+		}
+		d.cmd("NOOP", "250 ")
+	})
+}
+
+func plain(user, pass string) string {
+	return base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pass))
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func TestSubmissionAuth(t *testing.T) {
+	e := start(t)
+	t.Run("MAIL without AUTH", func(t *testing.T) {
+		d := open(t, e.sub)
+		d.cmd("EHLO x", "250")
+		d.cmd("MAIL FROM:<alice@lab.test>", "530 5.7.0 Authentication required")
+	})
+	t.Run("AUTH PLAIN", func(t *testing.T) {
+		d := open(t, e.sub)
+		d.cmd("EHLO x", "250")
+		d.cmd("AUTH PLAIN "+plain("alice", "bad"), "535 5.7.8")
+		d.cmd("AUTH PLAIN", "334 ")
+		d.cmd(plain("alice", "alice"), "235 ")
+		d.cmd("MAIL FROM:<alice@lab.test>", "250 ")
+		d.cmd("RCPT TO:<bob@lab.test>", "250 ")
+		d.cmd("DATA", "354 ")
+		d.send("Subject: from 587\n\nhi\n.\n")
+		d.expect("250 ")
+		m := inbox(t, e.deps, "bob")
+		if len(m) != 1 || !strings.Contains(m[0], "with ESMTPA id") || !strings.Contains(m[0], "(authenticated as alice)") {
+			t.Errorf("message: %q", m)
+		}
+	})
+	t.Run("AUTH LOGIN", func(t *testing.T) {
+		d := open(t, e.sub)
+		d.cmd("EHLO x", "250")
+		d.cmd("AUTH LOGIN", "334 "+b64("Username:"))
+		d.cmd(b64("bob"), "334 "+b64("Password:"))
+		d.cmd(b64("wrong"), "535 5.7.8")
+		d.cmd("AUTH LOGIN "+b64("bob"), "334 "+b64("Password:"))
+		d.cmd(b64("bob"), "235 ")
+		d.cmd("MAIL FROM:<bob@lab.test>", "250 ")
+	})
+	t.Run("three failures close", func(t *testing.T) {
+		d := open(t, e.sub)
+		d.cmd("EHLO x", "250")
+		d.cmd("AUTH PLAIN "+plain("alice", "1"), "535 ")
+		d.cmd("AUTH PLAIN "+plain("alice", "2"), "535 ")
+		d.cmd("AUTH PLAIN "+plain("alice", "3"), "535 5.7.8 Authentication failed: wrong user name or password; too many")
+		if _, err := d.br.ReadString('\n'); err == nil {
+			t.Error("connection still open")
+		}
+	})
+}
+
+func TestTLS(t *testing.T) {
+	e := start(t, func(c *config.Config) { c.SMTP.RequireTLSForAuth = true })
+	for _, addr := range []struct{ name, addr string }{{"25", e.mx}, {"587", e.sub}} {
+		t.Run("STARTTLS on "+addr.name, func(t *testing.T) {
+			d := open(t, addr.addr)
+			ehlo := d.cmd("EHLO x", "250")
+			if !strings.Contains(ehlo, "STARTTLS") || strings.Contains(ehlo, "AUTH") {
+				t.Errorf("EHLO before TLS with require_tls_for_auth:\n%s", ehlo)
+			}
+			d.cmd("AUTH PLAIN "+plain("alice", "alice"), "538 5.7.11")
+			d.starttls(t, e.deps)
+			ehlo = d.cmd("EHLO x", "250")
+			if strings.Contains(ehlo, "STARTTLS") || !strings.Contains(ehlo, "AUTH PLAIN LOGIN") {
+				t.Errorf("EHLO after TLS:\n%s", ehlo)
+			}
+			d.cmd("STARTTLS", "503 ")
+			d.cmd("AUTH PLAIN "+plain("alice", "alice"), "235 ")
+			d.cmd("MAIL FROM:<alice@lab.test>", "250 ")
+			d.cmd("RCPT TO:<bob@lab.test>", "250 ")
+			d.cmd("DATA", "354 ")
+			// Bare LF after STARTTLS too (openssl s_client without -crlf).
+			d.send("Subject: tls " + addr.name + "\n\nsecret\n.\n")
+			d.expect("250 ")
+		})
+	}
+	t.Run("implicit TLS on 465 with go-smtp's client", func(t *testing.T) {
+		c, err := gosmtp.DialTLS(e.smtps, &tls.Config{RootCAs: e.deps.TLS.CertPool(), ServerName: "localhost"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if ok, _ := c.Extension("STARTTLS"); ok {
+			t.Error("STARTTLS advertised on 465")
+		}
+		if err := c.Auth(sasl.NewPlainClient("", "alice", "alice")); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SendMail("alice@lab.test", []string{"bob@lab.test"}, strings.NewReader("Subject: 465\r\n\r\nover TLS\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("STARTTLS with go-smtp's client on 587", func(t *testing.T) {
+		c, err := gosmtp.DialStartTLS(e.sub, &tls.Config{RootCAs: e.deps.TLS.CertPool(), ServerName: "localhost"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Auth(sasl.NewLoginClient("bob", "bob")); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SendMail("bob@lab.test", []string{"alice@lab.test"}, strings.NewReader("Subject: 587\r\n\r\nhello\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	var tlsMsgs int
+	for _, m := range append(inbox(t, e.deps, "bob"), inbox(t, e.deps, "alice")...) {
+		if strings.Contains(m, "with ESMTPSA id") {
+			tlsMsgs++
+		}
+	}
+	if tlsMsgs != 4 {
+		t.Errorf("%d messages received with ESMTPSA, want 4", tlsMsgs)
+	}
+}
+
+func TestVrfyOn(t *testing.T) {
+	e := start(t, func(c *config.Config) { c.SMTP.Vrfy = true })
+	d := open(t, e.mx)
+	d.cmd("VRFY Alice", "250 2.1.5 alice <alice@lab.test>")
+	d.cmd("VRFY <nobody@lab.test>", "550 5.1.1")
+	d.cmd("VRFY x@gmail.com", "551 ")
+}
+
+func TestPerIPLimit(t *testing.T) {
+	e := start(t, func(c *config.Config) { c.SMTP.MaxConnsPerIP = 1 })
+	open(t, e.mx)
+	c := labtest.Dial(t, e.mx)
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	if !strings.HasPrefix(line, "421 4.7.0 ") {
+		t.Fatalf("second connection got %q", line)
 	}
 }
