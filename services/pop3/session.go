@@ -141,8 +141,8 @@ func (p *conn) command(line string) error {
 	verb, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
 	verb = strings.ToUpper(verb)
 	arg = strings.TrimSpace(arg)
-	if verb == "PASS" {
-		p.log.Debug("command", "verb", verb)
+	if verb == "PASS" || verb == "AUTH" {
+		p.log.Debug("command", "verb", verb) // never log passwords
 	} else {
 		p.log.Debug("command", "verb", verb, "arg", arg)
 	}

@@ -362,3 +362,21 @@ func TestPerIPLimit(t *testing.T) {
 		t.Fatalf("second connection got %q", line)
 	}
 }
+
+func TestIdleTimeoutResetsPerLine(t *testing.T) {
+	e := start(t, func(c *config.Config) { c.SMTP.ReadTimeout = config.Duration(time.Second) })
+	d := open(t, e.mx)
+	d.cmd("HELO slow", "250 ")
+	d.cmd("MAIL FROM:<a@b.c>", "250 ")
+	d.cmd("RCPT TO:<alice@lab.test>", "250 ")
+	d.cmd("DATA", "354 ")
+	// A slow typist: the whole DATA takes longer than read_timeout, but no
+	// pause is as long.
+	for i := 0; i < 5; i++ {
+		d.send("line\n")
+		time.Sleep(300 * time.Millisecond)
+	}
+	d.send(".\n")
+	d.expect("250 ")
+	d.expect("421 4.4.2") // then idle: the server says why it closes
+}
