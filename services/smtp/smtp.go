@@ -135,22 +135,21 @@ func (s *Service) Serve(ctx context.Context) error {
 }
 
 // Shutdown implements service.Service: transactions in progress may end
-// until ctx is done, then connections are closed.
+// until ctx is done, then connections are closed. (go-smtp's Server.Close
+// does nothing after Server.Shutdown, so the group closes the connections.)
 func (s *Service) Shutdown(ctx context.Context) error {
-	s.group.Close()
-	var first error
+	s.group.Drain(ctx)
+	wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	done := make(chan error, len(s.servers))
 	for _, srv := range s.servers {
-		go func() {
-			err := srv.Shutdown(ctx)
-			if err != nil && !errors.Is(err, gosmtp.ErrServerClosed) {
-				srv.Close()
-			}
-			done <- err
-		}()
+		go func() { done <- srv.Shutdown(wctx) }()
 	}
+	var first error
 	for range s.servers {
-		if err := <-done; err != nil && first == nil && !errors.Is(err, gosmtp.ErrServerClosed) {
+		err := <-done
+		// The group already closed the listeners: that error means nothing.
+		if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, gosmtp.ErrServerClosed) && first == nil {
 			first = err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -379,4 +380,50 @@ func TestIdleTimeoutResetsPerLine(t *testing.T) {
 	d.send(".\n")
 	d.expect("250 ")
 	d.expect("421 4.4.2") // then idle: the server says why it closes
+}
+
+func TestShutdownClean(t *testing.T) {
+	cfg := labtest.Config(t)
+	d := labtest.Deps(t, cfg)
+	svc, err := smtpsvc.NewService(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps, err := svc.Bind()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Serve(ctx) }()
+	addr := labtest.Addr(t, eps, "smtp", "tcp")
+	dl := open(t, addr)
+	dl.cmd("HELO x", "250 ")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	// An open session is closed when the grace period ends.
+	sctx, scancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer scancel()
+	if err := svc.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if _, err := dl.br.ReadString('\n'); err == nil {
+		t.Error("session still open after Shutdown")
+	}
+	// Shutdown without Serve releases the sockets.
+	svc2, _ := smtpsvc.NewService(labtest.Deps(t, labtest.Config(t)))
+	eps2, err := svc2.Bind()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc2.Shutdown(context.Background()); err != nil {
+		t.Fatalf("Shutdown without Serve: %v", err)
+	}
+	ln, err := net.Listen("tcp", labtest.Addr(t, eps2, "smtp", "tcp"))
+	if err != nil {
+		t.Fatalf("socket not released: %v", err)
+	}
+	ln.Close()
 }
