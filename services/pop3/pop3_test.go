@@ -354,3 +354,34 @@ func TestIdleTimeout(t *testing.T) {
 		t.Errorf("idle timeout deleted messages: %d left", n)
 	}
 }
+
+func TestShutdown(t *testing.T) {
+	cfg := labtest.Config(t)
+	d := labtest.Deps(t, cfg)
+	deliver(t, d, "alice", msg1)
+	svc, _ := pop3svc.NewService(d)
+	eps, err := svc.Bind()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Serve(ctx) }()
+	dl := open(t, labtest.Addr(t, eps, "pop3", "tcp"))
+	dl.cmd("USER alice", "+OK")
+	dl.cmd("PASS alice", "+OK")
+	dl.cmd("DELE 1", "+OK")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer scancel()
+	svc.Shutdown(sctx)
+	if _, err := dl.br.ReadString('\n'); err == nil {
+		t.Error("session still open after Shutdown")
+	}
+	if n := count(t, d, "alice"); n != 1 {
+		t.Errorf("shutdown applied DELE: %d left", n)
+	}
+}

@@ -162,7 +162,7 @@ func TestHandTypedBareLF(t *testing.T) {
 			t.Fatalf("%s has %d messages, want 1", u, len(msgs))
 		}
 		m := msgs[0]
-		for _, want := range []string{"Return-Path: <eve@evil.example>\r\n", "Received: from student.lab.test ([127.0.0.1])", "with ESMTP id ", "Subject: hand typed\r\n\r\nline one\r\n.dot line\r\n"} {
+		for _, want := range []string{"Return-Path: <eve@evil.example>\r\n", "Received: from student.lab.test ([127.0.0.1])", "with ESMTP id ", "(not authenticated: the From: header is whatever the client wrote)", "From: The President <president@example.org>\r\n", "Subject: hand typed\r\n\r\nline one\r\n.dot line\r\n"} {
 			if !strings.Contains(m, want) {
 				t.Errorf("%s's message lacks %q:\n%s", u, want, m)
 			}
@@ -426,4 +426,41 @@ func TestShutdownClean(t *testing.T) {
 		t.Fatalf("socket not released: %v", err)
 	}
 	ln.Close()
+}
+
+// The session registry (labd sessions, the dashboard) shows who logged in,
+// that TLS started, and the transcript up to STARTTLS in clear.
+func TestSessionRegistry(t *testing.T) {
+	e := start(t)
+	d := open(t, e.sub)
+	d.cmd("EHLO pc1", "250")
+	d.starttls(t, e.deps)
+	d.cmd("EHLO pc1", "250")
+	d.cmd("AUTH PLAIN "+plain("bob", "bob"), "235 ")
+	d.cmd("QUIT", "221 ")
+	d.br.ReadString('\n')
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var found bool
+		for _, info := range e.deps.Sessions.List() {
+			if info.Proto == "submission" && info.User == "bob" && info.TLS {
+				found = true
+				s, _ := e.deps.Sessions.Get(info.ID)
+				var clear strings.Builder
+				for _, en := range s.Transcript() {
+					clear.Write(en.Data)
+				}
+				if !strings.Contains(clear.String(), "STARTTLS\n") || strings.Contains(clear.String(), plain("bob", "bob")) {
+					t.Errorf("transcript in clear: %q", clear.String())
+				}
+			}
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no submission session of bob with TLS in %+v", e.deps.Sessions.List())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
