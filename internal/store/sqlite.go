@@ -69,7 +69,8 @@ type SQLite struct {
 	subs map[int]func(Event)
 	next int
 	// cost is the bcrypt cost of new password hashes.
-	cost int
+	cost   int
+	closed bool
 }
 
 // Options tune OpenSQLite.
@@ -109,6 +110,10 @@ func OpenSQLite(path string, opts Options) (*SQLite, error) {
 func (s *SQLite) Close() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
 	_, _ = s.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	return s.db.Close()
 }
