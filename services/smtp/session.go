@@ -1,12 +1,14 @@
 package smtp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	netmail "net/mail"
 	"net/netip"
 	"slices"
 	"strings"
@@ -138,14 +140,27 @@ func (s *session) Data(r io.Reader) error {
 		s.log.Error("delivery failed", "id", id, "err", err)
 		return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "Local delivery failed, try again later"}
 	}
-	s.log.Info("delivered", "id", id, "from", s.from, "to", strings.Join(s.users, ","), "bytes", len(body), "user", s.authUser)
+	msgID := messageID(body)
+	s.log.Info("delivered", "id", id, "message_id", msgID, "from", s.from, "to", strings.Join(s.users, ","), "bytes", len(body), "user", s.authUser)
 	if s.sess != nil {
-		s.sess.Notef("delivered %s from <%s> to %s (%d bytes)", id, s.from, strings.Join(s.users, ", "), len(body))
+		s.sess.Notef("delivered %s (Message-ID %s) from <%s> to %s (%d bytes)", id, msgID, s.from, strings.Join(s.users, ", "), len(body))
 	}
 	// go-smtp writes the code and text of a *SMTPError whatever the code:
 	// a 250 here replaces its generic "OK: queued".
 	return &gosmtp.SMTPError{Code: 250, EnhancedCode: gosmtp.EnhancedCode{2, 0, 0},
 		Message: fmt.Sprintf("Ok: delivered to %d mailbox(es) as %s", len(s.users), id)}
+}
+
+// messageID returns the Message-ID header of a message, or "none".
+func messageID(body []byte) string {
+	m, err := netmail.ReadMessage(bytes.NewReader(body))
+	if err != nil {
+		return "none"
+	}
+	if id := strings.TrimSpace(m.Header.Get("Message-Id")); id != "" {
+		return id
+	}
+	return "none"
 }
 
 // AuthMechanisms implements gosmtp.AuthSession.
