@@ -9,6 +9,8 @@ import (
 	ftpsvc "labd/services/ftp"
 	httpsvc "labd/services/http"
 	telnetsvc "labd/services/telnet"
+	pop3svc "labd/services/pop3"
+	smtpsvc "labd/services/smtp"
 )
 
 // All returns the builders of every protocol service, in start order.
@@ -18,5 +20,7 @@ func All() []service.Builder {
 		{Name: "dns", Enabled: func(c *config.Config) bool { return c.DNS.Enabled }, New: dnssvc.New, Check: dnssvc.Check},
 		{Name: "ftp", Enabled: func(c *config.Config) bool { return c.FTP.Enabled }, New: ftpsvc.New},
 		{Name: "telnet", Enabled: func(c *config.Config) bool { return c.Telnet.Enabled }, New: telnetsvc.New},
+		{Name: "smtp", Enabled: func(c *config.Config) bool { return c.SMTP.Enabled }, New: smtpsvc.New},
+		{Name: "pop3", Enabled: func(c *config.Config) bool { return c.POP3.Enabled }, New: pop3svc.New},
 	}
 }
