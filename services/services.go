@@ -8,9 +8,9 @@ import (
 	dnssvc "labd/services/dns"
 	ftpsvc "labd/services/ftp"
 	httpsvc "labd/services/http"
-	telnetsvc "labd/services/telnet"
 	pop3svc "labd/services/pop3"
 	smtpsvc "labd/services/smtp"
+	telnetsvc "labd/services/telnet"
 )
 
 // All returns the builders of every protocol service, in start order.
