@@ -36,6 +36,8 @@ type Config struct {
 	SSH      SSH      `yaml:"ssh"`
 	Telnet   Telnet   `yaml:"telnet"`
 
+	Dashboard Dashboard `yaml:"dashboard"`
+
 	// File is the path the config was read from; empty for the lab profile.
 	File string `yaml:"-"`
 	// Ephemeral makes every default listen address port 0 (tests).
@@ -78,7 +80,7 @@ type TLS struct {
 
 // Sessions bounds the session registry.
 type Sessions struct {
-	// History is how many finished sessions are kept.
+	// History is how many finished sessions are kept per protocol.
 	History int `yaml:"history"`
 	// TranscriptBytes bounds the transcript of one session.
 	TranscriptBytes int `yaml:"transcript_bytes"`
@@ -255,7 +257,7 @@ type section interface {
 }
 
 func (c *Config) sections() []section {
-	return []section{&c.HTTP, &c.SMTP, &c.POP3, &c.IMAP, &c.DNS, &c.FTP, &c.TFTP, &c.SSH, &c.Telnet}
+	return []section{&c.HTTP, &c.SMTP, &c.POP3, &c.IMAP, &c.DNS, &c.FTP, &c.TFTP, &c.SSH, &c.Telnet, &c.Dashboard}
 }
 
 // Addrs returns host:port for each server listen address and the given

@@ -1,5 +1,7 @@
 package config
 
+import "net/netip"
+
 // DNS configures services/dns: an authoritative server for the lab zones,
 // UDP and TCP on the same addresses.
 type DNS struct {
@@ -14,9 +16,32 @@ type DNS struct {
 	// AllowTransfer (CIDR) may AXFR; Notify (host:port) get NOTIFY on reload.
 	AllowTransfer []string `yaml:"allow_transfer"`
 	Notify        []string `yaml:"notify"`
+	// Secondaries are zones labd copies from another server (its
+	// primary) by AXFR, at start, every SOA refresh, and on NOTIFY.
+	Secondaries []Secondary `yaml:"secondaries"`
 	// RateLimit is responses per second per client address (0: off).
 	RateLimit int `yaml:"rate_limit"`
-	TTL       int `yaml:"ttl"`
+	// RateLimitSlip: over the limit, every Nth response is sent as an
+	// empty truncated (TC) answer so that a real client retries over TCP;
+	// the others are dropped. 1 slips every response (default 2).
+	RateLimitSlip int `yaml:"rate_limit_slip"`
+	// RateLimitExempt (CIDR) are never rate limited (a load generator).
+	RateLimitExempt []string `yaml:"rate_limit_exempt"`
+	TTL             int      `yaml:"ttl"`
+	// IPv6Address is the host's IPv6 address for AAAA records of the
+	// built-in zone (and its ip6.arpa PTR) when no IPv6 address is in
+	// server.public_address or server.listen.
+	IPv6Address string `yaml:"ipv6_address"`
+	// Records are extra records for the built-in lab zone, in master-file
+	// syntax relative to the lab domain ("printer IN A 10.0.0.5").
+	Records []string `yaml:"records"`
+}
+
+// Secondary is one zone served as a secondary.
+type Secondary struct {
+	Origin string `yaml:"origin"`
+	// Primary is the host:port labd transfers the zone from.
+	Primary string `yaml:"primary"`
 }
 
 // Zone is one master file.
@@ -38,6 +63,9 @@ func (d *DNS) setDefaults(c *Config) {
 	if d.RateLimit == 0 {
 		d.RateLimit = 200
 	}
+	if d.RateLimitSlip == 0 {
+		d.RateLimitSlip = 2
+	}
 	if d.TTL == 0 {
 		d.TTL = 300
 	}
@@ -51,9 +79,23 @@ func (d *DNS) validate(v *validator) {
 		}
 		v.file("dns.zones", z.File)
 	}
+	for _, sec := range d.Secondaries {
+		if sec.Origin == "" || sec.Primary == "" {
+			v.errorf("dns.secondaries", "each secondary zone needs an origin and a primary (host:port)")
+		}
+		v.listen("dns.secondaries", []string{sec.Primary})
+	}
 	v.listen("dns.forwarders", d.Forwarders)
 	v.listen("dns.notify", d.Notify)
 	v.cidrs("dns.allow_recursion", d.AllowRecursion)
 	v.cidrs("dns.allow_transfer", d.AllowTransfer)
+	v.cidrs("dns.rate_limit_exempt", d.RateLimitExempt)
 	v.positive("dns.rate_limit", d.RateLimit)
+	v.positive("dns.rate_limit_slip", d.RateLimitSlip)
+	v.positive("dns.ttl", d.TTL)
+	if d.IPv6Address != "" {
+		if a, err := netip.ParseAddr(d.IPv6Address); err != nil || !a.Is6() || a.Is4In6() {
+			v.errorf("dns.ipv6_address", "%q is not an IPv6 address", d.IPv6Address)
+		}
+	}
 }

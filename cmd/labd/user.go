@@ -1,11 +1,8 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +11,7 @@ import (
 
 	"labd/config"
 	"labd/internal/fsroot"
+	"labd/internal/roster"
 	"labd/internal/store"
 )
 
@@ -30,6 +28,12 @@ func (c *cli) user(args []string) error {
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
+	}
+	arity := map[string]int{"add": 1, "del": 1, "delete": 1, "rm": 1, "passwd": 1, "password": 1, "list": 0, "ls": 0, "import": 1, "key": 3}
+	if n, ok := arity[args[0]]; !ok {
+		return usageError{fmt.Sprintf("unknown user subcommand %q", args[0])}
+	} else if len(pos) != n {
+		return usageError{fmt.Sprintf("user %s: wrong number of arguments", args[0])}
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -153,13 +157,6 @@ func explain(err error) error {
 	return err
 }
 
-type rosterLine struct {
-	line           int
-	name, password string
-	admin          bool
-	generated      bool
-}
-
 // importRoster reads a CSV of name[,password[,admin]] (a header line is
 // allowed), checks every line before creating anyone, then creates the
 // users and prints a credentials sheet.
@@ -169,97 +166,32 @@ func (c *cli) importRoster(st *store.SQLite, cfg *config.Config, layout fsroot.L
 		return fmt.Errorf("open roster: %w", err)
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
-	r.FieldsPerRecord = -1
-	r.TrimLeadingSpace = true
-	r.Comment = '#'
-	var todo []rosterLine
-	var problems []string
-	seen := map[string]int{}
-	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			break
-		}
-		line, _ := r.FieldPos(0)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: %v", file, line, err))
-			break
-		}
-		if len(rec) == 0 || (len(rec) == 1 && strings.TrimSpace(rec[0]) == "") {
-			continue
-		}
-		name := store.NormalizeUser(rec[0])
-		if len(todo) == 0 && len(problems) == 0 && (name == "name" || name == "user" || name == "username" || name == "login") {
-			continue // header
-		}
-		if len(rec) > 3 {
-			problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: %d fields; expected name[,password[,admin]]", file, line, len(rec)))
-			continue
-		}
-		if err := store.CheckUserName(name); err != nil {
-			problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: %v", file, line, err))
-			continue
-		}
-		if prev, dup := seen[name]; dup {
-			problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: %s already on line %d", file, line, name, prev))
-			continue
-		}
-		seen[name] = line
-		if _, err := st.User(c.ctx, name); err == nil {
-			problems = append(problems, fmt.Sprintf("%s: line %d: user %s already exists", file, line, name))
-			continue
-		}
-		rl := rosterLine{line: line, name: name}
-		if len(rec) > 1 {
-			rl.password = strings.TrimSpace(rec[1])
-		}
-		if len(rec) > 2 {
-			switch strings.ToLower(strings.TrimSpace(rec[2])) {
-			case "", "no", "false", "0":
-			case "yes", "true", "1", "admin":
-				rl.admin = true
-			default:
-				problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: admin field %q is not yes or no", file, line, rec[2]))
-				continue
-			}
-		}
-		if rl.password == "" {
-			rl.password, rl.generated = genPassword(), true
-		}
-		todo = append(todo, rl)
-	}
+	todo, problems := roster.Parse(f, file, func(name string) bool {
+		_, err := st.User(c.ctx, name)
+		return err == nil
+	})
 	if len(problems) > 0 {
 		return fmt.Errorf("nothing imported:\n  %s", strings.Join(problems, "\n  "))
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "USER\tPASSWORD")
 	for _, rl := range todo {
-		if err := st.CreateUser(c.ctx, rl.name, rl.password, rl.admin); err != nil {
+		if err := st.CreateUser(c.ctx, rl.Name, rl.Password, rl.Admin); err != nil {
 			tw.Flush()
-			return fmt.Errorf("%s: line %d: %w (users above this line were created)", file, rl.line, explain(err))
+			return fmt.Errorf("%s: line %d: %w (users above this line were created)", file, rl.Line, explain(err))
 		}
-		if err := makeHome(cfg, layout, rl.name); err != nil {
+		if err := makeHome(cfg, layout, rl.Name); err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "%s\t%s\n", rl.name, rl.password)
+		fmt.Fprintf(tw, "%s\t%s\n", rl.Name, rl.Password)
 	}
 	tw.Flush()
 	fmt.Fprintf(c.stdout, "imported %d users\n", len(todo))
 	return nil
 }
 
-// genPassword makes a password a student can type from a printed sheet:
-// no 0/O, 1/l/I.
-func genPassword() string {
-	const alphabet = "abcdefghijkmnpqrstuvwxyz23456789"
-	b := make([]byte, 10)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b[:5]) + "-" + string(b[5:])
-}
+// genPassword makes a password a student can type from a printed sheet.
+func genPassword() string { return roster.GenPassword() }
 
 func makeHome(cfg *config.Config, layout fsroot.Layout, name string) error {
 	if err := layout.EnsureHome(name); err != nil {

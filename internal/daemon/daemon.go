@@ -111,7 +111,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		logger.Warn("control socket unavailable: labd sessions and labd reload will not reach this daemon", "err", err)
 	}
 
-	logger.Info("labd ready", "listeners", len(deps.Endpoints.List()), "startup", time.Since(started).Round(time.Millisecond).String(), "data_dir", cfg.Server.DataDir)
+	startup := time.Since(started).Round(time.Millisecond)
+	logger.Info("labd ready", "listeners", len(deps.Endpoints.List()), "startup", startup.String(), "data_dir", cfg.Server.DataDir)
+	fmt.Fprintf(o.Stdout, "labd ready: %d listeners in %s\n", len(deps.Endpoints.List()), startup)
 	notifySystemd("READY=1\nSTATUS=serving")
 	if o.Ready != nil {
 		o.Ready(deps)

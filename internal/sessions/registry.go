@@ -78,7 +78,7 @@ type Event struct {
 
 // Options bounds the registry.
 type Options struct {
-	History         int // finished sessions kept
+	History         int // finished sessions kept, per protocol
 	TranscriptBytes int // per session
 	TotalBytes      int // all transcripts together
 }
@@ -92,7 +92,11 @@ type Registry struct {
 
 	mu       sync.Mutex
 	live     map[uint64]*Session
-	finished []*Session // oldest first
+	// finished holds, per protocol, the sessions in order of closing,
+	// oldest first: a student looping dig must not push the SSH and SMTP
+	// sessions out of the instructor's view.
+	finished map[string][]*Session
+	byID     map[uint64]*Session // the finished ones
 	today    map[string]int
 	day      int
 	subs     map[chan Event]struct{}
@@ -112,6 +116,8 @@ func New(opts Options) *Registry {
 	return &Registry{
 		opts:  opts,
 		live:  map[uint64]*Session{},
+		byID:     map[uint64]*Session{},
+		finished: map[string][]*Session{},
 		today: map[string]int{},
 		subs:  map[chan Event]struct{}{},
 	}
@@ -177,17 +183,28 @@ func (r *Registry) publish(kind string, s *Session) {
 func (r *Registry) finish(s *Session) {
 	r.mu.Lock()
 	delete(r.live, s.info.ID)
-	r.finished = append(r.finished, s)
-	for len(r.finished) > r.opts.History {
-		old := r.finished[0]
-		r.finished[0] = nil
-		r.finished = r.finished[1:]
+	proto := s.info.Proto
+	list := append(r.finished[proto], s)
+	r.byID[s.info.ID] = s
+	for len(list) > r.opts.History {
+		old := list[0]
+		list[0] = nil
+		list = list[1:]
+		delete(r.byID, old.info.ID)
 		r.total.Add(-int64(old.dropTranscript()))
 	}
+	r.finished[proto] = list
 	// Over the global bound, the oldest finished transcripts go first; the
 	// metadata stays.
-	for i := 0; r.total.Load() > int64(r.opts.TotalBytes) && i < len(r.finished); i++ {
-		r.total.Add(-int64(r.finished[i].dropTranscript()))
+	if r.total.Load() > int64(r.opts.TotalBytes) {
+		old := make([]*Session, 0, len(r.byID))
+		for _, f := range r.byID {
+			old = append(old, f)
+		}
+		sort.Slice(old, func(i, j int) bool { return old[i].info.ID < old[j].info.ID })
+		for i := 0; r.total.Load() > int64(r.opts.TotalBytes) && i < len(old); i++ {
+			r.total.Add(-int64(old[i].dropTranscript()))
+		}
 	}
 	r.mu.Unlock()
 	r.publish("close", s)
@@ -195,26 +212,19 @@ func (r *Registry) finish(s *Session) {
 
 // List returns every live session and the finished ones still kept, oldest
 // first.
-func (r *Registry) List() []Info {
-	r.mu.Lock()
-	all := make([]*Session, 0, len(r.live)+len(r.finished))
-	all = append(all, r.finished...)
-	for _, s := range r.live {
-		all = append(all, s)
-	}
-	r.mu.Unlock()
-	out := make([]Info, len(all))
-	for i, s := range all {
-		out[i] = s.Info()
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
-}
+func (r *Registry) List() []Info { return r.snapshot(true) }
 
 // Live returns the live sessions only, oldest first.
-func (r *Registry) Live() []Info {
+func (r *Registry) Live() []Info { return r.snapshot(false) }
+
+func (r *Registry) snapshot(withFinished bool) []Info {
 	r.mu.Lock()
-	all := make([]*Session, 0, len(r.live))
+	all := make([]*Session, 0, len(r.live)+len(r.byID))
+	if withFinished {
+		for _, f := range r.byID {
+			all = append(all, f)
+		}
+	}
 	for _, s := range r.live {
 		all = append(all, s)
 	}
@@ -245,11 +255,8 @@ func (r *Registry) Get(id uint64) (*Session, bool) {
 	if s, ok := r.live[id]; ok {
 		return s, true
 	}
-	i := sort.Search(len(r.finished), func(i int) bool { return r.finished[i].info.ID >= id })
-	if i < len(r.finished) && r.finished[i].info.ID == id {
-		return r.finished[i], true
-	}
-	return nil, false
+	s, ok := r.byID[id]
+	return s, ok
 }
 
 // Session is one connection or UDP exchange.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"labd/config"
+	"labd/internal/dashboard"
 	"labd/internal/service"
 	"labd/internal/sessions"
 )
@@ -39,9 +40,23 @@ type Mount struct {
 	Handler http.Handler
 }
 
-// New builds the service from deps.Config.HTTP.
+// New builds the service from deps.Config.HTTP, with the instructor's
+// dashboard mounted at /labd/ unless dashboard.enabled is false.
 func New(deps service.Deps) (service.Service, error) {
-	return NewWith(deps)
+	if !deps.Config.Dashboard.On() {
+		return NewWith(deps)
+	}
+	dash, err := dashboard.New(deps)
+	if err != nil {
+		return nil, err
+	}
+	s, err := NewWith(deps, Mount{Pattern: dashboard.Prefix, Handler: dash})
+	if err != nil {
+		return nil, err
+	}
+	// Event streams end at shutdown instead of holding it for the grace period.
+	s.srv.RegisterOnShutdown(dash.Close)
+	return s, nil
 }
 
 // NewWith builds the service with extra handlers mounted.

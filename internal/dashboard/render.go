@@ -1,0 +1,89 @@
+package dashboard
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+)
+
+var pages = []string{"login", "overview", "sessions", "transcript", "mail", "files", "dns", "users", "sheet", "board", "error"}
+
+var funcs = template.FuncMap{
+	"clock": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format("15:04:05")
+	},
+	"stamp": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format("2006-01-02 15:04:05")
+	},
+	"millis": func(t time.Time) string { return t.Format("15:04:05.000") },
+	"unix":   func(t time.Time) int64 { return t.UnixMilli() },
+	"size":   humanSize,
+	"dur": func(a, b time.Time) string {
+		if b.IsZero() {
+			b = time.Now()
+		}
+		return b.Sub(a).Round(time.Second).String()
+	},
+	"join": strings.Join,
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n < 1024:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
+	default:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+}
+
+func (d *Dashboard) parseTemplates() error {
+	d.tmpl = map[string]*template.Template{}
+	for _, p := range pages {
+		t, err := template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
+		if err != nil {
+			return fmt.Errorf("dashboard template %s: %w", p, err)
+		}
+		d.tmpl[p] = t
+	}
+	return nil
+}
+
+// page is what every template receives.
+type page struct {
+	Page  string
+	User  string // logged-in admin, empty on public pages
+	CSRF  string
+	Board bool
+	Data  any
+}
+
+func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	p := page{Page: name, Board: d.cfg.Board(), Data: data}
+	if l := current(r); l != nil {
+		p.User, p.CSRF = l.user, l.csrf
+	}
+	var buf bytes.Buffer
+	if err := d.tmpl[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+		d.log.Error("dashboard template", "page", name, "err", err)
+		http.Error(w, "500 internal server error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	d.render(w, r, status, "error", map[string]any{"Status": status, "Text": http.StatusText(status), "Message": msg})
+}

@@ -1,0 +1,114 @@
+// Package roster reads a class roster, a CSV of name[,password[,admin]]
+// lines, into users to create, and makes passwords a student can type from a
+// printed sheet. `labd user import` and the dashboard's Users page share it.
+package roster
+
+import (
+	"crypto/rand"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"labd/internal/store"
+)
+
+// Line is one user to create.
+type Line struct {
+	Line      int
+	Name      string
+	Password  string
+	Admin     bool
+	Generated bool // the password was generated, not given
+}
+
+// Parse reads a roster (a header line is allowed, # starts a comment) and
+// checks every line before anyone is created: name syntax, duplicates, the
+// admin field, and users that already exist (exists may be nil). file names
+// the roster in problems. Missing passwords are generated. A roster with
+// any problem yields the full list of problems and no lines.
+func Parse(r io.Reader, file string, exists func(name string) bool) ([]Line, []string) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	cr.Comment = '#'
+	var todo []Line
+	var problems []string
+	seen := map[string]int{}
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			// FieldPos is only valid for a record read without error.
+			line := 0
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line = pe.StartLine
+			}
+			problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: %v", file, line, err))
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if len(rec) == 0 || (len(rec) == 1 && strings.TrimSpace(rec[0]) == "") {
+			continue
+		}
+		name := store.NormalizeUser(rec[0])
+		if len(todo) == 0 && len(problems) == 0 && (name == "name" || name == "user" || name == "username" || name == "login") {
+			continue // header
+		}
+		if len(rec) > 3 {
+			problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: %d fields; expected name[,password[,admin]]", file, line, len(rec)))
+			continue
+		}
+		if err := store.CheckUserName(name); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: %v", file, line, err))
+			continue
+		}
+		if prev, dup := seen[name]; dup {
+			problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: %s already on line %d", file, line, name, prev))
+			continue
+		}
+		seen[name] = line
+		if exists != nil && exists(name) {
+			problems = append(problems, fmt.Sprintf("%s: line %d: user %s already exists", file, line, name))
+			continue
+		}
+		rl := Line{Line: line, Name: name}
+		if len(rec) > 1 {
+			rl.Password = strings.TrimSpace(rec[1])
+		}
+		if len(rec) > 2 {
+			switch strings.ToLower(strings.TrimSpace(rec[2])) {
+			case "", "no", "false", "0":
+			case "yes", "true", "1", "admin":
+				rl.Admin = true
+			default:
+				problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: admin field %q is not yes or no", file, line, rec[2]))
+				continue
+			}
+		}
+		if rl.Password == "" {
+			rl.Password, rl.Generated = GenPassword(), true
+		}
+		todo = append(todo, rl)
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return todo, nil
+}
+
+// GenPassword makes a password a student can type from a printed sheet:
+// no 0/O, 1/l/I.
+func GenPassword() string {
+	const alphabet = "abcdefghijkmnpqrstuvwxyz23456789"
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:5]) + "-" + string(b[5:])
+}
