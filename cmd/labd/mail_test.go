@@ -193,4 +193,3 @@ func TestKill9DuringDeliveriesLosesNothingAcknowledged(t *testing.T) {
 		t.Errorf("only %d acknowledged", len(acked))
 	}
 }
-
