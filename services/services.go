@@ -6,6 +6,7 @@ import (
 	"labd/config"
 	"labd/internal/service"
 	httpsvc "labd/services/http"
+	sshsvc "labd/services/ssh"
 	"labd/services/telnet"
 )
 
@@ -13,6 +14,7 @@ import (
 func All() []service.Builder {
 	return []service.Builder{
 		{Name: "http", Enabled: func(c *config.Config) bool { return c.HTTP.Enabled }, New: httpsvc.New},
+		{Name: "ssh", Enabled: func(c *config.Config) bool { return c.SSH.Enabled }, New: sshsvc.New},
 		{Name: "telnet", Enabled: func(c *config.Config) bool { return c.Telnet.Enabled }, New: telnet.New},
 	}
 }
