@@ -54,6 +54,9 @@ func (s *Service) handleSFTP(sess glssh.Session) {
 	if err := srv.Serve(); err != nil && !errors.Is(err, io.EOF) {
 		log.Debug("sftp ended", "err", err)
 	}
+	// The exit status first: RequestServer.Close closes the channel, and
+	// scp reports a failure when no status came.
+	sess.Exit(0)
 	srv.Close()
 	log.Info("sftp session ended")
 }

@@ -10,6 +10,7 @@
 package ssh
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -198,8 +199,22 @@ func (s *Service) connCallback(ctx glssh.Context, c net.Conn) net.Conn {
 	if sess := sessions.FromConn(c); sess != nil {
 		ctx.SetValue(keySession, sess)
 	}
-	return c
+	// x/crypto reads the client's version line one byte at a time (so as
+	// not to read past it); buffered here, the transcript shows the line
+	// as one entry instead of one entry per byte.
+	return &bufConn{Conn: c, r: bufio.NewReaderSize(c, 4096)}
 }
+
+// bufConn reads its conn through a buffer.
+type bufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (b *bufConn) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+// NetConn lets sessions.FromConn find the recording conn below.
+func (b *bufConn) NetConn() net.Conn { return b.Conn }
 
 func sessionOf(ctx context.Context) *sessions.Session {
 	sess, _ := ctx.Value(keySession).(*sessions.Session)
