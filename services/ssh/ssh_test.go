@@ -835,3 +835,45 @@ func TestSFTPEscapes(t *testing.T) {
 		}
 	}
 }
+
+func TestBannerAndIdleTimeout(t *testing.T) {
+	e := start(t, func(c *config.Config) {
+		c.Shell.Banner = "Lab host of room B12.\nAuthorized students only."
+		c.SSH.IdleTimeout = config.Duration(500 * time.Millisecond)
+	})
+	var banner string
+	cc := clientConfig("alice", gossh.Password("alice"))
+	cc.BannerCallback = func(m string) error { banner = m; return nil }
+	c := e.dial(t, cc)
+	if banner != "Lab host of room B12.\r\nAuthorized students only.\r\n" {
+		t.Errorf("banner %q", banner)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("idle connection still open after 10s (idle_timeout 500ms)")
+	}
+}
+
+func TestDaemon(t *testing.T) {
+	cfg := labtest.Config(t)
+	copyKeys(t, fsroot.Layout{DataDir: cfg.Server.DataDir})
+	d := labtest.StartDaemon(t, cfg)
+	addr := d.Addr(t, "ssh", "tcp")
+	c, err := gossh.Dial("tcp", addr, clientConfig("bob", gossh.Password("bob")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The shell's ss sees this very connection, with the client's real
+	// port, and who sees bob over ssh.
+	out := runCmd(t, c, "ss -tan")
+	if !strings.Contains(out, c.LocalAddr().String()) || !strings.Contains(out, addr) {
+		t.Errorf("ss -tan does not list %s -> %s:\n%s", c.LocalAddr(), addr, out)
+	}
+	if out := runCmd(t, c, "who"); !strings.Contains(out, "bob") || !strings.Contains(out, "ssh") {
+		t.Errorf("who: %q", out)
+	}
+}
