@@ -202,10 +202,38 @@ func TestSFTPAndSCPClients(t *testing.T) {
 	if b, err := os.ReadFile(back); r.code != 0 || err != nil || string(b) != content {
 		t.Errorf("scp get: code %d stderr %q, %d bytes, %v", r.code, r.stderr, len(b), err)
 	}
-	// Legacy SCP is refused with a message that says what to do.
-	r = runTool(t, "", sshpass, append([]string{"-p", "alice", "scp", "-O"}, scpArgs(local, "alice@127.0.0.1:legacy.txt")[3:]...)...)
-	if r.code == 0 || !strings.Contains(r.stderr, "scp -O") {
-		t.Errorf("scp -O: code %d stderr %q", r.code, r.stderr)
+	// Legacy SCP (scp -O; the default of OpenSSH 8), both ways, a tree.
+	legacy := func(args ...string) result {
+		a := append([]string{"-p", "alice", "scp", "-O"}, sshOpts...)
+		return runTool(t, "", sshpass, append(append(a, "-P", e.port(t)), args...)...)
+	}
+	if r := legacy(local, "alice@127.0.0.1:legacy.txt"); r.code != 0 {
+		t.Errorf("scp -O put: code %d stderr %q", r.code, r.stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(home, "legacy.txt")); err != nil || string(b) != content {
+		t.Errorf("scp -O put: %d bytes, %v", len(b), err)
+	}
+	tree := filepath.Join(work, "tree")
+	os.MkdirAll(filepath.Join(tree, "sub"), 0o755)
+	os.WriteFile(filepath.Join(tree, "sub", "deep.txt"), []byte("deep"), 0o644)
+	if r := legacy("-r", "-p", tree, "alice@127.0.0.1:"); r.code != 0 {
+		t.Errorf("scp -O -r put: code %d stderr %q", r.code, r.stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(home, "tree", "sub", "deep.txt")); err != nil || string(b) != "deep" {
+		t.Errorf("scp -O -r put: %q, %v", b, err)
+	}
+	down := filepath.Join(work, "down")
+	if r := legacy("-r", "alice@127.0.0.1:tree", down); r.code != 0 {
+		t.Errorf("scp -O -r get: code %d stderr %q", r.code, r.stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(down, "sub", "deep.txt")); err != nil || string(b) != "deep" {
+		t.Errorf("scp -O -r get: %q, %v", b, err)
+	}
+	if r := legacy("alice@127.0.0.1:/etc/passwd", filepath.Join(work, "pw")); r.code == 0 || !strings.Contains(r.stderr, "No such file") {
+		t.Errorf("scp -O get /etc/passwd: code %d stderr %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(work, "pw")); err == nil {
+		t.Error("/etc/passwd was downloaded")
 	}
 }
 

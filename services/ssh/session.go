@@ -157,7 +157,12 @@ func (s *Service) handleSession(sess glssh.Session) {
 		if isPty {
 			stderr = sess // a terminal shows both on one stream
 		}
-		code := s.exec(ctx, sh, cmd, sess, stderr)
+		var code int
+		if args := sess.Command(); isSCP(args) && !isPty {
+			code = s.runSCP(sess, user, args)
+		} else {
+			code = s.exec(ctx, sh, cmd, sess, stderr)
+		}
 		log.Info("ssh exec", "command", cmd, "status", code)
 		if reg != nil {
 			reg.Notef("exec %q: exit status %d", cmd, code)
@@ -181,12 +186,11 @@ func (s *Service) handleSession(sess glssh.Session) {
 	}
 }
 
-// exec runs one command line. Legacy SCP (scp -O runs "scp -t" or
-// "scp -f" on the server) is not available: OpenSSH 9's scp uses SFTP.
+// exec runs one command line in the lab shell. scp here means a legacy
+// scp that cannot run (on a PTY, or typed in a script).
 func (s *Service) exec(ctx context.Context, sh *shell.Shell, cmd string, stdout, stderr io.Writer) int {
-	f := strings.Fields(cmd)
-	if len(f) > 0 && (f[0] == "scp" || strings.HasSuffix(f[0], "/scp")) {
-		fmt.Fprintln(stderr, "labd: the legacy SCP protocol (scp -O) is not supported; use scp without -O (it goes over SFTP), sftp, or FileZilla in SFTP mode")
+	if isSCP(strings.Fields(cmd)) {
+		fmt.Fprintln(stderr, "labd: scp runs only as the server side of an scp client (scp -t/-f, without a PTY); use scp, sftp or FileZilla from your machine")
 		return 1
 	}
 	return sh.Exec(ctx, cmd, stdout, stderr)

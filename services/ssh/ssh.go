@@ -3,7 +3,7 @@
 // and public-key logins against the user database, the lab shell on a PTY,
 // `ssh host CMD` running one lab-shell command with its exit status, and
 // the SFTP subsystem (github.com/pkg/sftp) rooted in the user's home, which
-// also serves OpenSSH 9's scp. Host keys (ed25519 and RSA) are generated
+// also serves OpenSSH 9's scp, and labd's own legacy SCP (scp -t/-f). Host keys (ed25519 and RSA) are generated
 // once into data_dir/keys so that their fingerprints stay the same. Port,
 // agent and X11 forwarding are off unless ssh.allow_forwarding enables TCP
 // forwarding.

@@ -360,7 +360,6 @@ func TestExec(t *testing.T) {
 		{cmd: "ls", stdout: "public_html", contains: true},
 		{cmd: "frobnicate", status: 127, stderr: "frobnicate: command not found"},
 		{cmd: "cat /etc/passwd", status: 1, stderr: "permission denied"},
-		{cmd: "scp -t .", status: 1, stderr: "scp -O"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.cmd, func(t *testing.T) {
@@ -875,5 +874,73 @@ func TestDaemon(t *testing.T) {
 	}
 	if out := runCmd(t, c, "who"); !strings.Contains(out, "bob") || !strings.Contains(out, "ssh") {
 		t.Errorf("who: %q", out)
+	}
+}
+
+// execIO runs one command with stdin and returns stdout and the status.
+func execIO(t *testing.T, c *gossh.Client, cmd, stdin string) (string, int) {
+	t.Helper()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Stdin = strings.NewReader(stdin)
+	out, err := s.Output(cmd)
+	var ee *gossh.ExitError
+	if errors.As(err, &ee) {
+		return string(out), ee.ExitStatus()
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", cmd, err)
+	}
+	return string(out), 0
+}
+
+func TestLegacySCPProtocol(t *testing.T) {
+	e := start(t, nil)
+	c := e.login(t)
+	home := e.deps.Layout.Home("alice")
+	// Upload: the client sends C mode size name, the data, and a 0.
+	out, code := execIO(t, c, "scp -t up.txt", "C0640 5 whatever.txt\nhello\x00")
+	if code != 0 || out != "\x00\x00\x00" {
+		t.Errorf("scp -t: status %d out %q, want three acks", code, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(home, "up.txt")); err != nil || string(b) != "hello" {
+		t.Errorf("up.txt = %q, %v", b, err)
+	}
+	// A directory tree into an existing directory.
+	out, code = execIO(t, c, "scp -r -t public_html", "D0755 0 site\nC0644 2 a.txt\nhi\x00E\n")
+	if code != 0 {
+		t.Errorf("scp -r -t: status %d out %q", code, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(home, "public_html", "site", "a.txt")); err != nil || string(b) != "hi" {
+		t.Errorf("site/a.txt = %q, %v", b, err)
+	}
+	// Names that would leave the directory are a protocol error.
+	for _, name := range []string{"../evil.txt", "..", "a/b"} {
+		out, code = execIO(t, c, "scp -t .", "C0644 1 "+name+"\nx\x00")
+		if code == 0 || !strings.Contains(out, "\x02scp: protocol error") {
+			t.Errorf("scp -t with name %q: status %d out %q", name, code, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(e.deps.Layout.HomeRoot(), "evil.txt")); err == nil {
+		t.Error("evil.txt written outside the home")
+	}
+	// A target outside the home is refused.
+	out, code = execIO(t, c, "scp -t ../bob/stolen.txt", "C0644 1 x\nx\x00")
+	if _, err := os.Stat(filepath.Join(e.deps.Layout.Home("bob"), "stolen.txt")); err == nil {
+		t.Errorf("a file was written in bob's home (status %d out %q)", code, out)
+	}
+	// Download: the client acks each step.
+	out, code = execIO(t, c, "scp -f up.txt", "\x00\x00\x00")
+	if code != 0 || out != "C0640 5 up.txt\nhello\x00" {
+		t.Errorf("scp -f: status %d out %q", code, out)
+	}
+	for _, p := range []string{"/etc/passwd", "../../../etc/passwd", "../bob/public_html/index.html"} {
+		out, code = execIO(t, c, "scp -f "+p, "\x00")
+		if code == 0 || !strings.HasPrefix(out, "\x01scp: ") || strings.Contains(out, "root:") {
+			t.Errorf("scp -f %s: status %d out %q", p, code, out)
+		}
 	}
 }
