@@ -256,6 +256,17 @@ func TestPlink(t *testing.T) {
 	if r.code != 127 {
 		t.Errorf("plink nosuch: code %d stderr %q", r.code, r.stderr)
 	}
+	// An interactive session on a PTY, PuTTY's engine (keyboard-interactive
+	// with -pw), keystrokes from a script.
+	r = runTool(t, "pwd\nwhoami\nexit\n", plink, append(append([]string{"-t"}, args...), "alice@127.0.0.1")...)
+	for _, want := range []string{"alice@labd:~$ pwd\r\n/home/alice\r\n", "whoami\r\nalice\r\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("plink -t session: no %q in %q (stderr %q)", want, r.stdout, r.stderr)
+		}
+	}
+	if r.code != 0 {
+		t.Errorf("plink -t: exit code %d", r.code)
+	}
 	// A wrong fingerprint: plink refuses to talk to the host.
 	bad := []string{"-batch", "-ssh", "-P", e.port(t), "-pw", "alice", "-hostkey", "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "alice@127.0.0.1", "whoami"}
 	if r := runTool(t, "", plink, bad...); r.code == 0 {
