@@ -14,7 +14,7 @@ import (
 func All() []service.Builder {
 	return []service.Builder{
 		{Name: "http", Enabled: func(c *config.Config) bool { return c.HTTP.Enabled }, New: httpsvc.New},
-		{Name: "ssh", Enabled: func(c *config.Config) bool { return c.SSH.Enabled }, New: sshsvc.New},
+		{Name: "ssh", Enabled: func(c *config.Config) bool { return c.SSH.Enabled }, New: sshsvc.New, Check: sshsvc.Check},
 		{Name: "telnet", Enabled: func(c *config.Config) bool { return c.Telnet.Enabled }, New: telnet.New},
 	}
 }

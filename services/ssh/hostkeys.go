@@ -14,6 +14,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"labd/config"
 	"labd/internal/fsroot"
 )
 
@@ -185,4 +186,24 @@ func loadOrCreate(path, typ string) (HostKey, error) {
 	pub := append(trimNL(gossh.MarshalAuthorizedKey(signer.PublicKey())), " labd host key\n"...)
 	_ = os.WriteFile(path+".pub", pub, 0o644)
 	return HostKey{Signer: signer, Path: path, Created: true}, nil
+}
+
+// Check is for labd check: the host keys that exist must load (missing
+// ones are generated at start), and the key directory must be usable.
+func Check(cfg *config.Config) error {
+	layout := fsroot.Layout{DataDir: cfg.Server.DataDir}
+	for _, hk := range HostKeyFiles {
+		p := filepath.Join(layout.KeyDir(), hk.File)
+		data, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("host key %s: %w (labd must be able to read it)", p, err)
+		}
+		if _, err := gossh.ParsePrivateKey(data); err != nil {
+			return fmt.Errorf("host key %s: %w (delete it to have labd generate a new one; clients will warn that the host key changed)", p, err)
+		}
+	}
+	return nil
 }

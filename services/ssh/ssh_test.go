@@ -944,3 +944,23 @@ func TestLegacySCPProtocol(t *testing.T) {
 		}
 	}
 }
+
+func TestCheck(t *testing.T) {
+	cfg := labtest.Config(t)
+	if err := labssh.Check(cfg); err != nil {
+		t.Errorf("no keys yet: %v", err)
+	}
+	layout := fsroot.Layout{DataDir: cfg.Server.DataDir}
+	copyKeys(t, layout)
+	if err := labssh.Check(cfg); err != nil {
+		t.Errorf("good keys: %v", err)
+	}
+	bad := filepath.Join(layout.KeyDir(), "ssh_host_rsa_key")
+	os.WriteFile(bad, []byte("not a key"), 0o600)
+	if err := labssh.Check(cfg); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("corrupt key: %v", err)
+	}
+	if _, err := labssh.NewService(labtest.Deps(t, cfg)); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("NewService with a corrupt key: %v", err)
+	}
+}
