@@ -27,4 +27,7 @@ func (s *SSH) setDefaults(c *Config) {
 func (s *SSH) validate(v *validator) {
 	v.listen("ssh.listen", s.Listen)
 	v.positive("ssh.max_auth_tries", s.MaxAuthTries)
+	if s.IdleTimeout < 0 {
+		v.errorf("ssh.idle_timeout", "must not be negative (0 means the default, 30m)")
+	}
 }

@@ -42,6 +42,7 @@ Usage:
   labd sessions [--transcript ID] [--live]
                                         live and recent sessions of the running daemon
   labd reload                           what SIGHUP does: users, zone files, caches
+  labd hostkeys [--config FILE]         SSH host key fingerprints (for PuTTY, plink -hostkey)
   labd version
 
 Every command takes --config FILE (or $LABD_CONFIG) to find the data directory.
@@ -72,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = c.sessions(args[1:])
 	case "reload":
 		err = c.reload(args[1:])
+	case "hostkeys":
+		err = c.hostkeys(args[1:])
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "labd", version)
 	case "help", "-h", "--help":
