@@ -11,7 +11,6 @@ import (
 	pop3svc "labd/services/pop3"
 	smtpsvc "labd/services/smtp"
 	sshsvc "labd/services/ssh"
-	"labd/services/telnet"
 	telnetsvc "labd/services/telnet"
 	tftpsvc "labd/services/tftp"
 )
@@ -27,6 +26,5 @@ func All() []service.Builder {
 		{Name: "smtp", Enabled: func(c *config.Config) bool { return c.SMTP.Enabled }, New: smtpsvc.New},
 		{Name: "pop3", Enabled: func(c *config.Config) bool { return c.POP3.Enabled }, New: pop3svc.New},
 		{Name: "ssh", Enabled: func(c *config.Config) bool { return c.SSH.Enabled }, New: sshsvc.New, Check: sshsvc.Check},
-		{Name: "telnet", Enabled: func(c *config.Config) bool { return c.Telnet.Enabled }, New: telnet.New},
 	}
 }
