@@ -184,7 +184,32 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
+	d.markOwn(r)
 	d.mux.ServeHTTP(w, r)
+}
+
+// ownAttr marks the HTTP sessions that carry dashboard requests, so that
+// the instructor's own polling and event streams do not fill the tables.
+const ownAttr = "dashboard"
+
+// markOwn finds the registry session of the request's connection (by its
+// two addresses) and marks it as the dashboard's.
+func (d *Dashboard) markOwn(r *http.Request) {
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok || d.deps.Sessions == nil {
+		return
+	}
+	la := local.String()
+	for _, in := range d.deps.Sessions.Live() {
+		if in.Remote == r.RemoteAddr && in.Local == la {
+			if in.Attrs[ownAttr] == "" {
+				if s, ok := d.deps.Sessions.Get(in.ID); ok {
+					s.SetAttr(ownAttr, "1")
+				}
+			}
+			return
+		}
+	}
 }
 
 type ctxKey struct{}

@@ -381,6 +381,16 @@ func TestJSONAndEventFeeds(t *testing.T) {
 	}
 	s.Close("ok")
 
+	// The dashboard's own connections are left out unless asked for.
+	_, body = c.get("/labd/api/sessions?proto=http")
+	if strings.Contains(body, `"dashboard": "1"`) {
+		t.Errorf("the dashboard's own connection is listed: %s", body)
+	}
+	_, body = c.get("/labd/api/sessions?proto=http&all=1")
+	if !strings.Contains(body, `"dashboard": "1"`) {
+		t.Errorf("all=1 does not list the dashboard's own connection: %s", body)
+	}
+
 	// The SSE feed announces a new TCP connection to the HTTP service.
 	req, _ := http.NewRequest("GET", e.base+"/labd/api/events?proto=http", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
