@@ -1,5 +1,7 @@
 package config
 
+import "net/netip"
+
 // DNS configures services/dns: an authoritative server for the lab zones,
 // UDP and TCP on the same addresses.
 type DNS struct {
@@ -16,7 +18,20 @@ type DNS struct {
 	Notify        []string `yaml:"notify"`
 	// RateLimit is responses per second per client address (0: off).
 	RateLimit int `yaml:"rate_limit"`
-	TTL       int `yaml:"ttl"`
+	// RateLimitSlip: over the limit, every Nth response is sent as an
+	// empty truncated (TC) answer so that a real client retries over TCP;
+	// the others are dropped. 1 slips every response (default 2).
+	RateLimitSlip int `yaml:"rate_limit_slip"`
+	// RateLimitExempt (CIDR) are never rate limited (a load generator).
+	RateLimitExempt []string `yaml:"rate_limit_exempt"`
+	TTL             int      `yaml:"ttl"`
+	// IPv6Address is the host's IPv6 address for AAAA records of the
+	// built-in zone (and its ip6.arpa PTR) when no IPv6 address is in
+	// server.public_address or server.listen.
+	IPv6Address string `yaml:"ipv6_address"`
+	// Records are extra records for the built-in lab zone, in master-file
+	// syntax relative to the lab domain ("printer IN A 10.0.0.5").
+	Records []string `yaml:"records"`
 }
 
 // Zone is one master file.
@@ -38,6 +53,9 @@ func (d *DNS) setDefaults(c *Config) {
 	if d.RateLimit == 0 {
 		d.RateLimit = 200
 	}
+	if d.RateLimitSlip == 0 {
+		d.RateLimitSlip = 2
+	}
 	if d.TTL == 0 {
 		d.TTL = 300
 	}
@@ -55,5 +73,13 @@ func (d *DNS) validate(v *validator) {
 	v.listen("dns.notify", d.Notify)
 	v.cidrs("dns.allow_recursion", d.AllowRecursion)
 	v.cidrs("dns.allow_transfer", d.AllowTransfer)
+	v.cidrs("dns.rate_limit_exempt", d.RateLimitExempt)
 	v.positive("dns.rate_limit", d.RateLimit)
+	v.positive("dns.rate_limit_slip", d.RateLimitSlip)
+	v.positive("dns.ttl", d.TTL)
+	if d.IPv6Address != "" {
+		if a, err := netip.ParseAddr(d.IPv6Address); err != nil || !a.Is6() || a.Is4In6() {
+			v.errorf("dns.ipv6_address", "%q is not an IPv6 address", d.IPv6Address)
+		}
+	}
 }

@@ -5,6 +5,8 @@ package services
 import (
 	"labd/config"
 	"labd/internal/service"
+	dnssvc "labd/services/dns"
+	ftpsvc "labd/services/ftp"
 	httpsvc "labd/services/http"
 )
 
@@ -12,5 +14,7 @@ import (
 func All() []service.Builder {
 	return []service.Builder{
 		{Name: "http", Enabled: func(c *config.Config) bool { return c.HTTP.Enabled }, New: httpsvc.New},
+		{Name: "dns", Enabled: func(c *config.Config) bool { return c.DNS.Enabled }, New: dnssvc.New, Check: dnssvc.Check},
+		{Name: "ftp", Enabled: func(c *config.Config) bool { return c.FTP.Enabled }, New: ftpsvc.New},
 	}
 }

@@ -29,6 +29,12 @@ func (c *cli) user(args []string) error {
 	if err != nil {
 		return err
 	}
+	arity := map[string]int{"add": 1, "del": 1, "delete": 1, "rm": 1, "passwd": 1, "password": 1, "list": 0, "ls": 0, "import": 1, "key": 3}
+	if n, ok := arity[args[0]]; !ok {
+		return usageError{fmt.Sprintf("unknown user subcommand %q", args[0])}
+	} else if len(pos) != n {
+		return usageError{fmt.Sprintf("user %s: wrong number of arguments", args[0])}
+	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err

@@ -1,0 +1,352 @@
+package dns
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"labd/internal/service"
+	"labd/internal/sessions"
+)
+
+// maxUDP is the largest UDP answer labd sends, whatever the client offers.
+const maxUDP = 4096
+
+// ServeDNS answers one query (UDP or TCP): it is the only handler.
+func (s *Service) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	defer service.Recover(s.log, "dns", "remote", w.RemoteAddr().String())
+	_, tcp := w.RemoteAddr().(*net.TCPAddr)
+	transport := "udp"
+	if tcp {
+		transport = "tcp"
+	}
+	client := addrIP(w.RemoteAddr())
+	sess := s.deps.Sessions.Open("dns", transport, w.LocalAddr().String(), w.RemoteAddr().String())
+	result := "ok"
+	defer func() { sess.Close(result) }()
+
+	if len(req.Question) != 1 {
+		m := new(dns.Msg)
+		m.SetRcodeFormatError(req)
+		result = s.send(w, req, m, tcp, sess)
+		return
+	}
+	q := req.Question[0]
+	sess.SetAttr("name", q.Name)
+	sess.SetAttr("type", typeString(q.Qtype))
+	sess.Record(sessions.FromClient, queryText(req), false)
+	sess.AddBytes(int64(req.Len()), 0)
+
+	if !tcp && s.limiter != nil && !contains(s.rateExempt, client) {
+		switch s.limiter.check(client, s.now().UnixNano()) {
+		case drop:
+			sess.SetAttr("rcode", "dropped")
+			sess.Notef("rate limit: more than %d responses/s to %s, response dropped", s.cfg.DNS.RateLimit, client)
+			result = "rate-limited (dropped)"
+			return
+		case slip:
+			m := new(dns.Msg)
+			m.SetReply(req)
+			m.Truncated = true
+			sess.Notef("rate limit: more than %d responses/s to %s, empty truncated answer (slip) sent", s.cfg.DNS.RateLimit, client)
+			s.send(w, req, m, tcp, sess)
+			result = "rate-limited (slip)"
+			return
+		}
+	}
+
+	m := new(dns.Msg)
+	m.SetReply(req)
+	recursion := len(s.cfg.DNS.Forwarders) > 0 && contains(s.allowRecursion, client)
+	m.RecursionAvailable = recursion
+	switch {
+	case req.Opcode == dns.OpcodeNotify:
+		// labd is not a secondary: a NOTIFY to it is refused.
+		m.Rcode = dns.RcodeRefused
+	case req.Opcode != dns.OpcodeQuery:
+		m.Rcode = dns.RcodeNotImplemented
+	case q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY:
+		m.Rcode = dns.RcodeRefused
+	case q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR:
+		result = s.transfer(w, req, m, tcp, client, sess)
+		return
+	default:
+		zs := s.zones.Load()
+		qname := strings.ToLower(q.Name)
+		if z := zs.find(qname); z != nil {
+			s.answer(m, zs, z, qname, q.Qtype)
+		} else if recursion && req.RecursionDesired {
+			from := s.recurse(m, q)
+			sess.SetAttr("source", from)
+		} else {
+			m.Rcode = dns.RcodeRefused
+		}
+	}
+	result = s.send(w, req, m, tcp, sess)
+}
+
+// answer fills m from zone z: AA, CNAME chasing inside the zone,
+// wildcards, referrals below zone cuts, NXDOMAIN and NODATA with the SOA
+// in the authority section, and A/AAAA of MX, NS and SRV targets in the
+// additional section. RRsets rotate by a per-query counter.
+func (s *Service) answer(m *dns.Msg, zs *zoneSet, z *zone, qname string, qtype uint16) {
+	m.Authoritative = true
+	rot := int(s.rot.Add(1))
+	name := qname
+	for hop := 0; hop < 8; hop++ {
+		if cut, ns := z.delegation(name); ns != nil && (qtype != dns.TypeDS || cut != name) {
+			if hop == 0 {
+				m.Authoritative = false
+			}
+			m.Ns = append(m.Ns, ns...)
+			s.additional(m, zs, ns)
+			return
+		}
+		n := z.nodes[name]
+		wild := false
+		if n == nil {
+			if n = z.wildcard(name); n == nil {
+				m.Rcode = dns.RcodeNameError
+				m.Ns = append(m.Ns, z.negSOA...)
+				return
+			}
+			wild = true
+		}
+		if qtype != dns.TypeCNAME && qtype != dns.TypeANY {
+			if c := n.sets[dns.TypeCNAME]; c != nil {
+				m.Answer = appendSet(m.Answer, c, 0, wild, name)
+				target := strings.ToLower(c[0].(*dns.CNAME).Target)
+				if !dns.IsSubDomain(z.origin, target) {
+					return
+				}
+				name = target
+				continue
+			}
+		}
+		apex := name == z.origin
+		if qtype == dns.TypeANY {
+			before := len(m.Answer)
+			if apex {
+				m.Answer = append(m.Answer, z.soa)
+			}
+			for _, set := range n.sets {
+				m.Answer = appendSet(m.Answer, set, rot, wild, name)
+			}
+			if len(m.Answer) == before {
+				m.Ns = append(m.Ns, z.negSOA...)
+			}
+			return
+		}
+		var set []dns.RR
+		if qtype == dns.TypeSOA && apex {
+			set = []dns.RR{z.soa}
+		} else {
+			set = n.sets[qtype]
+		}
+		if len(set) == 0 {
+			m.Ns = append(m.Ns, z.negSOA...) // NODATA
+			return
+		}
+		m.Answer = appendSet(m.Answer, set, rot, wild, name)
+		switch qtype {
+		case dns.TypeMX, dns.TypeNS, dns.TypeSRV:
+			s.additional(m, zs, set)
+		}
+		return
+	}
+}
+
+// appendSet appends an RRset rotated by rot; records synthesized from a
+// wildcard are copies owned by the queried name.
+func appendSet(dst, set []dns.RR, rot int, wild bool, owner string) []dns.RR {
+	k := rot % len(set)
+	if !wild {
+		dst = append(dst, set[k:]...)
+		return append(dst, set[:k]...)
+	}
+	for i := range set {
+		rr := dns.Copy(set[(k+i)%len(set)])
+		rr.Header().Name = owner
+		dst = append(dst, rr)
+	}
+	return dst
+}
+
+// additional adds the A and AAAA records we hold for the targets of MX,
+// NS and SRV records (glue for NS).
+func (s *Service) additional(m *dns.Msg, zs *zoneSet, set []dns.RR) {
+	var seen []string
+	for _, rr := range set {
+		var target string
+		switch r := rr.(type) {
+		case *dns.MX:
+			target = r.Mx
+		case *dns.NS:
+			target = r.Ns
+		case *dns.SRV:
+			target = r.Target
+		default:
+			continue
+		}
+		target = strings.ToLower(target)
+		if containsString(seen, target) {
+			continue
+		}
+		seen = append(seen, target)
+		z := zs.find(target)
+		if z == nil {
+			continue
+		}
+		n := z.nodes[target]
+		if n == nil {
+			continue
+		}
+		m.Extra = append(m.Extra, n.sets[dns.TypeA]...)
+		m.Extra = append(m.Extra, n.sets[dns.TypeAAAA]...)
+	}
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// send finishes m (EDNS0, truncation, compression), writes it, and
+// records the answer in the session. It returns the session result.
+func (s *Service) send(w dns.ResponseWriter, req, m *dns.Msg, tcp bool, sess *sessions.Session) string {
+	size := dns.MinMsgSize
+	if opt := req.IsEdns0(); opt != nil {
+		size = max(dns.MinMsgSize, min(int(opt.UDPSize()), maxUDP))
+		m.SetEdns0(maxUDP, opt.Do())
+		if opt.Version() != 0 {
+			m.Rcode = dns.RcodeBadVers
+			m.Answer, m.Ns = nil, nil
+		}
+	}
+	if !tcp {
+		answers, auth, wasTC := len(m.Answer), len(m.Ns), m.Truncated
+		m.Truncate(size)
+		if m.Truncated && (len(m.Answer) < answers || len(m.Ns) < auth) {
+			// RFC 2181 9: an RRset that does not fit is not sent in
+			// part; the client retries over TCP and gets it all.
+			opt := m.IsEdns0()
+			m.Answer, m.Ns, m.Extra = nil, nil, nil
+			if opt != nil {
+				m.Extra = []dns.RR{opt}
+			}
+		} else if len(m.Answer) == answers && len(m.Ns) == auth {
+			// Only additional records were left out: not a reason for TC.
+			m.Truncated = wasTC
+		}
+	}
+	m.Compress = true
+	buf, err := m.Pack()
+	if err != nil {
+		s.log.Warn("cannot pack the answer; sending SERVFAIL", "err", err, "remote", w.RemoteAddr().String())
+		fail := new(dns.Msg)
+		fail.SetRcode(req, dns.RcodeServerFailure)
+		buf, _ = fail.Pack()
+		m = fail
+	}
+	if _, err := w.Write(buf); err != nil {
+		sess.Notef("write failed: %v", err)
+	}
+	rcode := dns.RcodeToString[m.Rcode]
+	sess.SetAttr("rcode", rcode)
+	sess.SetAttr("size", itoa(len(buf)))
+	if m.Truncated {
+		sess.SetAttr("truncated", "yes")
+	}
+	sess.AddBytes(0, int64(len(buf)))
+	sess.Record(sessions.FromServer, answerText(m, len(buf)), false)
+	return strings.ToLower(rcode)
+}
+
+func typeString(t uint16) string {
+	if s, ok := dns.TypeToString[t]; ok {
+		return s
+	}
+	return "TYPE" + itoa(int(t))
+}
+
+// queryText is the transcript line of a query: "QUERY lab.test. IN MX rd edns=1232".
+func queryText(req *dns.Msg) []byte {
+	q := req.Question[0]
+	b := make([]byte, 0, 96)
+	b = append(b, dns.OpcodeToString[req.Opcode]...)
+	b = append(b, ' ')
+	b = append(b, q.Name...)
+	b = append(b, ' ')
+	b = append(b, dns.ClassToString[q.Qclass]...)
+	b = append(b, ' ')
+	b = append(b, typeString(q.Qtype)...)
+	b = append(b, " id="...)
+	b = append(b, itoa(int(req.Id))...)
+	if req.RecursionDesired {
+		b = append(b, " rd"...)
+	}
+	if opt := req.IsEdns0(); opt != nil {
+		b = append(b, " edns="...)
+		b = append(b, itoa(int(opt.UDPSize()))...)
+	}
+	return b
+}
+
+// answerText is the transcript of an answer: the header and the first
+// few answer records.
+func answerText(m *dns.Msg, size int) []byte {
+	b := make([]byte, 0, 256)
+	b = append(b, dns.RcodeToString[m.Rcode]...)
+	b = append(b, " flags:"...)
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{m.Authoritative, " aa"}, {m.Truncated, " tc"}, {m.RecursionDesired, " rd"}, {m.RecursionAvailable, " ra"}} {
+		if f.on {
+			b = append(b, f.name...)
+		}
+	}
+	b = append(b, " answer="...)
+	b = append(b, itoa(len(m.Answer))...)
+	b = append(b, " authority="...)
+	b = append(b, itoa(len(m.Ns))...)
+	b = append(b, " additional="...)
+	b = append(b, itoa(len(m.Extra))...)
+	b = append(b, " size="...)
+	b = append(b, itoa(size)...)
+	for i, rr := range m.Answer {
+		if i == 3 {
+			b = append(b, "\n..."...)
+			break
+		}
+		b = append(b, '\n')
+		b = append(b, rr.String()...)
+	}
+	if len(m.Answer) == 0 && len(m.Ns) > 0 {
+		b = append(b, '\n')
+		b = append(b, m.Ns[0].String()...)
+	}
+	return b
+}
+
+func addrIP(a net.Addr) netip.Addr {
+	switch t := a.(type) {
+	case *net.UDPAddr:
+		ip, _ := netip.AddrFromSlice(t.IP)
+		return ip.Unmap()
+	case *net.TCPAddr:
+		ip, _ := netip.AddrFromSlice(t.IP)
+		return ip.Unmap()
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}

@@ -1,0 +1,194 @@
+package ftp_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"labd/internal/labtest"
+)
+
+// run executes an external client with a deadline and returns its output.
+func run(t *testing.T, dir string, name string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HOME="+dir, "LC_ALL=C")
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func TestCurl(t *testing.T) {
+	curl := labtest.Tool(t, "curl")
+	e := start(t, nil)
+	dir := t.TempDir()
+	base := "ftp://alice:alice@" + e.addr + "/"
+	local := filepath.Join(dir, "local.txt")
+	if err := os.WriteFile(local, []byte("from curl\nline 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.deps.Layout.Pub(), "pub.txt"), []byte("public\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		args  []string
+		want  string // in the output
+		check func(t *testing.T)
+	}{
+		{"list", []string{base}, "public_html", nil},
+		{"upload", []string{"-T", local, base + "up.txt"}, "", func(t *testing.T) {
+			if b, _ := os.ReadFile(e.home("alice", "up.txt")); string(b) != "from curl\nline 2\n" {
+				t.Fatalf("uploaded %q", b)
+			}
+		}},
+		{"download", []string{base + "up.txt"}, "from curl\nline 2\n", nil},
+		{"ascii download", []string{"--use-ascii", "--trace-ascii", "-", base + "up.txt"}, "from curl", nil},
+		{"active download", []string{"-P", "127.0.0.1", base + "up.txt"}, "from curl", nil},
+		{"active upload", []string{"-P", "127.0.0.1", "-T", local, base + "up2.txt"}, "", func(t *testing.T) {
+			if _, err := os.Stat(e.home("alice", "up2.txt")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"ftps list", []string{"--ssl-reqd", "--cacert", e.deps.TLS.CAFile, base}, "up.txt", nil},
+		{"ftps upload", []string{"--ssl-reqd", "--cacert", e.deps.TLS.CAFile, "-T", local, base + "tls.txt"}, "", func(t *testing.T) {
+			if b, _ := os.ReadFile(e.home("alice", "tls.txt")); !strings.HasPrefix(string(b), "from curl") {
+				t.Fatalf("FTPS upload stored %q", b)
+			}
+		}},
+		{"ftps download", []string{"--ssl-reqd", "--cacert", e.deps.TLS.CAFile, base + "tls.txt"}, "from curl", nil},
+		{"anonymous download", []string{"ftp://" + e.addr + "/pub.txt"}, "public", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := run(t, dir, curl, append([]string{"-sS", "--max-time", "20"}, c.args...)...)
+			if err != nil {
+				t.Fatalf("curl %v: %v\n%s", c.args, err, out)
+			}
+			if !strings.Contains(out, c.want) {
+				t.Fatalf("curl %v output lacks %q:\n%s", c.args, c.want, out)
+			}
+			if c.check != nil {
+				c.check(t)
+			}
+		})
+	}
+	t.Run("ascii on the wire", func(t *testing.T) {
+		out, err := run(t, dir, curl, "-sS", "--use-ascii", "--trace", "-", base+"up.txt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The hex dump of the received data shows CR LF (0d 0a).
+		if !strings.Contains(out, "0d 0a") {
+			t.Fatalf("TYPE A download has no CRLF on the wire:\n%s", out)
+		}
+	})
+	t.Run("anonymous upload refused", func(t *testing.T) {
+		out, err := run(t, dir, curl, "-sS", "-T", local, "ftp://"+e.addr+"/nope.txt")
+		if err == nil || !strings.Contains(out, "550") {
+			t.Fatalf("anonymous upload: %v\n%s", err, out)
+		}
+	})
+}
+
+func TestLftp(t *testing.T) {
+	lftp := labtest.Tool(t, "lftp")
+	e := start(t, nil)
+	dir := t.TempDir()
+	data := payload(1 << 20)
+	if err := os.WriteFile(filepath.Join(dir, "big.bin"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct {
+		name, settings string
+	}{
+		{"passive", "set ftp:passive-mode on; set ftp:ssl-allow no"},
+		{"active", "set ftp:passive-mode off; set ftp:ssl-allow no"},
+		{"ftps passive", "set ftp:passive-mode on; set ftp:ssl-force yes; set ftp:ssl-protect-data yes; set ssl:ca-file " + e.deps.TLS.CAFile},
+		{"ftps active", "set ftp:passive-mode off; set ftp:ssl-force yes; set ftp:ssl-protect-data yes; set ssl:ca-file " + e.deps.TLS.CAFile},
+	} {
+		t.Run(m.name, func(t *testing.T) {
+			name := strings.ReplaceAll(m.name, " ", "_")
+			script := "set net:max-retries 1; set net:timeout 5; set cmd:fail-exit yes; " + m.settings +
+				"; put big.bin -o " + name + ".bin; get " + name + ".bin -o got_" + name + ".bin; ls; quit"
+			before := dataSessions(e)
+			out, err := run(t, dir, lftp, "-u", "alice,alice", "-e", script, e.addr)
+			if err != nil {
+				t.Fatalf("lftp: %v\n%s", err, out)
+			}
+			if b, _ := os.ReadFile(e.home("alice", name+".bin")); !bytes.Equal(b, data) {
+				t.Fatalf("lftp put stored %d bytes, want %d\n%s", len(b), len(data), out)
+			}
+			if b, _ := os.ReadFile(filepath.Join(dir, "got_"+name+".bin")); !bytes.Equal(b, data) {
+				t.Fatalf("lftp get fetched %d bytes, want %d", len(b), len(data))
+			}
+			if !strings.Contains(out, name+".bin") {
+				t.Fatalf("lftp ls lacks the file:\n%s", out)
+			}
+			// Passive data connections are accepted (and registered) by
+			// labd; active ones are dialled by labd to lftp.
+			passive := dataSessions(e) > before
+			if want := strings.Contains(m.name, "passive"); passive != want {
+				t.Fatalf("passive data connections seen: %v, want %v", passive, want)
+			}
+		})
+	}
+}
+
+func TestPythonFtplib(t *testing.T) {
+	py := labtest.Tool(t, "python3")
+	e := start(t, nil)
+	dir := t.TempDir()
+	script := `
+import ftplib, io, sys
+host, port = sys.argv[1].rsplit(":", 1)
+f = ftplib.FTP()
+f.connect(host, int(port), timeout=10)
+print(f.login("alice", "alice"))
+f.storbinary("STOR py.bin", io.BytesIO(b"\x00\x01python\r\n\xff" * 1000))
+lines = []
+f.retrlines("LIST", lines.append)
+print("\n".join(lines))
+buf = io.BytesIO()
+f.retrbinary("RETR py.bin", buf.write)
+assert buf.getvalue() == b"\x00\x01python\r\n\xff" * 1000, "RETR differs"
+f.set_pasv(False)
+buf = io.BytesIO()
+f.retrbinary("RETR py.bin", buf.write)
+assert buf.getvalue() == b"\x00\x01python\r\n\xff" * 1000, "active RETR differs"
+print(f.sendcmd("SIZE py.bin"))
+print(f.quit())
+`
+	out, err := run(t, dir, py, "-c", script, e.addr)
+	if err != nil {
+		t.Fatalf("python3 ftplib: %v\n%s", err, out)
+	}
+	for _, want := range []string{"230 ", "py.bin", "213 11000", "221 "} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("ftplib output lacks %q:\n%s", want, out)
+		}
+	}
+	if b, _ := os.ReadFile(e.home("alice", "py.bin")); len(b) != 11000 {
+		t.Fatalf("py.bin has %d bytes", len(b))
+	}
+}
+
+func dataSessions(e *env) int {
+	n := 0
+	for _, s := range e.deps.Sessions.List() {
+		if s.Proto == "ftp-data" {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,177 @@
+package ftp
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+
+	"labd/internal/sessions"
+)
+
+// client is labd's state for one control connection.
+type client struct {
+	svc    *Service
+	sess   *sessions.Session // nil only if the conn was not registered
+	remote string
+	log    *slog.Logger
+
+	mu   sync.Mutex
+	user string
+	anon bool
+	fs   *rootFs
+
+	// lastActivity (unix nanoseconds) is the last time a data transfer
+	// moved bytes or ended: the idle timeout counts from it too.
+	lastActivity atomic.Int64
+}
+
+func (c *client) touch() { c.lastActivity.Store(time.Now().UnixNano()) }
+
+// busyWithin reports whether a data transfer moved bytes (or ended)
+// within d, and when it last did.
+func (c *client) busyWithin(d time.Duration) (time.Time, bool) {
+	last := time.Unix(0, c.lastActivity.Load())
+	return last, c.lastActivity.Load() != 0 && time.Since(last) < d
+}
+
+func (c *client) note(format string, args ...any) {
+	if c.sess != nil {
+		c.sess.Notef(format, args...)
+	}
+}
+
+func (c *client) userName() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.user
+}
+
+func (c *client) transferStarted() { c.touch() }
+
+// close releases the root of a logged-in client.
+func (c *client) close() {
+	c.mu.Lock()
+	fs := c.fs
+	c.fs = nil
+	c.mu.Unlock()
+	if fs != nil {
+		fs.root.Close()
+	}
+}
+
+// transfer is the handle of one RETR, STOR or APPE: it counts bytes,
+// enforces the upload limits and reports the result on the control
+// session.
+type transfer struct {
+	f      *os.File
+	client *client
+	fs     *rootFs
+	rel    string // the file's name in fs.root
+	// replaces: the upload created the file or truncated it; a refused
+	// upload then removes it instead of restoring its old size.
+	replaces bool
+	name     string
+	write    bool
+	start    time.Time
+
+	pos       int64 // file offset where the transfer started
+	n         int64 // bytes read from or written to the file
+	maxFile   int64 // 0: no limit
+	quotaLeft int64 // -1: no quota
+	exceeded  bool
+	failed    error
+	closed    bool
+}
+
+var _ ftpserver.FileTransferError = (*transfer)(nil)
+
+func (t *transfer) Read(p []byte) (int, error) {
+	n, err := t.f.Read(p)
+	t.n += int64(n)
+	t.client.touch()
+	if err != nil && err != io.EOF {
+		err = clean(err)
+	}
+	return n, err
+}
+
+func (t *transfer) Write(p []byte) (int, error) {
+	allowed := int64(len(p))
+	if t.maxFile > 0 && t.pos+t.n+allowed > t.maxFile {
+		allowed = max(t.maxFile-t.pos-t.n, 0)
+	}
+	if t.quotaLeft >= 0 && t.n+allowed > t.quotaLeft {
+		allowed = max(t.quotaLeft-t.n, 0)
+	}
+	n, err := t.f.Write(p[:allowed])
+	t.n += int64(n)
+	t.client.touch()
+	if err != nil {
+		return n, clean(err)
+	}
+	if allowed < int64(len(p)) {
+		t.exceeded = true
+		return n, ftpserver.ErrStorageExceeded
+	}
+	return n, nil
+}
+
+func (t *transfer) Seek(offset int64, whence int) (int64, error) {
+	p, err := t.f.Seek(offset, whence)
+	if err != nil {
+		return p, clean(err)
+	}
+	if t.n == 0 && !t.write {
+		t.pos = p
+	}
+	return p, nil
+}
+
+func (t *transfer) TransferError(err error) { t.failed = err }
+
+func (t *transfer) Close() error {
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	if t.exceeded {
+		// A refused upload leaves nothing behind: the file as it was
+		// before (resume, APPE) or no file at all.
+		if !t.replaces {
+			_ = t.f.Truncate(t.pos)
+		}
+	}
+	err := clean(t.f.Close())
+	if t.exceeded && t.replaces {
+		_ = t.fs.root.Remove(t.rel)
+	}
+	c := t.client
+	c.touch()
+	verb := "download"
+	if t.write {
+		verb = "upload"
+	}
+	result := "complete"
+	switch {
+	case t.exceeded:
+		result = "refused: size limit or quota reached (552)"
+	case t.failed != nil:
+		result = "aborted"
+	}
+	from := ""
+	if t.pos > 0 {
+		from = " from offset " + strconv.FormatInt(t.pos, 10)
+	}
+	c.note("%s %s: %d bytes%s, %s", verb, t.name, t.n, from, result)
+	c.log.Info("ftp transfer", "user", c.userName(), "op", verb, "file", t.name, "bytes", t.n, "offset", t.pos, "result", result)
+	if t.exceeded {
+		return ftpserver.ErrStorageExceeded
+	}
+	return err
+}
