@@ -58,6 +58,20 @@ func TestWithRealServices(t *testing.T) {
 				t.Errorf("DNS page lacks %q", want)
 			}
 		}
+		// Zones, read by zone transfer.
+		zones := body[strings.Index(body, "<h2>Zones</h2>"):]
+		for _, want := range []string{`id="zone-` + dns.Fqdn(cfg.Server.Domain) + `"`, ">SOA<", ">NS<", name + "</td>", "in-addr.arpa."} {
+			if !strings.Contains(zones, want) {
+				t.Errorf("zones lack %q:\n%s", want, zones)
+			}
+		}
+		// The dashboard's own transfers are not among the queries.
+		_, body = c.get("/labd/dns?zones=0")
+		queries := body[strings.Index(body, `<table id="dns"`):]
+		queries = queries[:strings.Index(queries, "</table>")]
+		if strings.Contains(queries, "AXFR") || strings.Contains(queries, ">SOA<") {
+			t.Errorf("the dashboard's zone transfers are listed as queries")
+		}
 	})
 
 	t.Run("FTP login masked", func(t *testing.T) {

@@ -416,7 +416,11 @@ func (d *Dashboard) dnsPage(w http.ResponseWriter, r *http.Request) {
 			rows = append(rows, row)
 		}
 	}
-	d.render(w, r, http.StatusOK, "dns", map[string]any{"Rows": rows})
+	data := map[string]any{"Rows": rows}
+	if r.URL.Query().Get("zones") != "0" {
+		data["Zones"], data["ZoneError"] = d.zones()
+	}
+	d.render(w, r, http.StatusOK, "dns", data)
 }
 
 // --- class board ---
