@@ -199,26 +199,17 @@ func (r *Registry) finish(s *Session) {
 
 // List returns every live session and the finished ones still kept, oldest
 // first.
-func (r *Registry) List() []Info {
-	r.mu.Lock()
-	all := make([]*Session, 0, len(r.live)+len(r.finished))
-	all = append(all, r.finished...)
-	for _, s := range r.live {
-		all = append(all, s)
-	}
-	r.mu.Unlock()
-	out := make([]Info, len(all))
-	for i, s := range all {
-		out[i] = s.Info()
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
-}
+func (r *Registry) List() []Info { return r.snapshot(true) }
 
 // Live returns the live sessions only, oldest first.
-func (r *Registry) Live() []Info {
+func (r *Registry) Live() []Info { return r.snapshot(false) }
+
+func (r *Registry) snapshot(withFinished bool) []Info {
 	r.mu.Lock()
-	all := make([]*Session, 0, len(r.live))
+	all := make([]*Session, 0, len(r.live)+len(r.finished))
+	if withFinished {
+		all = append(all, r.finished...)
+	}
 	for _, s := range r.live {
 		all = append(all, s)
 	}
