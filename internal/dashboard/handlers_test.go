@@ -221,6 +221,24 @@ func TestLogin(t *testing.T) {
 			t.Errorf("after logout: %d, want 401", resp.StatusCode)
 		}
 	})
+	t.Run("a demoted admin loses access at once", func(t *testing.T) {
+		if err := e.deps.Store.CreateUser(context.Background(), "ta", "ta-pw", true); err != nil {
+			t.Fatal(err)
+		}
+		c := e.client(t)
+		if r := c.login("ta", "ta-pw"); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("login: %d", r.StatusCode)
+		}
+		if resp, body := c.get("/labd/api/sessions"); resp.StatusCode != 200 {
+			t.Fatalf("admin: %d %s", resp.StatusCode, body)
+		}
+		if err := e.deps.Store.SetAdmin(context.Background(), "ta", false); err != nil {
+			t.Fatal(err)
+		}
+		if resp, _ := c.get("/labd/api/sessions"); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("demoted: %d, want 401", resp.StatusCode)
+		}
+	})
 	t.Run("over HTTPS the cookie is Secure", func(t *testing.T) {
 		c := e.client(t)
 		c.base = e.tlsBase
