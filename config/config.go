@@ -80,7 +80,7 @@ type TLS struct {
 
 // Sessions bounds the session registry.
 type Sessions struct {
-	// History is how many finished sessions are kept.
+	// History is how many finished sessions are kept per protocol.
 	History int `yaml:"history"`
 	// TranscriptBytes bounds the transcript of one session.
 	TranscriptBytes int `yaml:"transcript_bytes"`

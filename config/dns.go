@@ -16,6 +16,9 @@ type DNS struct {
 	// AllowTransfer (CIDR) may AXFR; Notify (host:port) get NOTIFY on reload.
 	AllowTransfer []string `yaml:"allow_transfer"`
 	Notify        []string `yaml:"notify"`
+	// Secondaries are zones labd copies from another server (its
+	// primary) by AXFR, at start, every SOA refresh, and on NOTIFY.
+	Secondaries []Secondary `yaml:"secondaries"`
 	// RateLimit is responses per second per client address (0: off).
 	RateLimit int `yaml:"rate_limit"`
 	// RateLimitSlip: over the limit, every Nth response is sent as an
@@ -32,6 +35,13 @@ type DNS struct {
 	// Records are extra records for the built-in lab zone, in master-file
 	// syntax relative to the lab domain ("printer IN A 10.0.0.5").
 	Records []string `yaml:"records"`
+}
+
+// Secondary is one zone served as a secondary.
+type Secondary struct {
+	Origin string `yaml:"origin"`
+	// Primary is the host:port labd transfers the zone from.
+	Primary string `yaml:"primary"`
 }
 
 // Zone is one master file.
@@ -68,6 +78,12 @@ func (d *DNS) validate(v *validator) {
 			v.errorf("dns.zones", "zone file %q needs an origin", z.File)
 		}
 		v.file("dns.zones", z.File)
+	}
+	for _, sec := range d.Secondaries {
+		if sec.Origin == "" || sec.Primary == "" {
+			v.errorf("dns.secondaries", "each secondary zone needs an origin and a primary (host:port)")
+		}
+		v.listen("dns.secondaries", []string{sec.Primary})
 	}
 	v.listen("dns.forwarders", d.Forwarders)
 	v.listen("dns.notify", d.Notify)

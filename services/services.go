@@ -8,6 +8,9 @@ import (
 	dnssvc "labd/services/dns"
 	ftpsvc "labd/services/ftp"
 	httpsvc "labd/services/http"
+	pop3svc "labd/services/pop3"
+	smtpsvc "labd/services/smtp"
+	telnetsvc "labd/services/telnet"
 )
 
 // All returns the builders of every protocol service, in start order.
@@ -16,5 +19,8 @@ func All() []service.Builder {
 		{Name: "http", Enabled: func(c *config.Config) bool { return c.HTTP.Enabled }, New: httpsvc.New},
 		{Name: "dns", Enabled: func(c *config.Config) bool { return c.DNS.Enabled }, New: dnssvc.New, Check: dnssvc.Check},
 		{Name: "ftp", Enabled: func(c *config.Config) bool { return c.FTP.Enabled }, New: ftpsvc.New},
+		{Name: "telnet", Enabled: func(c *config.Config) bool { return c.Telnet.Enabled }, New: telnetsvc.New},
+		{Name: "smtp", Enabled: func(c *config.Config) bool { return c.SMTP.Enabled }, New: smtpsvc.New},
+		{Name: "pop3", Enabled: func(c *config.Config) bool { return c.POP3.Enabled }, New: pop3svc.New},
 	}
 }

@@ -78,7 +78,7 @@ type Event struct {
 
 // Options bounds the registry.
 type Options struct {
-	History         int // finished sessions kept
+	History         int // finished sessions kept, per protocol
 	TranscriptBytes int // per session
 	TotalBytes      int // all transcripts together
 }
@@ -92,7 +92,10 @@ type Registry struct {
 
 	mu       sync.Mutex
 	live     map[uint64]*Session
-	finished []*Session          // in order of closing, oldest first
+	// finished holds, per protocol, the sessions in order of closing,
+	// oldest first: a student looping dig must not push the SSH and SMTP
+	// sessions out of the instructor's view.
+	finished map[string][]*Session
 	byID     map[uint64]*Session // the finished ones
 	today    map[string]int
 	day      int
@@ -113,7 +116,8 @@ func New(opts Options) *Registry {
 	return &Registry{
 		opts:  opts,
 		live:  map[uint64]*Session{},
-		byID:  map[uint64]*Session{},
+		byID:     map[uint64]*Session{},
+		finished: map[string][]*Session{},
 		today: map[string]int{},
 		subs:  map[chan Event]struct{}{},
 	}
@@ -179,19 +183,28 @@ func (r *Registry) publish(kind string, s *Session) {
 func (r *Registry) finish(s *Session) {
 	r.mu.Lock()
 	delete(r.live, s.info.ID)
-	r.finished = append(r.finished, s)
+	proto := s.info.Proto
+	list := append(r.finished[proto], s)
 	r.byID[s.info.ID] = s
-	for len(r.finished) > r.opts.History {
-		old := r.finished[0]
-		r.finished[0] = nil
-		r.finished = r.finished[1:]
+	for len(list) > r.opts.History {
+		old := list[0]
+		list[0] = nil
+		list = list[1:]
 		delete(r.byID, old.info.ID)
 		r.total.Add(-int64(old.dropTranscript()))
 	}
+	r.finished[proto] = list
 	// Over the global bound, the oldest finished transcripts go first; the
 	// metadata stays.
-	for i := 0; r.total.Load() > int64(r.opts.TotalBytes) && i < len(r.finished); i++ {
-		r.total.Add(-int64(r.finished[i].dropTranscript()))
+	if r.total.Load() > int64(r.opts.TotalBytes) {
+		old := make([]*Session, 0, len(r.byID))
+		for _, f := range r.byID {
+			old = append(old, f)
+		}
+		sort.Slice(old, func(i, j int) bool { return old[i].info.ID < old[j].info.ID })
+		for i := 0; r.total.Load() > int64(r.opts.TotalBytes) && i < len(old); i++ {
+			r.total.Add(-int64(old[i].dropTranscript()))
+		}
 	}
 	r.mu.Unlock()
 	r.publish("close", s)
@@ -206,9 +219,11 @@ func (r *Registry) Live() []Info { return r.snapshot(false) }
 
 func (r *Registry) snapshot(withFinished bool) []Info {
 	r.mu.Lock()
-	all := make([]*Session, 0, len(r.live)+len(r.finished))
+	all := make([]*Session, 0, len(r.live)+len(r.byID))
 	if withFinished {
-		all = append(all, r.finished...)
+		for _, f := range r.byID {
+			all = append(all, f)
+		}
 	}
 	for _, s := range r.live {
 		all = append(all, s)

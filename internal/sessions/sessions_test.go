@@ -85,6 +85,15 @@ func TestTranscriptBounds(t *testing.T) {
 	if n := len(r.List()); n != 2 {
 		t.Errorf("history bound: %d sessions kept, want 2", n)
 	}
+	// The bound is per protocol: a flood of one does not evict another.
+	keep := r.Open("ssh", "tcp", "a", "b")
+	keep.Close("ok")
+	for i := 0; i < 5; i++ {
+		r.Open("dns", "udp", "a", "b").Close("ok")
+	}
+	if _, ok := r.Get(keep.ID()); !ok {
+		t.Error("a burst of DNS sessions evicted the SSH session")
+	}
 	if tot := r.total.Load(); tot > 25 {
 		t.Errorf("total transcript bytes %d over the bound 25", tot)
 	}

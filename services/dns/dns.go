@@ -46,6 +46,7 @@ type Service struct {
 	allowTransfer  []netip.Prefix
 	rateExempt     []netip.Prefix
 	limiter        *limiter
+	secondaries    map[string]*secondary
 	cache          *cache
 	// upstreamTimeout bounds one exchange with a forwarder.
 	upstreamTimeout time.Duration
@@ -98,6 +99,7 @@ func newService(deps service.Deps) (*Service, error) {
 		now:             time.Now,
 		cache:           newCache(10000),
 		upstreamTimeout: 3 * time.Second,
+		secondaries:     newSecondaries(cfg.DNS.Secondaries),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -115,12 +117,25 @@ func newService(deps service.Deps) (*Service, error) {
 	if cfg.DNS.RateLimit > 0 {
 		s.limiter = newLimiter(cfg.DNS.RateLimit, cfg.DNS.RateLimitSlip)
 	}
+	if v4, _ := hostAddrs(cfg); v4.IsLoopback() && cfg.Server.PublicAddress == "" && !allLoopback(cfg.Server.Listen) {
+		s.log.Warn("the built-in zone's A records point to 127.0.0.1: set server.public_address to the address students use to reach this host", "domain", cfg.Server.Domain)
+	}
 	zs, errs := s.load(context.Background(), nil)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	s.zones.Store(zs)
 	return s, nil
+}
+
+func allLoopback(addrs []string) bool {
+	for _, a := range addrs {
+		ip, err := netip.ParseAddr(a)
+		if err != nil || !ip.IsLoopback() {
+			return false
+		}
+	}
+	return true
 }
 
 func prefixes(list []string) ([]netip.Prefix, error) {
@@ -193,6 +208,13 @@ func (s *Service) load(ctx context.Context, prev *zoneSet) (*zoneSet, []error) {
 			}
 		}
 		next.zones[origin] = z
+	}
+	// Secondary zones stay as last transferred (the refresh loops update
+	// them).
+	for origin, z := range prevZones {
+		if z.primary != "" && s.secondaries[origin] != nil {
+			next.zones[origin] = z
+		}
 	}
 	// A file zone containing a generated reverse zone replaces it.
 	for origin, z := range next.zones {
@@ -284,6 +306,10 @@ func (s *Service) Serve(ctx context.Context) error {
 		srv.NotifyStartedFunc = func() { started <- struct{}{} }
 		go func() { errc <- srv.ActivateAndServe() }()
 	}
+	for _, sec := range s.secondaries {
+		s.bg.Add(1)
+		go s.secondaryLoop(ctx, sec)
+	}
 	var first error
 	running := len(s.servers)
 	for n := 0; n < len(s.servers); n++ {
@@ -344,6 +370,9 @@ func (s *Service) Reload(ctx context.Context) (string, error) {
 	next, errs := s.load(ctx, prev)
 	s.zones.Store(next)
 	flushed := s.cache.flush()
+	for _, sec := range s.secondaries {
+		sec.trigger()
+	}
 	var parts, changed []string
 	for _, z := range next.sorted() {
 		note := ""

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,7 +39,9 @@ type fakeClock struct {
 func (c *fakeClock) now() time.Time          { return c.base.Add(time.Duration(c.off.Load())) }
 func (c *fakeClock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
-func startLab(t *testing.T, edit func(*config.Config)) *lab {
+func startLab(t *testing.T, edit func(*config.Config)) *lab { return startLabB(t, edit) }
+
+func startLabB(t testing.TB, edit func(*config.Config)) *lab {
 	t.Helper()
 	cfg := labtest.Config(t)
 	cfg.DNS.IPv6Address = "::1"
@@ -358,6 +361,13 @@ func TestZoneFile(t *testing.T) {
 	if r := l.q(t, "web.example.test.", dns.TypeA); len(r.Answer) != 1 || r.Answer[0].Header().Ttl != 600 {
 		t.Errorf("web TTL: %v", r.Answer)
 	}
+	// Below a zone cut: a referral (no AA), NS in authority, glue.
+	r := l.q(t, "host.sub.example.test.", dns.TypeA)
+	if r.Rcode != dns.RcodeSuccess || r.Authoritative || len(r.Answer) != 0 ||
+		!has(rrStrings(r.Ns), "sub.example.test. IN NS ns.sub.example.test.") ||
+		!has(rrStrings(r.Extra), "ns.sub.example.test. IN A 127.0.0.55") {
+		t.Errorf("referral: %v", r)
+	}
 	// The built-in zone is still there.
 	if r := l.q(t, "www.lab.test.", dns.TypeA); len(r.Answer) != 1 {
 		t.Errorf("built-in zone gone: %v", r)
@@ -476,6 +486,13 @@ func TestCheck(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "bad.zone") || !strings.Contains(err.Error(), "line: 4") {
 		t.Errorf("check of a broken zone: %v", err)
 	}
+	// $INCLUDE stays in the zone file's directory.
+	esc := filepath.Join(t.TempDir(), "esc.zone")
+	writeFile(t, esc, "$TTL 60\n@ SOA ns hostmaster 1 3600 600 604800 60\n@ NS ns\n$INCLUDE ../../../../../../etc/hostname\n")
+	cfg.DNS.Zones = []config.Zone{{Origin: "esc.test", File: esc}}
+	if err := labdns.Check(cfg); err == nil || !strings.Contains(err.Error(), "zone file's directory") {
+		t.Errorf("$INCLUDE outside the directory: %v", err)
+	}
 	cfg.DNS.Zones = nil
 	cfg.DNS.Records = []string{"printer IN A 127.0.0.9", "oops IN MX nope"}
 	if err := labdns.Check(cfg); err == nil || !strings.Contains(err.Error(), "dns.records[1]") {
@@ -484,7 +501,13 @@ func TestCheck(t *testing.T) {
 }
 
 func TestExtraRecords(t *testing.T) {
-	l := startLab(t, func(c *config.Config) { c.DNS.Records = []string{"printer IN A 127.0.0.9"} })
+	l := startLab(t, func(c *config.Config) {
+		c.DNS.Records = []string{"printer IN A 127.0.0.9", "www IN A 127.0.0.1"}
+	})
+	// A record that repeats a built-in one is not served twice.
+	if r := l.q(t, "www.lab.test.", dns.TypeA); len(r.Answer) != 1 {
+		t.Errorf("duplicate record served: %v", r.Answer)
+	}
 	if r := l.q(t, "printer.lab.test.", dns.TypeA); len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "127.0.0.9" {
 		t.Errorf("extra record: %v", r)
 	}
@@ -622,31 +645,36 @@ func TestRateLimit(t *testing.T) {
 
 func TestSessionsRegistered(t *testing.T) {
 	l := startLab(t, nil)
-	l.q(t, "lab.test.", dns.TypeMX)
-	exchange(t, "tcp", l.tcp, "nosuch.lab.test.", dns.TypeA)
-	var udp, tcp *sessions.Info
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) && (udp == nil || tcp == nil) {
-		for _, in := range l.deps.Sessions.List() {
-			if in.Proto == "dns" && !in.Open && in.Attrs["name"] == "lab.test." {
-				udp = &in
+	// closed waits until the session of a query for name is closed.
+	closed := func(name string) *sessions.Info {
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			for _, in := range l.deps.Sessions.List() {
+				if in.Proto == "dns" && !in.Open && in.Attrs["name"] == name {
+					return &in
+				}
 			}
-			if in.Proto == "dns" && !in.Open && in.Attrs["name"] == "nosuch.lab.test." {
-				tcp = &in
-			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		time.Sleep(10 * time.Millisecond)
+		t.Fatalf("no closed session for %s: %+v", name, l.deps.Sessions.List())
+		return nil
 	}
-	if udp == nil || tcp == nil {
-		t.Fatalf("sessions not registered: %+v", l.deps.Sessions.List())
-	}
+	// One query at a time, so that sessions close in ID order (the
+	// registry's Get looks finished sessions up by binary search).
+	l.q(t, "lab.test.", dns.TypeMX)
+	udp := closed("lab.test.")
+	exchange(t, "tcp", l.tcp, "nosuch.lab.test.", dns.TypeA)
+	tcp := closed("nosuch.lab.test.")
 	if udp.Transport != "udp" || udp.Attrs["type"] != "MX" || udp.Attrs["rcode"] != "NOERROR" || udp.Attrs["size"] == "" || udp.BytesOut == 0 {
 		t.Errorf("udp session: %+v", udp)
 	}
 	if tcp.Transport != "tcp" || tcp.Attrs["type"] != "A" || tcp.Attrs["rcode"] != "NXDOMAIN" {
 		t.Errorf("tcp session: %+v", tcp)
 	}
-	s, _ := l.deps.Sessions.Get(udp.ID)
+	s, ok := l.deps.Sessions.Get(udp.ID)
+	if !ok {
+		t.Fatalf("session %d not found", udp.ID)
+	}
 	tr := s.Transcript()
 	if len(tr) < 2 || !strings.Contains(string(tr[0].Data), "lab.test. IN MX") || !strings.Contains(string(tr[1].Data), "NOERROR") {
 		t.Errorf("transcript: %+v", tr)
@@ -717,5 +745,57 @@ func TestReloadRefreshesUsers(t *testing.T) {
 	}
 	if s3 := l.q(t, "lab.test.", dns.TypeSOA).Answer[0].(*dns.SOA).Serial; s3 != s2 {
 		t.Errorf("serial changed from %d to %d without a change", s2, s3)
+	}
+}
+
+// TestSecondary is the primary/secondary exercise: one labd serves a zone
+// from a file, another copies it by AXFR, and a NOTIFY after a change on
+// the primary makes the secondary fetch the new version.
+func TestSecondary(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "example.zone")
+	zone := func(serial int, name string) string {
+		return "$ORIGIN example.test.\n$TTL 60\n@ SOA ns hostmaster " + strconv.Itoa(serial) + " 3600 600 604800 60\n@ NS ns\nns A 127.0.0.53\n" + name + " A 127.0.0.1\n"
+	}
+	writeFile(t, file, zone(1, "first"))
+	var primaryCfg *config.Config
+	primary := startLab(t, func(c *config.Config) {
+		zoneConfig("example.test", file)(c)
+		primaryCfg = c
+	})
+	secondary := startLab(t, func(c *config.Config) {
+		c.DNS.Secondaries = []config.Secondary{{Origin: "example.test", Primary: primary.tcp}}
+	})
+	waitFor := func(name string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			r := secondary.q(t, name, dns.TypeA)
+			if len(r.Answer) == 1 && r.Authoritative {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("secondary never answered %s: %v", name, r)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor("first.example.test.")
+	// The primary changes the zone and notifies the secondary.
+	primaryCfg.DNS.Notify = []string{secondary.udp}
+	writeFile(t, file, zone(2, "second"))
+	if _, err := primary.svc.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("second.example.test.")
+	if r := secondary.q(t, "example.test.", dns.TypeSOA); len(r.Answer) != 1 || r.Answer[0].(*dns.SOA).Serial != 2 {
+		t.Errorf("secondary SOA: %v", r.Answer)
+	}
+	// A NOTIFY for a zone it is not a secondary of is refused.
+	m := new(dns.Msg)
+	m.SetNotify("lab.test.")
+	r, _, err := (&dns.Client{Timeout: 5 * time.Second}).Exchange(m, secondary.udp)
+	if err != nil || r.Rcode != dns.RcodeRefused {
+		t.Errorf("NOTIFY for lab.test: %v %v", r, err)
 	}
 }

@@ -63,8 +63,7 @@ func (s *Service) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	m.RecursionAvailable = recursion
 	switch {
 	case req.Opcode == dns.OpcodeNotify:
-		// labd is not a secondary: a NOTIFY to it is refused.
-		m.Rcode = dns.RcodeRefused
+		sess.Notef("%s", s.notifyFrom(m, q, client))
 	case req.Opcode != dns.OpcodeQuery:
 		m.Rcode = dns.RcodeNotImplemented
 	case q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY:

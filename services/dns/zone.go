@@ -1,10 +1,13 @@
 package dns
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -22,7 +25,9 @@ type node struct {
 type zone struct {
 	origin string // lower case, fully qualified
 	file   string // master file, "" for generated zones
-	soa    *dns.SOA
+	// primary is the server a secondary zone was transferred from.
+	primary string
+	soa     *dns.SOA
 	// negSOA is the SOA sent in the authority section of negative
 	// answers, with the TTL RFC 2308 asks for (min of TTL and minimum).
 	negSOA []dns.RR
@@ -69,6 +74,9 @@ func newZone(origin string, rrs []dns.RR) (*zone, error) {
 		n := z.ensure(name)
 		if n.sets == nil {
 			n.sets = map[uint16][]dns.RR{}
+		}
+		if slices.ContainsFunc(n.sets[h.Rrtype], func(o dns.RR) bool { return dns.IsDuplicate(o, rr) }) {
+			continue // an RRset is a set (RFC 2181 5)
 		}
 		n.sets[h.Rrtype] = append(n.sets[h.Rrtype], rr)
 		if h.Rrtype == dns.TypeNS && name != origin {
@@ -172,40 +180,58 @@ func (z *zone) delegation(name string) (string, []dns.RR) {
 
 // parseZone reads a master file. $INCLUDE is allowed, restricted to the
 // directory of the file (an os.Root refuses .. and symlinks out of it).
-// Errors name the file and the line.
+// Errors name the file (or the included file) and the line.
 func parseZone(origin, file string, defaultTTL uint32) (*zone, error) {
-	dir, base := filepath.Split(file)
-	if dir == "" {
-		dir = "."
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return nil, fmt.Errorf("zone %s: %w", origin, err)
 	}
+	dir := filepath.Dir(abs)
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("zone %s: %w", origin, err)
 	}
 	defer root.Close()
-	f, err := root.Open(base)
+	f, err := root.Open(filepath.Base(abs))
 	if err != nil {
 		return nil, fmt.Errorf("zone %s: %w", origin, err)
 	}
 	defer f.Close()
-	rrs, err := parseRecords(f, origin, base, defaultTTL, root)
+	fsys := dirFS{prefix: strings.TrimLeft(filepath.ToSlash(dir), "/") + "/", fsys: root.FS()}
+	rrs, err := parseRecords(f, origin, abs, defaultTTL, fsys)
 	if err != nil {
-		return nil, fmt.Errorf("zone %s: %s: %w", origin, file, err)
+		return nil, fmt.Errorf("zone %s: %w", origin, err)
 	}
 	z, err := newZone(origin, rrs)
 	if err != nil {
-		return nil, fmt.Errorf("zone %s: %s: %w", origin, file, err)
+		return nil, fmt.Errorf("zone %s: %s: %w", origin, abs, err)
 	}
 	z.file = file
 	return z, nil
 }
 
-func parseRecords(r io.Reader, origin, name string, defaultTTL uint32, root *os.Root) ([]dns.RR, error) {
+// dirFS serves the $INCLUDE targets of a zone file: the parser asks for
+// the absolute path (without its leading slash), which must lie in the
+// zone file's directory.
+type dirFS struct {
+	prefix string
+	fsys   fs.FS
+}
+
+func (d dirFS) Open(name string) (fs.File, error) {
+	rel, ok := strings.CutPrefix(name, d.prefix)
+	if !ok {
+		return nil, &fs.PathError{Op: "open", Path: "/" + name, Err: errors.New("$INCLUDE may only name files in the zone file's directory")}
+	}
+	return d.fsys.Open(rel)
+}
+
+func parseRecords(r io.Reader, origin, name string, defaultTTL uint32, fsys fs.FS) ([]dns.RR, error) {
 	zp := dns.NewZoneParser(r, origin, name)
 	zp.SetDefaultTTL(defaultTTL)
-	if root != nil {
+	if fsys != nil {
 		zp.SetIncludeAllowed(true)
-		zp.SetIncludeFS(root.FS())
+		zp.SetIncludeFS(fsys)
 	}
 	var rrs []dns.RR
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {

@@ -1,0 +1,552 @@
+// Package shell is labd's lab shell: a built-in, confined command
+// interpreter over a user's home, shared by SSH and Telnet. It never runs a
+// host program: every command is Go code in this package, and every file
+// operation goes through an os.Root opened on the user's home, so that no
+// path ("..", an absolute path, a symlink) leads out of it.
+//
+// The user sees the home as /home/<user> (pwd) and ~ (prompt); the rest of
+// the host's file system does not exist for the shell.
+package shell
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/term"
+
+	"labd/internal/service"
+	"labd/internal/sessions"
+)
+
+// started is labd's start time, for uptime.
+var started = time.Now()
+
+// Env is what a shell runs with.
+type Env struct {
+	Deps    service.Deps      // store, sessions, endpoints, layout, config, TLS, logger
+	User    string            // the authenticated user
+	Proto   string            // "ssh" or "telnet"
+	Remote  string            // client addr:port
+	Session *sessions.Session // may be nil
+	// LineMode makes Interactive read plain lines without echo or line
+	// editing: for a client that echoes and edits locally (nc, or a
+	// Telnet client that refused WILL ECHO).
+	LineMode bool
+}
+
+// WindowSize is a terminal's size in characters.
+type WindowSize struct{ Width, Height int }
+
+// Shell is one user's shell session.
+type Shell struct {
+	env  Env
+	root *os.Root
+	home string // virtual path of the home: /home/<user>
+	cwd  string // relative to the home: "." or "a/b"
+
+	hist    *history
+	term    *term.Terminal // nil outside Interactive
+	readIn  func(prompt string) (string, error)
+	exiting bool
+}
+
+// New opens the user's home and returns a shell over it.
+func New(env Env) (*Shell, error) {
+	if env.User == "" || strings.ContainsAny(env.User, `/\`) || env.User == "." || env.User == ".." {
+		return nil, fmt.Errorf("shell: invalid user %q", env.User)
+	}
+	dir := env.Deps.Layout.Home(env.User)
+	if err := env.Deps.Layout.EnsureHome(env.User); err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("shell: open home of %s: %w", env.User, err)
+	}
+	return &Shell{env: env, root: root, home: "/home/" + env.User, cwd: ".", hist: &history{}}, nil
+}
+
+// Close releases the home.
+func (s *Shell) Close() error { return s.root.Close() }
+
+func (s *Shell) hostname() string {
+	if c := s.env.Deps.Config; c != nil && c.Server.Hostname != "" {
+		return c.Server.Hostname
+	}
+	return "labd"
+}
+
+// prompt is user@host:path$ with the home shown as ~.
+func (s *Shell) prompt() string {
+	p := "~"
+	if s.cwd != "." {
+		p = "~/" + s.cwd
+	}
+	return fmt.Sprintf("%s@%s:%s$ ", s.env.User, s.hostname(), p)
+}
+
+// Motd is the message of the day shown after login.
+func (s *Shell) Motd() string {
+	if c := s.env.Deps.Config; c != nil {
+		return c.Shell.Motd
+	}
+	return ""
+}
+
+// Exec runs one command line (ssh host CMD) and returns its exit status.
+func (s *Shell) Exec(ctx context.Context, line string, stdout, stderr io.Writer) int {
+	return s.run(ctx, line, stdout, stderr)
+}
+
+// Interactive runs the line-edited shell over a terminal until
+// exit/logout/Ctrl-D or ctx end. rw is the raw terminal stream (bytes typed
+// in, bytes to show); resize delivers window sizes.
+func (s *Shell) Interactive(ctx context.Context, rw io.ReadWriter, width, height int, resize <-chan WindowSize) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Unblock a pending Read when ctx ends.
+	stop := context.AfterFunc(ctx, func() {
+		if d, ok := rw.(interface{ SetReadDeadline(time.Time) error }); ok {
+			_ = d.SetReadDeadline(time.Now())
+		} else if c, ok := rw.(io.Closer); ok {
+			_ = c.Close()
+		}
+	})
+	defer stop()
+	if s.env.LineMode {
+		return s.lineMode(ctx, rw)
+	}
+	in := &ctrlCReader{r: rw}
+	t := term.NewTerminal(struct {
+		io.Reader
+		io.Writer
+	}{in, rw}, s.prompt())
+	s.hist.ctrlC = in
+	t.History = s.hist
+	if width <= 0 || height <= 0 {
+		width, height = 80, 24
+	}
+	_ = t.SetSize(width, height)
+	s.term = t
+	defer func() { s.term = nil }()
+	if resize != nil {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case ws, ok := <-resize:
+					if !ok {
+						return
+					}
+					if ws.Width > 0 && ws.Height > 0 {
+						_ = t.SetSize(ws.Width, ws.Height)
+					}
+				}
+			}
+		}()
+	}
+	if m := s.Motd(); m != "" {
+		fmt.Fprintf(t, "%s\n", strings.TrimRight(m, "\n"))
+	}
+	// Command output goes straight to the stream, one write per command
+	// (one segment in Wireshark), with LF made CR LF: while a command
+	// runs the line editor shows nothing, so it need not be involved.
+	out := &bufWriter{w: &crlfWriter{w: rw}}
+	s.readIn = func(prompt string) (string, error) {
+		out.Flush()
+		t.SetPrompt(prompt)
+		defer t.SetPrompt(s.prompt())
+		s.hist.skip = true
+		defer func() { s.hist.skip = false }()
+		return t.ReadLine()
+	}
+	defer func() { s.readIn = nil }()
+	for {
+		t.SetPrompt(s.prompt())
+		line, err := t.ReadLine()
+		if errors.Is(err, term.ErrPasteIndicator) {
+			err = nil
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				fmt.Fprint(rw, "logout\r\n")
+				return nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		if s.hist.interrupted {
+			s.hist.interrupted = false
+			continue
+		}
+		s.run(ctx, line, out, out)
+		out.Flush()
+		if s.exiting {
+			return nil
+		}
+	}
+}
+
+// lineMode reads plain lines: the client echoes and edits them itself.
+func (s *Shell) lineMode(ctx context.Context, rw io.ReadWriter) error {
+	out := &crlfWriter{w: rw}
+	bw := &bufWriter{w: out}
+	lr := newLineReader(rw)
+	if m := s.Motd(); m != "" {
+		fmt.Fprintf(out, "%s\n", strings.TrimRight(m, "\n"))
+	}
+	s.readIn = func(prompt string) (string, error) {
+		bw.Flush()
+		io.WriteString(out, prompt)
+		return lr.ReadLine()
+	}
+	defer func() { s.readIn = nil }()
+	for {
+		io.WriteString(out, s.prompt())
+		line, err := lr.ReadLine()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		if strings.TrimSpace(line) != "" {
+			s.hist.Add(line)
+		}
+		s.run(ctx, line, bw, bw)
+		bw.Flush()
+		if s.exiting {
+			return nil
+		}
+	}
+}
+
+// run parses and runs one line, with > and >> redirection of stdout.
+func (s *Shell) run(ctx context.Context, line string, stdout, stderr io.Writer) int {
+	words, redir, err := parse(line)
+	if err != nil {
+		fmt.Fprintf(stderr, "labsh: %v\n", err)
+		return 2
+	}
+	if len(words) == 0 {
+		if redir.path != "" {
+			fmt.Fprintln(stderr, "labsh: a redirection needs a command")
+			return 2
+		}
+		return 0
+	}
+	name := words[0]
+	c, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "%s: command not found (type help for the list of commands)\n", name)
+		return 127
+	}
+	out := stdout
+	if redir.path != "" {
+		rel, err := s.resolve(redir.path)
+		if err != nil {
+			fmt.Fprintf(stderr, "labsh: %s: %v\n", redir.path, err)
+			return 1
+		}
+		flag := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+		if redir.append {
+			flag = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+		}
+		f, err := s.root.OpenFile(rel, flag, 0o644)
+		if err != nil {
+			fmt.Fprintf(stderr, "labsh: %s: %s\n", redir.path, errText(err))
+			return 1
+		}
+		defer f.Close()
+		out = f
+	}
+	return c.run(s, &call{ctx: ctx, name: name, args: words[1:], out: out, err: stderr})
+}
+
+// call is one command invocation.
+type call struct {
+	ctx  context.Context
+	name string
+	args []string
+	out  io.Writer
+	err  io.Writer
+}
+
+func (c *call) failf(format string, a ...any) int {
+	fmt.Fprintf(c.err, c.name+": "+format+"\n", a...)
+	return 1
+}
+
+// errEscape is what any path outside the home gets.
+var errEscape = errors.New("permission denied (the lab shell only reaches your home)")
+
+// resolve turns a user path into a path relative to the home for os.Root.
+// ~ and /home/<user> name the home; any other absolute path, or a ".."
+// above the home, is refused.
+func (s *Shell) resolve(p string) (string, error) {
+	if p == "" {
+		return "", errors.New("empty path")
+	}
+	switch {
+	case p == "~":
+		p = s.home
+	case strings.HasPrefix(p, "~/"):
+		p = s.home + p[1:]
+	case !strings.HasPrefix(p, "/"):
+		p = path.Join(s.virtualCwd(), p)
+	}
+	p = path.Clean(p)
+	if p == s.home {
+		return ".", nil
+	}
+	if !strings.HasPrefix(p, s.home+"/") {
+		return "", errEscape
+	}
+	return strings.TrimPrefix(p, s.home+"/"), nil
+}
+
+// virtualCwd is the working directory as the user sees it.
+func (s *Shell) virtualCwd() string {
+	if s.cwd == "." {
+		return s.home
+	}
+	return s.home + "/" + s.cwd
+}
+
+// errText shortens an os error to what a shell prints.
+func errText(err error) string {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "No such file or directory"
+	case errors.Is(err, os.ErrExist):
+		return "File exists"
+	case errors.Is(err, os.ErrPermission):
+		return "Permission denied"
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		if strings.Contains(pe.Err.Error(), "escapes") || strings.Contains(pe.Err.Error(), "path escapes") {
+			return errEscape.Error()
+		}
+		return pe.Err.Error()
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		if strings.Contains(le.Err.Error(), "escapes") {
+			return errEscape.Error()
+		}
+		return le.Err.Error()
+	}
+	if strings.Contains(err.Error(), "escapes") {
+		return errEscape.Error()
+	}
+	return err.Error()
+}
+
+// history is the Terminal's history, also read by the history command. It
+// drops empty lines, lines interrupted by Ctrl-C and lines typed as input
+// to a command (a mail body).
+type history struct {
+	lines       []string
+	ctrlC       *ctrlCReader
+	interrupted bool
+	skip        bool
+}
+
+const maxHistory = 500
+
+func (h *history) Add(entry string) {
+	if h.ctrlC != nil && h.ctrlC.pending > 0 && strings.HasSuffix(entry, "^C") {
+		h.ctrlC.pending--
+		h.interrupted = true
+		return
+	}
+	if h.skip || strings.TrimSpace(entry) == "" {
+		return
+	}
+	if n := len(h.lines); n > 0 && h.lines[n-1] == entry {
+		return
+	}
+	h.lines = append(h.lines, entry)
+	if len(h.lines) > maxHistory {
+		h.lines = h.lines[len(h.lines)-maxHistory:]
+	}
+}
+
+func (h *history) Len() int { return len(h.lines) }
+
+// At returns the nth most recent entry (0 is the latest).
+func (h *history) At(n int) string { return h.lines[len(h.lines)-1-n] }
+
+// ctrlCReader prepares the bytes typed for x/term's Terminal:
+//   - Ctrl-C becomes "end of line, show ^C, Enter": the Terminal otherwise
+//     ends ReadLine with io.EOF on Ctrl-C, and the shell wants it to
+//     abandon the line like bash does;
+//   - a byte that is not valid UTF-8 (a Telnet 255, Latin-1 text) becomes
+//     '?': the Terminal would otherwise wait forever for the rest of a
+//     character that never comes.
+type ctrlCReader struct {
+	r       io.Reader
+	buf     []byte
+	carry   []byte // the start of a UTF-8 sequence cut by a read
+	pending int
+}
+
+func (c *ctrlCReader) Read(p []byte) (int, error) {
+	for len(c.buf) == 0 {
+		tmp := make([]byte, len(c.carry)+max(len(p), 64))
+		copy(tmp, c.carry)
+		n, err := c.r.Read(tmp[len(c.carry):])
+		in := tmp[:len(c.carry)+n]
+		c.carry = nil
+		if n == 0 && err != nil {
+			return 0, err
+		}
+		for len(in) > 0 {
+			b := in[0]
+			if b < utf8.RuneSelf {
+				if b == 3 {
+					c.buf = append(c.buf, 5, '^', 'C', '\r')
+					c.pending++
+				} else {
+					c.buf = append(c.buf, b)
+				}
+				in = in[1:]
+				continue
+			}
+			if !utf8.FullRune(in) {
+				c.carry = append([]byte(nil), in...)
+				break
+			}
+			r, size := utf8.DecodeRune(in)
+			if r == utf8.RuneError && size == 1 {
+				c.buf = append(c.buf, '?')
+			} else {
+				c.buf = append(c.buf, in[:size]...)
+			}
+			in = in[size:]
+		}
+		if err != nil && len(c.buf) == 0 {
+			return 0, err
+		}
+	}
+	n := copy(p, c.buf)
+	c.buf = c.buf[n:]
+	return n, nil
+}
+
+// crlfWriter turns LF into CRLF for a terminal in line mode.
+type crlfWriter struct{ w io.Writer }
+
+func (c *crlfWriter) Write(p []byte) (int, error) {
+	if !strings.ContainsRune(string(p), '\n') {
+		return c.w.Write(p)
+	}
+	out := make([]byte, 0, len(p)+8)
+	for i, b := range p {
+		if b == '\n' && (i == 0 || p[i-1] != '\r') {
+			out = append(out, '\r')
+		}
+		out = append(out, b)
+	}
+	if _, err := c.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// bufWriter collects a command's output; Flush sends it in one write.
+type bufWriter struct {
+	w   io.Writer
+	buf []byte
+}
+
+func (b *bufWriter) Write(p []byte) (int, error) {
+	b.buf = append(b.buf, p...)
+	if len(b.buf) >= 16<<10 {
+		if err := b.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// Flush writes what was collected.
+func (b *bufWriter) Flush() error {
+	if len(b.buf) == 0 {
+		return nil
+	}
+	_, err := b.w.Write(b.buf)
+	b.buf = b.buf[:0]
+	return err
+}
+
+// lineReader reads lines ended by CR, LF, CR LF or CR NUL.
+type lineReader struct {
+	r      io.Reader
+	buf    []byte
+	lastCR bool
+}
+
+func newLineReader(r io.Reader) *lineReader { return &lineReader{r: r} }
+
+const maxLine = 4096
+
+func (l *lineReader) ReadLine() (string, error) {
+	var line []byte
+	for {
+		for len(l.buf) > 0 {
+			b := l.buf[0]
+			l.buf = l.buf[1:]
+			if l.lastCR && (b == '\n' || b == 0) {
+				l.lastCR = false
+				continue
+			}
+			l.lastCR = false
+			switch b {
+			case '\r':
+				l.lastCR = true
+				return string(line), nil
+			case '\n':
+				return string(line), nil
+			case 4: // Ctrl-D
+				if len(line) == 0 {
+					return "", io.EOF
+				}
+			case 3: // Ctrl-C
+				line = line[:0]
+			case 8, 127:
+				if len(line) > 0 {
+					line = line[:len(line)-1]
+				}
+			default:
+				if len(line) < maxLine {
+					line = append(line, b)
+				}
+			}
+		}
+		tmp := make([]byte, 512)
+		n, err := l.r.Read(tmp)
+		l.buf = tmp[:n]
+		if n == 0 && err != nil {
+			if len(line) > 0 && errors.Is(err, io.EOF) {
+				return string(line), nil
+			}
+			return "", err
+		}
+	}
+}

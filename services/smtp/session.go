@@ -1,0 +1,252 @@
+package smtp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	netmail "net/mail"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	gosmtp "github.com/emersion/go-smtp"
+
+	"labd/internal/mail"
+	"labd/internal/sessions"
+	"labd/internal/store"
+)
+
+type backend struct {
+	svc  *Service
+	kind string
+}
+
+func (b *backend) NewSession(c *gosmtp.Conn) (gosmtp.Session, error) {
+	lc, _ := c.Conn().(*lineConn)
+	s := &session{svc: b.svc, kind: b.kind, conn: c, lc: lc, sess: sessions.FromConn(c.Conn())}
+	if ta, ok := c.Conn().RemoteAddr().(*net.TCPAddr); ok {
+		s.ip, _ = netip.AddrFromSlice(ta.IP)
+		s.ip = s.ip.Unmap()
+	}
+	s.log = b.svc.log.With("endpoint", b.kind, "remote", c.Conn().RemoteAddr().String())
+	if s.sess != nil && c.Hostname() != "" {
+		s.sess.SetAttr("helo", c.Hostname())
+	}
+	return s, nil
+}
+
+type session struct {
+	svc  *Service
+	kind string
+	conn *gosmtp.Conn
+	lc   *lineConn
+	sess *sessions.Session
+	ip   netip.Addr
+	log  *slog.Logger
+
+	authUser  string
+	authFails int
+
+	from  string
+	users []string // resolved local users, deduplicated
+	rcpts []string // addresses as given
+}
+
+func (s *session) isTLS() bool { return s.lc != nil && s.lc.tls }
+
+func (s *session) submission() bool { return s.kind != kindMX }
+
+func (s *session) Reset() {
+	s.from, s.users, s.rcpts = "", nil, nil
+}
+
+func (s *session) Logout() error { return nil }
+
+func (s *session) Mail(from string, opts *gosmtp.MailOptions) error {
+	if s.submission() && s.authUser == "" {
+		return &gosmtp.SMTPError{Code: 530, EnhancedCode: gosmtp.EnhancedCode{5, 7, 0},
+			Message: "Authentication required: this is a submission port, log in with AUTH PLAIN or AUTH LOGIN first (port 25 takes mail for local users without login)"}
+	}
+	s.Reset()
+	s.from = from
+	return nil
+}
+
+func (s *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	user, err := s.svc.deliver.Resolve(ctx, to)
+	switch {
+	case err == nil:
+	case errors.Is(err, mail.ErrBadAddress):
+		return &gosmtp.SMTPError{Code: 501, EnhancedCode: gosmtp.EnhancedCode{5, 1, 3}, Message: fmt.Sprintf("<%s>: bad recipient address syntax", to)}
+	case errors.Is(err, mail.ErrNoUser):
+		s.log.Info("recipient refused: unknown user", "rcpt", to)
+		return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: fmt.Sprintf("<%s>: Recipient address rejected: no such user here", to)}
+	case errors.Is(err, mail.ErrNotLocal):
+		if s.authUser != "" || s.svc.relayAllowed(s.ip) {
+			s.log.Warn("relay refused: labd does not relay outside the lab", "rcpt", to, "user", s.authUser)
+			if s.sess != nil {
+				s.sess.Notef("refused relay to <%s>: labd does not relay outside the lab", to)
+			}
+			return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1},
+				Message: fmt.Sprintf("<%s>: labd does not relay mail outside the lab; only %s are delivered here", to, strings.Join(s.svc.deliver.Domains, ", "))}
+		}
+		s.log.Info("relay denied", "rcpt", to)
+		if s.sess != nil {
+			s.sess.Notef("relay access denied for <%s>", to)
+		}
+		return &gosmtp.SMTPError{Code: 554, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: fmt.Sprintf("<%s>: Relay access denied", to)}
+	default:
+		s.log.Error("recipient lookup failed", "rcpt", to, "err", err)
+		return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure looking up the recipient, try again"}
+	}
+	s.rcpts = append(s.rcpts, to)
+	if !slices.Contains(s.users, user) {
+		s.users = append(s.users, user)
+	}
+	return nil
+}
+
+func (s *session) Data(r io.Reader) error {
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return err // ErrDataTooLarge is a *SMTPError (552)
+	}
+	if len(s.users) == 0 {
+		return &gosmtp.SMTPError{Code: 503, EnhancedCode: gosmtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"}
+	}
+	id := mail.NewID()
+	with := "SMTP"
+	if s.lc == nil || s.lc.ehlo || s.isTLS() || s.authUser != "" {
+		with = "ESMTP"
+	}
+	if s.isTLS() {
+		with += "S"
+	}
+	if s.authUser != "" {
+		with += "A"
+	}
+	tr := mail.Trace{Helo: s.conn.Hostname(), ClientAddr: s.ip.String(), AuthUser: s.authUser, With: with, ID: id}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.svc.deliver.Deliver(ctx, s.from, s.users, body, tr); err != nil {
+		s.log.Error("delivery failed", "id", id, "err", err)
+		return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "Local delivery failed, try again later"}
+	}
+	msgID := messageID(body)
+	s.log.Info("delivered", "id", id, "message_id", msgID, "from", s.from, "to", strings.Join(s.users, ","), "bytes", len(body), "user", s.authUser)
+	if s.sess != nil {
+		s.sess.Notef("delivered %s (Message-ID %s) from <%s> to %s (%d bytes)", id, msgID, s.from, strings.Join(s.users, ", "), len(body))
+	}
+	// go-smtp writes the code and text of a *SMTPError whatever the code:
+	// a 250 here replaces its generic "OK: queued".
+	return &gosmtp.SMTPError{Code: 250, EnhancedCode: gosmtp.EnhancedCode{2, 0, 0},
+		Message: fmt.Sprintf("Ok: delivered to %d mailbox(es) as %s", len(s.users), id)}
+}
+
+// messageID returns the Message-ID header of a message, or "none".
+func messageID(body []byte) string {
+	m, err := netmail.ReadMessage(bytes.NewReader(body))
+	if err != nil {
+		return "none"
+	}
+	if id := strings.TrimSpace(m.Header.Get("Message-Id")); id != "" {
+		return id
+	}
+	return "none"
+}
+
+// AuthMechanisms implements gosmtp.AuthSession.
+func (s *session) AuthMechanisms() []string {
+	if s.svc.cfg.RequireTLSForAuth && !s.isTLS() {
+		return nil
+	}
+	return []string{sasl.Plain, sasl.Login}
+}
+
+// Auth implements gosmtp.AuthSession.
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	if s.svc.cfg.RequireTLSForAuth && !s.isTLS() {
+		return nil, &gosmtp.SMTPError{Code: 538, EnhancedCode: gosmtp.EnhancedCode{5, 7, 11}, Message: "Encryption required: issue STARTTLS first (smtp.require_tls_for_auth is on)"}
+	}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(identity, username, password string) error {
+			if identity != "" && identity != username {
+				return &gosmtp.SMTPError{Code: 535, EnhancedCode: gosmtp.EnhancedCode{5, 7, 8}, Message: "Authentication failed: authorisation identity must be empty or the user name"}
+			}
+			return s.login(username, password)
+		}), nil
+	case sasl.Login:
+		return &loginServer{check: s.login}, nil
+	}
+	return nil, &gosmtp.SMTPError{Code: 504, EnhancedCode: gosmtp.EnhancedCode{5, 5, 4}, Message: fmt.Sprintf("Unsupported authentication mechanism %q: use PLAIN or LOGIN", mech)}
+}
+
+func (s *session) login(user, pass string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	u, err := s.svc.deps.Store.Authenticate(ctx, "smtp", user, pass)
+	if err != nil {
+		if !errors.Is(err, store.ErrAuthFailed) {
+			s.log.Error("authentication error", "user", user, "err", err)
+			return &gosmtp.SMTPError{Code: 454, EnhancedCode: gosmtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure"}
+		}
+		s.authFails++
+		s.log.Info("authentication failed", "user", user, "failures", s.authFails)
+		if s.sess != nil {
+			s.sess.Notef("AUTH failed for %q", user)
+		}
+		time.Sleep(s.svc.AuthFailDelay)
+		if s.authFails >= s.svc.MaxAuthFailures {
+			if s.lc != nil {
+				s.lc.closeAfterWrite = true
+			}
+			return &gosmtp.SMTPError{Code: 535, EnhancedCode: gosmtp.EnhancedCode{5, 7, 8}, Message: "Authentication failed: wrong user name or password; too many failures, closing the connection"}
+		}
+		return &gosmtp.SMTPError{Code: 535, EnhancedCode: gosmtp.EnhancedCode{5, 7, 8}, Message: "Authentication failed: wrong user name or password"}
+	}
+	s.authUser = u.Name
+	if s.sess != nil {
+		s.sess.SetUser(u.Name)
+	}
+	s.log.Info("authenticated", "user", u.Name)
+	return nil
+}
+
+// loginServer is the server side of the AUTH LOGIN mechanism
+// (draft-murchison-sasl-login): go-sasl only has a client for it.
+type loginServer struct {
+	check    func(user, pass string) error
+	step     int
+	username string
+}
+
+func (l *loginServer) Next(response []byte) (challenge []byte, done bool, err error) {
+	switch l.step {
+	case 0:
+		l.step = 1
+		if response == nil {
+			return []byte("Username:"), false, nil
+		}
+		fallthrough // initial response: the user name
+	case 1:
+		l.username = string(response)
+		l.step = 2
+		return []byte("Password:"), false, nil
+	case 2:
+		l.step = 3
+		if err := l.check(l.username, string(response)); err != nil {
+			return nil, false, err
+		}
+		return nil, true, nil
+	}
+	return nil, false, errors.New("unexpected AUTH LOGIN response")
+}
