@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -156,17 +155,11 @@ func TestBrowserLiveSessions(t *testing.T) {
 	shot("live-transcript")
 }
 
-// liveSession opens a session that stays open and returns the conn, a first
-// line to send, and a later line with a MAIL FROM.
+// liveSession opens an SMTP session that stays open and returns the conn,
+// a first line to send, and a later line with a MAIL FROM.
 func liveSession(t *testing.T, d *labtest.Daemon) (net.Conn, string, string) {
-	for _, ep := range d.Endpoints {
-		if ep.Service == "smtp" && ep.Network == "tcp" {
-			c := labtest.Dial(t, ep.Addr)
-			return c, "EHLO live\r\n", "MAIL FROM:<live@example.org>\r\n"
-		}
-	}
-	c := labtest.Dial(t, d.Addr(t, "http", "tcp"))
-	return c, "GET /echo HTTP/1.1\r\n", "X-Typed: MAIL FROM:<live@example.org>\r\n"
+	c := labtest.Dial(t, d.Addr(t, "smtp", "tcp"))
+	return c, "EHLO live\r\n", "MAIL FROM:<live@example.org>\r\n"
 }
 
 func sessionOf(t *testing.T, d *labtest.Daemon, remote string) uint64 {
@@ -184,8 +177,8 @@ func sessionOf(t *testing.T, d *labtest.Daemon, remote string) uint64 {
 	return 0
 }
 
-// smtpSession makes a raw SMTP session (EHLO, MAIL FROM, QUIT) and returns
-// the client address and the protocol used.
+// smtpSession makes a raw SMTP session (EHLO, MAIL FROM, QUIT) as a
+// student would with nc, and returns the client address and the protocol.
 func smtpSession(t *testing.T, d *labtest.Daemon) (string, string) {
 	t.Helper()
 	var addr string
@@ -195,15 +188,7 @@ func smtpSession(t *testing.T, d *labtest.Daemon) (string, string) {
 		}
 	}
 	if addr == "" {
-		// Until services/smtp is registered, the same lines go to the
-		// HTTP port, which answers 400 but records them.
-		t.Log("no smtp endpoint: typing the SMTP lines to the HTTP service instead")
-		c := labtest.Dial(t, d.Addr(t, "http", "tcp"))
-		fmt.Fprint(c, "MAIL FROM:<x@example.org>\r\n\r\n")
-		io.ReadAll(c)
-		c.Close()
-		waitClosed(t, d, c.LocalAddr().String())
-		return c.LocalAddr().String(), "http"
+		t.Fatal("no smtp endpoint: services/smtp is not registered")
 	}
 	c := labtest.Dial(t, addr)
 	br := bufio.NewReader(c)
