@@ -5,6 +5,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/smtp"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +130,138 @@ func TestWithRealServices(t *testing.T) {
 		_, body = c.get("/labd/files?user=alice")
 		if !strings.Contains(body, fmt.Sprintf(`<a href="/labd/sessions/%d">%d</a></td><td>ftp</td>`, id, id)) {
 			t.Errorf("the FTP session is not among the recent transfers")
+		}
+	})
+	t.Run("SMTP AUTH and a multipart mail", func(t *testing.T) {
+		addr := has("smtp")
+		if addr == "" {
+			t.Skip("no smtp service registered")
+		}
+		raw, err := os.ReadFile("../../testdata/mail/mime-attachment.eml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn := labtest.Dial(t, addr)
+		cl, err := smtp.NewClient(conn, "127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.Hello("student"); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.Auth(smtp.PlainAuth("", "alice", "alice", "127.0.0.1")); err != nil {
+			t.Fatalf("AUTH PLAIN: %v", err)
+		}
+		if err := cl.Mail("alice@lab.test"); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.Rcpt("bob@lab.test"); err != nil {
+			t.Fatal(err)
+		}
+		w, err := cl.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(raw)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		cl.Quit()
+		id := sessionOf(t, d, conn.LocalAddr().String())
+		path := fmt.Sprintf("/labd/sessions/%d", id)
+		_, body := c.get(path)
+		if strings.Contains(body, "AGFsaWNlAGFsaWNl") || !strings.Contains(body, `AUTH PLAIN <span class="masked"`) {
+			t.Errorf("AUTH PLAIN payload not masked")
+		}
+		_, body = c.get(path + "?unmask=1")
+		if !strings.Contains(body, `<span class="secret" title="sent in clear">AGFsaWNlAGFsaWNl</span> <span class="decoded">base64 of: ␀alice␀alice</span>`) {
+			t.Errorf("unmasked AUTH PLAIN not shown decoded")
+		}
+		_, body = c.get("/labd/mail?user=bob&box=INBOX")
+		if !strings.Contains(body, "Résumé du TP n°3 — pièce jointe") {
+			t.Fatalf("bob's INBOX lacks the mail: %.2000s", body)
+		}
+		uid := regexp.MustCompile(`uid=(\d+)">Résumé du TP`).FindStringSubmatch(body)
+		if uid == nil {
+			t.Fatal("no link to the message")
+		}
+		_, body = c.get("/labd/mail?user=bob&box=INBOX&uid=" + uid[1])
+		for _, want := range []string{"multipart/mixed", "text/plain", "quoted-printable", "application/octet-stream", "base64", "attachment (donnees.bin)", "Voici le résumé du TP n°3"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("message page lacks %q", want)
+			}
+		}
+	})
+
+	t.Run("POP3 USER/PASS masked, replies annotated", func(t *testing.T) {
+		addr := has("pop3")
+		if addr == "" {
+			t.Skip("no pop3 service registered")
+		}
+		conn := labtest.Dial(t, addr)
+		br := bufio.NewReader(conn)
+		for _, cmd := range []string{"", "USER alice", "PASS alice", "STAT", "QUIT"} {
+			if cmd != "" {
+				fmt.Fprintf(conn, "%s\r\n", cmd)
+			}
+			line, err := br.ReadString('\n')
+			if err != nil || !strings.HasPrefix(line, "+OK") {
+				t.Fatalf("%s: %q %v", cmd, line, err)
+			}
+		}
+		id := sessionOf(t, d, conn.LocalAddr().String())
+		_, body := c.get(fmt.Sprintf("/labd/sessions/%d", id))
+		if strings.Contains(body, "PASS alice") || !strings.Contains(body, `PASS <span class="masked"`) || !strings.Contains(body, "USER alice") {
+			t.Errorf("POP3 PASS not masked")
+		}
+		if !strings.Contains(body, `<span class="badge ok">&#43;OK success</span>`) {
+			t.Errorf("+OK not annotated")
+		}
+	})
+
+	t.Run("Telnet password masked", func(t *testing.T) {
+		addr := has("telnet")
+		if addr == "" {
+			t.Skip("no telnet service registered")
+		}
+		conn := labtest.Dial(t, addr)
+		var seen []byte
+		waitFor := func(s string) {
+			t.Helper()
+			buf := make([]byte, 512)
+			for !strings.Contains(string(seen), s) {
+				n, err := conn.Read(buf)
+				if err != nil {
+					t.Fatalf("waiting for %q: %v (got %q)", s, err, seen)
+				}
+				seen = append(seen, buf[:n]...)
+			}
+			seen = nil
+		}
+		waitFor("login: ")
+		fmt.Fprint(conn, "alice\r\n")
+		waitFor("Password: ")
+		fmt.Fprint(conn, "alice\r\n")
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var user string
+			for _, in := range d.Deps.Sessions.List() {
+				if in.Remote == conn.LocalAddr().String() {
+					user = in.User
+				}
+			}
+			if user == "alice" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("telnet login did not succeed")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		id := sessionOf(t, d, conn.LocalAddr().String())
+		_, body := c.get(fmt.Sprintf("/labd/sessions/%d/text", id))
+		if !regexp.MustCompile(`(?m) C alice$`).MatchString(body) || !regexp.MustCompile(`(?m) C \*\*\*\*\*\*\*\*$`).MatchString(body) {
+			t.Errorf("telnet transcript: the login must be clear and the password masked:\n%s", body)
 		}
 	})
 }
