@@ -153,6 +153,45 @@ func TestBrowserLiveSessions(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	shot("live-transcript")
+	c.Close()
+
+	// The overview's counts follow the event feed.
+	step("open the overview",
+		chromedp.Navigate(base+"/labd/"),
+		chromedp.WaitVisible(chromedp.CSS("#count-smtp .today")),
+		chromedp.WaitVisible(chromedp.CSS("body.connected")),
+	)
+	before, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#count-smtp .today")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	smtpSession(t, d)
+	want := strconv.Itoa(atoi(t, before) + 1)
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		now, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#count-smtp .today")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			shot("failed")
+			t.Fatalf("overview shows %s SMTP sessions today, want %s without a reload", now, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	shot("overview")
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		t.Fatalf("not a count: %q", s)
+	}
+	return n
 }
 
 // liveSession opens an SMTP session that stays open and returns the conn,
