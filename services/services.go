@@ -11,6 +11,7 @@ import (
 	pop3svc "labd/services/pop3"
 	smtpsvc "labd/services/smtp"
 	telnetsvc "labd/services/telnet"
+	tftpsvc "labd/services/tftp"
 )
 
 // All returns the builders of every protocol service, in start order.
@@ -19,6 +20,7 @@ func All() []service.Builder {
 		{Name: "http", Enabled: func(c *config.Config) bool { return c.HTTP.Enabled }, New: httpsvc.New},
 		{Name: "dns", Enabled: func(c *config.Config) bool { return c.DNS.Enabled }, New: dnssvc.New, Check: dnssvc.Check},
 		{Name: "ftp", Enabled: func(c *config.Config) bool { return c.FTP.Enabled }, New: ftpsvc.New},
+		{Name: "tftp", Enabled: func(c *config.Config) bool { return c.TFTP.Enabled }, New: tftpsvc.New},
 		{Name: "telnet", Enabled: func(c *config.Config) bool { return c.Telnet.Enabled }, New: telnetsvc.New},
 		{Name: "smtp", Enabled: func(c *config.Config) bool { return c.SMTP.Enabled }, New: smtpsvc.New},
 		{Name: "pop3", Enabled: func(c *config.Config) bool { return c.POP3.Enabled }, New: pop3svc.New},

@@ -90,8 +90,8 @@ type Registry struct {
 	// total counts transcript bytes held by all sessions.
 	total atomic.Int64
 
-	mu       sync.Mutex
-	live     map[uint64]*Session
+	mu   sync.Mutex
+	live map[uint64]*Session
 	// finished holds, per protocol, the sessions in order of closing,
 	// oldest first: a student looping dig must not push the SSH and SMTP
 	// sessions out of the instructor's view.
@@ -114,12 +114,12 @@ func New(opts Options) *Registry {
 		opts.TotalBytes = 64 << 20
 	}
 	return &Registry{
-		opts:  opts,
-		live:  map[uint64]*Session{},
+		opts:     opts,
+		live:     map[uint64]*Session{},
 		byID:     map[uint64]*Session{},
 		finished: map[string][]*Session{},
-		today: map[string]int{},
-		subs:  map[chan Event]struct{}{},
+		today:    map[string]int{},
+		subs:     map[chan Event]struct{}{},
 	}
 }
 

@@ -536,6 +536,15 @@ func (p *conn) dele(arg string) {
 	p.ok(fmt.Sprintf("message %d marked deleted (removed at QUIT; RSET undoes)", n))
 }
 
+// release frees the maildrop before the final answer, so that a client
+// that reconnects the moment it reads +OK is not told [IN-USE].
+func (p *conn) release() {
+	if p.user != "" {
+		p.s.unlock(p.user)
+		p.user = ""
+	}
+}
+
 func (p *conn) quitCmd() error {
 	p.quit = true
 	if p.state != stateTrans {
@@ -549,6 +558,7 @@ func (p *conn) quitCmd() error {
 		}
 	}
 	if len(uids) == 0 {
+		p.release()
 		p.ok("labd POP3 server signing off (maildrop unchanged)")
 		return errQuit
 	}
@@ -557,6 +567,7 @@ func (p *conn) quitCmd() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	gone, err := p.s.deps.Store.Expunge(ctx, p.mbID, uids)
+	p.release()
 	if err != nil {
 		p.log.Error("expunge failed", "err", err)
 		p.err("[SYS/TEMP] some deleted messages were not removed, try again")
