@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/pin/tftp/v3"
 
 	"labd/internal/labtest"
 )
@@ -262,6 +263,45 @@ func TestWithRealServices(t *testing.T) {
 		_, body := c.get(fmt.Sprintf("/labd/sessions/%d/text", id))
 		if !regexp.MustCompile(`(?m) C alice$`).MatchString(body) || !regexp.MustCompile(`(?m) C \*\*\*\*\*\*\*\*$`).MatchString(body) {
 			t.Errorf("telnet transcript: the login must be clear and the password masked:\n%s", body)
+		}
+	})
+	t.Run("TFTP transfer listed", func(t *testing.T) {
+		var addr string
+		for _, ep := range d.Endpoints {
+			if ep.Service == "tftp" && ep.Network == "udp" {
+				addr = ep.Addr
+			}
+		}
+		if addr == "" {
+			t.Skip("no tftp service registered")
+		}
+		cl, err := tftp.NewClient(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl.SetTimeout(2 * time.Second)
+		wt, err := cl.Receive("README.txt", "octet")
+		if err != nil {
+			t.Fatalf("tftp get README.txt: %v", err)
+		}
+		var buf strings.Builder
+		if _, err := wt.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		// The exchange finishes on the server after the last ACK.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			_, body := c.get("/labd/files?area=pub")
+			if strings.Contains(body, "<td>tftp</td>") && strings.Contains(body, "file=README.txt") {
+				if !strings.Contains(body, "README.txt</a>") {
+					t.Errorf("pub/ listing lacks README.txt")
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the TFTP transfer is not among the recent transfers: %.3000s", body)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	})
 }
