@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -154,19 +153,52 @@ func TestBrowserLiveSessions(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	shot("live-transcript")
+	c.Close()
+
+	// The overview's counts follow the event feed.
+	step("open the overview",
+		chromedp.Navigate(base+"/labd/"),
+		chromedp.WaitVisible(chromedp.CSS("#count-smtp .today")),
+		chromedp.WaitVisible(chromedp.CSS("body.connected")),
+	)
+	before, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#count-smtp .today")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	smtpSession(t, d)
+	want := strconv.Itoa(atoi(t, before) + 1)
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		now, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#count-smtp .today")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			shot("failed")
+			t.Fatalf("overview shows %s SMTP sessions today, want %s without a reload", now, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	shot("overview")
 }
 
-// liveSession opens a session that stays open and returns the conn, a first
-// line to send, and a later line with a MAIL FROM.
-func liveSession(t *testing.T, d *labtest.Daemon) (net.Conn, string, string) {
-	for _, ep := range d.Endpoints {
-		if ep.Service == "smtp" && ep.Network == "tcp" {
-			c := labtest.Dial(t, ep.Addr)
-			return c, "EHLO live\r\n", "MAIL FROM:<live@example.org>\r\n"
-		}
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		t.Fatalf("not a count: %q", s)
 	}
-	c := labtest.Dial(t, d.Addr(t, "http", "tcp"))
-	return c, "GET /echo HTTP/1.1\r\n", "X-Typed: MAIL FROM:<live@example.org>\r\n"
+	return n
+}
+
+// liveSession opens an SMTP session that stays open and returns the conn,
+// a first line to send, and a later line with a MAIL FROM.
+func liveSession(t *testing.T, d *labtest.Daemon) (net.Conn, string, string) {
+	c := labtest.Dial(t, d.Addr(t, "smtp", "tcp"))
+	return c, "EHLO live\r\n", "MAIL FROM:<live@example.org>\r\n"
 }
 
 func sessionOf(t *testing.T, d *labtest.Daemon, remote string) uint64 {
@@ -184,8 +216,8 @@ func sessionOf(t *testing.T, d *labtest.Daemon, remote string) uint64 {
 	return 0
 }
 
-// smtpSession makes a raw SMTP session (EHLO, MAIL FROM, QUIT) and returns
-// the client address and the protocol used.
+// smtpSession makes a raw SMTP session (EHLO, MAIL FROM, QUIT) as a
+// student would with nc, and returns the client address and the protocol.
 func smtpSession(t *testing.T, d *labtest.Daemon) (string, string) {
 	t.Helper()
 	var addr string
@@ -195,15 +227,7 @@ func smtpSession(t *testing.T, d *labtest.Daemon) (string, string) {
 		}
 	}
 	if addr == "" {
-		// Until services/smtp is registered, the same lines go to the
-		// HTTP port, which answers 400 but records them.
-		t.Log("no smtp endpoint: typing the SMTP lines to the HTTP service instead")
-		c := labtest.Dial(t, d.Addr(t, "http", "tcp"))
-		fmt.Fprint(c, "MAIL FROM:<x@example.org>\r\n\r\n")
-		io.ReadAll(c)
-		c.Close()
-		waitClosed(t, d, c.LocalAddr().String())
-		return c.LocalAddr().String(), "http"
+		t.Fatal("no smtp endpoint: services/smtp is not registered")
 	}
 	c := labtest.Dial(t, addr)
 	br := bufio.NewReader(c)

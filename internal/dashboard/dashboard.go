@@ -184,7 +184,32 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
+	d.markOwn(r)
 	d.mux.ServeHTTP(w, r)
+}
+
+// ownAttr marks the HTTP sessions that carry dashboard requests, so that
+// the instructor's own polling and event streams do not fill the tables.
+const ownAttr = "dashboard"
+
+// markOwn finds the registry session of the request's connection (by its
+// two addresses) and marks it as the dashboard's.
+func (d *Dashboard) markOwn(r *http.Request) {
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok || d.deps.Sessions == nil {
+		return
+	}
+	la := local.String()
+	for _, in := range d.deps.Sessions.Live() {
+		if in.Remote == r.RemoteAddr && in.Local == la {
+			if in.Attrs[ownAttr] == "" {
+				if s, ok := d.deps.Sessions.Get(in.ID); ok {
+					s.SetAttr(ownAttr, "1")
+				}
+			}
+			return
+		}
+	}
 }
 
 type ctxKey struct{}
@@ -220,6 +245,13 @@ func (d *Dashboard) lookup(r *http.Request) *login {
 func (d *Dashboard) admin(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		l := d.lookup(r)
+		if l != nil {
+			// A user deleted or demoted since the login loses access at once.
+			if u, err := d.deps.Store.User(r.Context(), l.user); err != nil || !u.Admin {
+				d.forget(r)
+				l = nil
+			}
+		}
 		if l == nil {
 			if strings.HasPrefix(r.URL.Path, "/labd/api/") || r.Method != http.MethodGet {
 				http.Error(w, "401 unauthorized: log in at /labd/login as an admin user", http.StatusUnauthorized)
@@ -308,17 +340,22 @@ func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// forget ends the session of the request's cookie.
+func (d *Dashboard) forget(r *http.Request) {
+	if c, err := r.Cookie(cookieName); err == nil {
+		d.mu.Lock()
+		delete(d.sessions, c.Value)
+		d.mu.Unlock()
+	}
+}
+
 func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
 	l := current(r)
 	if tok := r.PostFormValue("csrf"); subtle.ConstantTimeCompare([]byte(tok), []byte(l.csrf)) != 1 {
 		http.Error(w, "403 forbidden: missing or wrong CSRF token", http.StatusForbidden)
 		return
 	}
-	if c, err := r.Cookie(cookieName); err == nil {
-		d.mu.Lock()
-		delete(d.sessions, c.Value)
-		d.mu.Unlock()
-	}
+	d.forget(r)
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: Prefix, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: -1})
 	http.Redirect(w, r, "/labd/login", http.StatusSeeOther)
 }

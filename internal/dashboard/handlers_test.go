@@ -221,10 +221,28 @@ func TestLogin(t *testing.T) {
 			t.Errorf("after logout: %d, want 401", resp.StatusCode)
 		}
 	})
+	t.Run("a demoted admin loses access at once", func(t *testing.T) {
+		if err := e.deps.Store.CreateUser(context.Background(), "ta", "ta-pw", true); err != nil {
+			t.Fatal(err)
+		}
+		c := e.client(t)
+		if r := c.login("ta", "ta-pw"); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("login: %d", r.StatusCode)
+		}
+		if resp, body := c.get("/labd/api/sessions"); resp.StatusCode != 200 {
+			t.Fatalf("admin: %d %s", resp.StatusCode, body)
+		}
+		if err := e.deps.Store.SetAdmin(context.Background(), "ta", false); err != nil {
+			t.Fatal(err)
+		}
+		if resp, _ := c.get("/labd/api/sessions"); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("demoted: %d, want 401", resp.StatusCode)
+		}
+	})
 	t.Run("over HTTPS the cookie is Secure", func(t *testing.T) {
 		c := e.client(t)
 		c.base = e.tlsBase
-		c.c.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.deps.TLS.CertPool()}}
+		c.c.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.deps.TLS.CertPool()}, ForceAttemptHTTP2: true}
 		resp := c.login("teacher", "teach-pw")
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("login over HTTPS: %d", resp.StatusCode)
@@ -234,6 +252,19 @@ func TestLogin(t *testing.T) {
 		}
 		resp, body := c.get("/labd/sessions")
 		mustStatus(t, resp, body, 200)
+		// The event stream works over HTTP/2 too.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", c.base+"/labd/api/events", nil)
+		stream, err := c.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stream.Body.Close()
+		line, err := bufio.NewReader(stream.Body).ReadString('\n')
+		if stream.ProtoMajor != 2 || line != "retry: 2000\n" {
+			t.Errorf("event stream over HTTPS: %s, first line %q %v", stream.Proto, line, err)
+		}
 	})
 }
 
@@ -380,6 +411,16 @@ func TestJSONAndEventFeeds(t *testing.T) {
 		t.Error("user filter ignored")
 	}
 	s.Close("ok")
+
+	// The dashboard's own connections are left out unless asked for.
+	_, body = c.get("/labd/api/sessions?proto=http")
+	if strings.Contains(body, `"dashboard": "1"`) {
+		t.Errorf("the dashboard's own connection is listed: %s", body)
+	}
+	_, body = c.get("/labd/api/sessions?proto=http&all=1")
+	if !strings.Contains(body, `"dashboard": "1"`) {
+		t.Errorf("all=1 does not list the dashboard's own connection: %s", body)
+	}
 
 	// The SSE feed announces a new TCP connection to the HTTP service.
 	req, _ := http.NewRequest("GET", e.base+"/labd/api/events?proto=http", nil)
@@ -584,5 +625,52 @@ func TestDisabled(t *testing.T) {
 		if resp, _ := c.get(p); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s with the dashboard disabled: %d, want 404", p, resp.StatusCode)
 		}
+	}
+}
+
+// An open event stream must not hold the HTTP service's shutdown for the
+// whole grace period.
+func TestShutdownEndsEventStreams(t *testing.T) {
+	cfg := labtest.Config(t)
+	d := labtest.Deps(t, cfg)
+	if err := d.Store.CreateUser(context.Background(), "teacher", "teach-pw", true); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := httpsvc.New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps, err := svc.Bind()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- svc.Serve(ctx) }()
+	c := env{base: "http://" + labtest.Addr(t, eps, "http", "tcp")}.client(t).admin()
+	stream, err := c.c.Get(c.base + "/labd/api/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	br := bufio.NewReader(stream.Body)
+	if line, err := br.ReadString('\n'); err != nil || line != "retry: 2000\n" {
+		t.Fatalf("stream preamble %q %v", line, err)
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	start := time.Now()
+	if err := svc.Shutdown(sctx); err != nil {
+		t.Errorf("shutdown with an open event stream: %v", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("shutdown took %v with an event stream open", took)
+	}
+	if _, err := io.ReadAll(br); err != nil && !strings.Contains(err.Error(), "EOF") {
+		t.Logf("stream ended with %v", err)
 	}
 }

@@ -31,7 +31,9 @@ type protoCount struct {
 func (d *Dashboard) counts() []protoCount {
 	live := map[string]int{}
 	for _, in := range d.deps.Sessions.Live() {
-		live[in.Proto]++
+		if in.Attrs[ownAttr] == "" {
+			live[in.Proto]++
+		}
 	}
 	today := d.deps.Sessions.Today()
 	names := map[string]bool{}
@@ -75,15 +77,37 @@ func writeJSON(w http.ResponseWriter, v any) {
 
 // --- sessions ---
 
-type filter struct{ Proto, User string }
+// filter selects sessions. The dashboard's own connections (attribute
+// dashboard=1) are left out unless All is set.
+type filter struct {
+	Proto, User string
+	All         bool
+}
 
 func filterOf(r *http.Request) filter {
 	q := r.URL.Query()
-	return filter{Proto: strings.TrimSpace(q.Get("proto")), User: store.NormalizeUser(q.Get("user"))}
+	return filter{Proto: strings.TrimSpace(q.Get("proto")), User: store.NormalizeUser(q.Get("user")), All: q.Get("all") == "1"}
 }
 
 func (f filter) match(in sessions.Info) bool {
-	return (f.Proto == "" || in.Proto == f.Proto) && (f.User == "" || in.User == f.User)
+	return (f.Proto == "" || in.Proto == f.Proto) && (f.User == "" || in.User == f.User) &&
+		(f.All || in.Attrs[ownAttr] == "")
+}
+
+// event says which event a subscriber gets for a session: kind if it
+// matches, "hide" for one that matched until it was found to be the
+// dashboard's own, "" for none.
+func (f filter) event(kind string, in sessions.Info) string {
+	if f.match(in) {
+		return kind
+	}
+	if own := f; !f.All {
+		own.All = true
+		if own.match(in) {
+			return "hide"
+		}
+	}
+	return ""
 }
 
 // Row is a session as the live table shows it.
@@ -190,15 +214,12 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return
 			}
-			if !f.match(ev.Info) {
-				continue
-			}
-			if send(ev.Kind, ev.Info) != nil {
+			if kind := f.event(ev.Kind, ev.Info); kind != "" && send(kind, ev.Info) != nil {
 				return
 			}
 		case <-tick.C:
 			for _, in := range d.deps.Sessions.Live() {
-				if f.match(in) && send("update", in) != nil {
+				if kind := f.event("update", in); kind != "" && send(kind, in) != nil {
 					return
 				}
 			}
@@ -395,7 +416,11 @@ func (d *Dashboard) dnsPage(w http.ResponseWriter, r *http.Request) {
 			rows = append(rows, row)
 		}
 	}
-	d.render(w, r, http.StatusOK, "dns", map[string]any{"Rows": rows})
+	data := map[string]any{"Rows": rows}
+	if r.URL.Query().Get("zones") != "0" {
+		data["Zones"], data["ZoneError"] = d.zones()
+	}
+	d.render(w, r, http.StatusOK, "dns", data)
 }
 
 // --- class board ---

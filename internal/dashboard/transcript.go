@@ -196,14 +196,15 @@ func annotate(proto string, l *Line) {
 }
 
 var (
-	rePass       = regexp.MustCompile(`(?i)^(PASS )(.+)$`)
-	reAuthCmd    = regexp.MustCompile(`(?i)^((?:\S+ )?(?:AUTH|AUTHENTICATE) +(\S+))( +(\S+))?\s*$`)
-	reIMAPLogin  = regexp.MustCompile(`(?i)^(\S+ LOGIN +(?:"(?:[^"\\]|\\.)*"|\S+) +)("(?:[^"\\]|\\.)*"|\{\d+\+?\}|\S+)(.*)$`)
-	reAuthHeader = regexp.MustCompile(`(?i)^((?:Proxy-)?Authorization: *\S+ +)(.+)$`)
-	reCookie     = regexp.MustCompile(`(?i)^(Cookie: .*?\b` + cookieName + `=)([^;\s]+)(.*)$`)
-	reSetCookie  = regexp.MustCompile(`(?i)^(Set-Cookie: *` + cookieName + `=)([^;\s]+)(.*)$`)
-	reFormSecret = regexp.MustCompile(`(?i)(?:^|&)(?:password|roster|csrf)=([^&]*)`)
-	reLiteral    = regexp.MustCompile(`\{(\d+)\+?\}$`)
+	rePass        = regexp.MustCompile(`(?i)^(PASS )(.+)$`)
+	reAuthCmd     = regexp.MustCompile(`(?i)^((?:\S+ )?(?:AUTH|AUTHENTICATE) +(\S+))( +(\S+))?\s*$`)
+	reIMAPLogin   = regexp.MustCompile(`(?i)^(\S+ LOGIN +(?:"(?:[^"\\]|\\.)*"|\S+) +)("(?:[^"\\]|\\.)*"|\{\d+\+?\}|\S+)(.*)$`)
+	reAuthHeader  = regexp.MustCompile(`(?i)^((?:Proxy-)?Authorization: *\S+ +)(.+)$`)
+	reCookie      = regexp.MustCompile(`(?i)^(Cookie: .*?\b` + cookieName + `=)([^;\s]+)(.*)$`)
+	reSetCookie   = regexp.MustCompile(`(?i)^(Set-Cookie: *` + cookieName + `=)([^;\s]+)(.*)$`)
+	reFormSecret  = regexp.MustCompile(`(?i)(?:^|&)(?:password|roster|csrf)=([^&]*)`)
+	reTrailingEsc = regexp.MustCompile(`(?:\\x[0-9a-f]{2}|\s)+$`)
+	reLiteral     = regexp.MustCompile(`\{(\d+)\+?\}$`)
 )
 
 // Mask finds the secrets in a transcript's lines and marks them: FTP and
@@ -230,7 +231,9 @@ func Mask(proto string, lines []Line, unmask bool) []Line {
 				inAuth = false
 			}
 			if strings.HasPrefix(proto, "telnet") && t != "" {
-				passwordNext = strings.HasSuffix(strings.ToLower(t), "password:")
+				// Telnet negotiation (IAC WILL ECHO...) may follow the prompt.
+				p := strings.TrimSpace(reTrailingEsc.ReplaceAllString(t, ""))
+				passwordNext = strings.HasSuffix(strings.ToLower(p), "password:")
 			}
 			annotate(proto, l)
 			if m := reSetCookie.FindStringSubmatch(l.Pre); m != nil {

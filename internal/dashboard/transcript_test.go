@@ -68,6 +68,8 @@ func TestMask(t *testing.T) {
 			[]string{"TOKEN123", "hunter2"}, []string{"", ""}, []string{"user=teacher&password=", "&next=%2Flabd%2F"}},
 		{"Telnet password after prompt", "telnet", []chunk{S("login: "), C("a"), C("l"), C("ice\r\n"), S("Password: "), C("s"), C("ecret\r\n"), S("\r\nWelcome\r\n$ "), C("ls\r\n")},
 			[]string{"secret"}, []string{""}, []string{"alice", "ls"}},
+		{"Telnet password prompt followed by IAC WILL ECHO", "telnet", []chunk{S("\xff\xfb\x01Password: \xff\xfb\x01"), C("\xff\xfd\x01"), C("pw-typed\r\n"), S("\r\n$ "), C("pwd\r\n")},
+			[]string{`\xff\xfd\x01pw-typed`}, []string{""}, []string{"pwd"}},
 		{"STARTTLS is no secret", "smtp", []chunk{C("STARTTLS\r\n"), S("220 go\r\n"), C("AUTH TLS\r\n"), S("234 ok\r\n"), C("NOOP\r\n")},
 			nil, nil, []string{"STARTTLS", "AUTH TLS", "NOOP"}},
 	}

@@ -59,15 +59,25 @@ function initSessions() {
   const q = new URLSearchParams();
   if (table.dataset.proto) q.set("proto", table.dataset.proto);
   if (table.dataset.user) q.set("user", table.dataset.user);
+  if (table.dataset.all) q.set("all", "1");
   const es = new EventSource("/labd/api/events?" + q.toString());
   const upsert = (ev) => {
     const s = JSON.parse(ev.data);
     const row = sessionRow(s);
     const old = document.getElementById(row.id);
+    if (!table.dataset.all && s.attrs && s.attrs.dashboard) {
+      // A connection that turned out to carry dashboard requests.
+      if (old) old.remove();
+      return;
+    }
     if (old) old.replaceWith(row);
     else tbody.insertBefore(row, tbody.firstChild);
   };
   ["open", "update", "close"].forEach((k) => es.addEventListener(k, upsert));
+  es.addEventListener("hide", (ev) => {
+    const old = document.getElementById("s-" + JSON.parse(ev.data).id);
+    if (old) old.remove();
+  });
   es.onopen = () => document.body.classList.add("connected");
   es.onerror = () => document.body.classList.remove("connected");
   setInterval(() => {
