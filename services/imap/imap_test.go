@@ -478,8 +478,12 @@ func TestTLS(t *testing.T) {
 	e := start(t)
 	tc := &tls.Config{RootCAs: e.deps.TLS.CertPool(), ServerName: "localhost"}
 	for name, dial := range map[string]func() (*imapclient.Client, error){
-		"starttls": func() (*imapclient.Client, error) { return imapclient.DialStartTLS(e.plain, &imapclient.Options{TLSConfig: tc}) },
-		"imaps":    func() (*imapclient.Client, error) { return imapclient.DialTLS(e.secure, &imapclient.Options{TLSConfig: tc}) },
+		"starttls": func() (*imapclient.Client, error) {
+			return imapclient.DialStartTLS(e.plain, &imapclient.Options{TLSConfig: tc})
+		},
+		"imaps": func() (*imapclient.Client, error) {
+			return imapclient.DialTLS(e.secure, &imapclient.Options{TLSConfig: tc})
+		},
 	} {
 		c, err := dial()
 		if err != nil {
