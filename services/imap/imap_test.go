@@ -524,6 +524,7 @@ func TestHandTyped(t *testing.T) {
 		for {
 			l, err := br.ReadString('\n')
 			all.WriteString(l)
+			t.Logf("S: %s", strings.TrimRight(l, "\r\n"))
 			if err != nil {
 				t.Fatalf("read: %v after %q", err, all.String())
 			}
@@ -545,6 +546,18 @@ func TestHandTyped(t *testing.T) {
 	if l := readUntil("a "); !strings.Contains(l, "hello world") || !strings.Contains(l, "a OK") {
 		t.Fatalf("FETCH: %q", l)
 	}
+	io.WriteString(conn, "a FETCH 1 (FLAGS BODY.PEEK[HEADER])\n")
+	if l := readUntil("a "); !strings.Contains(l, "Subject: first") || strings.Contains(l, "hello world") || !strings.Contains(l, `\Seen`) {
+		t.Fatalf("FETCH header only: %q", l)
+	}
+	io.WriteString(conn, "a STORE 1 +FLAGS (\\Deleted)\n")
+	if l := readUntil("a "); !strings.Contains(l, `\Deleted`) || !strings.Contains(l, "a OK") {
+		t.Fatalf("STORE: %q", l)
+	}
+	io.WriteString(conn, "a EXPUNGE\n")
+	if l := readUntil("a "); !strings.Contains(l, "* 1 EXPUNGE") || !strings.Contains(l, "a OK") {
+		t.Fatalf("EXPUNGE: %q", l)
+	}
 	io.WriteString(conn, "a BOGUS\n")
 	if l := readUntil("a "); !strings.HasPrefix(l, "a BAD") {
 		t.Fatalf("BOGUS: %q", l)
@@ -555,9 +568,14 @@ func TestHandTyped(t *testing.T) {
 
 func TestUIDValidityStableAcrossRestart(t *testing.T) {
 	cfg := labtest.Config(t)
-	d := labtest.Deps(t, cfg)
 	var validity [2]uint32
 	for i := range validity {
+		// A fresh store over the same data directory each time, as after
+		// a labd restart.
+		d := labtest.Deps(t, cfg)
+		if i == 0 {
+			deliver(t, d, "alice", msg1)
+		}
 		svc, err := imapsvc.NewService(d)
 		if err != nil {
 			t.Fatal(err)
@@ -581,6 +599,9 @@ func TestUIDValidityStableAcrossRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		validity[i] = sel.UIDValidity
+		if sel.NumMessages != 1 {
+			t.Fatalf("run %d: %d messages, want the 1 delivered in the first run", i, sel.NumMessages)
+		}
 		c.Logout().Wait()
 		c.Close()
 		cancel()
@@ -588,6 +609,7 @@ func TestUIDValidityStableAcrossRestart(t *testing.T) {
 		sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
 		svc.Shutdown(sctx)
 		scancel()
+		d.Store.Close()
 	}
 	if validity[0] == 0 || validity[0] != validity[1] {
 		t.Errorf("UIDVALIDITY %d then %d", validity[0], validity[1])
