@@ -389,7 +389,7 @@ func TestCopyMoveAppendMailboxes(t *testing.T) {
 	if md.SourceUIDs.String() != "2" || md.DestUIDs.String() != "1" {
 		t.Errorf("MOVE COPYUID %+v", md)
 	}
-	msgs := fetchAll(t, c, imap.SeqSetNum(1, 2), &imap.FetchOptions{UID: true})
+	msgs := fetchAll(t, c, imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true})
 	if len(msgs) != 1 || msgs[0].UID != 1 {
 		t.Errorf("INBOX after MOVE: %+v", msgs)
 	}

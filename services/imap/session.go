@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -53,6 +54,15 @@ func (s *Service) newSession(c *imapserver.Conn) (imapserver.Session, *imapserve
 	return &session{s: s, conn: c, rec: sessions.FromConn(nc), log: s.log.With("remote", nc.RemoteAddr().String())}, nil, nil
 }
 
+// guard, deferred by every session method that does real work, turns a
+// panic into a NO [SERVERBUG] answer: the connection and labd go on.
+func (ss *session) guard(err *error) {
+	if r := recover(); r != nil {
+		ss.log.Error("IMAP command panicked; answered NO, the session goes on", "panic", r, "stack", string(debug.Stack()))
+		*err = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeServerBug, Text: "internal error"}
+	}
+}
+
 func (ss *session) ctx() context.Context { return context.Background() }
 
 func noErr(text string) error {
@@ -93,8 +103,8 @@ func (ss *session) Close() error {
 	return nil
 }
 
-func (ss *session) Login(username, password string) error {
-	defer service.Recover(ss.log, "imap")
+func (ss *session) Login(username, password string) (err error) {
+	defer ss.guard(&err)
 	u, err := ss.s.deps.Store.Authenticate(ss.ctx(), "imap", username, password)
 	if err != nil {
 		ss.fails++
@@ -124,8 +134,8 @@ func (ss *session) unselect() {
 
 var systemFlags = []imap.Flag{imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagSeen, imap.FlagDraft}
 
-func (ss *session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
-	defer service.Recover(ss.log, "imap")
+func (ss *session) Select(name string, options *imap.SelectOptions) (_ *imap.SelectData, err error) {
+	defer ss.guard(&err)
 	ss.unselect()
 	name = canonName(name)
 	mb, err := ss.s.deps.Store.Mailbox(ss.ctx(), ss.user, name)
@@ -174,8 +184,8 @@ func (ss *session) Select(name string, options *imap.SelectOptions) (*imap.Selec
 	}, nil
 }
 
-func (ss *session) Create(name string, options *imap.CreateOptions) error {
-	defer service.Recover(ss.log, "imap")
+func (ss *session) Create(name string, options *imap.CreateOptions) (err error) {
+	defer ss.guard(&err)
 	name = canonName(name)
 	if name == "" {
 		return noErr("empty mailbox name")
@@ -184,12 +194,12 @@ func (ss *session) Create(name string, options *imap.CreateOptions) error {
 	if options != nil && len(options.SpecialUse) > 0 {
 		use = string(options.SpecialUse[0])
 	}
-	_, err := ss.s.deps.Store.CreateMailbox(ss.ctx(), ss.user, name, use)
+	_, err = ss.s.deps.Store.CreateMailbox(ss.ctx(), ss.user, name, use)
 	return storeErr(err, "CREATE")
 }
 
-func (ss *session) Delete(name string) error {
-	defer service.Recover(ss.log, "imap")
+func (ss *session) Delete(name string) (err error) {
+	defer ss.guard(&err)
 	name = canonName(name)
 	if name == "INBOX" {
 		return noCode(imap.ResponseCodeCannot, "INBOX cannot be deleted")
@@ -197,8 +207,8 @@ func (ss *session) Delete(name string) error {
 	return storeErr(ss.s.deps.Store.DeleteMailbox(ss.ctx(), ss.user, name), "DELETE")
 }
 
-func (ss *session) Rename(name, newName string, _ *imap.RenameOptions) error {
-	defer service.Recover(ss.log, "imap")
+func (ss *session) Rename(name, newName string, _ *imap.RenameOptions) (err error) {
+	defer ss.guard(&err)
 	return storeErr(ss.s.deps.Store.RenameMailbox(ss.ctx(), ss.user, canonName(name), canonName(newName)), "RENAME")
 }
 
@@ -214,14 +224,32 @@ func (ss *session) Namespace() (*imap.NamespaceData, error) {
 	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: delim}}}, nil
 }
 
-func (ss *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
-	defer service.Recover(ss.log, "imap")
+func (ss *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) (err error) {
+	defer ss.guard(&err)
 	if len(patterns) == 0 || (len(patterns) == 1 && patterns[0] == "") {
 		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delim})
 	}
 	mbs, err := ss.s.deps.Store.Mailboxes(ss.ctx(), ss.user)
 	if err != nil {
 		return err
+	}
+	// Levels of the hierarchy that are not mailboxes themselves
+	// ("Projets" for "Projets/TP3") are listed \Noselect, as RFC 3501
+	// wants for "%".
+	exists := map[string]bool{}
+	for _, mb := range mbs {
+		exists[mb.Name] = true
+	}
+	virtual := map[string]bool{}
+	for _, mb := range mbs {
+		parts := strings.Split(mb.Name, string(delim))
+		for i := 1; i < len(parts); i++ {
+			p := strings.Join(parts[:i], string(delim))
+			if !exists[p] && !virtual[p] {
+				virtual[p] = true
+				mbs = append(mbs, store.Mailbox{Name: p})
+			}
+		}
 	}
 	sort.Slice(mbs, func(i, j int) bool {
 		if (mbs[i].Name == "INBOX") != (mbs[j].Name == "INBOX") {
@@ -254,6 +282,9 @@ func (ss *session) List(w *imapserver.ListWriter, ref string, patterns []string,
 				break
 			}
 		}
+		if virtual[mb.Name] {
+			data.Attrs = append(data.Attrs, imap.MailboxAttrNoSelect)
+		}
 		if children {
 			data.Attrs = append(data.Attrs, imap.MailboxAttrHasChildren)
 		} else {
@@ -265,7 +296,7 @@ func (ss *session) List(w *imapserver.ListWriter, ref string, patterns []string,
 		if mb.SpecialUse != "" {
 			data.Attrs = append(data.Attrs, imap.MailboxAttr(mb.SpecialUse))
 		}
-		if options.ReturnStatus != nil {
+		if options.ReturnStatus != nil && !virtual[mb.Name] {
 			data.Status = ss.statusData(mb, options.ReturnStatus)
 		}
 		if err := w.WriteList(data); err != nil {
@@ -312,8 +343,8 @@ func (ss *session) statusData(mb store.Mailbox, o *imap.StatusOptions) *imap.Sta
 	return d
 }
 
-func (ss *session) Status(name string, options *imap.StatusOptions) (*imap.StatusData, error) {
-	defer service.Recover(ss.log, "imap")
+func (ss *session) Status(name string, options *imap.StatusOptions) (_ *imap.StatusData, err error) {
+	defer ss.guard(&err)
 	mb, err := ss.s.deps.Store.Mailbox(ss.ctx(), ss.user, canonName(name))
 	if err != nil {
 		return nil, storeErr(err, "STATUS")
@@ -321,8 +352,8 @@ func (ss *session) Status(name string, options *imap.StatusOptions) (*imap.Statu
 	return ss.statusData(mb, options), nil
 }
 
-func (ss *session) Append(name string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
-	defer service.Recover(ss.log, "imap")
+func (ss *session) Append(name string, r imap.LiteralReader, options *imap.AppendOptions) (_ *imap.AppendData, err error) {
+	defer ss.guard(&err)
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
@@ -366,8 +397,8 @@ func (ss *session) Unselect() error {
 	return nil
 }
 
-func (ss *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
-	defer service.Recover(ss.log, "imap")
+func (ss *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) (err error) {
+	defer ss.guard(&err)
 	v := ss.sel
 	if v.readOnly {
 		return noCode(imap.ResponseCodeCannot, "mailbox is read-only (EXAMINE)")
@@ -389,7 +420,7 @@ func (ss *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error
 	}
 	// The EXPUNGE responses come from the tracker when the command is
 	// polled, like every other session's.
-	_, err := ss.s.deps.Store.Expunge(ss.ctx(), v.id, list)
+	_, err = ss.s.deps.Store.Expunge(ss.ctx(), v.id, list)
 	return err
 }
 
@@ -399,8 +430,27 @@ type target struct {
 	seq, uid uint32
 }
 
+var errNoSuchMessage = &imap.Error{Type: imap.StatusResponseTypeBad, Text: "No such message (sequence number beyond the mailbox)"}
+
+// resolveSeq is resolve that refuses sequence numbers beyond the mailbox,
+// as RFC 3501 wants for FETCH, STORE, COPY and MOVE (a student typing
+// FETCH 5 in a 2-message mailbox learns why). UIDs that do not exist are
+// silently skipped, as RFC 3501 says.
+func (v *view) resolveSeq(numSet imap.NumSet) ([]target, error) {
+	ts, bad := v.resolveCheck(numSet)
+	if bad {
+		return nil, errNoSuchMessage
+	}
+	return ts, nil
+}
+
 // resolve maps a sequence or UID set to the messages this session sees.
 func (v *view) resolve(numSet imap.NumSet) []target {
+	ts, _ := v.resolveCheck(numSet)
+	return ts
+}
+
+func (v *view) resolveCheck(numSet imap.NumSet) ([]target, bool) {
 	b := v.box
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -415,10 +465,14 @@ func (v *view) resolve(numSet imap.NumSet) []target {
 		maxSeq, maxUID = visible[n-1].seq, visible[n-1].uid
 	}
 	var out []target
+	bad := false
 	switch set := numSet.(type) {
 	case imap.SeqSet:
 		set = append(imap.SeqSet(nil), set...)
 		for i := range set {
+			if set[i].Start > maxSeq || set[i].Stop > maxSeq {
+				bad = true
+			}
 			staticRange(&set[i].Start, &set[i].Stop, maxSeq)
 		}
 		for _, t := range visible {
@@ -437,7 +491,7 @@ func (v *view) resolve(numSet imap.NumSet) []target {
 			}
 		}
 	}
-	return out
+	return out, bad
 }
 
 func staticRange(start, stop *uint32, max uint32) {
@@ -473,12 +527,12 @@ func (ss *session) meta(id int64) (map[uint32]store.Message, error) {
 	return m, nil
 }
 
-func (ss *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
-	defer service.Recover(ss.log, "imap")
+func (ss *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) (err error) {
+	defer ss.guard(&err)
 	v := ss.sel
-	targets := v.resolve(numSet)
-	if len(targets) == 0 {
-		return nil
+	targets, err := v.resolveSeq(numSet)
+	if err != nil || len(targets) == 0 {
+		return err
 	}
 	meta, err := ss.meta(v.id)
 	if err != nil {
@@ -591,15 +645,15 @@ func writeMessage(w *imapserver.FetchResponseWriter, m store.Message, raw []byte
 	return w.Close()
 }
 
-func (ss *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
-	defer service.Recover(ss.log, "imap")
+func (ss *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) (err error) {
+	defer ss.guard(&err)
 	v := ss.sel
 	if v.readOnly {
 		return noCode(imap.ResponseCodeCannot, "mailbox is read-only (EXAMINE)")
 	}
-	targets := v.resolve(numSet)
-	if len(targets) == 0 {
-		return nil
+	targets, err := v.resolveSeq(numSet)
+	if err != nil || len(targets) == 0 {
+		return err
 	}
 	var op store.FlagOp
 	switch flags.Op {
@@ -649,12 +703,12 @@ func (ss *session) copyData(mb store.Mailbox, pairs []store.CopiedUID) *imap.Cop
 	return &imap.CopyData{UIDValidity: mb.UIDValidity, SourceUIDs: src, DestUIDs: dst}
 }
 
-func (ss *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
-	defer service.Recover(ss.log, "imap")
+func (ss *session) Copy(numSet imap.NumSet, dest string) (_ *imap.CopyData, err error) {
+	defer ss.guard(&err)
 	v := ss.sel
-	targets := v.resolve(numSet)
-	if len(targets) == 0 {
-		return nil, nil
+	targets, err := v.resolveSeq(numSet)
+	if err != nil || len(targets) == 0 {
+		return nil, err
 	}
 	mb, pairs, err := ss.s.deps.Store.Copy(ss.ctx(), v.id, uidsOf(targets), ss.user, canonName(dest))
 	if errors.Is(err, store.ErrNotFound) {
@@ -666,15 +720,15 @@ func (ss *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error)
 	return ss.copyData(mb, pairs), nil
 }
 
-func (ss *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
-	defer service.Recover(ss.log, "imap")
+func (ss *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) (err error) {
+	defer ss.guard(&err)
 	v := ss.sel
 	if v.readOnly {
 		return noCode(imap.ResponseCodeCannot, "mailbox is read-only (EXAMINE)")
 	}
-	targets := v.resolve(numSet)
-	if len(targets) == 0 {
-		return nil
+	targets, err := v.resolveSeq(numSet)
+	if err != nil || len(targets) == 0 {
+		return err
 	}
 	if canonName(dest) == v.name {
 		return noErr("MOVE: source and destination are the same mailbox")
@@ -695,8 +749,8 @@ func (ss *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest strin
 	return nil
 }
 
-func (ss *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
-	defer service.Recover(ss.log, "imap")
+func (ss *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (_ *imap.SearchData, err error) {
+	defer ss.guard(&err)
 	v := ss.sel
 	targets := v.resolve(imap.SeqSet{{Start: 1, Stop: 0}})
 	meta, err := ss.meta(v.id)
