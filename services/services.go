@@ -8,6 +8,7 @@ import (
 	dnssvc "labd/services/dns"
 	ftpsvc "labd/services/ftp"
 	httpsvc "labd/services/http"
+	imapsvc "labd/services/imap"
 	pop3svc "labd/services/pop3"
 	smtpsvc "labd/services/smtp"
 	sshsvc "labd/services/ssh"
@@ -25,6 +26,7 @@ func All() []service.Builder {
 		{Name: "telnet", Enabled: func(c *config.Config) bool { return c.Telnet.Enabled }, New: telnetsvc.New},
 		{Name: "smtp", Enabled: func(c *config.Config) bool { return c.SMTP.Enabled }, New: smtpsvc.New},
 		{Name: "pop3", Enabled: func(c *config.Config) bool { return c.POP3.Enabled }, New: pop3svc.New},
+		{Name: "imap", Enabled: func(c *config.Config) bool { return c.IMAP.Enabled }, New: imapsvc.New},
 		{Name: "ssh", Enabled: func(c *config.Config) bool { return c.SSH.Enabled }, New: sshsvc.New, Check: sshsvc.Check},
 	}
 }

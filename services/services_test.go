@@ -15,7 +15,7 @@ func TestBuildersAreUnique(t *testing.T) {
 			t.Errorf("service %s lacks New or Enabled", b.Name)
 		}
 	}
-	for _, want := range []string{"http", "dns", "ftp", "tftp", "telnet", "smtp", "pop3", "ssh"} {
+	for _, want := range []string{"http", "dns", "ftp", "tftp", "telnet", "smtp", "pop3", "imap", "ssh"} {
 		if !seen[want] {
 			t.Errorf("service %s is not registered", want)
 		}

@@ -1,0 +1,149 @@
+// Package imap is labd's IMAP server (RFC 3501 IMAP4rev1 with UIDPLUS,
+// MOVE, NAMESPACE, UNSELECT, IDLE, CHILDREN, SPECIAL-USE attributes) on 143
+// (STARTTLS) and 993 (implicit TLS), built on go-imap/v2 imapserver over the
+// shared mail store: what SMTP delivers and what POP3 deletes is seen at once
+// by selected IMAP sessions, through one MailboxTracker per mailbox fed by
+// the store's committed events.
+package imap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"labd/config"
+	"labd/internal/service"
+)
+
+// Service is the IMAP server.
+type Service struct {
+	cfg   config.IMAP
+	deps  service.Deps
+	log   *slog.Logger
+	group *service.Group
+	srv   *imapserver.Server
+
+	// AuthFailDelay is slept after a failed login (tests shrink it).
+	AuthFailDelay time.Duration
+	// MaxAuthFailures closes the connection after that many failed logins.
+	MaxAuthFailures int
+
+	boxes  *boxes
+	cancel func()
+}
+
+// New builds the service from deps.Config.IMAP.
+func New(deps service.Deps) (service.Service, error) { return NewService(deps) }
+
+// NewService is New with the concrete type (tests set the delays).
+func NewService(deps service.Deps) (*Service, error) {
+	s := &Service{
+		cfg: deps.Config.IMAP, deps: deps, log: deps.Logger, group: service.NewGroup(deps),
+		AuthFailDelay: time.Second, MaxAuthFailures: 3,
+	}
+	s.boxes = newBoxes(deps.Store)
+	s.srv = imapserver.New(&imapserver.Options{
+		NewSession: s.newSession,
+		Caps: imap.CapSet{
+			imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}, imap.CapMove: {}, imap.CapNamespace: {},
+			imap.CapChildren: {}, imap.CapSpecialUse: {},
+		},
+		Logger:       logAdapter{s.log},
+		TLSConfig:    deps.TLS.Config(),
+		InsecureAuth: !s.cfg.RequireTLSForAuth,
+	})
+	return s, nil
+}
+
+type logAdapter struct{ l *slog.Logger }
+
+func (a logAdapter) Printf(format string, args ...any) {
+	a.l.Debug("imapserver: " + fmt.Sprintf(format, args...))
+}
+
+// Name implements service.Service.
+func (s *Service) Name() string { return "imap" }
+
+// Bind implements service.Service.
+func (s *Service) Bind() ([]service.Endpoint, error) {
+	reject := func(c net.Conn) {
+		fmt.Fprintf(c, "* BYE [UNAVAILABLE] too many connections from your address (at most %d), try again later\r\n", s.cfg.MaxConnsPerIP)
+	}
+	if _, err := s.group.Listen(service.ListenOptions{Service: "imap", Addrs: s.cfg.Listen, MaxPerIP: s.cfg.MaxConnsPerIP, Reject: reject}); err != nil {
+		return nil, err
+	}
+	if _, err := s.group.Listen(service.ListenOptions{Service: "imaps", Addrs: s.cfg.TLSListen, MaxPerIP: s.cfg.MaxConnsPerIP, TLS: s.deps.TLS.Config()}); err != nil {
+		s.group.Close()
+		return nil, err
+	}
+	return s.group.Endpoints(), nil
+}
+
+// Serve implements service.Service.
+func (s *Service) Serve(ctx context.Context) error {
+	s.cancel = s.deps.Store.Subscribe(s.boxes.onEvent)
+	defer s.cancel()
+	return s.group.ServeEach(ctx, func(b *service.Bound) error {
+		ln := b.Listener
+		if !b.Endpoint.TLS {
+			ln = &patientListener{Listener: ln, min: time.Duration(s.cfg.IdleTimeout)}
+		}
+		err := s.srv.Serve(ln)
+		if errors.Is(err, net.ErrClosed) {
+			return nil
+		}
+		return err
+	})
+}
+
+// Shutdown implements service.Service.
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.group.Drain(ctx)
+	return nil
+}
+
+// patientListener hands out patientConns: imapserver closes a connection
+// whose command line is not complete after 30 s (and an unauthenticated
+// one idle for 60 s), far too short for a student typing by hand. Only the
+// plain listener is wrapped: the library detects TLS by asserting *tls.Conn,
+// and on 993 the TLS conn is what it gets.
+type patientListener struct {
+	net.Listener
+	min time.Duration
+}
+
+func (l *patientListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &patientConn{Conn: c, min: l.min}, nil
+}
+
+type patientConn struct {
+	net.Conn
+	min time.Duration
+}
+
+// NetConn lets sessions.FromConn find the recording conn below.
+func (c *patientConn) NetConn() net.Conn { return c.Conn }
+
+func (c *patientConn) SetReadDeadline(t time.Time) error {
+	if !t.IsZero() && c.min > 0 && time.Until(t) < c.min {
+		t = time.Now().Add(c.min)
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *patientConn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.Conn.SetWriteDeadline(t)
+}

@@ -1,0 +1,148 @@
+package imap
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"labd/internal/store"
+)
+
+// boxes holds one box per selected store mailbox, shared by every session
+// that selects it and refcounted.
+type boxes struct {
+	st store.Store
+	mu sync.Mutex
+	m  map[int64]*box
+}
+
+// box is the live view of one store mailbox: its UIDs in order (message
+// sequence numbers are positions in it) and the tracker that queues every
+// committed change, from any protocol, for the sessions that selected it.
+type box struct {
+	id    int64
+	refs  int
+	ready chan struct{}
+	err   error
+
+	mu      sync.Mutex
+	loading bool
+	pending []store.Event
+	uids    []uint32
+	tracker *imapserver.MailboxTracker
+}
+
+func newBoxes(st store.Store) *boxes { return &boxes{st: st, m: map[int64]*box{}} }
+
+// acquire returns the box of mailbox id, loading it from the store on first
+// use. Events committed while loading are buffered and applied after, so
+// that nothing is lost or applied twice (UIDs only grow).
+func (bs *boxes) acquire(ctx context.Context, id int64) (*box, error) {
+	bs.mu.Lock()
+	b := bs.m[id]
+	if b != nil {
+		b.refs++
+		bs.mu.Unlock()
+		<-b.ready
+		if b.err != nil {
+			bs.release(b)
+			return nil, b.err
+		}
+		return b, nil
+	}
+	b = &box{id: id, refs: 1, ready: make(chan struct{}), loading: true}
+	bs.m[id] = b
+	bs.mu.Unlock()
+
+	msgs, err := bs.st.Messages(ctx, id)
+	b.mu.Lock()
+	if err != nil {
+		b.err = err
+		b.loading = false
+		b.mu.Unlock()
+		close(b.ready)
+		bs.release(b)
+		return nil, err
+	}
+	b.uids = make([]uint32, len(msgs))
+	for i, m := range msgs {
+		b.uids[i] = m.UID
+	}
+	b.tracker = imapserver.NewMailboxTracker(uint32(len(b.uids)))
+	for _, ev := range b.pending {
+		b.apply(ev)
+	}
+	b.pending = nil
+	b.loading = false
+	b.mu.Unlock()
+	close(b.ready)
+	return b, nil
+}
+
+func (bs *boxes) release(b *box) {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	b.refs--
+	if b.refs == 0 && bs.m[b.id] == b {
+		delete(bs.m, b.id)
+	}
+}
+
+// onEvent is the store subscriber: called in commit order, one at a time;
+// it never blocks for long and never writes to the store.
+func (bs *boxes) onEvent(ev store.Event) {
+	switch ev.Kind {
+	case store.MessageAdded, store.MessageExpunged, store.FlagsChanged:
+	default:
+		return
+	}
+	bs.mu.Lock()
+	b := bs.m[ev.MailboxID]
+	bs.mu.Unlock()
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.loading {
+		b.pending = append(b.pending, ev)
+		return
+	}
+	if b.err == nil {
+		b.apply(ev)
+	}
+}
+
+func (b *box) index(uid uint32) (int, bool) {
+	i := sort.Search(len(b.uids), func(i int) bool { return b.uids[i] >= uid })
+	return i, i < len(b.uids) && b.uids[i] == uid
+}
+
+// apply updates uids and queues the change; b.mu is held.
+func (b *box) apply(ev store.Event) {
+	switch ev.Kind {
+	case store.MessageAdded:
+		if n := len(b.uids); n > 0 && ev.UID <= b.uids[n-1] {
+			return // already in the snapshot
+		}
+		b.uids = append(b.uids, ev.UID)
+		b.tracker.QueueNumMessages(uint32(len(b.uids)))
+	case store.MessageExpunged:
+		i, ok := b.index(ev.UID)
+		if !ok {
+			return
+		}
+		b.uids = append(b.uids[:i], b.uids[i+1:]...)
+		b.tracker.QueueExpunge(uint32(i + 1))
+	case store.FlagsChanged:
+		i, ok := b.index(ev.UID)
+		if !ok {
+			return
+		}
+		src, _ := ev.Origin.(*imapserver.SessionTracker)
+		b.tracker.QueueMessageFlags(uint32(i+1), imap.UID(ev.UID), toFlags(ev.Flags), src)
+	}
+}

@@ -1,0 +1,805 @@
+package imap
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/textproto"
+
+	"labd/internal/mail"
+	"labd/internal/service"
+	"labd/internal/sessions"
+	"labd/internal/store"
+)
+
+const delim = '/'
+
+type session struct {
+	s     *Service
+	conn  *imapserver.Conn
+	rec   *sessions.Session
+	log   *slog.Logger
+	user  string
+	fails int
+	sel   *view
+}
+
+// view is the selected mailbox of one session.
+type view struct {
+	box      *box
+	id       int64
+	name     string
+	validity uint32
+	readOnly bool
+	tracker  *imapserver.SessionTracker
+}
+
+var (
+	_ imapserver.SessionIMAP4rev2 = (*session)(nil)
+)
+
+func (s *Service) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+	defer service.Recover(s.log, "imap")
+	nc := c.NetConn()
+	return &session{s: s, conn: c, rec: sessions.FromConn(nc), log: s.log.With("remote", nc.RemoteAddr().String())}, nil, nil
+}
+
+// guard, deferred by every session method that does real work, turns a
+// panic into a NO [SERVERBUG] answer: the connection and labd go on.
+func (ss *session) guard(err *error) {
+	if r := recover(); r != nil {
+		ss.log.Error("IMAP command panicked; answered NO, the session goes on", "panic", r, "stack", string(debug.Stack()))
+		*err = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeServerBug, Text: "internal error"}
+	}
+}
+
+func (ss *session) ctx() context.Context { return context.Background() }
+
+func noErr(text string) error {
+	return &imap.Error{Type: imap.StatusResponseTypeNo, Text: text}
+}
+
+func noCode(code imap.ResponseCode, text string) error {
+	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: code, Text: text}
+}
+
+// storeErr turns store errors into NO responses.
+func storeErr(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return noCode(imap.ResponseCodeNonExistent, what+": no such mailbox")
+	case errors.Is(err, store.ErrExists):
+		return noCode(imap.ResponseCodeAlreadyExists, what+": mailbox already exists")
+	case errors.Is(err, store.ErrInvalid):
+		return noCode(imap.ResponseCodeCannot, what+": "+err.Error())
+	}
+	return err
+}
+
+func canonName(name string) string {
+	if strings.EqualFold(name, "INBOX") {
+		return "INBOX"
+	}
+	if len(name) > 6 && strings.EqualFold(name[:6], "INBOX/") {
+		return "INBOX" + name[5:]
+	}
+	return strings.TrimSuffix(name, string(delim))
+}
+
+func (ss *session) Close() error {
+	ss.unselect()
+	return nil
+}
+
+func (ss *session) Login(username, password string) (err error) {
+	defer ss.guard(&err)
+	u, err := ss.s.deps.Store.Authenticate(ss.ctx(), "imap", username, password)
+	if err != nil {
+		ss.fails++
+		ss.log.Info("login failed", "user", username)
+		time.Sleep(ss.s.AuthFailDelay)
+		if ss.fails >= ss.s.MaxAuthFailures {
+			return &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Too many failed logins"}
+		}
+		return imapserver.ErrAuthFailed
+	}
+	ss.user = u.Name
+	ss.log = ss.log.With("user", u.Name)
+	if ss.rec != nil {
+		ss.rec.SetUser(u.Name)
+	}
+	ss.log.Info("logged in")
+	return nil
+}
+
+func (ss *session) unselect() {
+	if ss.sel != nil {
+		ss.sel.tracker.Close()
+		ss.s.boxes.release(ss.sel.box)
+		ss.sel = nil
+	}
+}
+
+var systemFlags = []imap.Flag{imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagSeen, imap.FlagDraft}
+
+func (ss *session) Select(name string, options *imap.SelectOptions) (_ *imap.SelectData, err error) {
+	defer ss.guard(&err)
+	ss.unselect()
+	name = canonName(name)
+	mb, err := ss.s.deps.Store.Mailbox(ss.ctx(), ss.user, name)
+	if err != nil {
+		return nil, storeErr(err, "SELECT")
+	}
+	b, err := ss.s.boxes.acquire(ss.ctx(), mb.ID)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := ss.s.deps.Store.Messages(ss.ctx(), mb.ID)
+	if err != nil {
+		ss.s.boxes.release(b)
+		return nil, err
+	}
+	seen := map[uint32]bool{}
+	for _, m := range msgs {
+		seen[m.UID] = hasFlag(m.Flags, imap.FlagSeen)
+	}
+	v := &view{box: b, id: mb.ID, name: mb.Name, validity: mb.UIDValidity, readOnly: options != nil && options.ReadOnly}
+	b.mu.Lock()
+	v.tracker = b.tracker.NewSession()
+	n := uint32(len(b.uids))
+	var firstUnseen uint32
+	for i, uid := range b.uids {
+		if s, ok := seen[uid]; ok && !s {
+			firstUnseen = uint32(i + 1)
+			break
+		}
+	}
+	uidNext := mb.UIDNext
+	if len(b.uids) > 0 && b.uids[len(b.uids)-1] >= uidNext {
+		uidNext = b.uids[len(b.uids)-1] + 1
+	}
+	b.mu.Unlock()
+	ss.sel = v
+	perm := append([]imap.Flag{}, systemFlags...)
+	if !v.readOnly {
+		perm = append(perm, imap.FlagWildcard)
+	} else {
+		perm = nil
+	}
+	return &imap.SelectData{
+		Flags: systemFlags, PermanentFlags: perm, NumMessages: n, FirstUnseenSeqNum: firstUnseen,
+		UIDNext: imap.UID(uidNext), UIDValidity: mb.UIDValidity,
+	}, nil
+}
+
+func (ss *session) Create(name string, options *imap.CreateOptions) (err error) {
+	defer ss.guard(&err)
+	name = canonName(name)
+	if name == "" {
+		return noErr("empty mailbox name")
+	}
+	use := ""
+	if options != nil && len(options.SpecialUse) > 0 {
+		use = string(options.SpecialUse[0])
+	}
+	_, err = ss.s.deps.Store.CreateMailbox(ss.ctx(), ss.user, name, use)
+	return storeErr(err, "CREATE")
+}
+
+func (ss *session) Delete(name string) (err error) {
+	defer ss.guard(&err)
+	name = canonName(name)
+	if name == "INBOX" {
+		return noCode(imap.ResponseCodeCannot, "INBOX cannot be deleted")
+	}
+	return storeErr(ss.s.deps.Store.DeleteMailbox(ss.ctx(), ss.user, name), "DELETE")
+}
+
+func (ss *session) Rename(name, newName string, _ *imap.RenameOptions) (err error) {
+	defer ss.guard(&err)
+	return storeErr(ss.s.deps.Store.RenameMailbox(ss.ctx(), ss.user, canonName(name), canonName(newName)), "RENAME")
+}
+
+func (ss *session) Subscribe(name string) error {
+	return storeErr(ss.s.deps.Store.SetSubscribed(ss.ctx(), ss.user, canonName(name), true), "SUBSCRIBE")
+}
+
+func (ss *session) Unsubscribe(name string) error {
+	return storeErr(ss.s.deps.Store.SetSubscribed(ss.ctx(), ss.user, canonName(name), false), "UNSUBSCRIBE")
+}
+
+func (ss *session) Namespace() (*imap.NamespaceData, error) {
+	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: delim}}}, nil
+}
+
+func (ss *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) (err error) {
+	defer ss.guard(&err)
+	if len(patterns) == 0 || (len(patterns) == 1 && patterns[0] == "") {
+		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delim})
+	}
+	mbs, err := ss.s.deps.Store.Mailboxes(ss.ctx(), ss.user)
+	if err != nil {
+		return err
+	}
+	// Levels of the hierarchy that are not mailboxes themselves
+	// ("Projets" for "Projets/TP3") are listed \Noselect, as RFC 3501
+	// wants for "%".
+	exists := map[string]bool{}
+	for _, mb := range mbs {
+		exists[mb.Name] = true
+	}
+	virtual := map[string]bool{}
+	for _, mb := range mbs {
+		parts := strings.Split(mb.Name, string(delim))
+		for i := 1; i < len(parts); i++ {
+			p := strings.Join(parts[:i], string(delim))
+			if !exists[p] && !virtual[p] {
+				virtual[p] = true
+				mbs = append(mbs, store.Mailbox{Name: p})
+			}
+		}
+	}
+	sort.Slice(mbs, func(i, j int) bool {
+		if (mbs[i].Name == "INBOX") != (mbs[j].Name == "INBOX") {
+			return mbs[i].Name == "INBOX"
+		}
+		return mbs[i].Name < mbs[j].Name
+	})
+	for _, mb := range mbs {
+		match := false
+		for _, p := range patterns {
+			if imapserver.MatchList(mb.Name, delim, ref, p) {
+				match = true
+				break
+			}
+		}
+		if !match {
+			continue
+		}
+		if options.SelectSubscribed && !mb.Subscribed {
+			continue
+		}
+		if options.SelectSpecialUse && mb.SpecialUse == "" {
+			continue
+		}
+		data := &imap.ListData{Mailbox: mb.Name, Delim: delim}
+		children := false
+		for _, o := range mbs {
+			if strings.HasPrefix(o.Name, mb.Name+string(delim)) {
+				children = true
+				break
+			}
+		}
+		if virtual[mb.Name] {
+			data.Attrs = append(data.Attrs, imap.MailboxAttrNoSelect)
+		}
+		if children {
+			data.Attrs = append(data.Attrs, imap.MailboxAttrHasChildren)
+		} else {
+			data.Attrs = append(data.Attrs, imap.MailboxAttrHasNoChildren)
+		}
+		if mb.Subscribed && (options.SelectSubscribed || options.ReturnSubscribed) {
+			data.Attrs = append(data.Attrs, imap.MailboxAttrSubscribed)
+		}
+		if mb.SpecialUse != "" {
+			data.Attrs = append(data.Attrs, imap.MailboxAttr(mb.SpecialUse))
+		}
+		if options.ReturnStatus != nil && !virtual[mb.Name] {
+			data.Status = ss.statusData(mb, options.ReturnStatus)
+		}
+		if err := w.WriteList(data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (ss *session) statusData(mb store.Mailbox, o *imap.StatusOptions) *imap.StatusData {
+	d := &imap.StatusData{Mailbox: mb.Name}
+	if o.NumMessages {
+		n := uint32(mb.Messages)
+		d.NumMessages = &n
+	}
+	if o.UIDNext {
+		d.UIDNext = imap.UID(mb.UIDNext)
+	}
+	if o.UIDValidity {
+		d.UIDValidity = mb.UIDValidity
+	}
+	if o.NumUnseen {
+		n := uint32(mb.Unseen)
+		d.NumUnseen = &n
+	}
+	if o.NumRecent {
+		n := uint32(0)
+		d.NumRecent = &n
+	}
+	if o.Size {
+		n := mb.Size
+		d.Size = &n
+	}
+	if o.NumDeleted {
+		var n uint32
+		msgs, _ := ss.s.deps.Store.Messages(ss.ctx(), mb.ID)
+		for _, m := range msgs {
+			if hasFlag(m.Flags, imap.FlagDeleted) {
+				n++
+			}
+		}
+		d.NumDeleted = &n
+	}
+	return d
+}
+
+func (ss *session) Status(name string, options *imap.StatusOptions) (_ *imap.StatusData, err error) {
+	defer ss.guard(&err)
+	mb, err := ss.s.deps.Store.Mailbox(ss.ctx(), ss.user, canonName(name))
+	if err != nil {
+		return nil, storeErr(err, "STATUS")
+	}
+	return ss.statusData(mb, options), nil
+}
+
+func (ss *session) Append(name string, r imap.LiteralReader, options *imap.AppendOptions) (_ *imap.AppendData, err error) {
+	defer ss.guard(&err)
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	raw = mail.NormalizeCRLF(raw)
+	date := time.Now()
+	var flags []string
+	if options != nil {
+		if !options.Time.IsZero() {
+			date = options.Time
+		}
+		flags = fromFlags(options.Flags)
+	}
+	mb, uid, err := ss.s.deps.Store.Append(ss.ctx(), ss.user, canonName(name), raw, flags, date)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, noCode(imap.ResponseCodeTryCreate, "APPEND: no such mailbox")
+	}
+	if err != nil {
+		return nil, storeErr(err, "APPEND")
+	}
+	return &imap.AppendData{UID: imap.UID(uid), UIDValidity: mb.UIDValidity}, nil
+}
+
+func (ss *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	if ss.sel == nil {
+		return nil
+	}
+	return ss.sel.tracker.Poll(w, allowExpunge)
+}
+
+func (ss *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	if ss.sel == nil {
+		<-stop
+		return nil
+	}
+	return ss.sel.tracker.Idle(w, stop)
+}
+
+func (ss *session) Unselect() error {
+	ss.unselect()
+	return nil
+}
+
+func (ss *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) (err error) {
+	defer ss.guard(&err)
+	v := ss.sel
+	if v.readOnly {
+		return noCode(imap.ResponseCodeCannot, "mailbox is read-only (EXAMINE)")
+	}
+	var list []uint32
+	if uids != nil {
+		msgs, err := ss.s.deps.Store.Messages(ss.ctx(), v.id)
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if uids.Contains(imap.UID(m.UID)) && hasFlag(m.Flags, imap.FlagDeleted) {
+				list = append(list, m.UID)
+			}
+		}
+		if len(list) == 0 {
+			return nil
+		}
+	}
+	// The EXPUNGE responses come from the tracker when the command is
+	// polled, like every other session's.
+	_, err = ss.s.deps.Store.Expunge(ss.ctx(), v.id, list)
+	return err
+}
+
+// target is one message of a number set: its sequence number as this
+// session knows it, and its UID.
+type target struct {
+	seq, uid uint32
+}
+
+var errNoSuchMessage = &imap.Error{Type: imap.StatusResponseTypeBad, Text: "No such message (sequence number beyond the mailbox)"}
+
+// resolveSeq is resolve that refuses sequence numbers beyond the mailbox,
+// as RFC 3501 wants for FETCH, STORE, COPY and MOVE (a student typing
+// FETCH 5 in a 2-message mailbox learns why). UIDs that do not exist are
+// silently skipped, as RFC 3501 says.
+func (v *view) resolveSeq(numSet imap.NumSet) ([]target, error) {
+	ts, bad := v.resolveCheck(numSet)
+	if bad {
+		return nil, errNoSuchMessage
+	}
+	return ts, nil
+}
+
+// resolve maps a sequence or UID set to the messages this session sees.
+func (v *view) resolve(numSet imap.NumSet) []target {
+	ts, _ := v.resolveCheck(numSet)
+	return ts
+}
+
+func (v *view) resolveCheck(numSet imap.NumSet) ([]target, bool) {
+	b := v.box
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	visible := make([]target, 0, len(b.uids))
+	for i, uid := range b.uids {
+		if s := v.tracker.EncodeSeqNum(uint32(i + 1)); s != 0 {
+			visible = append(visible, target{s, uid})
+		}
+	}
+	var maxSeq, maxUID uint32
+	if n := len(visible); n > 0 {
+		maxSeq, maxUID = visible[n-1].seq, visible[n-1].uid
+	}
+	var out []target
+	bad := false
+	switch set := numSet.(type) {
+	case imap.SeqSet:
+		set = append(imap.SeqSet(nil), set...)
+		for i := range set {
+			if set[i].Start > maxSeq || set[i].Stop > maxSeq {
+				bad = true
+			}
+			staticRange(&set[i].Start, &set[i].Stop, maxSeq)
+		}
+		for _, t := range visible {
+			if set.Contains(t.seq) {
+				out = append(out, t)
+			}
+		}
+	case imap.UIDSet:
+		set = append(imap.UIDSet(nil), set...)
+		for i := range set {
+			staticRange((*uint32)(&set[i].Start), (*uint32)(&set[i].Stop), maxUID)
+		}
+		for _, t := range visible {
+			if set.Contains(imap.UID(t.uid)) {
+				out = append(out, t)
+			}
+		}
+	}
+	return out, bad
+}
+
+func staticRange(start, stop *uint32, max uint32) {
+	dyn := false
+	if *start == 0 {
+		*start, dyn = max, true
+	}
+	if *stop == 0 {
+		*stop, dyn = max, true
+	}
+	if dyn && *start > *stop {
+		*start, *stop = *stop, *start
+	}
+}
+
+func uidsOf(ts []target) []uint32 {
+	out := make([]uint32, len(ts))
+	for i, t := range ts {
+		out[i] = t.uid
+	}
+	return out
+}
+
+func (ss *session) meta(id int64) (map[uint32]store.Message, error) {
+	msgs, err := ss.s.deps.Store.Messages(ss.ctx(), id)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[uint32]store.Message, len(msgs))
+	for _, x := range msgs {
+		m[x.UID] = x
+	}
+	return m, nil
+}
+
+func (ss *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) (err error) {
+	defer ss.guard(&err)
+	v := ss.sel
+	targets, err := v.resolveSeq(numSet)
+	if err != nil || len(targets) == 0 {
+		return err
+	}
+	meta, err := ss.meta(v.id)
+	if err != nil {
+		return err
+	}
+	markSeen := false
+	if !v.readOnly {
+		for _, bs := range options.BodySection {
+			if !bs.Peek {
+				markSeen = true
+			}
+		}
+		for _, bs := range options.BinarySection {
+			if !bs.Peek {
+				markSeen = true
+			}
+		}
+	}
+	if markSeen {
+		var unseen []uint32
+		for _, t := range targets {
+			if m, ok := meta[t.uid]; ok && !hasFlag(m.Flags, imap.FlagSeen) {
+				unseen = append(unseen, t.uid)
+			}
+		}
+		if len(unseen) > 0 {
+			// No origin: the tracker tells this session too (FETCH FLAGS).
+			changed, err := ss.s.deps.Store.StoreFlags(ss.ctx(), v.id, unseen, store.FlagsAdd, []string{string(imap.FlagSeen)})
+			if err != nil {
+				return err
+			}
+			for _, m := range changed {
+				meta[m.UID] = m
+			}
+		}
+	}
+	needBody := options.Envelope || options.BodyStructure != nil || len(options.BodySection) > 0 ||
+		len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
+	for _, t := range targets {
+		m, ok := meta[t.uid]
+		if !ok {
+			continue // expunged meanwhile
+		}
+		var raw []byte
+		if needBody {
+			raw, err = ss.s.deps.Store.Body(ss.ctx(), v.id, t.uid)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if err := writeMessage(w.CreateMessage(t.seq), m, raw, options); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeMessage(w *imapserver.FetchResponseWriter, m store.Message, raw []byte, options *imap.FetchOptions) error {
+	w.WriteUID(imap.UID(m.UID))
+	if options.Flags {
+		w.WriteFlags(toFlags(m.Flags))
+	}
+	if options.InternalDate {
+		w.WriteInternalDate(m.InternalDate)
+	}
+	if options.RFC822Size {
+		w.WriteRFC822Size(m.Size)
+	}
+	if options.Envelope {
+		h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
+		if err == nil {
+			w.WriteEnvelope(imapserver.ExtractEnvelope(h))
+		} else {
+			w.WriteEnvelope(&imap.Envelope{})
+		}
+	}
+	if options.BodyStructure != nil {
+		w.WriteBodyStructure(imapserver.ExtractBodyStructure(bytes.NewReader(raw)))
+	}
+	for _, bs := range options.BodySection {
+		buf := imapserver.ExtractBodySection(bytes.NewReader(raw), bs)
+		wc := w.WriteBodySection(bs, int64(len(buf)))
+		_, werr := wc.Write(buf)
+		cerr := wc.Close()
+		if werr != nil {
+			return werr
+		}
+		if cerr != nil {
+			return cerr
+		}
+	}
+	for _, bs := range options.BinarySection {
+		buf := imapserver.ExtractBinarySection(bytes.NewReader(raw), bs)
+		wc := w.WriteBinarySection(bs, int64(len(buf)))
+		_, werr := wc.Write(buf)
+		cerr := wc.Close()
+		if werr != nil {
+			return werr
+		}
+		if cerr != nil {
+			return cerr
+		}
+	}
+	for _, bss := range options.BinarySectionSize {
+		w.WriteBinarySectionSize(bss, imapserver.ExtractBinarySectionSize(bytes.NewReader(raw), bss))
+	}
+	return w.Close()
+}
+
+func (ss *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) (err error) {
+	defer ss.guard(&err)
+	v := ss.sel
+	if v.readOnly {
+		return noCode(imap.ResponseCodeCannot, "mailbox is read-only (EXAMINE)")
+	}
+	targets, err := v.resolveSeq(numSet)
+	if err != nil || len(targets) == 0 {
+		return err
+	}
+	var op store.FlagOp
+	switch flags.Op {
+	case imap.StoreFlagsSet:
+		op = store.FlagsSet
+	case imap.StoreFlagsAdd:
+		op = store.FlagsAdd
+	case imap.StoreFlagsDel:
+		op = store.FlagsRemove
+	}
+	ctx := store.WithOrigin(ss.ctx(), v.tracker)
+	changed, err := ss.s.deps.Store.StoreFlags(ctx, v.id, uidsOf(targets), op, fromFlags(flags.Flags))
+	if err != nil {
+		return err
+	}
+	if flags.Silent {
+		return nil
+	}
+	byUID := map[uint32]store.Message{}
+	for _, m := range changed {
+		byUID[m.UID] = m
+	}
+	for _, t := range targets {
+		m, ok := byUID[t.uid]
+		if !ok {
+			continue
+		}
+		rw := w.CreateMessage(t.seq)
+		rw.WriteUID(imap.UID(t.uid))
+		rw.WriteFlags(toFlags(m.Flags))
+		if err := rw.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (ss *session) copyData(mb store.Mailbox, pairs []store.CopiedUID) *imap.CopyData {
+	if len(pairs) == 0 {
+		return nil
+	}
+	var src, dst imap.UIDSet
+	for _, p := range pairs {
+		src.AddNum(imap.UID(p.Src))
+		dst.AddNum(imap.UID(p.Dst))
+	}
+	return &imap.CopyData{UIDValidity: mb.UIDValidity, SourceUIDs: src, DestUIDs: dst}
+}
+
+func (ss *session) Copy(numSet imap.NumSet, dest string) (_ *imap.CopyData, err error) {
+	defer ss.guard(&err)
+	v := ss.sel
+	targets, err := v.resolveSeq(numSet)
+	if err != nil || len(targets) == 0 {
+		return nil, err
+	}
+	mb, pairs, err := ss.s.deps.Store.Copy(ss.ctx(), v.id, uidsOf(targets), ss.user, canonName(dest))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, noCode(imap.ResponseCodeTryCreate, "COPY: no such mailbox")
+	}
+	if err != nil {
+		return nil, storeErr(err, "COPY")
+	}
+	return ss.copyData(mb, pairs), nil
+}
+
+func (ss *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) (err error) {
+	defer ss.guard(&err)
+	v := ss.sel
+	if v.readOnly {
+		return noCode(imap.ResponseCodeCannot, "mailbox is read-only (EXAMINE)")
+	}
+	targets, err := v.resolveSeq(numSet)
+	if err != nil || len(targets) == 0 {
+		return err
+	}
+	if canonName(dest) == v.name {
+		return noErr("MOVE: source and destination are the same mailbox")
+	}
+	mb, pairs, err := ss.s.deps.Store.Move(ss.ctx(), v.id, uidsOf(targets), ss.user, canonName(dest))
+	if errors.Is(err, store.ErrNotFound) {
+		return noCode(imap.ResponseCodeTryCreate, "MOVE: no such mailbox")
+	}
+	if err != nil {
+		return storeErr(err, "MOVE")
+	}
+	if cd := ss.copyData(mb, pairs); cd != nil {
+		if err := w.WriteCopyData(cd); err != nil {
+			return err
+		}
+	}
+	// EXPUNGE responses follow from the tracker when the command is polled.
+	return nil
+}
+
+func (ss *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (_ *imap.SearchData, err error) {
+	defer ss.guard(&err)
+	v := ss.sel
+	targets := v.resolve(imap.SeqSet{{Start: 1, Stop: 0}})
+	meta, err := ss.meta(v.id)
+	if err != nil {
+		return nil, err
+	}
+	var maxSeq, maxUID uint32
+	if n := len(targets); n > 0 {
+		maxSeq, maxUID = targets[n-1].seq, targets[n-1].uid
+	}
+	staticCriteria(criteria, maxSeq, maxUID)
+	needBody := criteriaNeedBody(criteria)
+	var data imap.SearchData
+	var seqs imap.SeqSet
+	var uids imap.UIDSet
+	for _, t := range targets {
+		m, ok := meta[t.uid]
+		if !ok {
+			continue
+		}
+		c := &candidate{seq: t.seq, msg: m}
+		if needBody {
+			c.raw, err = ss.s.deps.Store.Body(ss.ctx(), v.id, t.uid)
+			if err != nil {
+				continue
+			}
+		}
+		if !c.match(criteria) {
+			continue
+		}
+		num := t.seq
+		if kind == imapserver.NumKindUID {
+			num = t.uid
+			uids.AddNum(imap.UID(t.uid))
+		} else {
+			seqs.AddNum(t.seq)
+		}
+		if data.Min == 0 || num < data.Min {
+			data.Min = num
+		}
+		if num > data.Max {
+			data.Max = num
+		}
+		data.Count++
+	}
+	if kind == imapserver.NumKindUID {
+		data.All = uids
+	} else {
+		data.All = seqs
+	}
+	return &data, nil
+}
