@@ -190,6 +190,11 @@ func Prepare(cfg *config.Config, logger *slog.Logger, bcryptCost int) (service.D
 	ctx := context.Background()
 	if cfg.Users.Demo {
 		for _, u := range []string{"alice", "bob"} {
+			// Look first: hashing a password only to hear that the user
+			// exists would cost every start a bcrypt round per user.
+			if _, err := st.User(ctx, u); err == nil {
+				continue
+			}
 			if err := st.CreateUser(ctx, u, u, false); err != nil && !errors.Is(err, store.ErrExists) {
 				st.Close()
 				return service.Deps{}, fmt.Errorf("create demo user %s: %w", u, err)
