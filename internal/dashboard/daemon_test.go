@@ -304,4 +304,41 @@ func TestWithRealServices(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	})
+	t.Run("IMAP LOGIN masked, tagged replies annotated", func(t *testing.T) {
+		addr := has("imap")
+		if addr == "" {
+			t.Skip("no imap service registered")
+		}
+		conn := labtest.Dial(t, addr)
+		br := bufio.NewReader(conn)
+		if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "* OK") {
+			t.Fatalf("greeting %q %v", line, err)
+		}
+		for _, cmd := range []string{"a1 LOGIN alice alice", "a2 SELECT INBOX", "a3 LOGOUT"} {
+			fmt.Fprintf(conn, "%s\r\n", cmd)
+			tag := strings.Fields(cmd)[0]
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					t.Fatalf("%s: %v", cmd, err)
+				}
+				if strings.HasPrefix(line, tag+" ") {
+					if !strings.HasPrefix(line, tag+" OK") {
+						t.Fatalf("%s: %q", cmd, line)
+					}
+					break
+				}
+			}
+		}
+		id := sessionOf(t, d, conn.LocalAddr().String())
+		_, body := c.get(fmt.Sprintf("/labd/sessions/%d", id))
+		if strings.Contains(body, "LOGIN alice alice") || !strings.Contains(body, `a1 LOGIN alice <span class="masked"`) {
+			t.Errorf("IMAP LOGIN password not masked")
+		}
+		for _, want := range []string{`<span class="badge ok">tagged OK (a1)</span>`, `<span class="badge ok">untagged OK</span>`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("transcript lacks %q", want)
+			}
+		}
+	})
 }
