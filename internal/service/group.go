@@ -37,6 +37,8 @@ type Group struct {
 	deps  Deps
 	mu    sync.Mutex
 	bound []*Bound
+	// handlers counts the goroutines ServeConns started.
+	handlers sync.WaitGroup
 }
 
 // NewGroup returns an empty group.
@@ -148,4 +150,36 @@ func (g *Group) ServeEach(ctx context.Context, serve func(*Bound) error) error {
 		}
 	}
 	return first
+}
+
+// ServeConns is ServeEach for services that handle each connection
+// themselves: every accepted connection runs handle in its own goroutine,
+// with panic recovery, and is closed when handle returns.
+func (g *Group) ServeConns(ctx context.Context, name string, handle func(b *Bound, c net.Conn)) error {
+	return g.ServeEach(ctx, func(b *Bound) error {
+		for {
+			c, err := b.Listener.Accept()
+			if err != nil {
+				return err
+			}
+			g.handlers.Add(1)
+			go func() {
+				defer g.handlers.Done()
+				defer c.Close()
+				defer Recover(g.deps.Logger, name, "remote", c.RemoteAddr().String())
+				handle(b, c)
+			}()
+		}
+	})
+}
+
+// Wait waits until every handler ServeConns started has returned, or ctx
+// ends. Call it after Serve returned (no more accepts).
+func (g *Group) Wait(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { g.handlers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }

@@ -7,7 +7,6 @@ package pop3
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -65,18 +64,7 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 
 // Serve implements service.Service.
 func (s *Service) Serve(ctx context.Context) error {
-	return s.group.ServeEach(ctx, func(b *service.Bound) error {
-		for {
-			c, err := b.Listener.Accept()
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return nil
-				}
-				return err
-			}
-			go s.handle(c, b.Endpoint.TLS)
-		}
-	})
+	return s.group.ServeConns(ctx, "pop3", func(b *service.Bound, c net.Conn) { s.handle(c, b.Endpoint.TLS) })
 }
 
 // Shutdown implements service.Service: sessions may finish until ctx ends;

@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
 	glssh "github.com/gliderlabs/ssh"
@@ -45,8 +44,6 @@ type Service struct {
 	// FailDelay is the pause after a failed password or keyboard-interactive
 	// attempt (1 s; tests shrink it).
 	FailDelay time.Duration
-
-	wg sync.WaitGroup
 }
 
 // context keys of a connection
@@ -161,21 +158,7 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 // gliderlabs' Serve) so that a panic in the handshake or an auth callback,
 // which run in the connection's goroutine, is recovered.
 func (s *Service) Serve(ctx context.Context) error {
-	return s.group.ServeEach(ctx, func(b *service.Bound) error {
-		for {
-			c, err := b.Listener.Accept()
-			if err != nil {
-				return err
-			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer c.Close()
-				defer service.Recover(s.log, "ssh", "remote", c.RemoteAddr().String())
-				s.srv.HandleConn(c)
-			}()
-		}
-	})
+	return s.group.ServeConns(ctx, "ssh", func(_ *service.Bound, c net.Conn) { s.srv.HandleConn(c) })
 }
 
 // Shutdown implements service.Service: sessions go on until ctx ends, then
@@ -183,12 +166,9 @@ func (s *Service) Serve(ctx context.Context) error {
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.group.Drain(ctx)
 	_ = s.srv.Close()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-	}
+	wctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s.group.Wait(wctx)
 	return nil
 }
 

@@ -69,15 +69,7 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 
 // Serve implements service.Service.
 func (s *Service) Serve(ctx context.Context) error {
-	return s.group.ServeEach(ctx, func(b *service.Bound) error {
-		for {
-			c, err := b.Listener.Accept()
-			if err != nil {
-				return err
-			}
-			go s.handle(c)
-		}
-	})
+	return s.group.ServeConns(ctx, "telnet", func(_ *service.Bound, c net.Conn) { s.handle(c) })
 }
 
 // Shutdown implements service.Service: it tells every logged-in user, then
