@@ -55,6 +55,10 @@ type ListenOptions struct {
 	// MaxPerIP and Reject: see sessions.ListenerOptions.
 	MaxPerIP int
 	Reject   func(net.Conn)
+	// Wrap, if set, wraps the recording listener below any TLS layer: the
+	// place for connection wrappers that must also work on implicit-TLS
+	// ports (relaxed deadlines for hand typists).
+	Wrap func(net.Listener) net.Listener
 }
 
 // Listen binds every address in o. On error nothing of this call stays
@@ -73,6 +77,9 @@ func (g *Group) Listen(o ListenOptions) ([]*Bound, error) {
 			Proto: o.Service, MaxPerIP: o.MaxPerIP, Reject: o.Reject, Logger: g.deps.Logger,
 		})
 		var l net.Listener = rec
+		if o.Wrap != nil {
+			l = o.Wrap(l)
+		}
 		if o.TLS != nil {
 			l = tls.NewListener(rec, o.TLS)
 		}

@@ -7,11 +7,13 @@
 package imap
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -75,10 +77,13 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 	reject := func(c net.Conn) {
 		fmt.Fprintf(c, "* BYE [UNAVAILABLE] too many connections from your address (at most %d), try again later\r\n", s.cfg.MaxConnsPerIP)
 	}
-	if _, err := s.group.Listen(service.ListenOptions{Service: "imap", Addrs: s.cfg.Listen, MaxPerIP: s.cfg.MaxConnsPerIP, Reject: reject}); err != nil {
+	patient := func(ln net.Listener) net.Listener {
+		return &patientListener{Listener: ln, min: time.Duration(s.cfg.IdleTimeout)}
+	}
+	if _, err := s.group.Listen(service.ListenOptions{Service: "imap", Addrs: s.cfg.Listen, MaxPerIP: s.cfg.MaxConnsPerIP, Reject: reject, Wrap: patient}); err != nil {
 		return nil, err
 	}
-	if _, err := s.group.Listen(service.ListenOptions{Service: "imaps", Addrs: s.cfg.TLSListen, MaxPerIP: s.cfg.MaxConnsPerIP, TLS: s.deps.TLS.Config()}); err != nil {
+	if _, err := s.group.Listen(service.ListenOptions{Service: "imaps", Addrs: s.cfg.TLSListen, MaxPerIP: s.cfg.MaxConnsPerIP, TLS: s.deps.TLS.Config(), Wrap: patient}); err != nil {
 		s.group.Close()
 		return nil, err
 	}
@@ -90,11 +95,7 @@ func (s *Service) Serve(ctx context.Context) error {
 	s.cancel = s.deps.Store.Subscribe(s.boxes.onEvent)
 	defer s.cancel()
 	return s.group.ServeEach(ctx, func(b *service.Bound) error {
-		ln := b.Listener
-		if !b.Endpoint.TLS {
-			ln = &patientListener{Listener: ln, min: time.Duration(s.cfg.IdleTimeout)}
-		}
-		err := s.srv.Serve(ln)
+		err := s.srv.Serve(b.Listener)
 		if errors.Is(err, net.ErrClosed) {
 			return nil
 		}
@@ -110,9 +111,9 @@ func (s *Service) Shutdown(ctx context.Context) error {
 
 // patientListener hands out patientConns: imapserver closes a connection
 // whose command line is not complete after 30 s (and an unauthenticated
-// one idle for 60 s), far too short for a student typing by hand. Only the
-// plain listener is wrapped: the library detects TLS by asserting *tls.Conn,
-// and on 993 the TLS conn is what it gets.
+// one idle for 60 s), far too short for a student typing by hand. It sits
+// below TLS (ListenOptions.Wrap), so 993 gets the relaxed deadlines too
+// while the library still sees a *tls.Conn there.
 type patientListener struct {
 	net.Listener
 	min time.Duration
@@ -128,7 +129,23 @@ func (l *patientListener) Accept() (net.Conn, error) {
 
 type patientConn struct {
 	net.Conn
-	min time.Duration
+	min   time.Duration
+	blank blankFilter
+}
+
+// Read drops blank command lines: imapserver treats an empty line (a
+// student pressing Enter twice in nc) as fatal and closes the connection.
+func (c *patientConn) Read(b []byte) (int, error) {
+	for {
+		n, err := c.Conn.Read(b)
+		if n > 0 {
+			n = len(c.blank.filter(b[:n]))
+			if n == 0 && err == nil {
+				continue
+			}
+		}
+		return n, err
+	}
 }
 
 // NetConn lets sessions.FromConn find the recording conn below.
@@ -146,4 +163,79 @@ func (c *patientConn) SetDeadline(t time.Time) error {
 		return err
 	}
 	return c.Conn.SetWriteDeadline(t)
+}
+
+// blankFilter drops empty command lines. It follows literals ({n}, {n+} or
+// {n-} at the end of a line) so that message data passes untouched, and
+// turns itself off for good when a TLS handshake starts (STARTTLS, or the
+// implicit-TLS port), since it then sits under the TLS layer.
+type blankFilter struct {
+	off   bool
+	state int // 0: start of a line, 1: in a line, 2: in a literal
+	lit   int64
+	tail  []byte
+}
+
+func (f *blankFilter) filter(b []byte) []byte {
+	if f.off {
+		return b
+	}
+	out := b[:0]
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch f.state {
+		case 2:
+			n := min(int64(len(b)-i), f.lit)
+			out = append(out, b[i:i+int(n)]...)
+			i += int(n) - 1
+			f.lit -= n
+			if f.lit == 0 {
+				f.state = 1
+			}
+			continue
+		case 0:
+			if c == 0x16 {
+				f.off = true
+				return append(out, b[i:]...)
+			}
+			if c == '\r' || c == '\n' {
+				continue
+			}
+			f.state = 1
+		}
+		out = append(out, c)
+		if c != '\n' {
+			if len(f.tail) >= 32 {
+				f.tail = append(f.tail[:0], f.tail[16:]...)
+			}
+			f.tail = append(f.tail, c)
+			continue
+		}
+		f.state = 0
+		if n := literalSize(f.tail); n > 0 {
+			f.state, f.lit = 2, n
+		} else if n == 0 {
+			f.state = 1
+		}
+		f.tail = f.tail[:0]
+	}
+	return out
+}
+
+// literalSize returns n for a line ending in {n}, {n+} or {n-}, else -1.
+func literalSize(line []byte) int64 {
+	line = bytes.TrimRight(line, "\r")
+	if len(line) < 3 || line[len(line)-1] != '}' {
+		return -1
+	}
+	open := bytes.LastIndexByte(line, '{')
+	if open < 0 {
+		return -1
+	}
+	num := bytes.TrimRight(line[open+1:len(line)-1], "+-")
+	n, err := strconv.ParseInt(string(num), 10, 64)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
 }

@@ -22,6 +22,9 @@ func TestRawCommands(t *testing.T) {
 	}
 	cases := []struct{ cmd, want, not string }{
 		{"a LOGIN alice alice", "a OK", ""},
+		// A student pressing Enter twice: the blank line must not end
+		// the session (the library alone would close it).
+		{"\r\na NOOP", "a OK", ""},
 		{`a LIST (SPECIAL-USE) "" "*"`, `* LIST (\HasNoChildren \Sent) "/" "Sent"`, "INBOX"},
 		{`a LIST "" "*" RETURN (SPECIAL-USE SUBSCRIBED)`, `\Subscribed \Trash) "/" "Trash"`, ""},
 		{`a LSUB "" "*"`, `* LSUB (\HasNoChildren \Subscribed \Drafts) "/" "Drafts"`, ""},
