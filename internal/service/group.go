@@ -81,7 +81,7 @@ func (g *Group) Listen(o ListenOptions) ([]*Bound, error) {
 			l = o.Wrap(l)
 		}
 		if o.TLS != nil {
-			l = tls.NewListener(rec, o.TLS)
+			l = tls.NewListener(l, o.TLS)
 		}
 		out = append(out, &Bound{
 			Listener: l,

@@ -352,35 +352,48 @@ func (s *Session) MarkTLS() {
 	}
 }
 
+// entryCost is what an entry costs besides its data, so that entries
+// without data (encrypted chunks, notes) count against the bounds too.
+const entryCost = 32
+
+// noteSlack is room beyond the bound for labd's own notes (login, TLS,
+// results), so that the end of a long session still says how it ended.
+const noteSlack = 4096
+
 func (s *Session) add(e Entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.held < 0 {
 		return // transcript dropped to honour the global bound
 	}
-	limit := s.reg.opts.TranscriptBytes
-	if e.Dir != Note && s.held+len(e.Data) > limit {
-		room := limit - s.held
-		if room > 0 && e.Data != nil {
-			e.Data = e.Data[:room]
-		}
-		if room <= 0 {
-			s.full.Store(true)
-			s.info.Truncated = true
-			return
-		}
-	}
 	// Consecutive encrypted chunks in one direction fold into one entry.
-	if e.Data == nil && len(s.entries) > 0 {
+	if e.Data == nil && e.Dir != Note && len(s.entries) > 0 {
 		last := &s.entries[len(s.entries)-1]
 		if last.Data == nil && last.Dir == e.Dir && last.TLS {
 			last.Len += e.Len
 			return
 		}
 	}
+	limit := s.reg.opts.TranscriptBytes
+	if e.Dir == Note {
+		limit += noteSlack
+	}
+	cost := len(e.Data) + entryCost
+	if s.held+cost > limit {
+		room := limit - s.held - entryCost
+		if e.Dir == Note || e.Data == nil || room <= 0 {
+			if e.Dir != Note {
+				s.full.Store(true)
+			}
+			s.info.Truncated = true
+			return
+		}
+		e.Data = e.Data[:room]
+		cost = room + entryCost
+	}
 	s.entries = append(s.entries, e)
-	s.held += len(e.Data)
-	s.reg.total.Add(int64(len(e.Data)))
+	s.held += cost
+	s.reg.total.Add(int64(cost))
 }
 
 // dropTranscript frees the transcript and returns how many bytes it held.

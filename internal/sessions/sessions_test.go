@@ -68,7 +68,7 @@ func waitClosed(t *testing.T, r *Registry) Info {
 }
 
 func TestTranscriptBounds(t *testing.T) {
-	r := New(Options{TranscriptBytes: 10, TotalBytes: 25, History: 2})
+	r := New(Options{TranscriptBytes: 10 + entryCost, TotalBytes: 25 + 2*entryCost, History: 2})
 	s := r.Open("x", "tcp", "a", "b")
 	s.Record(FromClient, []byte("0123456789abcdef"), false)
 	s.Record(FromClient, []byte("more"), false)
@@ -94,8 +94,8 @@ func TestTranscriptBounds(t *testing.T) {
 	if _, ok := r.Get(keep.ID()); !ok {
 		t.Error("a burst of DNS sessions evicted the SSH session")
 	}
-	if tot := r.total.Load(); tot > 25 {
-		t.Errorf("total transcript bytes %d over the bound 25", tot)
+	if tot := r.total.Load(); tot > 25+2*entryCost {
+		t.Errorf("total transcript bytes %d over the bound", tot)
 	}
 }
 
@@ -188,5 +188,23 @@ func TestGetFindsSessionsClosedOutOfOrder(t *testing.T) {
 		if got, ok := r.Get(s.ID()); !ok || got != s {
 			t.Errorf("Get(%d) failed", s.ID())
 		}
+	}
+}
+
+// Entries without data (encrypted chunks of a long TLS session) count
+// against the bound too: a long IMAPS session must not grow without end.
+func TestEncryptedEntriesAreBounded(t *testing.T) {
+	r := New(Options{TranscriptBytes: 1024})
+	s := r.Open("imaps", "tcp", "a", "b")
+	s.MarkTLS()
+	for i := 0; i < 10000; i++ {
+		s.add(Entry{Dir: FromClient, Len: 40, TLS: true})
+		s.add(Entry{Dir: FromServer, Len: 90, TLS: true})
+	}
+	if n := len(s.Transcript()); n > 1024/entryCost+1 {
+		t.Errorf("%d entries kept for a 1 KiB bound", n)
+	}
+	if !s.full.Load() {
+		t.Error("transcript never marked full")
 	}
 }

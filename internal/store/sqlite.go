@@ -158,7 +158,7 @@ func (s *SQLite) Subscribe(fn func(Event)) func() {
 
 type writeReq struct {
 	ctx    context.Context
-	fn     func(tx *sql.Tx, emit func(Event)) error
+	fn     func(ctx context.Context, tx *sql.Tx, emit func(Event)) error
 	events []Event
 	err    error
 	done   chan error
@@ -167,7 +167,7 @@ type writeReq struct {
 // write runs fn in a write transaction and returns once it is committed
 // (or failed). After commit, the events fn emitted are published in commit
 // order.
-func (s *SQLite) write(ctx context.Context, fn func(tx *sql.Tx, emit func(Event)) error) error {
+func (s *SQLite) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx, emit func(Event)) error) error {
 	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	s.wmu.Lock()
 	if s.closed {
@@ -184,35 +184,50 @@ func (s *SQLite) write(ctx context.Context, fn func(tx *sql.Tx, emit func(Event)
 	return <-r.done
 }
 
-// lead commits batches until the queue is empty.
+// lead commits one batch (which holds the leader's own request: it was
+// queued before anyone led), then hands the lead to a new goroutine if more
+// work queued meanwhile, so that the leader's own client is answered at
+// once rather than after everybody else's batches.
 func (s *SQLite) lead() {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
-	for {
-		s.wmu.Lock()
-		batch := s.queue
-		s.queue = nil
-		if len(batch) == 0 {
-			s.leading = false
-			s.wmu.Unlock()
-			return
-		}
-		s.wmu.Unlock()
+	s.wmu.Lock()
+	batch := s.queue
+	s.queue = nil
+	s.wmu.Unlock()
+	if len(batch) > 0 {
 		s.commitBatch(batch)
 	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if len(s.queue) > 0 {
+		go s.lead()
+		return
+	}
+	s.leading = false
 }
 
 func (s *SQLite) commitBatch(batch []*writeReq) {
+	answered := 0
 	fail := func(err error) {
-		for _, r := range batch {
+		for _, r := range batch[answered:] {
 			r.done <- err
 		}
+		answered = len(batch)
 	}
 	tx, err := s.db.BeginTx(context.Background(), nil)
 	if err != nil {
 		fail(fmt.Errorf("begin transaction: %w", err))
 		return
 	}
+	// A panic in a write must not leave the transaction open (it holds
+	// SQLite's write lock) nor its writers waiting for ever.
+	defer func() {
+		if p := recover(); p != nil {
+			tx.Rollback()
+			fail(fmt.Errorf("store write failed: %v", p))
+		}
+	}()
 	for _, r := range batch {
 		if r.err = r.ctx.Err(); r.err != nil {
 			continue
@@ -222,8 +237,12 @@ func (s *SQLite) commitBatch(batch []*writeReq) {
 			fail(fmt.Errorf("savepoint: %w", err))
 			return
 		}
-		origin := originOf(r.ctx)
-		r.err = r.fn(tx, func(e Event) { e.Origin = origin; r.events = append(r.events, e) })
+		// Without cancellation: the driver interrupts a statement whose
+		// context ends, which would abort the whole shared transaction
+		// because one client hung up.
+		ctx := context.WithoutCancel(r.ctx)
+		origin := originOf(ctx)
+		r.err = r.fn(ctx, tx, func(e Event) { e.Origin = origin; r.events = append(r.events, e) })
 		if r.err != nil {
 			r.events = nil
 			if _, err := tx.Exec("ROLLBACK TO w"); err != nil {
@@ -251,11 +270,19 @@ func (s *SQLite) commitBatch(batch []*writeReq) {
 	for _, r := range batch {
 		for _, e := range r.events {
 			for _, fn := range subs {
-				fn(e)
+				publish(fn, e)
 			}
 		}
 		r.done <- r.err
+		answered++
 	}
+}
+
+// publish calls one subscriber; its panic is its own problem, not the
+// writers' nor the other subscribers'.
+func publish(fn func(Event), e Event) {
+	defer func() { _ = recover() }()
+	fn(e)
 }
 
 // --- users ---
@@ -286,7 +313,7 @@ func (s *SQLite) CreateUser(ctx context.Context, name, password string, admin bo
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	return s.write(ctx, func(tx *sql.Tx, emit func(Event)) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO users(name, hash, admin, created) VALUES(?,?,?,?) ON CONFLICT(name) DO NOTHING`,
 			name, string(hash), admin, time.Now().Unix())
 		if err != nil {
@@ -309,7 +336,7 @@ func (s *SQLite) CreateUser(ctx context.Context, name, password string, admin bo
 
 func (s *SQLite) DeleteUser(ctx context.Context, name string) error {
 	name = NormalizeUser(name)
-	return s.write(ctx, func(tx *sql.Tx, emit func(Event)) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
 		if err != nil {
 			return fmt.Errorf("delete user %s: %w", name, err)
@@ -339,7 +366,7 @@ func (s *SQLite) SetAdmin(ctx context.Context, name string, admin bool) error {
 }
 
 func (s *SQLite) updateUser(ctx context.Context, name, query string, args ...any) error {
-	return s.write(ctx, func(tx *sql.Tx, _ func(Event)) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ func(Event)) error {
 		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("update user %s: %w", name, err)
@@ -417,7 +444,7 @@ func (s *SQLite) AddKey(ctx context.Context, name, authorizedKey string) error {
 	}
 	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk)))
 	fp := ssh.FingerprintSHA256(pk)
-	return s.write(ctx, func(tx *sql.Tx, _ func(Event)) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ func(Event)) error {
 		var id int64
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE name = ?`, name).Scan(&id); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -588,7 +615,7 @@ func (s *SQLite) CreateMailbox(ctx context.Context, user, name, specialUse strin
 		return Mailbox{}, fmt.Errorf("%w: empty mailbox name", ErrInvalid)
 	}
 	var m Mailbox
-	err := s.write(ctx, func(tx *sql.Tx, emit func(Event)) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
 		id, err := userID(ctx, tx, user)
 		if err != nil {
 			return err
@@ -608,7 +635,7 @@ func (s *SQLite) DeleteMailbox(ctx context.Context, user, name string) error {
 	if name == "INBOX" {
 		return fmt.Errorf("%w: INBOX cannot be deleted", ErrInvalid)
 	}
-	return s.write(ctx, func(tx *sql.Tx, emit func(Event)) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
 		m, err := mailboxRef(ctx, tx, user, name)
 		if err != nil {
 			return err
@@ -626,7 +653,7 @@ func (s *SQLite) RenameMailbox(ctx context.Context, user, oldName, newName strin
 	if newName == "" || newName == "INBOX" {
 		return fmt.Errorf("%w: cannot rename to %q", ErrInvalid, newName)
 	}
-	return s.write(ctx, func(tx *sql.Tx, emit func(Event)) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
 		src, err := mailboxRef(ctx, tx, user, oldName)
 		if err != nil {
 			return err
@@ -688,7 +715,7 @@ func mustUserID(ctx context.Context, tx *sql.Tx, user string) int64 {
 
 func (s *SQLite) SetSubscribed(ctx context.Context, user, name string, subscribed bool) error {
 	user, name = NormalizeUser(user), normMailbox(name)
-	return s.write(ctx, func(tx *sql.Tx, _ func(Event)) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ func(Event)) error {
 		m, err := mailboxRef(ctx, tx, user, name)
 		if err != nil {
 			return err
@@ -741,7 +768,7 @@ func (s *SQLite) Append(ctx context.Context, user, mailbox string, raw []byte, f
 	}
 	var m Mailbox
 	var uid uint32
-	err := s.write(ctx, func(tx *sql.Tx, emit func(Event)) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
 		var err error
 		if m, err = mailboxRef(ctx, tx, user, mailbox); err != nil {
 			return err
@@ -756,7 +783,7 @@ func (s *SQLite) Deliver(ctx context.Context, users []string, raw []byte, date t
 	if date.IsZero() {
 		date = time.Now()
 	}
-	return s.write(ctx, func(tx *sql.Tx, emit func(Event)) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
 		for _, u := range users {
 			m, err := mailboxRef(ctx, tx, NormalizeUser(u), "INBOX")
 			if err != nil {
@@ -802,7 +829,7 @@ func (s *SQLite) Body(ctx context.Context, mailboxID int64, uid uint32) ([]byte,
 
 func (s *SQLite) StoreFlags(ctx context.Context, mailboxID int64, uids []uint32, op FlagOp, flags []string) ([]Message, error) {
 	var out []Message
-	err := s.write(ctx, func(tx *sql.Tx, emit func(Event)) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
 		m, err := mailboxRefByID(ctx, tx, mailboxID)
 		if err != nil {
 			return err
@@ -886,7 +913,7 @@ func expunge(ctx context.Context, tx *sql.Tx, m Mailbox, uids []uint32, emit fun
 
 func (s *SQLite) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, error) {
 	var done []uint32
-	err := s.write(ctx, func(tx *sql.Tx, emit func(Event)) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
 		m, err := mailboxRefByID(ctx, tx, mailboxID)
 		if err != nil {
 			return err
@@ -941,7 +968,7 @@ func (s *SQLite) copyOrMove(ctx context.Context, srcID int64, uids []uint32, use
 	user, dstName = NormalizeUser(user), normMailbox(dstName)
 	var dst Mailbox
 	var pairs []CopiedUID
-	err := s.write(ctx, func(tx *sql.Tx, emit func(Event)) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
 		var err error
 		if dst, err = mailboxRef(ctx, tx, user, dstName); err != nil {
 			return err

@@ -338,3 +338,53 @@ func childDeliver(db string) {
 		fmt.Printf("ack %d\n", uid)
 	}
 }
+
+// A subscriber that panics (an IMAP tracker, say) must not stop the store:
+// the write that triggered it is committed and answered, later writes too.
+func TestPanickingSubscriberDoesNotBlockWrites(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	var calls int
+	cancel := s.Subscribe(func(Event) {
+		calls++
+		if calls == 1 {
+			panic("tracker out of range")
+		}
+	})
+	defer cancel()
+	done := make(chan error, 2)
+	go func() {
+		done <- s.Deliver(ctx, []string{"alice"}, []byte("a\r\n"), time.Time{})
+		done <- s.Deliver(ctx, []string{"alice"}, []byte("b\r\n"), time.Time{})
+	}()
+	for i := 0; i < 2; i++ {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("store writes blocked after a subscriber panicked")
+		}
+	}
+	if in := mustMailbox(t, s, "alice", "INBOX"); in.Messages != 2 {
+		t.Errorf("%d messages, want 2", in.Messages)
+	}
+}
+
+// A writer whose client hung up gets its context's error; the others
+// sharing the batch do not notice.
+func TestCancelledWriterAloneFails(t *testing.T) {
+	s := newStore(t)
+	cctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Deliver(cctx, []string{"alice"}, []byte("x\r\n"), time.Time{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled write: %v", err)
+	}
+	if err := s.Deliver(context.Background(), []string{"alice"}, []byte("y\r\n"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if in := mustMailbox(t, s, "alice", "INBOX"); in.Messages != 1 {
+		t.Errorf("%d messages, want 1", in.Messages)
+	}
+}
