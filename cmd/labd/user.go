@@ -70,13 +70,14 @@ func (c *cli) user(args []string) error {
 			return explain(err)
 		}
 		name := store.NormalizeUser(pos[0])
-		if err := makeHome(cfg, layout, name); err != nil {
-			return err
-		}
+		// The password first: it is shown once, whatever happens next.
 		if generated {
 			fmt.Fprintf(c.stdout, "created user %s with password %s\n", name, pw)
 		} else {
 			fmt.Fprintf(c.stdout, "created user %s\n", name)
+		}
+		if err := makeHome(cfg, layout, name); err != nil {
+			return err
 		}
 	case "del", "delete", "rm":
 		if err := need(1, "NAME"); err != nil {
@@ -175,15 +176,17 @@ func (c *cli) importRoster(st *store.SQLite, cfg *config.Config, layout fsroot.L
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "USER\tPASSWORD")
+	// The sheet is printed whatever happens: it is the only place the
+	// generated passwords of the users already created appear.
+	defer tw.Flush()
 	for _, rl := range todo {
 		if err := st.CreateUser(c.ctx, rl.Name, rl.Password, rl.Admin); err != nil {
-			tw.Flush()
 			return fmt.Errorf("%s: line %d: %w (users above this line were created)", file, rl.Line, explain(err))
 		}
+		fmt.Fprintf(tw, "%s\t%s\n", rl.Name, rl.Password)
 		if err := makeHome(cfg, layout, rl.Name); err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "%s\t%s\n", rl.Name, rl.Password)
 	}
 	tw.Flush()
 	fmt.Fprintf(c.stdout, "imported %d users\n", len(todo))

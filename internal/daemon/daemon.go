@@ -56,6 +56,15 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		o.Stdout = os.Stdout
 	}
 	started := time.Now()
+	// Signals are ours from the start: a SIGHUP during a slow first start
+	// (key generation) must not kill the process, Go's default.
+	sigs := o.Signals
+	if sigs == nil {
+		ch := make(chan os.Signal, 4)
+		signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+		defer signal.Stop(ch)
+		sigs = ch
+	}
 	deps, err := Prepare(cfg, logger, o.BcryptCost)
 	if err != nil {
 		return err
@@ -119,13 +128,6 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		o.Ready(deps)
 	}
 
-	sigs := o.Signals
-	if sigs == nil {
-		ch := make(chan os.Signal, 4)
-		signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-		defer signal.Stop(ch)
-		sigs = ch
-	}
 	var runErr error
 loop:
 	for {
@@ -166,7 +168,11 @@ loop:
 	}
 	sw.Wait()
 	if ctl != nil {
-		ctl.Close()
+		// Let a reload or listing in progress finish before the store
+		// closes under it.
+		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = ctl.Shutdown(cctx)
+		ccancel()
 	}
 	if err := deps.Store.Close(); err != nil {
 		logger.Error("closing the store", "err", err)

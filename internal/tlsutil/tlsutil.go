@@ -122,9 +122,11 @@ func loadOrCreateCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	certFile, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca.key")
 	if c, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil {
 		k, ok := c.PrivateKey.(*ecdsa.PrivateKey)
-		if ok && c.Leaf != nil {
-			return c.Leaf, k, nil
+		if !ok || c.Leaf == nil {
+			// Never overwrite a CA the class already trusts.
+			return nil, nil, fmt.Errorf("lab CA in %s: the key is not ECDSA; use tls.cert and tls.key for a certificate of your own, or move %s away to generate a new CA", dir, dir)
 		}
+		return c.Leaf, k, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, nil, fmt.Errorf("load lab CA from %s: %w (delete %s to generate a new one)", dir, err, dir)
 	}
@@ -194,9 +196,23 @@ func writePair(certFile, keyFile string, der []byte, key *ecdsa.PrivateKey) erro
 	return writeAtomic(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 }
 
+// writeAtomic writes name through a synced temporary file, so that a power
+// cut never leaves an empty key behind.
 func writeAtomic(name string, data []byte, mode os.FileMode) error {
 	tmp := name + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	return os.Rename(tmp, name)
