@@ -138,6 +138,9 @@ func (d *Deliverer) TraceHeaders(from string, users []string, t Trace, now time.
 	if t.ID == "" {
 		t.ID = NewID()
 	}
+	// What the client typed goes into a header line: no control
+	// characters (a bare CR in EHLO would split labd's own Received line).
+	t.Helo, t.AuthUser, from = printable(t.Helo), printable(t.AuthUser), printable(from)
 	if t.With == "" {
 		t.With = "SMTP"
 	}
@@ -158,6 +161,15 @@ func (d *Deliverer) TraceHeaders(from string, users []string, t Trace, now time.
 	}
 	fmt.Fprintf(&b, ";\r\n\t%s\r\n", now.Format(time.RFC1123Z))
 	return b.Bytes()
+}
+
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 func orUnknown(s string) string {

@@ -92,3 +92,11 @@ func TestDeliverAddsTraceHeaders(t *testing.T) {
 		t.Error("bare LF left in stored message")
 	}
 }
+
+func TestTraceHeadersHaveNoControlCharacters(t *testing.T) {
+	d := &Deliverer{Domains: []string{"lab.test"}, Hostname: "labd.lab.test"}
+	h := string(d.TraceHeaders("<a@b>", []string{"bob"}, Trace{Helo: "x\rX-Injected: yes", ClientAddr: "127.0.0.1"}, time.Now()))
+	if strings.Contains(strings.ReplaceAll(h, "\r\n", ""), "\r") || !strings.Contains(h, "from x?X-Injected: yes") {
+		t.Errorf("HELO text not neutralised: %q", h)
+	}
+}

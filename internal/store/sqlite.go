@@ -37,7 +37,9 @@ CREATE TABLE IF NOT EXISTS ssh_keys (
 	UNIQUE(user_id, fingerprint)
 );
 CREATE TABLE IF NOT EXISTS mailboxes (
-	id          INTEGER PRIMARY KEY,
+	-- AUTOINCREMENT: a deleted mailbox's ID is never given to another,
+	-- so that a view keyed by ID cannot outlive its mailbox.
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
 	user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
 	name        TEXT NOT NULL,
 	uidvalidity INTEGER NOT NULL,

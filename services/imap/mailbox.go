@@ -96,6 +96,13 @@ func (bs *boxes) release(b *box) {
 func (bs *boxes) onEvent(ev store.Event) {
 	switch ev.Kind {
 	case store.MessageAdded, store.MessageExpunged, store.FlagsChanged:
+	case store.MailboxDeleted:
+		// Sessions still holding the old view keep it; the next SELECT of
+		// a mailbox with this ID must load afresh.
+		bs.mu.Lock()
+		delete(bs.m, ev.MailboxID)
+		bs.mu.Unlock()
+		return
 	default:
 		return
 	}

@@ -2,6 +2,7 @@ package imap_test
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"strings"
 	"testing"
@@ -63,5 +64,59 @@ func TestRawCommands(t *testing.T) {
 		if !strings.Contains(got.String(), c.want) || (c.not != "" && strings.Contains(got.String(), c.not)) {
 			t.Errorf("%s:\n%s\nwant %q, not %q", c.cmd, got.String(), c.want, c.not)
 		}
+	}
+}
+
+// An APPEND larger than the message size limit is refused before its data
+// is read, and the session goes on.
+func TestAppendLimit(t *testing.T) {
+	e := start(t)
+	conn := labtest.Dial(t, e.plain)
+	br := bufio.NewReader(conn)
+	br.ReadString('\n')
+	io.WriteString(conn, "a LOGIN alice alice\r\n")
+	if l, _ := br.ReadString('\n'); !strings.HasPrefix(l, "a OK") {
+		t.Fatalf("login: %q", l)
+	}
+	io.WriteString(conn, "b APPEND INBOX {999999999}\r\n")
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	l, _ := br.ReadString('\n')
+	if !strings.HasPrefix(l, "b NO") || !strings.Contains(l, "TOOBIG") {
+		t.Errorf("oversized APPEND: %q", l)
+	}
+	io.WriteString(conn, "c NOOP\r\n")
+	if l, _ := br.ReadString('\n'); !strings.HasPrefix(l, "c OK") {
+		t.Errorf("session after refused APPEND: %q", l)
+	}
+}
+
+// A mailbox created after another was deleted is seen afresh, not through
+// the old one's view.
+func TestRecreatedMailboxIsFresh(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	if _, err := e.deps.Store.CreateMailbox(ctx, "alice", "Tmp", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.deps.Store.Append(ctx, "alice", "Tmp", []byte("Subject: old\r\n\r\n"), nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := login(t, e.plain, "alice")
+	if _, err := c.Select("Tmp", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.deps.Store.DeleteMailbox(ctx, "alice", "Tmp"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.deps.Store.CreateMailbox(ctx, "alice", "Other", ""); err != nil {
+		t.Fatal(err)
+	}
+	c2, _ := login(t, e.plain, "alice")
+	d, err := c2.Select("Other", nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.NumMessages != 0 {
+		t.Errorf("new mailbox shows %d messages of the deleted one", d.NumMessages)
 	}
 }

@@ -352,6 +352,18 @@ func (ss *session) Status(name string, options *imap.StatusOptions) (_ *imap.Sta
 	return ss.statusData(mb, options), nil
 }
 
+// AppendLimit caps an APPEND literal at the size SMTP accepts (the
+// library's default, 100 MiB read into memory per connection, would let one
+// student exhaust the host's memory); the library refuses larger literals
+// before reading them.
+func (ss *session) AppendLimit() uint32 {
+	n := ss.s.deps.Config.SMTP.MaxMessageBytes
+	if n <= 0 || n > 1<<31 {
+		n = 1 << 31
+	}
+	return uint32(n)
+}
+
 func (ss *session) Append(name string, r imap.LiteralReader, options *imap.AppendOptions) (_ *imap.AppendData, err error) {
 	defer ss.guard(&err)
 	raw, err := io.ReadAll(r)

@@ -86,6 +86,7 @@ func (s *Service) handle(c net.Conn, implicitTLS bool) {
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
+				_ = p.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 				p.err(fmt.Sprintf("idle for %s, closing the connection (no message was deleted)", s.cfg.IdleTimeout.D()))
 				p.bw.Flush()
 			}
@@ -105,13 +106,15 @@ func (s *Service) handle(c net.Conn, implicitTLS bool) {
 // readLine returns the next command line without its line end (CRLF or a
 // bare LF). A line too long is answered and skipped (nil, nil).
 func (p *conn) readLine() ([]byte, error) {
+	if d := p.s.cfg.IdleTimeout.D(); d > 0 {
+		// The write deadline too: a client that stops reading in the
+		// middle of a RETR must not hold the maildrop lock for ever.
+		_ = p.c.SetDeadline(time.Now().Add(d))
+	}
 	if p.br.Buffered() == 0 {
 		if err := p.bw.Flush(); err != nil {
 			return nil, err
 		}
-	}
-	if d := p.s.cfg.IdleTimeout.D(); d > 0 {
-		_ = p.c.SetReadDeadline(time.Now().Add(d))
 	}
 	line, err := p.br.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) || (err == nil && len(line) > maxLine) {

@@ -53,6 +53,7 @@ type lineConn struct {
 
 	unknown         int
 	swallow         bool // drop the library's answer to the hidden RSET
+	authed          bool // a 235 went out: the client authenticated
 	closeAfterWrite bool
 	closed          bool
 }
@@ -83,7 +84,9 @@ func (c *lineConn) Read(p []byte) (n int, err error) {
 		if err != nil {
 			return 0, err
 		}
-		c.pending = line
+		if line != nil {
+			c.pending = line
+		}
 	}
 	n = copy(p, c.pending)
 	c.pending = c.pending[n:]
@@ -114,7 +117,9 @@ func (c *lineConn) nextLine() ([]byte, error) {
 	}
 	wasMid := c.midLine
 	c.midLine = false
-	body := bytes.TrimSuffix(line[:len(line)-1], []byte("\r"))
+	// All CRs before the LF go: "x\r\r\n" must not leave the library
+	// mid-line while the filter thinks the line ended.
+	body := bytes.TrimRight(line[:len(line)-1], "\r")
 	out := make([]byte, 0, len(body)+2)
 	out = append(append(out, body...), '\r', '\n')
 	if wasMid {
@@ -211,6 +216,10 @@ func (c *lineConn) startTLS(arg string) error {
 		return c.reply("503 5.5.1 TLS is already active on this connection")
 	case c.tlsConfig == nil:
 		return c.reply("502 5.5.1 STARTTLS is not offered on this port")
+	case c.authed:
+		// RFC 3207: what was learnt before TLS must be forgotten; the
+		// library cannot forget a login, so TLS after AUTH is refused.
+		return c.reply("503 5.5.1 STARTTLS must come before AUTH: reconnect, then STARTTLS first")
 	}
 	// Anything the client sent after STARTTLS in clear is dropped: it must
 	// not be taken as sent under TLS (CVE-2011-0411).
@@ -245,6 +254,8 @@ func (c *lineConn) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	switch {
+	case bytes.HasPrefix(p, []byte("235 ")):
+		c.authed = true
 	case bytes.HasPrefix(p, []byte("354 ")):
 		c.mode = modeData
 	case bytes.HasPrefix(p, []byte("334 ")):

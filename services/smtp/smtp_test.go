@@ -464,3 +464,28 @@ func TestSessionRegistry(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// After STARTTLS every command gets its own answer (the hidden RSET's
+// reply, not the client's, is the one dropped), EHLO's first line is the
+// greeting, a login made in clear cannot be carried into TLS, and a DATA
+// line ending in CR CR LF does not desynchronise the end of the message.
+func TestStartTLSKeepsRepliesInStep(t *testing.T) {
+	e := start(t)
+	d := open(t, e.mx)
+	d.cmd("EHLO x", "250")
+	d.starttls(t, e.deps)
+	d.cmd("HELO y", "250 ")
+	if ehlo := d.cmd("EHLO z", "250"); !strings.HasPrefix(ehlo, "250-") || !strings.Contains(ehlo, "PIPELINING") {
+		t.Errorf("EHLO after STARTTLS:\n%s", ehlo)
+	}
+	d.cmd("MAIL FROM:<alice@lab.test>", "250 ")
+	d.cmd("RCPT TO:<bob@lab.test>", "250 ")
+	d.cmd("DATA", "354 ")
+	d.send("Subject: cr\r\n\r\nline with two CRs\r\r\n.\r\n")
+	d.expect("250 ")
+
+	s := open(t, e.sub)
+	s.cmd("EHLO x", "250")
+	s.cmd("AUTH PLAIN "+plain("alice", "alice"), "235 ")
+	s.cmd("STARTTLS", "503 ")
+}
