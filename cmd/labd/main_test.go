@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"labd/config"
+	"labd/internal/labtest"
 )
 
 // These tests drive the real binary, built once, as an instructor would:
@@ -66,26 +66,9 @@ func writeConfig(t testing.TB, mutate func(*config.Config)) (string, *config.Con
 
 type proc struct {
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *labtest.SyncBuffer
 	addrs  map[string]string // "service/network" -> address
 	done   chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 var tableLine = regexp.MustCompile(`^(\S+)(?: \(TLS\))?\s+(tcp|udp)\s+(\S+)\s+listening$`)
@@ -94,7 +77,7 @@ var tableLine = regexp.MustCompile(`^(\S+)(?: \(TLS\))?\s+(tcp|udp)\s+(\S+)\s+li
 // table.
 func serve(t testing.TB, path string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(labdBin, "serve", "--config", path), stderr: &lockedBuffer{}, addrs: map[string]string{}, done: make(chan error, 1)}
+	p := &proc{cmd: exec.Command(labdBin, "serve", "--config", path), stderr: &labtest.SyncBuffer{}, addrs: map[string]string{}, done: make(chan error, 1)}
 	p.cmd.Stderr = p.stderr
 	out, _ := p.cmd.StdoutPipe()
 	if err := p.cmd.Start(); err != nil {

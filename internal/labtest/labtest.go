@@ -106,14 +106,14 @@ type Daemon struct {
 	Endpoints []service.Endpoint
 	signals   chan os.Signal
 	done      chan error
-	Stdout    *syncBuffer
+	Stdout    *SyncBuffer
 }
 
 // StartDaemon runs the whole daemon (daemon.Run, every enabled service)
 // with cfg until the test ends.
 func StartDaemon(t testing.TB, cfg *config.Config) *Daemon {
 	t.Helper()
-	d := &Daemon{signals: make(chan os.Signal, 4), done: make(chan error, 1), Stdout: &syncBuffer{}}
+	d := &Daemon{signals: make(chan os.Signal, 4), done: make(chan error, 1), Stdout: &SyncBuffer{}}
 	ready := make(chan service.Deps, 1)
 	go func() {
 		d.done <- daemon.Run(context.Background(), cfg, daemon.Options{

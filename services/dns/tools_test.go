@@ -2,7 +2,6 @@ package dns_test
 
 import (
 	"context"
-	"net"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -30,18 +29,10 @@ func run(t *testing.T, path string, args ...string) string {
 	return string(out)
 }
 
-func port(t *testing.T, addr string) string {
-	_, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func TestDig(t *testing.T) {
 	dig := labtest.Tool(t, "dig")
 	l := startLab(t, nil)
-	base := []string{"@127.0.0.1", "-p", port(t, l.udp), "+time=5", "+tries=1"}
+	base := []string{"@127.0.0.1", "-p", labtest.Port(t, l.udp), "+time=5", "+tries=1"}
 	tests := []struct {
 		name string
 		args []string
@@ -96,7 +87,7 @@ func TestDig(t *testing.T) {
 func TestDigAXFRRefused(t *testing.T) {
 	dig := labtest.Tool(t, "dig")
 	l := startLab(t, func(c *config.Config) { c.DNS.AllowTransfer = []string{"10.0.0.0/8"} })
-	out := run(t, dig, "@127.0.0.1", "-p", port(t, l.udp), "+time=5", "+tries=1", "lab.test", "AXFR")
+	out := run(t, dig, "@127.0.0.1", "-p", labtest.Port(t, l.udp), "+time=5", "+tries=1", "lab.test", "AXFR")
 	if !strings.Contains(out, "Transfer failed") || strings.Contains(out, "XFR size") {
 		t.Errorf("refused AXFR:\n%s", out)
 	}
@@ -105,7 +96,7 @@ func TestDigAXFRRefused(t *testing.T) {
 func TestHost(t *testing.T) {
 	host := labtest.Tool(t, "host")
 	l := startLab(t, nil)
-	p := port(t, l.udp)
+	p := labtest.Port(t, l.udp)
 	tests := []struct {
 		args []string
 		want []string
@@ -139,7 +130,7 @@ func TestDaemon(t *testing.T) {
 	d := labtest.StartDaemon(t, cfg)
 	udp := d.Addr(t, "dns", "udp")
 	tcp := d.Addr(t, "dns", "tcp")
-	if port(t, udp) != port(t, tcp) {
+	if labtest.Port(t, udp) != labtest.Port(t, tcp) {
 		t.Errorf("UDP %s and TCP %s should share the port", udp, tcp)
 	}
 	r := exchange(t, "udp", udp, "www.lab.test.", dns.TypeA)

@@ -1,30 +1,11 @@
 package imap_test
 
 import (
-	"net"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"labd/internal/labtest"
 )
-
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(labtest.Tool(t, name), args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-func port(t *testing.T, addr string) string {
-	_, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func TestCurlIMAP(t *testing.T) {
 	labtest.Tool(t, "curl")
@@ -36,19 +17,19 @@ func TestCurlIMAP(t *testing.T) {
 		url  string
 		args []string
 	}{
-		{"imap", "imap://alice:alice@127.0.0.1:" + port(t, e.plain), nil},
-		{"imap STARTTLS", "imap://alice:alice@127.0.0.1:" + port(t, e.plain), []string{"--ssl-reqd", "--cacert", ca}},
-		{"imaps", "imaps://alice:alice@127.0.0.1:" + port(t, e.secure), []string{"--cacert", ca}},
+		{"imap", "imap://alice:alice@127.0.0.1:" + labtest.Port(t, e.plain), nil},
+		{"imap STARTTLS", "imap://alice:alice@127.0.0.1:" + labtest.Port(t, e.plain), []string{"--ssl-reqd", "--cacert", ca}},
+		{"imaps", "imaps://alice:alice@127.0.0.1:" + labtest.Port(t, e.secure), []string{"--cacert", ca}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			list := run(t, "curl", append([]string{"-sS", "--max-time", "20", c.url + "/"}, c.args...)...)
+			list := labtest.RunTool(t, "curl", append([]string{"-sS", "--max-time", "20", c.url + "/"}, c.args...)...)
 			for _, want := range []string{`"/" INBOX`, `\Sent`, `\Trash`, `"Drafts"`} {
 				if !strings.Contains(list, want) {
 					t.Errorf("curl LIST output lacks %s:\n%s", want, list)
 				}
 			}
-			got := run(t, "curl", append([]string{"-sS", "--max-time", "20", c.url + "/INBOX;UID=2"}, c.args...)...)
+			got := labtest.RunTool(t, "curl", append([]string{"-sS", "--max-time", "20", c.url + "/INBOX;UID=2"}, c.args...)...)
 			if got != msg2 {
 				t.Errorf("curl fetch UID 2 = %q, want %q", got, msg2)
 			}
@@ -79,7 +60,7 @@ func TestPythonImaplib(t *testing.T) {
 	labtest.Tool(t, "python3")
 	e := start(t)
 	deliver(t, e.deps, "alice", msg1, msg2)
-	out := run(t, "python3", "-c", imaplibScript, port(t, e.plain))
+	out := labtest.RunTool(t, "python3", "-c", imaplibScript, labtest.Port(t, e.plain))
 	for _, want := range []string{
 		"login OK",
 		"select OK 2",

@@ -1,30 +1,12 @@
 package pop3_test
 
 import (
-	"net"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"labd/internal/labtest"
 )
-
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(labtest.Tool(t, name), args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-func port(t *testing.T, addr string) string {
-	_, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func TestCurlPOP3(t *testing.T) {
 	labtest.Tool(t, "curl")
@@ -35,25 +17,25 @@ func TestCurlPOP3(t *testing.T) {
 		name string
 		args []string
 	}{
-		{"pop3", []string{"pop3://127.0.0.1:" + port(t, e.plain)}},
-		{"pop3 STLS", []string{"pop3://127.0.0.1:" + port(t, e.plain), "--ssl-reqd", "--cacert", ca}},
-		{"pop3s", []string{"pop3s://127.0.0.1:" + port(t, e.secure), "--cacert", ca}},
+		{"pop3", []string{"pop3://127.0.0.1:" + labtest.Port(t, e.plain)}},
+		{"pop3 STLS", []string{"pop3://127.0.0.1:" + labtest.Port(t, e.plain), "--ssl-reqd", "--cacert", ca}},
+		{"pop3s", []string{"pop3s://127.0.0.1:" + labtest.Port(t, e.secure), "--cacert", ca}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			url := c.args[0]
-			list := run(t, "curl", append([]string{"-sS", "--max-time", "20", "-u", "alice:alice", url + "/"}, c.args[1:]...)...)
+			list := labtest.RunTool(t, "curl", append([]string{"-sS", "--max-time", "20", "-u", "alice:alice", url + "/"}, c.args[1:]...)...)
 			if want := "1 " + itoa(len(msg1)) + "\r\n2 " + itoa(len(msg2)) + "\r\n"; list != want {
 				t.Errorf("LIST via curl = %q, want %q", list, want)
 			}
-			got := run(t, "curl", append([]string{"-sS", "--max-time", "20", "-u", "alice:alice", url + "/1"}, c.args[1:]...)...)
+			got := labtest.RunTool(t, "curl", append([]string{"-sS", "--max-time", "20", "-u", "alice:alice", url + "/1"}, c.args[1:]...)...)
 			if got != msg1 {
 				t.Errorf("RETR 1 via curl = %q, want %q", got, msg1)
 			}
 		})
 	}
 	t.Run("wrong password", func(t *testing.T) {
-		out, err := exec.Command("curl", "-sS", "--max-time", "20", "-u", "alice:nope", "pop3://127.0.0.1:"+port(t, e.plain)+"/").CombinedOutput()
+		out, err := exec.Command("curl", "-sS", "--max-time", "20", "-u", "alice:nope", "pop3://127.0.0.1:"+labtest.Port(t, e.plain)+"/").CombinedOutput()
 		if err == nil {
 			t.Errorf("curl with a wrong password succeeded: %s", out)
 		}
@@ -92,7 +74,7 @@ s.user("bob"); s.pass_("bob")
 print("after", s.stat())
 s.quit()
 `
-	out := run(t, "python3", "-c", script, port(t, e.plain), port(t, e.secure), e.deps.TLS.CAFile)
+	out := labtest.RunTool(t, "python3", "-c", script, labtest.Port(t, e.plain), labtest.Port(t, e.secure), e.deps.TLS.CAFile)
 	for _, want := range []string{
 		"'SASL', 'STLS', 'TOP', 'UIDL', 'USER'",
 		"stat (2, " + itoa(len(msg1)+len(msg2)) + ")",

@@ -11,17 +11,6 @@ import (
 	"labd/internal/labtest"
 )
 
-// run executes an external client and returns its combined output.
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(labtest.Tool(t, name), args...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
 func hostPort(t *testing.T, addr string) (string, string) {
 	h, p, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -60,7 +49,7 @@ func TestSwaks(t *testing.T) {
 			subject := "swaks " + c.name
 			args := append([]string{"--server", c.addr, "--from", "alice@lab.test", "--to", "bob@lab.test",
 				"--helo", "swaks.lab.test", "--header", "Subject: " + subject, "--body", "sent by swaks"}, c.args...)
-			out := run(t, "swaks", args...)
+			out := labtest.RunTool(t, "swaks", args...)
 			if !strings.Contains(out, "<~  250 2.0.0 Ok: delivered to 1 mailbox(es)") && !strings.Contains(out, "<~ 250 2.0.0 Ok: delivered") && !strings.Contains(out, "<-  250 2.0.0 Ok: delivered") {
 				t.Errorf("swaks did not see the delivery:\n%s", out)
 			}
@@ -115,7 +104,7 @@ func TestCurlSMTP(t *testing.T) {
 			f := filepath.Join(t.TempDir(), "m.txt")
 			os.WriteFile(f, []byte(strings.Replace(string(body), "NUM", c.name, 1)), 0o644)
 			args := append([]string{"-sS", "--max-time", "20", c.url, "--mail-from", "alice@lab.test", "--mail-rcpt", "bob@lab.test", "--crlf", "-T", f}, c.args...)
-			run(t, "curl", args...)
+			labtest.RunTool(t, "curl", args...)
 			if !hasMessage(t, e, "bob", "Subject: from curl "+c.name+"\r\n\r\nhello from curl\r\n.leading dot\r\n") {
 				t.Errorf("case %d: bob lacks the curl message: %q", i, inbox(t, e.deps, "bob"))
 			}
@@ -160,7 +149,7 @@ except smtplib.SMTPRecipientsRefused as e:
     print("relay refused", e.recipients["x@example.com"][0])
 print("done")
 `
-	out := run(t, "python3", "-c", script, p25, p587, p465, e.deps.TLS.CAFile)
+	out := labtest.RunTool(t, "python3", "-c", script, p25, p587, p465, e.deps.TLS.CAFile)
 	for _, want := range []string{"auth refused 535", "relay refused 554", "done"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("python output lacks %q:\n%s", want, out)
