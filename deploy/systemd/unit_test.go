@@ -25,7 +25,7 @@ func TestUnitVerifies(t *testing.T) {
 		}
 	}
 	self, _ := os.Executable()
-	text := strings.ReplaceAll(string(unit), "/usr/local/bin/labd", self)
+	text := strings.ReplaceAll(string(unit), "/usr/bin/labd", self)
 	path := filepath.Join(t.TempDir(), "labd.service")
 	os.WriteFile(path, []byte(text), 0o644)
 	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
