@@ -25,6 +25,7 @@ import (
 
 	"labd/config"
 	"labd/internal/fsroot"
+	"labd/internal/journal"
 	"labd/internal/service"
 	"labd/internal/sessions"
 	"labd/internal/store"
@@ -50,7 +51,7 @@ type Options struct {
 func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	logger := o.Logger
 	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: LogLevel(cfg.Server.LogLevel)}))
+		logger = defaultLogger(LogLevel(cfg.Server.LogLevel))
 	}
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
@@ -338,4 +339,16 @@ func notifySystemd(state string) {
 	}
 	defer c.Close()
 	_, _ = c.Write([]byte(state))
+}
+
+// defaultLogger writes structured journal entries when systemd connected
+// stderr to the journal (`journalctl -u labd SERVICE=smtp USER=alice`),
+// text lines on stderr otherwise.
+func defaultLogger(level slog.Level) *slog.Logger {
+	if journal.StderrIsJournal() {
+		if h, err := journal.New(journal.SocketPath, "labd", level); err == nil {
+			return slog.New(h)
+		}
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
