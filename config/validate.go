@@ -157,6 +157,7 @@ func (c *Config) Endpoints() []Endpoint {
 	add(c.TFTP.Enabled, "tftp", "udp", c.TFTP.Listen)
 	add(c.SSH.Enabled, "ssh", "tcp", c.SSH.Listen)
 	add(c.Telnet.Enabled, "telnet", "tcp", c.Telnet.Listen)
+	add(c.Metrics.Listen != "", "metrics", "tcp", []string{c.Metrics.Listen})
 	return out
 }
 

@@ -151,7 +151,7 @@ func (c *cli) serve(args []string) error {
 		fmt.Fprintf(c.stdout, "labd %s: lab profile (no --config): 127.0.0.1, standard ports + %d, domain %s, data in %s, demo users alice/alice and bob/bob\n",
 			version, cfg.Server.PortOffset, cfg.Server.Domain, cfg.Server.DataDir)
 	}
-	return daemon.Run(c.ctx, cfg, daemon.Options{Builders: services.All(), Stdout: c.stdout})
+	return daemon.Run(c.ctx, cfg, daemon.Options{Builders: services.All(), Stdout: c.stdout, Version: version})
 }
 
 func (c *cli) reload(args []string) error {

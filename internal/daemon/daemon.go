@@ -26,6 +26,7 @@ import (
 	"labd/config"
 	"labd/internal/fsroot"
 	"labd/internal/journal"
+	"labd/internal/metrics"
 	"labd/internal/service"
 	"labd/internal/sessions"
 	"labd/internal/store"
@@ -45,6 +46,8 @@ type Options struct {
 	Signals <-chan os.Signal
 	// BcryptCost for new password hashes (tests lower it).
 	BcryptCost int
+	// Version is labd's build version (metrics' labd_build_info).
+	Version string
 }
 
 // Run runs the daemon until ctx is cancelled or SIGTERM/SIGINT arrives.
@@ -84,6 +87,10 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 			return fmt.Errorf("%s: %w", b.Name, err)
 		}
 		svcs = append(svcs, s)
+	}
+	if addr := cfg.Metrics.Listen; addr != "" {
+		m := metrics.New(deps.Sessions, deps.Store, o.Version)
+		svcs = append(svcs, metrics.NewService(m, addr, logger.With("service", "metrics")))
 	}
 
 	// Bind everything before serving anything: a half-started lab host is

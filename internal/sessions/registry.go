@@ -100,6 +100,9 @@ type Registry struct {
 	today    map[string]int
 	day      int
 	subs     map[chan Event]struct{}
+	// observers see every event (Observe).
+	observers map[int]func(Event)
+	nextObs   int
 }
 
 // New returns an empty registry.
@@ -165,13 +168,38 @@ func (r *Registry) Subscribe() (<-chan Event, func()) {
 	}
 }
 
+// Observe calls fn for every event, synchronously and without loss, until
+// cancel is called: counters (metrics) need every close, where Subscribe
+// may drop. fn must be quick and must not call back into the registry.
+func (r *Registry) Observe(fn func(Event)) (cancel func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	id := r.nextObs
+	r.nextObs++
+	if r.observers == nil {
+		r.observers = map[int]func(Event){}
+	}
+	r.observers[id] = fn
+	return func() {
+		r.mu.Lock()
+		delete(r.observers, id)
+		r.mu.Unlock()
+	}
+}
+
+// TranscriptBytes is what all kept transcripts hold together.
+func (r *Registry) TranscriptBytes() int64 { return r.total.Load() }
+
 func (r *Registry) publish(kind string, s *Session) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.subs) == 0 {
+	if len(r.subs) == 0 && len(r.observers) == 0 {
 		return
 	}
 	ev := Event{Kind: kind, Info: s.Info()}
+	for _, fn := range r.observers {
+		fn(ev)
+	}
 	for ch := range r.subs {
 		select {
 		case ch <- ev:
