@@ -132,27 +132,48 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
 // Lab returns the lab profile: what `labd serve` runs without a config file.
-// Every port is the standard one plus 10000, on 127.0.0.1 only, with the demo
-// users, state in ./labd-data.
+// Every port is the standard one plus 10000, on 127.0.0.1 and ::1 only, with
+// the demo users, state in ./labd-data.
 func Lab() *Config {
-	return lab(false)
+	hosts := []string{"127.0.0.1"}
+	if haveIPv6Loopback() {
+		hosts = append(hosts, "::1")
+	}
+	return lab(false, hosts)
+}
+
+// haveIPv6Loopback says whether ::1 can be bound: the lab profile listens
+// on it too where the OS allows, and on IPv4 alone where IPv6 is off.
+func haveIPv6Loopback() bool {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
 }
 
 // LabEphemeral is the lab profile with every service on 127.0.0.1 port 0
 // and state in dataDir: what tests run, many at once.
 func LabEphemeral(dataDir string) *Config {
-	c := lab(true)
+	return LabEphemeralOn(dataDir, "127.0.0.1")
+}
+
+// LabEphemeralOn is LabEphemeral listening on the given addresses (tests
+// over ::1).
+func LabEphemeralOn(dataDir string, hosts ...string) *Config {
+	c := lab(true, hosts)
 	c.Server.DataDir = dataDir
 	return c
 }
 
-func lab(ephemeral bool) *Config {
+func lab(ephemeral bool, hosts []string) *Config {
 	c := &Config{Ephemeral: ephemeral}
 	c.Server = Server{
 		Hostname:    "labd",
 		Domain:      "lab.test",
 		DataDir:     "./labd-data",
-		Listen:      []string{"127.0.0.1"},
+		Listen:      hosts,
 		PortOffset:  10000,
 		GracePeriod: Duration(10 * time.Second),
 		LogLevel:    "info",
