@@ -87,6 +87,19 @@ func TestEveryServiceOverIPv6(t *testing.T) {
 				t.Fatalf("MX over %s/IPv6: %v %v", network, r, err)
 			}
 		}
+		// The host and each user's name have AAAA records with the
+		// host's IPv6 address.
+		for _, name := range []string{"lab.test.", "alice.lab.test."} {
+			m := new(dns.Msg)
+			m.SetQuestion(name, dns.TypeAAAA)
+			r, _, err := (&dns.Client{Timeout: 10 * time.Second}).Exchange(m, addr("dns", "udp"))
+			if err != nil || len(r.Answer) == 0 {
+				t.Fatalf("AAAA %s: %v %v", name, r, err)
+			}
+			if a, ok := r.Answer[0].(*dns.AAAA); !ok || a.AAAA.String() != "::1" {
+				t.Errorf("AAAA %s: %v", name, r.Answer[0])
+			}
+		}
 	})
 	t.Run("ftp-epsv", func(t *testing.T) {
 		c, err := ftp.Dial(addr("ftp", "tcp"), ftp.DialWithTimeout(10*time.Second))
