@@ -43,6 +43,10 @@ Usage:
                                         live and recent sessions of the running daemon
   labd reload                           what SIGHUP does: users, zone files, caches
   labd hostkeys [--config FILE]         SSH host key fingerprints (for PuTTY, plink -hostkey)
+  labd backup -o FILE.tar.zst           archive database, homes, pub/, keys (while serving)
+  labd restore FILE.tar.zst [--force]   unpack an archive (labd stopped)
+  labd class reset [--keep-users] [--keep-files]
+                                        archive, then empty the students' mail and homes
   labd version
 
 Every command takes --config FILE (or $LABD_CONFIG) to find the data directory.
@@ -75,6 +79,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = c.reload(args[1:])
 	case "hostkeys":
 		err = c.hostkeys(args[1:])
+	case "backup":
+		err = c.backup(args[1:])
+	case "restore":
+		err = c.restore(args[1:])
+	case "class":
+		err = c.class(args[1:])
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "labd", version)
 	case "help", "-h", "--help":

@@ -86,7 +86,6 @@ func TestMetricsFollowSessions(t *testing.T) {
 	}
 }
 
-
 func grep(text, prefix string) string {
 	var out []string
 	for _, l := range strings.Split(text, "\n") {

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"labd/config"
+	"labd/internal/backup"
+	"labd/internal/fsroot"
+	"labd/internal/store"
+)
+
+// daemonRunning says whether a labd serves this data directory (its
+// control socket answers).
+func daemonRunning(cfg *config.Config) bool {
+	c, err := net.DialTimeout("unix", fsroot.Layout{DataDir: cfg.Server.DataDir}.ControlSocket(), time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// backup archives the data directory while the daemon serves.
+func (c *cli) backup(args []string) error {
+	fs, cfgPath := c.flags("backup")
+	out := fs.String("o", "", "archive to write: FILE.tar.zst (or .tar.gz, .tar)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usageError{"backup needs -o FILE.tar.zst"}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	layout := fsroot.Layout{DataDir: cfg.Server.DataDir}
+	if _, err := os.Stat(layout.Database()); err != nil {
+		return fmt.Errorf("backup: no labd database in %s (is --config right?): %w", cfg.Server.DataDir, err)
+	}
+	m, err := backup.Create(c.ctx, layout, *out, version, true)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "backup of %s written to %s: database and %d files (%d bytes)\n", cfg.Server.DataDir, *out, m.Files, m.Bytes)
+	return nil
+}
+
+// restore unpacks an archive into the data directory of a stopped daemon.
+func (c *cli) restore(args []string) error {
+	fs, cfgPath := c.flags("restore")
+	force := fs.Bool("force", false, "replace an existing database and files")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"restore takes one archive: labd restore FILE.tar.zst"}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if daemonRunning(cfg) {
+		return fmt.Errorf("restore: labd is running on %s; stop it first (systemctl stop labd)", cfg.Server.DataDir)
+	}
+	layout := fsroot.Layout{DataDir: cfg.Server.DataDir}
+	m, err := backup.Restore(c.ctx, layout, pos[0], *force)
+	if err != nil {
+		return err
+	}
+	fixOwnershipTree(cfg, cfg.Server.DataDir)
+	fmt.Fprintf(c.stdout, "restored %s into %s: database and %d files from %s (labd %s)\n", pos[0], cfg.Server.DataDir, m.Files, m.Created.Format(time.RFC3339), m.Version)
+	return nil
+}
+
+// class runs `labd class reset`.
+func (c *cli) class(args []string) error {
+	if len(args) == 0 || args[0] != "reset" {
+		return usageError{"class takes one subcommand: labd class reset [--keep-users] [--keep-files]"}
+	}
+	fs, cfgPath := c.flags("class reset")
+	keepUsers := fs.Bool("keep-users", false, "keep the students' accounts (their mail is still emptied)")
+	keepFiles := fs.Bool("keep-files", false, "keep the students' homes")
+	out := fs.String("o", "", "archive of the class before the reset (default: data_dir/archives/class-TIME.tar.zst)")
+	if _, err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if daemonRunning(cfg) {
+		return fmt.Errorf("class reset: labd is running on %s; stop it first (systemctl stop labd), then start it again after the reset", cfg.Server.DataDir)
+	}
+	layout := fsroot.Layout{DataDir: cfg.Server.DataDir}
+	if _, err := os.Stat(layout.Database()); err != nil {
+		return fmt.Errorf("class reset: no labd database in %s: %w", cfg.Server.DataDir, err)
+	}
+	if *out == "" {
+		dir := filepath.Join(cfg.Server.DataDir, backup.ArchiveDir)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		base := filepath.Join(dir, "class-"+time.Now().Format("20060102-150405"))
+		*out = base + ".tar.zst"
+		// Never overwrite an earlier archive, even one of the same second.
+		for i := 2; ; i++ {
+			if _, err := os.Lstat(*out); os.IsNotExist(err) {
+				break
+			}
+			*out = fmt.Sprintf("%s-%d.tar.zst", base, i)
+		}
+	}
+	m, err := backup.Create(c.ctx, layout, *out, version, true)
+	if err != nil {
+		return fmt.Errorf("class reset: the archive failed, nothing was reset: %w", err)
+	}
+	fmt.Fprintf(c.stdout, "class archived to %s (%d files); restore it with labd restore --force\n", *out, m.Files)
+	st, err := store.OpenSQLite(layout.Database(), store.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rep, err := backup.ResetClass(c.ctx, st, layout, backup.ResetOptions{KeepUsers: *keepUsers, KeepFiles: *keepFiles})
+	if len(rep.UsersDeleted) > 0 {
+		fmt.Fprintf(c.stdout, "students deleted: %s\n", strings.Join(rep.UsersDeleted, " "))
+	}
+	if *keepUsers {
+		fmt.Fprintf(c.stdout, "mail emptied: %d messages removed\n", rep.MessagesRemoved)
+	}
+	if len(rep.HomesCleared) > 0 {
+		fmt.Fprintf(c.stdout, "homes cleared: %s\n", strings.Join(rep.HomesCleared, " "))
+	}
+	fmt.Fprintln(c.stdout, "kept: admin accounts, pub/, the TLS CA and the SSH host keys (students' clients still trust this host)")
+	return err
+}
+
+// fixOwnershipTree hands a restored tree to the data directory's owner.
+func fixOwnershipTree(cfg *config.Config, dir string) {
+	var paths []string
+	filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+		if err == nil {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	fixOwnership(cfg, paths...)
+}
