@@ -38,6 +38,7 @@ type Config struct {
 
 	Dashboard Dashboard `yaml:"dashboard"`
 	Metrics   Metrics   `yaml:"metrics"`
+	Faults    Faults    `yaml:"faults"`
 
 	// File is the path the config was read from; empty for the lab profile.
 	File string `yaml:"-"`
@@ -279,7 +280,7 @@ type section interface {
 }
 
 func (c *Config) sections() []section {
-	return []section{&c.HTTP, &c.SMTP, &c.POP3, &c.IMAP, &c.DNS, &c.FTP, &c.TFTP, &c.SSH, &c.Telnet, &c.Dashboard, &c.Metrics}
+	return []section{&c.HTTP, &c.SMTP, &c.POP3, &c.IMAP, &c.DNS, &c.FTP, &c.TFTP, &c.SSH, &c.Telnet, &c.Dashboard, &c.Metrics, &c.Faults}
 }
 
 // Addrs returns host:port for each server listen address and the given

@@ -46,6 +46,9 @@ Usage:
   labd backup -o FILE.tar.zst           archive database, homes, pub/, keys (while serving)
   labd restore FILE.tar.zst [--force]   unpack an archive (labd stopped)
   labd class reset [--keep-users] [--keep-files]
+  labd fault set SERVICE KIND [KEY=VALUE...] [--user U | --addr A] [--for 10m]
+  labd fault list | clear ID | clear --all | kinds
+                                        faults for a lesson (loss, delay, 4xx...)
                                         archive, then empty the students' mail and homes
   labd version
 
@@ -85,6 +88,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = c.restore(args[1:])
 	case "class":
 		err = c.class(args[1:])
+	case "fault", "faults":
+		err = c.fault(args[1:])
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "labd", version)
 	case "help", "-h", "--help":

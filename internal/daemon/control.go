@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,8 +11,10 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
+	"labd/internal/faults"
 	"labd/internal/service"
 	"labd/internal/sessions"
 )
@@ -57,6 +60,7 @@ func startControl(deps service.Deps, reload func(context.Context) string) (*http
 	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, reload(r.Context()))
 	})
+	handleFaults(mux, deps)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -121,4 +125,77 @@ func (c *Control) Reload() (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
+}
+
+// FaultRequest is what `labd fault set` sends.
+type FaultRequest struct {
+	faults.Fault
+	For time.Duration `json:"for"`
+}
+
+func handleFaults(mux *http.ServeMux, deps service.Deps) {
+	mux.HandleFunc("GET /v1/faults", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, deps.Faults.List())
+	})
+	mux.HandleFunc("POST /v1/faults", func(w http.ResponseWriter, r *http.Request) {
+		var req FaultRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil {
+			http.Error(w, "bad fault request: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		f, err := deps.Faults.Add(req.Fault, req.For)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		deps.Logger.Info("fault set", "id", f.ID, "fault", f.String(), "scope", f.Scope(), "until", f.Expires.Format(time.RFC3339), "by", "labd fault")
+		writeJSON(w, f)
+	})
+	mux.HandleFunc("DELETE /v1/faults/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.Atoi(r.PathValue("id"))
+		if err != nil {
+			http.Error(w, "fault id must be a number (0: all)", http.StatusBadRequest)
+			return
+		}
+		n := deps.Faults.Clear(id)
+		deps.Logger.Info("faults cleared", "id", id, "count", n, "by", "labd fault")
+		writeJSON(w, n)
+	})
+}
+
+// Faults lists the active faults.
+func (c *Control) Faults() ([]faults.Fault, error) {
+	var out []faults.Fault
+	return out, c.get("/v1/faults", &out)
+}
+
+// SetFault switches a fault on for d.
+func (c *Control) SetFault(f faults.Fault, d time.Duration) (faults.Fault, error) {
+	b, _ := json.Marshal(FaultRequest{Fault: f, For: d})
+	resp, err := c.c.Post("http://labd/v1/faults", "application/json", bytes.NewReader(b))
+	if err != nil {
+		return f, fmt.Errorf("cannot reach the running labd: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(resp.Body)
+		return f, errors.New(strings.TrimSpace(string(msg)))
+	}
+	return f, json.NewDecoder(resp.Body).Decode(&f)
+}
+
+// ClearFaults switches off fault id, or every fault with id 0.
+func (c *Control) ClearFaults(id int) (int, error) {
+	req, _ := http.NewRequest(http.MethodDelete, "http://labd/v1/faults/"+strconv.Itoa(id), nil)
+	resp, err := c.c.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("cannot reach the running labd: %w", err)
+	}
+	defer resp.Body.Close()
+	var n int
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(resp.Body)
+		return 0, errors.New(strings.TrimSpace(string(msg)))
+	}
+	return n, json.NewDecoder(resp.Body).Decode(&n)
 }

@@ -237,6 +237,7 @@ func Prepare(cfg *config.Config, logger *slog.Logger, bcryptCost int) (service.D
 		Layout:    layout,
 		Logger:    logger,
 		Endpoints: &service.Endpoints{},
+		Faults:    newFaults(cfg, layout, logger),
 	}, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"labd/config"
+	"labd/internal/faults"
 	"labd/internal/fsroot"
 	"labd/internal/sessions"
 	"labd/internal/store"
@@ -28,6 +29,8 @@ type Deps struct {
 	// Endpoints is filled once every service is bound; the lab shell's ss
 	// and the dashboard read it.
 	Endpoints *Endpoints
+	// Faults are the faults the teacher switched on (nil: none).
+	Faults *faults.Set
 }
 
 // Service is one protocol server.

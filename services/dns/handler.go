@@ -57,6 +57,11 @@ func (s *Service) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		}
 	}
 
+	if done, res := s.faultBefore(w, req, q, tcp, sess); done {
+		result = res
+		return
+	}
+
 	m := new(dns.Msg)
 	m.SetReply(req)
 	recursion := len(s.cfg.DNS.Forwarders) > 0 && contains(s.allowRecursion, client)
@@ -83,6 +88,7 @@ func (s *Service) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 			m.Rcode = dns.RcodeRefused
 		}
 	}
+	s.faultTruncate(w, m, tcp, sess)
 	result = s.send(w, req, m, tcp, sess)
 }
 

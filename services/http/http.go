@@ -69,7 +69,7 @@ func NewWith(deps service.Deps, mounts ...Mount) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, group: service.NewGroup(deps), extras: mounts}
 	s.srv = &http.Server{
-		Handler:           s.handler(),
+		Handler:           s.withFaults(s.handler()),
 		ReadHeaderTimeout: cfg.ReadTimeout.D(),
 		ReadTimeout:       cfg.ReadTimeout.D(),
 		WriteTimeout:      10 * time.Minute,

@@ -1,0 +1,124 @@
+package faults_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"labd/internal/faults"
+	"labd/internal/labtest"
+	"labd/internal/sessions"
+)
+
+func set(t *testing.T, d *labtest.Daemon, f faults.Fault) faults.Fault {
+	t.Helper()
+	got, err := d.Deps.Faults.Add(f, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// notes returns the labd notes of the sessions of a protocol.
+func notes(d *labtest.Daemon, proto string) string {
+	var b strings.Builder
+	for _, in := range d.Deps.Sessions.List() {
+		if in.Proto != proto {
+			continue
+		}
+		s, _ := d.Deps.Sessions.Get(in.ID)
+		for _, e := range s.Transcript() {
+			if e.Dir == sessions.Note {
+				b.Write(e.Data)
+				b.WriteByte('\n')
+			}
+		}
+	}
+	return b.String()
+}
+
+func TestDNSFaultsWithDig(t *testing.T) {
+	d := labtest.StartDaemon(t, labtest.Config(t))
+	port := labtest.Port(t, d.Addr(t, "dns", "udp"))
+	dig := func(args ...string) string {
+		return labtest.RunTool(t, "dig", append([]string{"@127.0.0.1", "-p", port, "+tries=1", "+time=5"}, args...)...)
+	}
+
+	f := set(t, d, faults.Fault{Service: "dns", Kind: "servfail", Params: map[string]string{"name": "lab.test"}})
+	if out := dig("lab.test", "MX"); !strings.Contains(out, "status: SERVFAIL") {
+		t.Errorf("servfail fault: dig said\n%s", out)
+	}
+	if out := dig("www.lab.test", "A"); !strings.Contains(out, "status: NOERROR") {
+		t.Errorf("a name the fault does not name failed:\n%s", out)
+	}
+	d.Deps.Faults.Clear(f.ID)
+	if out := dig("lab.test", "MX"); !strings.Contains(out, "status: NOERROR") {
+		t.Errorf("after clear: dig said\n%s", out)
+	}
+
+	set(t, d, faults.Fault{Service: "dns", Kind: "truncate"})
+	out := dig("lab.test", "MX")
+	if !strings.Contains(out, "Truncated, retrying in TCP mode") || !strings.Contains(out, "status: NOERROR") || !strings.Contains(out, "MX\t10 mail.lab.test.") {
+		t.Errorf("forced truncation: dig should retry over TCP and get the answer:\n%s", out)
+	}
+	if n := notes(d, "dns"); !strings.Contains(n, "TC set and records removed") {
+		t.Errorf("no note of the fault in the DNS transcripts:\n%s", n)
+	}
+
+	// An address fault spares the other addresses of the class.
+	d.Deps.Faults.Clear(0)
+	set(t, d, faults.Fault{Service: "dns", Kind: "refused", Addr: "127.0.0.2"})
+	if out := dig("-b", "127.0.0.2", "lab.test", "A"); !strings.Contains(out, "status: REFUSED") {
+		t.Errorf("address fault not applied to 127.0.0.2:\n%s", out)
+	}
+	if out := dig("lab.test", "A"); !strings.Contains(out, "status: NOERROR") {
+		t.Errorf("address fault applied to 127.0.0.1:\n%s", out)
+	}
+}
+
+func TestHTTPFaultsWithCurl(t *testing.T) {
+	d := labtest.StartDaemon(t, labtest.Config(t))
+	base := "http://" + d.Addr(t, "http", "tcp")
+	set(t, d, faults.Fault{Service: "http", Kind: "status", Params: map[string]string{"path": "/echo"}})
+	out := labtest.RunTool(t, "curl", "-si", base+"/echo")
+	if !strings.HasPrefix(out, "HTTP/1.1 503") || !strings.Contains(out, "Retry-After: 30") {
+		t.Errorf("503 fault:\n%s", out)
+	}
+	if out := labtest.RunTool(t, "curl", "-si", base+"/"); !strings.HasPrefix(out, "HTTP/1.1 200") {
+		t.Errorf("a path outside the fault:\n%.200s", out)
+	}
+	// The teacher's dashboard is never affected.
+	set(t, d, faults.Fault{Service: "http", Kind: "status", Params: map[string]string{"path": "/"}})
+	if out := labtest.RunTool(t, "curl", "-si", base+"/labd/login"); !strings.HasPrefix(out, "HTTP/1.1 200") {
+		t.Errorf("the dashboard got the fault:\n%.300s", out)
+	}
+	d.Deps.Faults.Clear(0)
+
+	set(t, d, faults.Fault{Service: "http", Kind: "cut"})
+	// curl reports the cut (exit 18, partial file): run it by hand.
+	cmd := labtest.Tool(t, "curl")
+	res, err := runExit(cmd, "-s", "-o", "/dev/null", "-w", "%{http_code}", base+"/ca.pem")
+	if err == nil || !strings.Contains(res, "200") {
+		t.Errorf("cut fault: curl should fail on a cut body: %q %v", res, err)
+	}
+	if n := notes(d, "http"); !strings.Contains(n, "response body cut") {
+		t.Errorf("no note of the cut:\n%s", n)
+	}
+}
+
+func TestFaultExpiresByItself(t *testing.T) {
+	d := labtest.StartDaemon(t, labtest.Config(t))
+	if _, err := d.Deps.Faults.Add(faults.Fault{Service: "dns", Kind: "drop"}, 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(d.Deps.Faults.List()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("fault still listed long after its end")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, ok := d.Deps.Faults.Match("dns", "drop", "", "127.0.0.1:1"); ok {
+		t.Error("an ended fault still matches")
+	}
+}
