@@ -99,7 +99,7 @@ var Kinds = []Kind{
 	{"imap", "bye", "send BYE and close in the middle of a session, after the next command", nil},
 	{TCP, "bandwidth", "cap each connection's bandwidth", []Param{{"kbps", "64", intIn(1, 1000000)}}},
 	{TCP, "writedelay", "delay every write", []Param{{"ms", "100", intIn(1, 10000)}}},
-	{TCP, "reset", "reset the connection after N bytes sent", []Param{{"bytes", "1000", intIn(1, 1 << 30)}}},
+	{TCP, "reset", "reset the connection after N bytes sent", []Param{{"bytes", "1000", intIn(1, 1<<30)}}},
 }
 
 // FindKind returns the kind of a service, or false.
