@@ -301,12 +301,19 @@ func (c *lineConn) NetConn() net.Conn { return c.current() }
 type listener struct {
 	net.Listener
 	wrap func(net.Conn) net.Conn
+	// refuse, if set, answers and closes a connection a fault refuses.
+	refuse func(net.Conn) bool
 }
 
 func (l listener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.refuse != nil && l.refuse(c) {
+			continue
+		}
+		return l.wrap(c), nil
 	}
-	return l.wrap(c), nil
 }

@@ -82,6 +82,11 @@ func (s *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	user, err := s.svc.deliver.Resolve(ctx, to)
+	if err == nil {
+		if ferr := s.faultRcpt(to); ferr != nil {
+			return ferr
+		}
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, mail.ErrBadAddress):
@@ -121,6 +126,9 @@ func (s *session) Data(r io.Reader) error {
 	}
 	if len(s.users) == 0 {
 		return &gosmtp.SMTPError{Code: 503, EnhancedCode: gosmtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"}
+	}
+	if err := s.faultData(); err != nil {
+		return err
 	}
 	id := mail.NewID()
 	with := "SMTP"

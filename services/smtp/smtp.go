@@ -39,6 +39,8 @@ type Service struct {
 	deliver *mail.Deliverer
 	relay   []netip.Prefix
 	servers map[string]*gosmtp.Server
+	// grey remembers triplets while the greylist fault is on.
+	grey greylist
 
 	// AuthFailDelay is slept after a failed AUTH (tests shrink it).
 	AuthFailDelay time.Duration
@@ -126,6 +128,9 @@ func (s *Service) Serve(ctx context.Context) error {
 				tc = nil
 			}
 			return newLineConn(c, kind == kindSMTPS, tc, s.cfg.ReadTimeout.D(), s.deps.Config.Server.Domain, s.vrfy)
+		}, refuse: func(c net.Conn) bool {
+			// Implicit TLS has no plaintext greeting to refuse with.
+			return kind != kindSMTPS && s.refuseAtConnect(c)
 		}})
 		if errors.Is(err, gosmtp.ErrServerClosed) {
 			return nil
