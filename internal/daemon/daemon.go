@@ -225,19 +225,22 @@ func Prepare(cfg *config.Config, logger *slog.Logger, bcryptCost int) (service.D
 		st.Close()
 		return service.Deps{}, err
 	}
+	reg := sessions.New(sessions.Options{
+		History:         cfg.Sessions.History,
+		TranscriptBytes: cfg.Sessions.TranscriptBytes,
+		TotalBytes:      cfg.Sessions.TotalBytes,
+	})
+	fs := newFaults(cfg, layout, logger)
+	reg.SetFaults(fs)
 	return service.Deps{
-		Config: cfg,
-		Store:  st,
-		Sessions: sessions.New(sessions.Options{
-			History:         cfg.Sessions.History,
-			TranscriptBytes: cfg.Sessions.TranscriptBytes,
-			TotalBytes:      cfg.Sessions.TotalBytes,
-		}),
+		Config:    cfg,
+		Store:     st,
+		Sessions:  reg,
 		TLS:       mat,
 		Layout:    layout,
 		Logger:    logger,
 		Endpoints: &service.Endpoints{},
-		Faults:    newFaults(cfg, layout, logger),
+		Faults:    fs,
 	}, nil
 }
 

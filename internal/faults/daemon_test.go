@@ -122,3 +122,29 @@ func TestFaultExpiresByItself(t *testing.T) {
 		t.Error("an ended fault still matches")
 	}
 }
+
+// The TCP faults act on any TCP service: a reset after N bytes cuts an
+// HTTP response (curl reports the reset), and only for the user or address
+// it names.
+func TestTCPResetWithCurl(t *testing.T) {
+	d := labtest.StartDaemon(t, labtest.Config(t))
+	base := "http://" + d.Addr(t, "http", "tcp")
+	curl := labtest.Tool(t, "curl")
+	set(t, d, faults.Fault{Service: faults.TCP, Kind: "reset", Addr: "127.0.0.1", Params: map[string]string{"bytes": "100"}})
+	if out, err := runExit(curl, "-s", "-o", "/dev/null", base+"/ca.pem"); err == nil {
+		t.Errorf("curl from 127.0.0.1 survived a reset after 100 bytes: %s", out)
+	}
+	if n := notes(d, "http"); !strings.Contains(n, "connection reset after 100 bytes") {
+		t.Errorf("no note of the reset:\n%s", n)
+	}
+	// Another address of the class is not affected.
+	if out, err := runExit(curl, "-s", "-o", "/dev/null", "--interface", "127.0.0.2", base+"/ca.pem"); err != nil {
+		t.Errorf("curl from 127.0.0.2 was reset: %v %s", err, out)
+	}
+	d.Deps.Faults.Clear(0)
+	set(t, d, faults.Fault{Service: faults.TCP, Kind: "writedelay", Params: map[string]string{"ms": "1"}})
+	labtest.RunTool(t, "curl", "-s", "-o", "/dev/null", base+"/ca.pem")
+	if n := notes(d, "http"); !strings.Contains(n, "every write delayed 1ms") {
+		t.Errorf("no note of the write delay:\n%s", n)
+	}
+}

@@ -70,7 +70,8 @@ func duration(v string) error {
 // that service only.
 const TCP = "tcp"
 
-var tcpServices = []string{"http", "https", "ftp", "ssh", "telnet", "smtp", "pop3", "imap", "dns"}
+var tcpServices = []string{"http", "https", "ftp", "ftp-data", "ssh", "telnet", "smtp", "submission", "smtps",
+	"pop3", "pop3s", "imap", "imaps", "dns"}
 
 // Kinds lists every fault labd can inject.
 var Kinds = []Kind{
@@ -335,6 +336,9 @@ func (s *Set) Clear(id int) int {
 	s.changed(list)
 	return n
 }
+
+// Any says, in one atomic load, whether any fault may be active.
+func (s *Set) Any() bool { return s != nil && s.active.Load() > 0 }
 
 // Match returns the active fault of service and kind that applies to user
 // (empty before login) connecting from remote (host:port or IP). A fault

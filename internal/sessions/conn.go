@@ -19,6 +19,8 @@ type Conn struct {
 	once sync.Once
 	// onClose is the listener's bookkeeping.
 	onClose func(*Conn)
+	// fault is the state of the teacher's TCP faults on this connection.
+	fault faultState
 }
 
 // Wrap registers c as a session of proto and returns the recording conn.
@@ -40,6 +42,13 @@ func (c *Conn) Read(b []byte) (int, error) {
 }
 
 func (c *Conn) Write(b []byte) (int, error) {
+	if c.sess.reg.faults.Any() {
+		return c.faultWrite(b)
+	}
+	return c.write(b)
+}
+
+func (c *Conn) write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
 	if n > 0 {
 		c.sess.bytesOut.Add(int64(n))

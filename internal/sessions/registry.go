@@ -9,6 +9,8 @@
 package sessions
 
 import (
+	"labd/internal/faults"
+
 	"fmt"
 	"sort"
 	"sync"
@@ -103,6 +105,8 @@ type Registry struct {
 	// observers see every event (Observe).
 	observers map[int]func(Event)
 	nextObs   int
+	// faults are the teacher's faults (nil: none); see SetFaults.
+	faults *faults.Set
 }
 
 // New returns an empty registry.

@@ -1,0 +1,87 @@
+package sessions
+
+import (
+	"net"
+	"sync"
+	"time"
+
+	"labd/internal/faults"
+)
+
+// SetFaults gives the registry the teacher's faults: the TCP kinds
+// (bandwidth, writedelay, reset) act in every recorded connection.
+func (r *Registry) SetFaults(f *faults.Set) { r.faults = f }
+
+type faultState struct {
+	mu    sync.Mutex
+	sent  int64
+	noted map[int]bool
+}
+
+// faultWrite is Write while a fault is active somewhere: it looks up the
+// TCP faults for this connection's protocol, user and address.
+func (c *Conn) faultWrite(b []byte) (int, error) {
+	set := c.sess.reg.faults
+	proto := c.sess.info.Proto
+	user := c.sess.Info().User
+	remote := c.RemoteAddr().String()
+	note := func(f faults.Fault, format string, args ...any) {
+		c.fault.mu.Lock()
+		if c.fault.noted == nil {
+			c.fault.noted = map[int]bool{}
+		}
+		first := !c.fault.noted[f.ID]
+		c.fault.noted[f.ID] = true
+		c.fault.mu.Unlock()
+		if first {
+			c.sess.Notef("fault %d (%s): "+format, append([]any{f.ID, f.String()}, args...)...)
+		}
+	}
+	if f, ok := set.Match(proto, "reset", user, remote); ok {
+		limit := int64(f.Int("bytes"))
+		c.fault.mu.Lock()
+		room := limit - c.fault.sent
+		c.fault.mu.Unlock()
+		if int64(len(b)) >= room {
+			n := 0
+			if room > 0 {
+				n, _ = c.write(b[:room])
+			}
+			c.sess.Notef("fault %d (%s): connection reset after %d bytes sent", f.ID, f, limit)
+			if tc, ok := c.Conn.(*net.TCPConn); ok {
+				tc.SetLinger(0) // close with RST
+			}
+			c.Close()
+			return n, net.ErrClosed
+		}
+		defer func() {
+			c.fault.mu.Lock()
+			c.fault.sent += int64(len(b))
+			c.fault.mu.Unlock()
+		}()
+	}
+	if f, ok := set.Match(proto, "writedelay", user, remote); ok {
+		d := time.Duration(f.Int("ms")) * time.Millisecond
+		note(f, "every write delayed %s", d)
+		time.Sleep(d)
+	}
+	if f, ok := set.Match(proto, "bandwidth", user, remote); ok {
+		note(f, "bandwidth capped at %d kbit/s", f.Int("kbps"))
+		per := max(1, f.Int("kbps")*1000/8/10) // bytes per 100 ms
+		n := 0
+		for len(b) > 0 {
+			k := min(len(b), per)
+			m, err := c.write(b[:k])
+			n += m
+			if err != nil {
+				return n, err
+			}
+			b = b[k:]
+			if len(b) > 0 {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		return n, nil
+	}
+	return c.write(b)
+}
