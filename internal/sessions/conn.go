@@ -34,6 +34,9 @@ func (c *Conn) Session() *Session { return c.sess }
 
 func (c *Conn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
+	if c.sess.reg.faults.Any() {
+		c.faultRead(n)
+	}
 	if n > 0 {
 		c.sess.bytesIn.Add(int64(n))
 		c.record(FromClient, b[:n])

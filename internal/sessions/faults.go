@@ -65,7 +65,11 @@ func (c *Conn) faultWrite(b []byte) (int, error) {
 		note(f, "every write delayed %s", d)
 		time.Sleep(d)
 	}
-	if f, ok := set.Match(proto, "bandwidth", user, remote); ok {
+	f, ok := set.Match(proto, "bandwidth", user, remote)
+	if !ok && proto == "ftp-data" {
+		f, ok = set.Match("ftp", "ratelimit", user, remote)
+	}
+	if ok {
 		note(f, "bandwidth capped at %d kbit/s", f.Int("kbps"))
 		per := max(1, f.Int("kbps")*1000/8/10) // bytes per 100 ms
 		n := 0
@@ -84,4 +88,29 @@ func (c *Conn) faultWrite(b []byte) (int, error) {
 		return n, nil
 	}
 	return c.write(b)
+}
+
+// faultRead slows uploads on FTP data connections under the ftp ratelimit
+// fault: after each read, it waits as long as the bytes would take at the
+// rate.
+func (c *Conn) faultRead(n int) {
+	if n <= 0 || c.sess.info.Proto != "ftp-data" {
+		return
+	}
+	f, ok := c.sess.reg.faults.Match("ftp", "ratelimit", c.sess.Info().User, c.RemoteAddr().String())
+	if !ok {
+		return
+	}
+	c.fault.mu.Lock()
+	if c.fault.noted == nil {
+		c.fault.noted = map[int]bool{}
+	}
+	first := !c.fault.noted[f.ID]
+	c.fault.noted[f.ID] = true
+	c.fault.mu.Unlock()
+	if first {
+		c.sess.Notef("fault %d (%s): transfer rate limited to %d kbit/s", f.ID, f, f.Int("kbps"))
+	}
+	bytesPerSec := max(1, f.Int("kbps")*1000/8)
+	time.Sleep(time.Duration(n) * time.Second / time.Duration(bytesPerSec))
 }

@@ -97,6 +97,9 @@ func isHelp(b []byte) bool {
 func (c *ctrlConn) Read(p []byte) (int, error) {
 	for {
 		if len(c.pending) > 0 {
+			if c.help && c.blockActive() {
+				continue
+			}
 			if c.help && isHelp(c.pending) {
 				i := bytes.IndexByte(c.pending, '\n')
 				if i >= 0 {
@@ -251,6 +254,9 @@ type dataListener struct {
 
 func (l *dataListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
+	for err == nil && l.svc.deps.Faults.Any() && l.refusePassive(c, l.svc.onlyClientFrom(hostOf(c.RemoteAddr().String()))) {
+		c, err = l.Listener.Accept()
+	}
 	if err != nil {
 		return nil, err
 	}
