@@ -32,6 +32,8 @@ type session struct {
 	user  string
 	fails int
 	sel   *view
+	// loginDone spares the login command itself from the bye fault.
+	loginDone bool
 }
 
 // view is the selected mailbox of one session.
@@ -57,6 +59,15 @@ func (s *Service) newSession(c *imapserver.Conn) (imapserver.Session, *imapserve
 // guard, deferred by every session method that does real work, turns a
 // panic into a NO [SERVERBUG] answer: the connection and labd go on.
 func (ss *session) guard(err *error) {
+	if ss.loginDone {
+		// The login itself completes; the bye fault takes the next command.
+		ss.loginDone = false
+	} else if *err == nil && ss.user != "" {
+		// The bye fault answers the next command after login with BYE.
+		if ferr := ss.fault("bye", ""); ferr != nil {
+			*err = ferr
+		}
+	}
 	if r := recover(); r != nil {
 		ss.log.Error("IMAP command panicked; answered NO, the session goes on", "panic", r, "stack", string(debug.Stack()))
 		*err = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeServerBug, Text: "internal error"}
@@ -105,6 +116,9 @@ func (ss *session) Close() error {
 
 func (ss *session) Login(username, password string) (err error) {
 	defer ss.guard(&err)
+	if err := ss.fault("unavailable", username); err != nil {
+		return err
+	}
 	u, err := ss.s.deps.Store.Authenticate(ss.ctx(), "imap", username, password)
 	if err != nil {
 		ss.fails++
@@ -116,6 +130,7 @@ func (ss *session) Login(username, password string) (err error) {
 		return imapserver.ErrAuthFailed
 	}
 	ss.user = u.Name
+	ss.loginDone = true
 	ss.log = ss.log.With("user", u.Name)
 	if ss.rec != nil {
 		ss.rec.SetUser(u.Name)
@@ -136,6 +151,9 @@ var systemFlags = []imap.Flag{imap.FlagAnswered, imap.FlagFlagged, imap.FlagDele
 
 func (ss *session) Select(name string, options *imap.SelectOptions) (_ *imap.SelectData, err error) {
 	defer ss.guard(&err)
+	if err := ss.fault("inuse", ""); err != nil {
+		return nil, err
+	}
 	ss.unselect()
 	name = canonName(name)
 	mb, err := ss.s.deps.Store.Mailbox(ss.ctx(), ss.user, name)

@@ -186,6 +186,10 @@ func (p *conn) command(line string) error {
 		p.err(fmt.Sprintf("unknown command %q: before login use CAPA, USER, PASS, AUTH PLAIN, STLS or QUIT", clip(verb)))
 		return nil
 	}
+	if _, ok := p.fault("bye", ""); ok {
+		p.err("[SYS/TEMP] the server closes the connection now; no message was deleted, log in again")
+		return errQuit
+	}
 	switch verb {
 	case "STAT":
 		n, size := p.count()
@@ -347,6 +351,10 @@ func (p *conn) authCmd(arg string) error {
 func (p *conn) login(user, pass string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if _, ok := p.fault("unavailable", user); ok {
+		p.err("[SYS/TEMP] the server cannot open maildrops right now, try again later")
+		return nil
+	}
 	u, err := p.s.deps.Store.Authenticate(ctx, "pop3", user, pass)
 	if err != nil {
 		if !errors.Is(err, store.ErrAuthFailed) {
@@ -365,6 +373,10 @@ func (p *conn) login(user, pass string) error {
 			return errQuit
 		}
 		p.err("[AUTH] wrong user name or password")
+		return nil
+	}
+	if _, ok := p.fault("inuse", u.Name); ok {
+		p.err(fmt.Sprintf("[IN-USE] the maildrop of %s is in use, try again later", u.Name))
 		return nil
 	}
 	if !p.s.lock(u.Name) {
