@@ -148,3 +148,19 @@ func TestTCPResetWithCurl(t *testing.T) {
 		t.Errorf("no note of the write delay:\n%s", n)
 	}
 }
+
+// A TFTP transfer under the delay fault still completes, with the fault in
+// its transcript.
+func TestTFTPDelayWithAtftp(t *testing.T) {
+	d := labtest.StartDaemon(t, labtest.Config(t))
+	set(t, d, faults.Fault{Service: "tftp", Kind: "delay", Params: map[string]string{"ms": "20"}})
+	dst := t.TempDir() + "/README.txt"
+	labtest.RunTool(t, "atftp", "-g", "-r", "README.txt", "-l", dst, "127.0.0.1", labtest.Port(t, d.Addr(t, "tftp", "udp")))
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(notes(d, "tftp"), "every DATA packet held back 20ms") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no delay note in the TFTP transcript:\n%s", notes(d, "tftp"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -14,9 +14,9 @@ func TestAddValidates(t *testing.T) {
 		want string
 	}{
 		{Fault{Service: "gopher", Kind: "loss"}, 0, "no faults for service"},
-		{Fault{Service: "tftp", Kind: "explode"}, 0, "its kinds: loss, duplicate, delay"},
-		{Fault{Service: "tftp", Kind: "loss", Params: map[string]string{"percent": "200"}}, 0, "from 1 to 90"},
-		{Fault{Service: "tftp", Kind: "loss", Params: map[string]string{"pct": "20"}}, 0, `unknown parameter "pct"; it takes percent`},
+		{Fault{Service: "tftp", Kind: "explode"}, 0, "its kinds: delay"},
+		{Fault{Service: "dns", Kind: "drop", Params: map[string]string{"percent": "200"}}, 0, "from 1 to 100"},
+		{Fault{Service: "dns", Kind: "drop", Params: map[string]string{"pct": "20"}}, 0, `unknown parameter "pct"; it takes percent`},
 		{Fault{Service: "http", Kind: "cut", Params: map[string]string{"x": "1"}}, 0, "takes no parameters"},
 		{Fault{Service: "smtp", Kind: "tempfail", Params: map[string]string{"stage": "helo"}}, 0, "want one of connect, rcpt, data"},
 		{Fault{Service: "dns", Kind: "truncate", Addr: "not-an-ip"}, 0, "not an IP address"},

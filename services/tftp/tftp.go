@@ -543,7 +543,12 @@ func (s *Service) handleRead(filename string, rf io.ReaderFrom) (err error) {
 		// tsize (RFC 2349): curl sends tsize=0 and wants the real size.
 		ot.SetSize(size)
 	}
-	wr := &wireReader{r: r, t: t}
+	var wr io.Reader = &wireReader{r: r, t: t}
+	if f, ok := s.deps.Faults.Match("tftp", "delay", "", t.remote.String()); ok {
+		d := time.Duration(f.Int("ms")) * time.Millisecond
+		t.sess.Notef("fault %d (%s): every DATA packet held back %s", f.ID, f, d)
+		wr = &delayReader{r: wr, d: d}
+	}
 	t.started = true
 	_, err = rf.ReadFrom(wr)
 	if err != nil {
@@ -551,6 +556,17 @@ func (s *Service) handleRead(filename string, rf io.ReaderFrom) (err error) {
 	}
 	t.finish("ok")
 	return nil
+}
+
+// delayReader holds back each block the library reads (one DATA packet).
+type delayReader struct {
+	r io.Reader
+	d time.Duration
+}
+
+func (d *delayReader) Read(p []byte) (int, error) {
+	time.Sleep(d.d)
+	return d.r.Read(p)
 }
 
 // wireReader counts the payload handed to the library.
