@@ -167,6 +167,9 @@ func (d *Dashboard) routes() {
 	d.mux.HandleFunc("POST /labd/users", d.admin(d.csrf(d.usersCreate)))
 	d.mux.HandleFunc("POST /labd/users/password", d.admin(d.csrf(d.usersPassword)))
 	d.mux.HandleFunc("POST /labd/users/import", d.admin(d.csrf(d.usersImport)))
+	d.mux.HandleFunc("GET /labd/faults", d.admin(d.faultsPage))
+	d.mux.HandleFunc("POST /labd/faults", d.admin(d.csrf(d.faultsSet)))
+	d.mux.HandleFunc("POST /labd/faults/clear", d.admin(d.csrf(d.faultsClear)))
 
 	d.mux.HandleFunc("GET /labd/api/sessions", d.admin(d.sessionsJSON))
 	d.mux.HandleFunc("GET /labd/api/sessions/{id}", d.admin(d.transcriptJSON))

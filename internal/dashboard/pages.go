@@ -430,7 +430,7 @@ func (d *Dashboard) board(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	d.render(w, r, http.StatusOK, "board", map[string]any{"Counts": d.counts(), "Rows": boardRows(d.recent(filter{}, 30))})
+	d.render(w, r, http.StatusOK, "board", map[string]any{"Counts": d.counts(), "Rows": boardRows(d.recent(filter{}, 30)), "Faults": d.activeFaults()})
 }
 
 // boardRow is what students may see of a session: no transcript, no attrs
