@@ -39,6 +39,7 @@ type Config struct {
 	Dashboard Dashboard `yaml:"dashboard"`
 	Metrics   Metrics   `yaml:"metrics"`
 	Faults    Faults    `yaml:"faults"`
+	Exercises Exercises `yaml:"exercises"`
 
 	// File is the path the config was read from; empty for the lab profile.
 	File string `yaml:"-"`
@@ -280,7 +281,7 @@ type section interface {
 }
 
 func (c *Config) sections() []section {
-	return []section{&c.HTTP, &c.SMTP, &c.POP3, &c.IMAP, &c.DNS, &c.FTP, &c.TFTP, &c.SSH, &c.Telnet, &c.Dashboard, &c.Metrics, &c.Faults}
+	return []section{&c.HTTP, &c.SMTP, &c.POP3, &c.IMAP, &c.DNS, &c.FTP, &c.TFTP, &c.SSH, &c.Telnet, &c.Dashboard, &c.Metrics, &c.Faults, &c.Exercises}
 }
 
 // Addrs returns host:port for each server listen address and the given

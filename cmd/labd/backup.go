@@ -10,6 +10,7 @@ import (
 
 	"labd/config"
 	"labd/internal/backup"
+	"labd/internal/daemon"
 	"labd/internal/fsroot"
 	"labd/internal/store"
 )
@@ -128,6 +129,8 @@ func (c *cli) class(args []string) error {
 	}
 	defer st.Close()
 	rep, err := backup.ResetClass(c.ctx, st, layout, backup.ResetOptions{KeepUsers: *keepUsers, KeepFiles: *keepFiles})
+	// Last term's progress goes with it (it is in the archive).
+	_ = os.Remove(daemon.ProgressFile(layout))
 	if len(rep.UsersDeleted) > 0 {
 		fmt.Fprintf(c.stdout, "students deleted: %s\n", strings.Join(rep.UsersDeleted, " "))
 	}

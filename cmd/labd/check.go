@@ -26,6 +26,12 @@ func (c *cli) check(args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "%s: config is valid\n", where)
 	var problems int
+	if ex, err := daemon.LoadExercises(cfg); err != nil {
+		fmt.Fprintf(c.stdout, "%v\n", err)
+		problems++
+	} else if len(ex) > 0 {
+		fmt.Fprintf(c.stdout, "exercises: %d declared\n", len(ex))
+	}
 	for _, b := range services.All() {
 		if b.Check == nil || !b.Enabled(cfg) {
 			continue

@@ -49,6 +49,7 @@ Usage:
   labd fault set SERVICE KIND [KEY=VALUE...] [--user U | --addr A] [--for 10m]
   labd fault list | clear ID | clear --all | kinds
                                         faults for a lesson (loss, delay, 4xx...)
+  labd progress [--csv]                 who has done which exercise (docs/exercises.md)
                                         archive, then empty the students' mail and homes
   labd version
 
@@ -90,6 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = c.class(args[1:])
 	case "fault", "faults":
 		err = c.fault(args[1:])
+	case "progress":
+		err = c.progress(args[1:])
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "labd", version)
 	case "help", "-h", "--help":

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"labd/internal/exercises"
 	"labd/internal/faults"
 	"labd/internal/service"
 	"labd/internal/sessions"
@@ -61,6 +62,22 @@ func startControl(deps service.Deps, reload func(context.Context) string) (*http
 		io.WriteString(w, reload(r.Context()))
 	})
 	handleFaults(mux, deps)
+	mux.HandleFunc("GET /v1/progress", func(w http.ResponseWriter, r *http.Request) {
+		if deps.Exercises == nil {
+			http.Error(w, "no exercises are declared: set exercises.builtin: true or exercises.file in the config", http.StatusNotFound)
+			return
+		}
+		deps.Exercises.Wait()
+		rep := ProgressReport{Exercises: exerciseIDs(deps.Exercises), Progress: deps.Exercises.Snapshot()}
+		if users, err := deps.Store.ListUsers(r.Context()); err == nil {
+			for _, u := range users {
+				if !u.Admin {
+					rep.Students = append(rep.Students, u.Name)
+				}
+			}
+		}
+		writeJSON(w, rep)
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -198,4 +215,25 @@ func (c *Control) ClearFaults(id int) (int, error) {
 		return 0, errors.New(strings.TrimSpace(string(msg)))
 	}
 	return n, json.NewDecoder(resp.Body).Decode(&n)
+}
+
+// ProgressReport is the class's progress with the exercises' ids in order.
+type ProgressReport struct {
+	Exercises []string           `json:"exercises"`
+	Students  []string           `json:"students"`
+	Progress  exercises.Progress `json:"progress"`
+}
+
+func exerciseIDs(t *exercises.Tracker) []string {
+	var ids []string
+	for _, e := range t.Exercises() {
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
+// Progress returns the class's progress.
+func (c *Control) Progress() (ProgressReport, error) {
+	var out ProgressReport
+	return out, c.get("/v1/progress", &out)
 }

@@ -232,6 +232,11 @@ func Prepare(cfg *config.Config, logger *slog.Logger, bcryptCost int) (service.D
 	})
 	fs := newFaults(cfg, layout, logger)
 	reg.SetFaults(fs)
+	tracker, err := newTracker(cfg, layout, reg, st)
+	if err != nil {
+		st.Close()
+		return service.Deps{}, err
+	}
 	return service.Deps{
 		Config:    cfg,
 		Store:     st,
@@ -241,6 +246,7 @@ func Prepare(cfg *config.Config, logger *slog.Logger, bcryptCost int) (service.D
 		Logger:    logger,
 		Endpoints: &service.Endpoints{},
 		Faults:    fs,
+		Exercises: tracker,
 	}, nil
 }
 

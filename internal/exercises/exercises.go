@@ -235,6 +235,16 @@ func (c *Condition) compile() error {
 type Record struct {
 	Info       sessions.Info
 	Transcript []sessions.Entry
+	// parsed caches the transcript's lines across the exercises.
+	parsed *[]line
+}
+
+func (r *Record) lines() []line {
+	if r.parsed == nil {
+		ls := lines(r.Transcript)
+		r.parsed = &ls
+	}
+	return *r.parsed
 }
 
 // line is one line of the exchange.
@@ -329,7 +339,9 @@ func (o Outcome) String() string {
 
 // Match evaluates a condition on one session; for Started, missing says
 // what is missing, in words for the student.
-func (c *Condition) Match(r Record) (Outcome, string) {
+func (c *Condition) Match(r Record) (Outcome, string) { return c.match(&r) }
+
+func (c *Condition) match(r *Record) (Outcome, string) {
 	in := r.Info
 	if len(c.Protocol) > 0 && !slices.Contains(c.Protocol, in.Proto) {
 		return NotStarted, ""
@@ -337,7 +349,7 @@ func (c *Condition) Match(r Record) (Outcome, string) {
 	if c.Transport != "" && c.Transport != in.Transport {
 		return NotStarted, ""
 	}
-	ls := lines(r.Transcript)
+	ls := r.lines()
 	// From here on the session is of the right kind: what fails is missing.
 	if c.TLS != nil && *c.TLS != in.TLS {
 		if *c.TLS {
@@ -366,8 +378,8 @@ func (c *Condition) Match(r Record) (Outcome, string) {
 		}
 	}
 	for k, re := range c.facts {
-		if !re.MatchString(fact(r, ls, k)) {
-			return Started, fmt.Sprintf("%s is %q, the exercise wants %s", k, fact(r, ls, k), c.Facts[k])
+		if !re.MatchString(fact(*r, ls, k)) {
+			return Started, fmt.Sprintf("%s is %q, the exercise wants %s", k, fact(*r, ls, k), c.Facts[k])
 		}
 	}
 	for i, re := range c.notes {
@@ -473,16 +485,16 @@ func fact(r Record, ls []line, name string) string {
 
 // Attribute returns the student a session belongs to by the exercise's
 // identifying details, or "".
-func (e *Exercise) attribute(r Record, users func(string) bool) string {
+func (e *Exercise) attribute(r *Record, users func(string) bool) string {
 	if r.Info.User != "" {
 		return r.Info.User
 	}
-	ls := lines(r.Transcript)
+	ls := r.lines()
 	for _, a := range e.Attribute {
 		if a.re == nil {
 			continue
 		}
-		m := a.re.FindStringSubmatch(fact(r, ls, a.Fact))
+		m := a.re.FindStringSubmatch(fact(*r, ls, a.Fact))
 		if m == nil {
 			continue
 		}

@@ -93,11 +93,11 @@ func TestAttributionByDetail(t *testing.T) {
 	e := builtin(t, "smtp-by-hand")
 	users := func(u string) bool { return u == "alice" || u == "bob" }
 	r := Record{Info: sessions.Info{Proto: "smtp"}, Transcript: exchange(time.Second, true, smtpByHand...)}
-	if u := e.attribute(r, users); u != "alice" {
+	if u := e.attribute(&r, users); u != "alice" {
 		t.Errorf("MAIL FROM alice@ attributed to %q", u)
 	}
-	r.Transcript = exchange(time.Second, true, "C: HELO mallory", "C: MAIL FROM:<mallory@evil.test>")
-	if u := e.attribute(r, users); u != "" {
+	r = Record{Info: r.Info, Transcript: exchange(time.Second, true, "C: HELO mallory", "C: MAIL FROM:<mallory@evil.test>")}
+	if u := e.attribute(&r, users); u != "" {
 		t.Errorf("a name that is no user attributed to %q", u)
 	}
 }

@@ -141,11 +141,11 @@ func (t *Tracker) evaluate(id uint64) bool {
 	changed := false
 	for i := range t.ex {
 		e := &t.ex[i]
-		out, missing := e.When.Match(r)
+		out, missing := e.When.match(&r)
 		if out == NotStarted {
 			continue
 		}
-		user := e.attribute(r, t.users)
+		user := e.attribute(&r, t.users)
 		if user == "" {
 			user = t.byAddress(r.Info)
 		}
@@ -205,7 +205,7 @@ func (t *Tracker) recheck(user string) bool {
 			if !ok {
 				continue
 			}
-			if out, _ := e.When.Match(r); out != Done {
+			if out, _ := e.When.match(&r); out != Done {
 				continue
 			}
 			if t.alsoMissing(e, user) == "" {
@@ -234,10 +234,10 @@ func (t *Tracker) alsoMissing(e *Exercise, user string) string {
 			if !ok {
 				continue
 			}
-			if out, _ := c.Match(r); out != Done {
+			if out, _ := c.match(&r); out != Done {
 				continue
 			}
-			u := e.attribute(r, t.users)
+			u := e.attribute(&r, t.users)
 			if u == "" {
 				u = t.byAddress(r.Info)
 			}

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"labd/config"
+	"labd/internal/exercises"
 	"labd/internal/faults"
 	"labd/internal/fsroot"
 	"labd/internal/sessions"
@@ -31,6 +32,8 @@ type Deps struct {
 	Endpoints *Endpoints
 	// Faults are the faults the teacher switched on (nil: none).
 	Faults *faults.Set
+	// Exercises tracks the class's progress (nil: no exercises declared).
+	Exercises *exercises.Tracker
 }
 
 // Service is one protocol server.

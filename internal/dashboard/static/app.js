@@ -204,10 +204,33 @@ function initUsers() {
   if (p) p.addEventListener("click", () => window.print());
 }
 
+// The progress grid is rebuilt on the server: when sessions end, reload
+// it (at most once a second), keeping the scroll position.
+function initProgress() {
+  if (!document.getElementById("progress")) return;
+  let pending = false;
+  const refresh = () => {
+    if (pending) return;
+    pending = true;
+    setTimeout(() => {
+      fetch(location.href, { credentials: "same-origin" }).then((r) => r.text()).then((html) => {
+        const doc = new DOMParser().parseFromString(html, "text/html");
+        const fresh = doc.getElementById("progress");
+        if (fresh) document.getElementById("progress").replaceWith(fresh);
+      }).finally(() => { pending = false; });
+    }, 1000);
+  };
+  const es = new EventSource("/labd/api/events");
+  es.addEventListener("close", refresh);
+  es.onopen = () => document.body.classList.add("connected");
+  es.onerror = () => document.body.classList.remove("connected");
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   initSessions();
   initOverview();
   initBoard();
+  initProgress();
   initTranscript();
   initUsers();
 });
