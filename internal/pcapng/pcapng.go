@@ -172,10 +172,10 @@ type Packet struct {
 
 // File is what Read found.
 type File struct {
-	Comment string
+	Comment  string
 	LinkType uint16
-	Secrets []Secrets
-	Packets []Packet
+	Secrets  []Secrets
+	Packets  []Packet
 }
 
 // Secrets is a Decryption Secrets Block read back.

@@ -29,7 +29,9 @@ func TestRoundTrip(t *testing.T) {
 		pkt  func() ([]byte, error)
 		want Decoded
 	}{
-		{"syn4", func() ([]byte, error) { return TCP(Segment{Src: c, Dst: s, Seq: 7, Flags: SYN, Window: 65535, MSS: 1460}) },
+		{"syn4", func() ([]byte, error) {
+			return TCP(Segment{Src: c, Dst: s, Seq: 7, Flags: SYN, Window: 65535, MSS: 1460})
+		},
 			Decoded{Src: c, Dst: s, Proto: ProtoTCP, Seq: 7, Flags: SYN, Payload: []byte{}}},
 		{"data4-odd", func() ([]byte, error) {
 			return TCP(Segment{Src: s, Dst: c, Seq: 9, Ack: 8, Flags: ACK | PSH, Window: 65535, Payload: []byte("220 hi\r\n!")})
