@@ -24,6 +24,8 @@ func (c *cli) sessions(args []string) error {
 	fs, cfgPath := c.flags("sessions")
 	transcript := fs.Uint64("transcript", 0, "print the transcript of session ID")
 	live := fs.Bool("live", false, "only sessions still open")
+	pcap := fs.Uint64("pcap", 0, "write session ID (with its FTP data connections) as a pcapng file for Wireshark")
+	out := fs.String("o", "", "file for --pcap (- for standard output)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -32,6 +34,9 @@ func (c *cli) sessions(args []string) error {
 		return err
 	}
 	ctl := controlFor(cfg)
+	if *pcap != 0 {
+		return c.writeOut(*out, func(w io.Writer) error { return ctl.Capture(*pcap, w) })
+	}
 	if *transcript != 0 {
 		d, err := ctl.Session(*transcript)
 		if err != nil {

@@ -160,6 +160,7 @@ func (d *Dashboard) routes() {
 	d.mux.HandleFunc("GET /labd/sessions", d.admin(d.sessionsPage))
 	d.mux.HandleFunc("GET /labd/sessions/{id}", d.admin(d.transcriptPage))
 	d.mux.HandleFunc("GET /labd/sessions/{id}/text", d.admin(d.transcriptText))
+	d.captureRoutes()
 	d.mux.HandleFunc("GET /labd/mail", d.admin(d.mailPage))
 	d.mux.HandleFunc("GET /labd/files", d.admin(d.filesPage))
 	d.mux.HandleFunc("GET /labd/dns", d.admin(d.dnsPage))

@@ -64,7 +64,7 @@ func (c *Conn) record(dir Direction, b []byte) {
 		}
 	}
 	if !s.full.Load() {
-		s.add(Entry{Time: time.Now(), Dir: dir, Len: len(b), TLS: true})
+		s.add(Entry{Time: time.Now(), Dir: dir, Len: len(b), TLS: true, Wire: append([]byte(nil), b...)})
 	}
 }
 

@@ -49,6 +49,13 @@ type Entry struct {
 	// TLS marks data that travelled inside TLS: either an encrypted chunk
 	// (Data nil), or plaintext recorded above the TLS layer.
 	TLS bool `json:"tls,omitempty"`
+	// Wire is what crossed the network when Data is not that: the
+	// ciphertext of an encrypted chunk, or the datagram that Data renders
+	// as text (DNS, TFTP). The pcapng export is built from it.
+	Wire []byte `json:"wire,omitempty"`
+	// Local is labd's address for this chunk when it is not the session's
+	// (a TFTP request reaches port 69, the transfer uses another port).
+	Local string `json:"local,omitempty"`
 }
 
 // Info is a snapshot of one session's metadata.
@@ -68,6 +75,9 @@ type Info struct {
 	Result    string            `json:"result,omitempty"`
 	Attrs     map[string]string `json:"attrs,omitempty"`
 	Truncated bool              `json:"truncated,omitempty"`
+	// Rendered says Data of the transcript is a text rendering (DNS,
+	// TFTP): only the entries' Wire bytes crossed the network.
+	Rendered bool `json:"rendered,omitempty"`
 }
 
 // Event tells subscribers that a session opened, changed or closed.
@@ -274,6 +284,7 @@ type Session struct {
 	entries []Entry
 	held    int // transcript bytes held
 	closed  bool
+	keylog  []byte // NSS key log lines of its TLS handshakes
 }
 
 // ID returns the session's registry ID.
@@ -339,6 +350,26 @@ func (s *Session) Record(dir Direction, data []byte, tls bool) {
 	s.add(Entry{Time: time.Now(), Dir: dir, Data: append([]byte(nil), data...), Len: len(data), TLS: tls})
 }
 
+// Datagram records one datagram (or, over TCP, one framed message): text
+// is what the transcript shows, wire the bytes as sent; local, if not
+// empty, is labd's address for it when it differs from the session's.
+func (s *Session) Datagram(dir Direction, text, wire []byte, local string) {
+	s.mu.Lock()
+	s.info.Rendered = true
+	s.mu.Unlock()
+	if s.full.Load() {
+		return
+	}
+	e := Entry{Time: time.Now(), Dir: dir, Data: append([]byte(nil), text...), Len: len(wire), Local: local}
+	if len(wire) > 0 {
+		e.Wire = append([]byte(nil), wire...)
+	}
+	if len(e.Data) == 0 {
+		e.Data = fmt.Appendf(nil, "%d bytes", len(wire))
+	}
+	s.add(e)
+}
+
 // Notef adds an annotation by labd to the transcript.
 func (s *Session) Notef(format string, args ...any) {
 	s.add(Entry{Time: time.Now(), Dir: Note, Data: fmt.Appendf(nil, format, args...)})
@@ -370,7 +401,15 @@ func (s *Session) add(e Entry) {
 	if e.Data == nil && e.Dir != Note && len(s.entries) > 0 {
 		last := &s.entries[len(s.entries)-1]
 		if last.Data == nil && last.Dir == e.Dir && last.TLS {
+			if s.held+len(e.Wire) > s.reg.opts.TranscriptBytes {
+				s.full.Store(true)
+				s.info.Truncated = true
+				return
+			}
 			last.Len += e.Len
+			last.Wire = append(last.Wire, e.Wire...)
+			s.held += len(e.Wire)
+			s.reg.total.Add(int64(len(e.Wire)))
 			return
 		}
 	}
@@ -378,10 +417,11 @@ func (s *Session) add(e Entry) {
 	if e.Dir == Note {
 		limit += noteSlack
 	}
-	cost := len(e.Data) + entryCost
+	cost := len(e.Data) + len(e.Wire) + entryCost
 	if s.held+cost > limit {
 		room := limit - s.held - entryCost
-		if e.Dir == Note || e.Data == nil || room <= 0 {
+		// A datagram or a ciphertext chunk is useless in part.
+		if e.Dir == Note || e.Data == nil || e.Wire != nil || room <= 0 {
 			if e.Dir != Note {
 				s.full.Store(true)
 			}
@@ -426,4 +466,12 @@ func (s *Session) Close(result string) {
 	}
 	s.mu.Unlock()
 	s.reg.finish(s)
+}
+
+// KeyLog returns the TLS secrets of the session in NSS key log format
+// (nil if none were kept).
+func (s *Session) KeyLog() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]byte(nil), s.keylog...)
 }

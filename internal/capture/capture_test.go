@@ -1,0 +1,189 @@
+package capture_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"labd/internal/capture"
+	"labd/internal/labtest"
+	"labd/internal/sessions"
+)
+
+// checks turns on every checksum check tshark has: the rebuilt packets
+// must pass them.
+var checks = []string{"-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"}
+
+// tshark returns the standard output of tshark reading file (its
+// standard error warns about running as root).
+func tshark(t *testing.T, file string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, labtest.Tool(t, "tshark"), append(append([]string{"-n", "-r", file}, checks...), args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tshark %v: %v\n%s", args, err, stderr.Bytes())
+	}
+	return string(out)
+}
+
+// waitSession returns the first finished session that match accepts.
+func waitSession(t *testing.T, reg *sessions.Registry, match func(sessions.Info) bool) *sessions.Session {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, in := range reg.List() {
+			if !in.Open && match(in) {
+				s, _ := reg.Get(in.ID)
+				return s
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no such session recorded")
+	return nil
+}
+
+func export(t *testing.T, ss ...capture.Session) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := capture.Write(&buf, ss); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "s.pcapng")
+	if err := os.WriteFile(f, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if dir := os.Getenv("LABD_ARTIFACTS"); dir != "" {
+		_ = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".pcapng"), buf.Bytes(), 0o644)
+	}
+	return f
+}
+
+// clean fails on anything tshark's expert info ranks as an error, and on
+// malformed packets and bad checksums whatever their rank.
+func clean(t *testing.T, file string) {
+	t.Helper()
+	out := tshark(t, file, "-q", "-z", "expert")
+	for _, bad := range []string{"Errors (", "Malformed", "alformed", "checksum", "Checksum"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("tshark -z expert reports %q:\n%s", bad, out)
+		}
+	}
+}
+
+// follow returns what each side sent in TCP stream 0, as tshark's Follow
+// TCP Stream reassembles it.
+func follow(t *testing.T, file string) (client, server []byte) {
+	t.Helper()
+	out := tshark(t, file, "-q", "-z", "follow,tcp,raw,0")
+	body := false
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "Node 1:") {
+			body = true
+			continue
+		}
+		if !body || strings.HasPrefix(line, "=====") || strings.TrimSpace(line) == "" {
+			continue
+		}
+		b, err := hex.DecodeString(strings.TrimSpace(line))
+		if err != nil {
+			t.Fatalf("follow output line %q: %v", line, err)
+		}
+		if strings.HasPrefix(line, "\t") {
+			server = append(server, b...)
+		} else {
+			client = append(client, b...)
+		}
+	}
+	return client, server
+}
+
+func sent(entries []sessions.Entry, dir sessions.Direction) []byte {
+	var b []byte
+	for _, e := range entries {
+		if e.Dir == dir {
+			b = append(b, e.Data...)
+		}
+	}
+	return b
+}
+
+func TestWireshark(t *testing.T) {
+	labtest.Tool(t, "tshark")
+	cfg := labtest.Config(t)
+	d := labtest.StartDaemon(t, cfg)
+	reg := d.Deps.Sessions
+
+	t.Run("HTTP", func(t *testing.T) {
+		addr := d.Addr(t, "http", "tcp")
+		labtest.RunTool(t, "curl", "-sS", "-o", "/dev/null", "http://"+addr+"/wireshark/test?x=1")
+		s := waitSession(t, reg, func(in sessions.Info) bool { return in.Proto == "http" && in.BytesIn > 0 })
+		cs := capture.Of(s)
+		f := export(t, cs)
+		if got := strings.TrimSpace(tshark(t, f, "-Y", "http.request", "-T", "fields", "-e", "http.request.uri")); got != "/wireshark/test?x=1" {
+			t.Errorf("request URI %q", got)
+		}
+		c, sv := follow(t, f)
+		if want := sent(cs.Entries, sessions.FromClient); !bytes.Equal(c, want) {
+			t.Errorf("client stream differs:\n got %q\nwant %q", c, want)
+		}
+		if want := sent(cs.Entries, sessions.FromServer); !bytes.Equal(sv, want) {
+			t.Errorf("server stream differs:\n got %q\nwant %q", sv, want)
+		}
+		clean(t, f)
+	})
+
+	t.Run("DNS", func(t *testing.T) {
+		addr := d.Addr(t, "dns", "udp")
+		host, port := hostPort(t, addr)
+		labtest.RunTool(t, "dig", "@"+host, "-p", port, "+tries=1", "+time=5", "www."+cfg.Server.Domain, "A")
+		s := waitSession(t, reg, func(in sessions.Info) bool { return in.Proto == "dns" && in.Transport == "udp" })
+		f := export(t, capture.Of(s))
+		out := tshark(t, f, "-Y", "dns", "-T", "fields", "-e", "dns.flags.response", "-e", "dns.qry.name")
+		want := "0\twww." + cfg.Server.Domain + "\n1\twww." + cfg.Server.Domain + "\n"
+		if out != want {
+			t.Errorf("tshark sees\n%s\nwant\n%s", out, want)
+		}
+		clean(t, f)
+	})
+
+	t.Run("TFTP", func(t *testing.T) {
+		pub := filepath.Join(cfg.Server.DataDir, "pub")
+		if err := os.WriteFile(filepath.Join(pub, "pcap.bin"), bytes.Repeat([]byte("0123456789"), 130), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		addr := d.Addr(t, "tftp", "udp")
+		dir := t.TempDir()
+		labtest.RunTool(t, "curl", "-sS", "-o", filepath.Join(dir, "got"), "tftp://"+addr+"/pcap.bin")
+		s := waitSession(t, reg, func(in sessions.Info) bool { return in.Proto == "tftp" && in.Attrs["file"] == "pcap.bin" })
+		f := export(t, capture.Of(s))
+		out := tshark(t, f, "-Y", "tftp", "-T", "fields", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "tftp.opcode", "-e", "tftp.block", "-e", "tftp.source_file")
+		t.Logf("tshark:\n%s", out)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		_, port := hostPort(t, addr)
+		if len(lines) == 0 || !strings.HasSuffix(lines[0], "\t"+port+"\t1\t\tpcap.bin") {
+			t.Errorf("first packet is not the RRQ to port %s: %q", port, lines[0])
+		}
+		for _, want := range []string{"\t3\t1\t", "\t3\t3\t", "\t4\t3\t"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("tshark lacks %q (DATA/ACK blocks)", want)
+			}
+		}
+		clean(t, f)
+	})
+}
+
+func hostPort(t *testing.T, addr string) (string, string) {
+	h := addr[:strings.LastIndex(addr, ":")]
+	return strings.Trim(h, "[]"), labtest.Port(t, addr)
+}

@@ -1,0 +1,47 @@
+package dashboard
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+
+	"labd/internal/capture"
+)
+
+// captureRoutes adds the Wireshark downloads (pcapng export of the
+// recordings, see internal/capture).
+func (d *Dashboard) captureRoutes() {
+	d.mux.HandleFunc("GET /labd/sessions/{id}/capture.pcapng", d.admin(d.sessionCapture))
+}
+
+// secretsAllowed says whether the admin may download what holds secrets in
+// clear: a capture cannot mask a password without changing the bytes the
+// class is meant to see, so it follows dashboard.allow_unmasked.
+func (d *Dashboard) secretsAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if d.cfg.Unmask() {
+		return true
+	}
+	d.fail(w, r, http.StatusForbidden, "Captures hold the passwords in clear, and dashboard.allow_unmasked is off.")
+	return false
+}
+
+func (d *Dashboard) sessionCapture(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.session(w, r)
+	if !ok || !d.secretsAllowed(w, r) {
+		return
+	}
+	in := s.Info()
+	d.writeCapture(w, r, fmt.Sprintf("labd-session-%d-%s.pcapng", in.ID, in.Proto), capture.WithData(d.deps.Sessions, in.ID))
+}
+
+func (d *Dashboard) writeCapture(w http.ResponseWriter, r *http.Request, name string, ss []capture.Session) {
+	var buf bytes.Buffer
+	if err := capture.Write(&buf, ss); err != nil {
+		d.log.Warn("pcapng export failed", "err", err)
+		d.fail(w, r, http.StatusInternalServerError, "The capture could not be built: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/vnd.tcpdump.pcap")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, name))
+	_, _ = w.Write(buf.Bytes())
+}

@@ -1,0 +1,41 @@
+package dashboard_test
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+	"testing"
+
+	"labd/internal/pcapng"
+	"labd/internal/sessions"
+)
+
+func TestCaptureDownload(t *testing.T) {
+	e := start(t)
+	s := e.deps.Sessions.Open("smtp", "tcp", "127.0.0.1:25", "127.0.0.1:40000")
+	s.Record(sessions.FromServer, []byte("220 hi\r\n"), false)
+	s.Record(sessions.FromClient, []byte("QUIT\r\n"), false)
+	s.Close("ok")
+	path := "/labd/sessions/" + strconv.FormatUint(s.ID(), 10) + "/capture.pcapng"
+
+	resp, _ := e.client(t).get(path)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("without login: %d, want 303 to the login page", resp.StatusCode)
+	}
+	c := e.client(t).admin()
+	resp, body := c.get(path)
+	mustStatus(t, resp, body, 200)
+	if ct := resp.Header.Get("Content-Type"); ct != "application/vnd.tcpdump.pcap" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	f, err := pcapng.Read(bytes.NewReader([]byte(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Handshake, two data segments, one ACK, the FIN exchange.
+	if len(f.Packets) < 8 {
+		t.Errorf("%d packets", len(f.Packets))
+	}
+	resp, body = c.get("/labd/sessions/99999/capture.pcapng")
+	mustStatus(t, resp, body, 404)
+}
