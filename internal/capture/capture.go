@@ -117,7 +117,43 @@ func Header(ss []Session) string {
 		b.WriteString(" Some transcripts reached sessions.transcript_bytes: their later bytes are missing.")
 	}
 	fmt.Fprintf(&b, " Sessions: %s.", strings.Join(ids, ", "))
+	hinted := map[string]bool{}
+	for _, s := range ss {
+		if h := portHint(s.Info); h != "" && !hinted[h] {
+			hinted[h] = true
+			b.WriteString(" " + h)
+		}
+	}
 	return b.String()
+}
+
+// wellKnown is the port Wireshark expects for each labd protocol, and the
+// name of its dissector ("Decode As").
+var wellKnown = map[string]struct {
+	port      uint16
+	dissector string
+}{
+	"smtp": {25, "smtp"}, "submission": {587, "smtp"}, "smtps": {465, "smtp"},
+	"pop3": {110, "pop"}, "pop3s": {995, "pop"}, "imap": {143, "imap"}, "imaps": {993, "imap"},
+	"ftp": {21, "ftp"}, "telnet": {23, "telnet"}, "ssh": {22, "ssh"},
+	"http": {80, "http"}, "dns": {53, "dns"},
+}
+
+// portHint tells how to make Wireshark dissect a protocol served on a port
+// it does not associate with it (the lab profile adds 10000 to each).
+func portHint(in sessions.Info) string {
+	wk, ok := wellKnown[in.Proto]
+	ap, err := netip.ParseAddrPort(in.Local)
+	if !ok || err != nil || ap.Port() == wk.port {
+		return ""
+	}
+	layer := in.Transport
+	if strings.HasSuffix(in.Proto, "s") {
+		// Implicit TLS: Wireshark finds the TLS by itself, not what is inside.
+		layer = "tls"
+	}
+	return fmt.Sprintf("%s is on port %d, not %d: if Wireshark does not show %s, use Analyze > Decode As (tshark: -d %s.port==%d,%s).",
+		strings.ToUpper(in.Proto), ap.Port(), wk.port, strings.ToUpper(wk.dissector), layer, ap.Port(), wk.dissector)
 }
 
 // Write writes ss as one pcapng file, all packets in time order.
@@ -231,7 +267,7 @@ func (b *builder) udp(s Session) {
 // Reconstructed TCP parameters.
 const (
 	window = 65535
-	// ackEvery: the receiver ACKs at least every this many full segments,
+	// ackEvery: the receiver ACKs at least every this many full segments' worth,
 	// so the sender never has more than a window in flight.
 	ackEvery = 16
 	// delayedACK is how long a receiver waits for data to piggyback its
@@ -296,6 +332,7 @@ func (b *builder) tcp(s Session) {
 		}
 		return len(payload(e)) == 0
 	})
+	unacked := 0 // bytes the receiver has not ACKed yet
 	for i, e := range ents {
 		if e.Dir == sessions.Note {
 			b.addNote(e)
@@ -306,7 +343,7 @@ func (b *builder) tcp(s Session) {
 			from, to = sv, c
 		}
 		data := payload(e)
-		for n := 0; len(data) > 0; n++ {
+		for len(data) > 0 {
 			k := min(mss, len(data))
 			flags := uint8(pcapng.ACK)
 			if k == len(data) {
@@ -314,24 +351,31 @@ func (b *builder) tcp(s Session) {
 			}
 			seg(e.Time, from, to, flags, data[:k], false)
 			data = data[k:]
-			if (n+1)%ackEvery == 0 && len(data) > 0 {
+			if unacked += k; unacked >= ackEvery*mss && len(data) > 0 {
 				seg(e.Time, to, from, pcapng.ACK, nil, false)
+				unacked = 0
 			}
 		}
-		// The receiver ACKs at once, unless it answers within the
-		// delayed-ACK time and the ACK rides on its answer.
-		next := time.Time{}
-		for _, f := range ents[i+1:] {
-			if f.Dir != sessions.Note {
-				if f.Dir != e.Dir {
-					next = f.Time
-				}
+		// The receiver ACKs like a delayed-ACK stack: at once when
+		// nothing follows soon, with its answer when it answers soon,
+		// and after two full segments' worth when the sender goes on.
+		var next *sessions.Entry
+		for j := i + 1; j < len(ents); j++ {
+			if ents[j].Dir != sessions.Note {
+				next = &ents[j]
 				break
 			}
 		}
-		if next.IsZero() || next.Sub(e.Time) > delayedACK {
-			seg(e.Time.Add(50*time.Microsecond), to, from, pcapng.ACK, nil, false)
+		switch {
+		case next == nil || next.Time.Sub(e.Time) > delayedACK:
+		case next.Dir != e.Dir:
+			unacked = 0
+			continue // the ACK rides on the answer
+		case unacked < 2*mss:
+			continue
 		}
+		seg(e.Time.Add(50*time.Microsecond), to, from, pcapng.ACK, nil, false)
+		unacked = 0
 	}
 	if in.Open {
 		return

@@ -183,6 +183,43 @@ func TestWireshark(t *testing.T) {
 	})
 }
 
+func TestWiresharkTLS(t *testing.T) {
+	labtest.Tool(t, "tshark")
+	cfg := labtest.Config(t)
+	d := labtest.StartDaemon(t, cfg)
+	reg := d.Deps.Sessions
+
+	t.Run("HTTPS HTTP/2", func(t *testing.T) {
+		addr := d.Addr(t, "https", "tcp")
+		labtest.RunTool(t, "curl", "-sS", "--http2", "--cacert", d.Deps.TLS.CAFile, "-o", "/dev/null", "https://"+addr+"/secret/path?q=1")
+		s := waitSession(t, reg, func(in sessions.Info) bool { return in.Proto == "https" && in.BytesIn > 0 })
+		cs := capture.Of(s)
+		if !bytes.Contains(cs.KeyLog, []byte("CLIENT_HANDSHAKE_TRAFFIC_SECRET ")) && !bytes.Contains(cs.KeyLog, []byte("CLIENT_RANDOM ")) {
+			t.Fatalf("no TLS secrets kept: %q", cs.KeyLog)
+		}
+		f := export(t, cs)
+		_, port := hostPort(t, addr)
+		out := tshark(t, f, "-d", "tcp.port=="+port+",tls", "-Y", "http2.headers.path", "-T", "fields", "-e", "http2.headers.path")
+		if !strings.Contains(out, "/secret/path?q=1") {
+			t.Errorf("HTTP/2 path not decrypted; tshark:\n%s", out)
+		}
+		clean(t, f)
+	})
+
+	t.Run("SMTP STARTTLS", func(t *testing.T) {
+		addr := d.Addr(t, "smtp", "tcp")
+		host, port := hostPort(t, addr)
+		labtest.RunTool(t, "swaks", "--server", host, "--port", port, "--tls", "--from", "sender@example.org", "--to", "alice@"+cfg.Server.Domain, "--body", "pcap test")
+		s := waitSession(t, reg, func(in sessions.Info) bool { return in.Proto == "smtp" && in.TLS })
+		f := export(t, capture.Of(s))
+		out := tshark(t, f, "-d", "tcp.port=="+port+",smtp", "-Y", "smtp.req.command == \"MAIL\"", "-T", "fields", "-e", "smtp.req.parameter")
+		if !strings.Contains(out, "sender@example.org") {
+			t.Errorf("MAIL FROM not decrypted; tshark:\n%s", out)
+		}
+		clean(t, f)
+	})
+}
+
 func hostPort(t *testing.T, addr string) (string, string) {
 	h := addr[:strings.LastIndex(addr, ":")]
 	return strings.Trim(h, "[]"), labtest.Port(t, addr)

@@ -217,14 +217,19 @@ func Prepare(cfg *config.Config, logger *slog.Logger, bcryptCost int) (service.D
 		st.Close()
 		return service.Deps{}, err
 	}
+	reg := sessions.New(sessions.Options{
+		History:         cfg.Sessions.History,
+		TranscriptBytes: cfg.Sessions.TranscriptBytes,
+		TotalBytes:      cfg.Sessions.TotalBytes,
+		KeyLog:          cfg.Sessions.KeyLog(),
+	})
+	if w := reg.KeyLogWriter(); w != nil {
+		mat.KeyLog = w
+	}
 	return service.Deps{
-		Config: cfg,
-		Store:  st,
-		Sessions: sessions.New(sessions.Options{
-			History:         cfg.Sessions.History,
-			TranscriptBytes: cfg.Sessions.TranscriptBytes,
-			TotalBytes:      cfg.Sessions.TotalBytes,
-		}),
+		Config:    cfg,
+		Store:     st,
+		Sessions:  reg,
 		TLS:       mat,
 		Layout:    layout,
 		Logger:    logger,

@@ -12,6 +12,7 @@ import (
 // recordings, see internal/capture).
 func (d *Dashboard) captureRoutes() {
 	d.mux.HandleFunc("GET /labd/sessions/{id}/capture.pcapng", d.admin(d.sessionCapture))
+	d.mux.HandleFunc("GET /labd/sessions/{id}/keylog.txt", d.admin(d.sessionKeyLog))
 }
 
 // secretsAllowed says whether the admin may download what holds secrets in
@@ -44,4 +45,20 @@ func (d *Dashboard) writeCapture(w http.ResponseWriter, r *http.Request, name st
 	w.Header().Set("Content-Type", "application/vnd.tcpdump.pcap")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, name))
 	_, _ = w.Write(buf.Bytes())
+}
+
+func (d *Dashboard) sessionKeyLog(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.session(w, r)
+	if !ok || !d.secretsAllowed(w, r) {
+		return
+	}
+	in := s.Info()
+	keys := s.KeyLog()
+	if len(keys) == 0 {
+		d.fail(w, r, http.StatusNotFound, "This session has no TLS secrets: it did not use TLS, or sessions.tls_keylog is off.")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="labd-session-%d-%s-keylog.txt"`, in.ID, in.Proto))
+	_, _ = w.Write(keys)
 }

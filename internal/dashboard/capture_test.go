@@ -2,8 +2,10 @@ package dashboard_test
 
 import (
 	"bytes"
+	"crypto/tls"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	"labd/internal/pcapng"
@@ -38,4 +40,30 @@ func TestCaptureDownload(t *testing.T) {
 	}
 	resp, body = c.get("/labd/sessions/99999/capture.pcapng")
 	mustStatus(t, resp, body, 404)
+	resp, body = c.get("/labd/sessions/" + strconv.FormatUint(s.ID(), 10) + "/keylog.txt")
+	mustStatus(t, resp, body, 404) // no TLS in that session
+
+	// An HTTPS request: its session keeps the TLS secrets.
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	r, err := hc.Get(e.tlsBase + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	hc.CloseIdleConnections()
+	var id uint64
+	for _, in := range e.deps.Sessions.List() {
+		if in.Proto == "https" {
+			id = in.ID
+		}
+	}
+	resp, body = c.get("/labd/sessions/" + strconv.FormatUint(id, 10) + "/keylog.txt")
+	mustStatus(t, resp, body, 200)
+	if !strings.Contains(body, "CLIENT_") {
+		t.Errorf("key log %q", body)
+	}
+	resp, body = e.client(t).get("/labd/sessions/" + strconv.FormatUint(id, 10) + "/keylog.txt")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("key log without login: %d", resp.StatusCode)
+	}
 }

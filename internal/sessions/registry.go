@@ -91,6 +91,8 @@ type Options struct {
 	History         int // finished sessions kept, per protocol
 	TranscriptBytes int // per session
 	TotalBytes      int // all transcripts together
+	// KeyLog keeps each TLS session's secrets (see KeyLogWriter).
+	KeyLog bool
 }
 
 // Registry holds live and recently finished sessions.
@@ -110,6 +112,10 @@ type Registry struct {
 	today    map[string]int
 	day      int
 	subs     map[chan Event]struct{}
+
+	// randoms finds the session of a TLS client random, for the key log.
+	randMu  sync.Mutex
+	randoms map[[32]byte]*Session
 }
 
 // New returns an empty registry.
@@ -284,7 +290,8 @@ type Session struct {
 	entries []Entry
 	held    int // transcript bytes held
 	closed  bool
-	keylog  []byte // NSS key log lines of its TLS handshakes
+	keylog  []byte     // NSS key log lines of its TLS handshakes
+	randoms [][32]byte // client randoms of its TLS handshakes
 }
 
 // ID returns the session's registry ID.
@@ -465,6 +472,7 @@ func (s *Session) Close(result string) {
 		s.info.Result = result
 	}
 	s.mu.Unlock()
+	s.forgetRandoms()
 	s.reg.finish(s)
 }
 

@@ -1,0 +1,86 @@
+package sessions
+
+import (
+	"bytes"
+	"crypto/tls"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestKeyLogFollowsTheSession runs two TLS connections through one server
+// config: each session gets the secrets of its own handshake only, and
+// keeps the ciphertext that they decrypt.
+func TestKeyLogFollowsTheSession(t *testing.T) {
+	r := New(Options{KeyLog: true})
+	l, addr := pipeListener(t, r, ListenerOptions{Proto: "x"})
+	cfg := &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, KeyLogWriter: r.KeyLogWriter()}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				tc := tls.Server(c, cfg)
+				tc.Write([]byte("hello"))
+				tc.Close()
+			}()
+		}
+	}()
+	var randoms []string
+	for i := 0; i < 2; i++ {
+		var own bytes.Buffer
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, KeyLogWriter: &own})
+		io.ReadAll(tc)
+		tc.Close()
+		randoms = append(randoms, strings.Fields(own.String())[1])
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(r.Live()) > 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("sessions still open")
+		}
+	}
+	found := 0
+	for _, in := range r.List() {
+		s, _ := r.Get(in.ID)
+		k := string(s.KeyLog())
+		if k == "" {
+			t.Errorf("session %d: no secrets", in.ID)
+			continue
+		}
+		for i, rnd := range randoms {
+			if strings.Contains(k, rnd) {
+				found++
+				if strings.Contains(k, randoms[1-i]) {
+					t.Errorf("session %d holds the other session's secrets", in.ID)
+				}
+			}
+		}
+		var wire int
+		for _, e := range s.Transcript() {
+			wire += len(e.Wire)
+		}
+		if wire == 0 {
+			t.Errorf("session %d kept no ciphertext", in.ID)
+		}
+	}
+	if found != 2 {
+		t.Errorf("%d sessions matched their client random, want 2", found)
+	}
+	r.randMu.Lock()
+	left := len(r.randoms)
+	r.randMu.Unlock()
+	if left != 0 {
+		t.Errorf("%d client randoms still indexed after the sessions closed", left)
+	}
+	if New(Options{}).KeyLogWriter() != nil {
+		t.Error("key log writer without Options.KeyLog")
+	}
+}
