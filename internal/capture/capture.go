@@ -78,11 +78,17 @@ func (f Filter) Match(in sessions.Info) bool {
 	return true
 }
 
-// Select returns the registry's sessions that pass f, oldest first.
+// dashboardAttr marks the dashboard's own HTTP sessions (see
+// internal/dashboard): they carry the admin's cookie and password, so a
+// class capture, projected to the class, leaves them out.
+const dashboardAttr = "dashboard"
+
+// Select returns the registry's sessions that pass f, oldest first,
+// without the dashboard's own.
 func Select(reg *sessions.Registry, f Filter) []Session {
 	var out []Session
 	for _, in := range reg.List() {
-		if !f.Match(in) {
+		if !f.Match(in) || in.Attrs[dashboardAttr] != "" {
 			continue
 		}
 		if s, ok := reg.Get(in.ID); ok {

@@ -157,6 +157,30 @@ func TestWireshark(t *testing.T) {
 		clean(t, f)
 	})
 
+	t.Run("DNS TC then TCP", func(t *testing.T) {
+		addr := d.Addr(t, "dns", "udp")
+		host, port := hostPort(t, addr)
+		name := "big." + cfg.Server.Domain
+		labtest.RunTool(t, "dig", "@"+host, "-p", port, "+noedns", "+tries=1", "+time=5", name, "A")
+		u := waitSession(t, reg, func(in sessions.Info) bool { return in.Transport == "udp" && in.Attrs["name"] == name+"." })
+		tc := waitSession(t, reg, func(in sessions.Info) bool { return in.Transport == "tcp" && in.Attrs["name"] == name+"." })
+		f := export(t, capture.Of(u), capture.Of(tc))
+		// DNS over TCP has no heuristic in Wireshark: name the test's port.
+		tport := labtest.Port(t, d.Addr(t, "dns", "tcp"))
+		out := tshark(t, f, "-d", "tcp.port=="+tport+",dns", "-Y", "dns", "-T", "fields", "-e", "ip.proto", "-e", "dns.flags.response", "-e", "dns.flags.truncated", "-e", "dns.qry.name", "-e", "dns.count.answers")
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		want := []string{"17\t0\t0\t" + name + "\t0", "17\t1\t1\t" + name + "\t0", "6\t0\t0\t" + name + "\t0", "6\t1\t0\t" + name + "\t"}
+		if len(lines) != len(want) {
+			t.Fatalf("tshark sees\n%s", out)
+		}
+		for i := range want {
+			if !strings.HasPrefix(lines[i], want[i]) {
+				t.Errorf("packet %d: %q, want %q...", i, lines[i], want[i])
+			}
+		}
+		clean(t, f)
+	})
+
 	t.Run("TFTP", func(t *testing.T) {
 		pub := filepath.Join(cfg.Server.DataDir, "pub")
 		if err := os.WriteFile(filepath.Join(pub, "pcap.bin"), bytes.Repeat([]byte("0123456789"), 130), 0o644); err != nil {
@@ -177,6 +201,31 @@ func TestWireshark(t *testing.T) {
 		for _, want := range []string{"\t3\t1\t", "\t3\t3\t", "\t4\t3\t"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("tshark lacks %q (DATA/ACK blocks)", want)
+			}
+		}
+		clean(t, f)
+	})
+
+	t.Run("class capture", func(t *testing.T) {
+		ss := capture.Select(reg, capture.Filter{Since: time.Now().Add(-10 * time.Minute)})
+		if len(ss) < 3 {
+			t.Fatalf("%d sessions selected", len(ss))
+		}
+		f := export(t, ss...)
+		out := tshark(t, f, "-T", "fields", "-e", "frame.time_epoch", "-e", "_ws.col.Protocol")
+		var prev string
+		protos := map[string]bool{}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			ts, proto, _ := strings.Cut(line, "\t")
+			if len(ts) == len(prev) && ts < prev {
+				t.Errorf("packets out of time order: %s after %s", ts, prev)
+			}
+			prev = ts
+			protos[proto] = true
+		}
+		for _, want := range []string{"HTTP", "DNS", "TFTP"} {
+			if !protos[want] {
+				t.Errorf("class capture lacks %s: %v", want, protos)
 			}
 		}
 		clean(t, f)

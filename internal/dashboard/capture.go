@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"time"
 
 	"labd/internal/capture"
 )
@@ -13,6 +14,7 @@ import (
 func (d *Dashboard) captureRoutes() {
 	d.mux.HandleFunc("GET /labd/sessions/{id}/capture.pcapng", d.admin(d.sessionCapture))
 	d.mux.HandleFunc("GET /labd/sessions/{id}/keylog.txt", d.admin(d.sessionKeyLog))
+	d.mux.HandleFunc("GET /labd/capture.pcapng", d.admin(d.classCapture))
 }
 
 // secretsAllowed says whether the admin may download what holds secrets in
@@ -61,4 +63,22 @@ func (d *Dashboard) sessionKeyLog(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="labd-session-%d-%s-keylog.txt"`, in.ID, in.Proto))
 	_, _ = w.Write(keys)
+}
+
+// classCapture merges the sessions of the form's filter into one file.
+func (d *Dashboard) classCapture(w http.ResponseWriter, r *http.Request) {
+	if !d.secretsAllowed(w, r) {
+		return
+	}
+	f, err := capture.ParseFilter(r.URL.Query(), time.Now())
+	if err != nil {
+		d.fail(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	ss := capture.Select(d.deps.Sessions, f)
+	if len(ss) == 0 {
+		d.fail(w, r, http.StatusNotFound, "No session matches this filter.")
+		return
+	}
+	d.writeCapture(w, r, "labd-class-"+time.Now().Format("20060102-150405")+".pcapng", ss)
 }

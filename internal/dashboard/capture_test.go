@@ -43,6 +43,18 @@ func TestCaptureDownload(t *testing.T) {
 	resp, body = c.get("/labd/sessions/" + strconv.FormatUint(s.ID(), 10) + "/keylog.txt")
 	mustStatus(t, resp, body, 404) // no TLS in that session
 
+	resp, body = c.get("/labd/capture.pcapng?protocol=smtp&since=10m")
+	mustStatus(t, resp, body, 200)
+	if f, err := pcapng.Read(strings.NewReader(body)); err != nil || len(f.Packets) < 8 {
+		t.Errorf("class capture: %v", err)
+	}
+	resp, body = c.get("/labd/capture.pcapng?since=yesterday")
+	mustStatus(t, resp, body, 400)
+	resp, body = c.get("/labd/sessions")
+	if !strings.Contains(body, `action="/labd/capture.pcapng"`) {
+		t.Error("sessions page lacks the class capture form")
+	}
+
 	// An HTTPS request: its session keeps the TLS secrets.
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	r, err := hc.Get(e.tlsBase + "/")
