@@ -39,7 +39,7 @@ Usage:
   labd user list
   labd user import ROSTER.csv           create many users; prints a credentials sheet
   labd user key add NAME FILE.pub       allow an SSH public key for NAME
-  labd sessions [--transcript ID] [--live] [--pcap ID -o FILE]
+  labd sessions [--transcript ID] [--flow ID] [--live] [--pcap ID -o FILE]
                                         live and recent sessions of the running daemon
   labd capture [--user U] [--protocol P] [--since 10m] -o FILE   sessions as one pcapng
   labd reload                           what SIGHUP does: users, zone files, caches

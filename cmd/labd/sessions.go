@@ -10,6 +10,7 @@ import (
 
 	"labd/config"
 	"labd/internal/daemon"
+	"labd/internal/dashboard"
 	"labd/internal/fsroot"
 	"labd/internal/sessions"
 )
@@ -26,6 +27,7 @@ func (c *cli) sessions(args []string) error {
 	live := fs.Bool("live", false, "only sessions still open")
 	pcap := fs.Uint64("pcap", 0, "write session ID (with its FTP data connections) as a pcapng file for Wireshark")
 	out := fs.String("o", "", "file for --pcap (- for standard output)")
+	flow := fs.Uint64("flow", 0, "print session ID as a ladder diagram (secrets masked)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -34,6 +36,14 @@ func (c *cli) sessions(args []string) error {
 		return err
 	}
 	ctl := controlFor(cfg)
+	if *flow != 0 {
+		d, err := ctl.Session(*flow)
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(c.stdout, dashboard.FlowOf(d.Info, d.Transcript, false).Text())
+		return err
+	}
 	if *pcap != 0 {
 		return c.writeOut(*out, func(w io.Writer) error { return ctl.Capture(*pcap, w) })
 	}

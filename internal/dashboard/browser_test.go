@@ -128,6 +128,16 @@ func TestBrowserLiveSessions(t *testing.T) {
 	}
 	shot("transcript")
 
+	step("open the ladder diagram",
+		chromedp.Click(chromedp.ID("flow-link")),
+		chromedp.WaitVisible(chromedp.CSS("#flow svg")),
+	)
+	arrows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#flow svg g.arrow.cmd").length`))
+	if err != nil || arrows < 3 { // EHLO, MAIL FROM, QUIT
+		t.Errorf("ladder diagram shows %d command arrows (%v), want the 3 SMTP commands", arrows, err)
+	}
+	shot("flow")
+
 	// A transcript follows a session while it runs.
 	c, first, next := liveSession(t, d)
 	fmt.Fprint(c, first)

@@ -10,11 +10,13 @@ import (
 )
 
 // captureRoutes adds the Wireshark downloads (pcapng export of the
-// recordings, see internal/capture).
+// recordings, see internal/capture) and the ladder diagrams.
 func (d *Dashboard) captureRoutes() {
 	d.mux.HandleFunc("GET /labd/sessions/{id}/capture.pcapng", d.admin(d.sessionCapture))
 	d.mux.HandleFunc("GET /labd/sessions/{id}/keylog.txt", d.admin(d.sessionKeyLog))
 	d.mux.HandleFunc("GET /labd/capture.pcapng", d.admin(d.classCapture))
+	d.mux.HandleFunc("GET /labd/sessions/{id}/flow", d.admin(d.flowPage))
+	d.mux.HandleFunc("GET /labd/sessions/{id}/flow.svg", d.admin(d.flowSVG))
 }
 
 // secretsAllowed says whether the admin may download what holds secrets in

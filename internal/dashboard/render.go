@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-var pages = []string{"login", "overview", "sessions", "transcript", "mail", "files", "dns", "users", "sheet", "board", "error"}
+var pages = []string{"login", "overview", "sessions", "transcript", "mail", "files", "dns", "users", "sheet", "board", "error", "flow"}
 
 var funcs = template.FuncMap{
 	"clock": func(t time.Time) string {
