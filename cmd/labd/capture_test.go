@@ -31,6 +31,9 @@ func TestCaptureCommands(t *testing.T) {
 		t.Fatal(out)
 	}
 	id := strings.Fields(strings.Split(out, "\n")[1])[0]
+	if out, code := labd(t, "sessions", "--flow", id, "--config", path); code != 0 || !strings.Contains(out, " GET /status/404 HTTP/1.1 (+") || !strings.Contains(out, "|<") {
+		t.Errorf("sessions --flow: %d\n%s", code, out)
+	}
 	dir := t.TempDir()
 	read := func(name string) *pcapng.File {
 		t.Helper()
