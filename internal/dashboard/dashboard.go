@@ -161,6 +161,7 @@ func (d *Dashboard) routes() {
 	d.mux.HandleFunc("GET /labd/sessions/{id}", d.admin(d.transcriptPage))
 	d.mux.HandleFunc("GET /labd/sessions/{id}/text", d.admin(d.transcriptText))
 	d.captureRoutes()
+	d.meRoutes()
 	d.mux.HandleFunc("GET /labd/mail", d.admin(d.mailPage))
 	d.mux.HandleFunc("GET /labd/files", d.admin(d.filesPage))
 	d.mux.HandleFunc("GET /labd/dns", d.admin(d.dnsPage))
@@ -292,7 +293,8 @@ func safeNext(next string) string {
 }
 
 func (d *Dashboard) loginPage(w http.ResponseWriter, r *http.Request) {
-	d.render(w, r, http.StatusOK, "login", map[string]any{"Next": safeNext(r.URL.Query().Get("next"))})
+	next := safeNext(r.URL.Query().Get("next"))
+	d.render(w, r, http.StatusOK, "login", map[string]any{"Next": next, "Student": isMe(next)})
 }
 
 func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
@@ -301,17 +303,18 @@ func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
 	ip := clientIP(r)
 	if d.lockedOut(ip) {
 		d.log.Warn("dashboard login refused: too many failures", "remote", r.RemoteAddr)
-		d.render(w, r, http.StatusTooManyRequests, "login", map[string]any{"Next": next, "User": name,
+		d.render(w, r, http.StatusTooManyRequests, "login", map[string]any{"Next": next, "User": name, "Student": isMe(next),
 			"Error": "Too many failed logins from your address: wait ten minutes."})
 		return
 	}
 	u, err := d.deps.Store.Authenticate(r.Context(), "http-admin", name, pass)
-	if err != nil || !u.Admin {
+	// Students log in for their own page only (me.go).
+	if err != nil || (!u.Admin && !isMe(next)) {
 		d.failed(ip)
 		msg := "Wrong user name or password."
 		status := http.StatusUnauthorized
 		if err == nil {
-			msg = "User " + u.Name + " is not an administrator. Create one with: labd user add teacher --admin"
+			msg = "User " + u.Name + " is not an administrator. Create one with: labd user add teacher --admin. Students: your own sessions are at /labd/me."
 			status = http.StatusForbidden
 		}
 		d.log.Warn("dashboard login refused", "user", name, "remote", r.RemoteAddr, "admin", err == nil)
@@ -319,7 +322,7 @@ func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(d.FailDelay):
 		case <-r.Context().Done():
 		}
-		d.render(w, r, status, "login", map[string]any{"Next": next, "Error": msg, "User": name})
+		d.render(w, r, status, "login", map[string]any{"Next": next, "Error": msg, "User": name, "Student": isMe(next)})
 		return
 	}
 	tok := token()
