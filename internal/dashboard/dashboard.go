@@ -354,12 +354,17 @@ func (d *Dashboard) forget(r *http.Request) {
 }
 
 func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
-	l := current(r)
-	if tok := r.PostFormValue("csrf"); subtle.ConstantTimeCompare([]byte(tok), []byte(l.csrf)) != 1 {
+	d.endLogin(w, r, current(r).csrf, "/labd/login")
+}
+
+// endLogin ends the login of the request (its form must carry the login's
+// CSRF token) and redirects to the given page.
+func (d *Dashboard) endLogin(w http.ResponseWriter, r *http.Request, csrf, then string) {
+	if tok := r.PostFormValue("csrf"); subtle.ConstantTimeCompare([]byte(tok), []byte(csrf)) != 1 {
 		http.Error(w, "403 forbidden: missing or wrong CSRF token", http.StatusForbidden)
 		return
 	}
 	d.forget(r)
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: Prefix, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: -1})
-	http.Redirect(w, r, "/labd/login", http.StatusSeeOther)
+	http.Redirect(w, r, then, http.StatusSeeOther)
 }

@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -170,12 +169,5 @@ func (d *Dashboard) meKeyLog(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Dashboard) meLogout(w http.ResponseWriter, r *http.Request) {
-	v := viewerOf(r)
-	if tok := r.PostFormValue("csrf"); subtle.ConstantTimeCompare([]byte(tok), []byte(v.csrf)) != 1 {
-		http.Error(w, "403 forbidden: missing or wrong CSRF token", http.StatusForbidden)
-		return
-	}
-	d.forget(r)
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: Prefix, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: -1})
-	http.Redirect(w, r, "/labd/login?next="+url.QueryEscape(mePrefix), http.StatusSeeOther)
+	d.endLogin(w, r, viewerOf(r).csrf, "/labd/login?next="+url.QueryEscape(mePrefix))
 }
