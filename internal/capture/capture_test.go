@@ -206,6 +206,50 @@ func TestWireshark(t *testing.T) {
 		clean(t, f)
 	})
 
+	t.Run("FTP control and data", func(t *testing.T) {
+		addr := d.Addr(t, "ftp", "tcp")
+		src := filepath.Join(t.TempDir(), "up.txt")
+		if err := os.WriteFile(src, []byte("uploaded for wireshark\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		labtest.RunTool(t, "curl", "-sS", "-T", src, "ftp://alice:alice@"+addr+"/up.txt")
+		ctl := waitSession(t, reg, func(in sessions.Info) bool { return in.Proto == "ftp" && in.User == "alice" })
+		ss := capture.WithData(reg, ctl.ID())
+		if len(ss) < 2 {
+			t.Fatalf("control session exported with %d sessions, want its data connection too", len(ss))
+		}
+		f := export(t, ss...)
+		port := labtest.Port(t, addr)
+		out := tshark(t, f, "-d", "tcp.port=="+port+",ftp", "-Y", "ftp.request.command", "-T", "fields", "-e", "ftp.request.command")
+		for _, want := range []string{"USER", "PASS", "STOR"} {
+			if !strings.Contains(out, want+"\n") {
+				t.Errorf("tshark lacks FTP command %s:\n%s", want, out)
+			}
+		}
+		out = tshark(t, f, "-d", "tcp.port=="+port+",ftp", "-Y", "ftp-data", "-T", "fields", "-e", "tcp.payload")
+		if !strings.Contains(out, hex.EncodeToString([]byte("uploaded for wireshark"))) {
+			t.Errorf("tshark does not show the upload as FTP-DATA:\n%s", out)
+		}
+		clean(t, f)
+	})
+
+	t.Run("SSH stays encrypted", func(t *testing.T) {
+		addr := d.Addr(t, "ssh", "tcp")
+		labtest.Tool(t, "ssh")
+		labtest.RunTool(t, "sshpass", "-p", "alice", "ssh", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+			"-o", "LogLevel=ERROR", "-o", "PubkeyAuthentication=no", "-p", labtest.Port(t, addr), "alice@127.0.0.1", "whoami")
+		s := waitSession(t, reg, func(in sessions.Info) bool { return in.Proto == "ssh" && in.User == "alice" })
+		f := export(t, capture.Of(s))
+		out := tshark(t, f, "-d", "tcp.port=="+labtest.Port(t, addr)+",ssh", "-Y", "ssh", "-T", "fields", "-e", "ssh.protocol", "-e", "ssh.message_code")
+		if !strings.Contains(out, "SSH-2.0-") {
+			t.Errorf("tshark does not see the SSH version exchange:\n%s", out)
+		}
+		if c := capture.Header([]capture.Session{capture.Of(s)}); !strings.Contains(c, "SSH cannot be decrypted") {
+			t.Errorf("comment does not say SSH stays encrypted: %s", c)
+		}
+		clean(t, f)
+	})
+
 	t.Run("class capture", func(t *testing.T) {
 		ss := capture.Select(reg, capture.Filter{Since: time.Now().Add(-10 * time.Minute)})
 		if len(ss) < 3 {
