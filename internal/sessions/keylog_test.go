@@ -84,3 +84,39 @@ func TestKeyLogFollowsTheSession(t *testing.T) {
 		t.Error("key log writer without Options.KeyLog")
 	}
 }
+
+// TestCiphertextIsBounded: ciphertext fills the transcript bound, then
+// only its size is counted, and what was kept is a prefix of the stream.
+func TestCiphertextIsBounded(t *testing.T) {
+	r := New(Options{TranscriptBytes: 4096})
+	s := r.Open("imaps", "tcp", "a", "b")
+	s.MarkTLS()
+	for i := 0; i < 200; i++ {
+		dir := Direction(i % 2)
+		s.add(Entry{Dir: dir, Len: 100, TLS: true, Wire: make([]byte, 100)})
+		s.add(Entry{Dir: dir, Len: 50, TLS: true, Wire: make([]byte, 50)})
+	}
+	var lens [2]int
+	wire, gap := 0, false
+	for _, e := range s.Transcript() {
+		if e.Dir == Note {
+			continue
+		}
+		lens[e.Dir] += e.Len
+		if len(e.Wire) < e.Len {
+			gap = true
+		} else if gap && len(e.Wire) > 0 {
+			t.Fatal("ciphertext kept after a chunk that was dropped")
+		}
+		wire += len(e.Wire)
+	}
+	if wire == 0 || wire > 4096 {
+		t.Errorf("%d bytes of ciphertext kept for a 4 KiB bound", wire)
+	}
+	if !s.Info().Truncated {
+		t.Error("not marked truncated")
+	}
+	if lens[0]+lens[1] <= wire {
+		t.Errorf("encrypted sizes stopped counting with the ciphertext: %v, %d kept", lens, wire)
+	}
+}

@@ -292,6 +292,7 @@ type Session struct {
 	closed  bool
 	keylog  []byte     // NSS key log lines of its TLS handshakes
 	randoms [][32]byte // client randoms of its TLS handshakes
+	wireOff bool       // ciphertext no longer kept (see keepWire)
 }
 
 // ID returns the session's registry ID.
@@ -408,17 +409,19 @@ func (s *Session) add(e Entry) {
 	if e.Data == nil && e.Dir != Note && len(s.entries) > 0 {
 		last := &s.entries[len(s.entries)-1]
 		if last.Data == nil && last.Dir == e.Dir && last.TLS {
-			if s.held+len(e.Wire) > s.reg.opts.TranscriptBytes {
-				s.full.Store(true)
-				s.info.Truncated = true
-				return
-			}
 			last.Len += e.Len
-			last.Wire = append(last.Wire, e.Wire...)
-			s.held += len(e.Wire)
-			s.reg.total.Add(int64(len(e.Wire)))
+			if e.Wire != nil && s.keepWire(len(e.Wire)) {
+				last.Wire = append(last.Wire, e.Wire...)
+				s.held += len(e.Wire)
+				s.reg.total.Add(int64(len(e.Wire)))
+			}
 			return
 		}
+	}
+	if e.Data == nil && e.Wire != nil && e.Dir != Note && !s.keepWire(len(e.Wire)+entryCost) {
+		// Past the bound the ciphertext goes and its size stays, so that
+		// the transcript still counts the encrypted bytes.
+		e.Wire = nil
 	}
 	limit := s.reg.opts.TranscriptBytes
 	if e.Dir == Note {
@@ -441,6 +444,20 @@ func (s *Session) add(e Entry) {
 	s.entries = append(s.entries, e)
 	s.held += cost
 	s.reg.total.Add(int64(cost))
+}
+
+// keepWire says whether n more bytes of ciphertext fit the transcript.
+// Once one chunk did not, none is kept after it: the pcapng export needs
+// the ciphertext as an unbroken prefix of the stream.
+func (s *Session) keepWire(n int) bool {
+	if s.wireOff || s.held+n > s.reg.opts.TranscriptBytes {
+		if !s.wireOff {
+			s.wireOff = true
+			s.info.Truncated = true
+		}
+		return false
+	}
+	return true
 }
 
 // dropTranscript frees the transcript and returns how many bytes it held.
