@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"html/template"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"labd/internal/capture"
 	"labd/internal/sessions"
@@ -80,6 +82,56 @@ func (v *viewer) mine(in sessions.Info) bool {
 	return v.admin || (in.User == v.user && in.Attrs[ownAttr] == "")
 }
 
+// span is a time a user was logged in from an address.
+type span struct {
+	ip         string
+	start, end time.Time // end zero: still open
+}
+
+// logins returns when and from where the viewer was logged in, for
+// dashboard.students_see_by_address (nil when that is off).
+func (d *Dashboard) logins(v *viewer, all []sessions.Info) []span {
+	if !d.cfg.StudentsSeeByAddress || v.admin {
+		return nil
+	}
+	var out []span
+	for _, in := range all {
+		if in.User == v.user {
+			sp := span{ip: hostOf(in.Remote), start: in.Start}
+			if !in.Open {
+				sp.end = in.End
+			}
+			out = append(out, sp)
+		}
+	}
+	return out
+}
+
+// visible: the viewer's own sessions, and a session without a login that
+// started from an address while the viewer was logged in from it.
+func (v *viewer) visible(in sessions.Info, logins []span) bool {
+	if v.mine(in) {
+		return true
+	}
+	if in.User != "" || in.Attrs[ownAttr] != "" {
+		return false
+	}
+	ip := hostOf(in.Remote)
+	for _, sp := range logins {
+		if sp.ip == ip && !in.Start.Before(sp.start) && (sp.end.IsZero() || !in.Start.After(sp.end)) {
+			return true
+		}
+	}
+	return false
+}
+
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
+}
+
 // meSessionOf returns the session of the path if the viewer may see it;
 // otherwise it answers 404, the same as for a session that does not exist,
 // so that a student cannot probe other students' session numbers.
@@ -87,7 +139,7 @@ func (d *Dashboard) meSessionOf(w http.ResponseWriter, r *http.Request) (*sessio
 	v := viewerOf(r)
 	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
 	s, ok := d.deps.Sessions.Get(id)
-	if err != nil || !ok || !v.mine(s.Info()) {
+	if err != nil || !ok || !v.visible(s.Info(), d.logins(v, d.deps.Sessions.List())) {
 		d.fail(w, r, http.StatusNotFound, "No such session among yours (finished sessions are kept up to sessions.history).")
 		return nil, nil, false
 	}
@@ -101,8 +153,10 @@ func (d *Dashboard) showSecrets(v *viewer) bool { return !v.admin || d.cfg.Unmas
 func (d *Dashboard) mePage(w http.ResponseWriter, r *http.Request) {
 	v := viewerOf(r)
 	var rows []Row
-	for _, in := range d.deps.Sessions.List() {
-		if v.mine(in) && in.Attrs[ownAttr] == "" {
+	all := d.deps.Sessions.List()
+	logins := d.logins(v, all)
+	for _, in := range all {
+		if v.visible(in, logins) && in.Attrs[ownAttr] == "" {
 			rows = append(rows, rowOf(in))
 		}
 	}
@@ -148,8 +202,9 @@ func (d *Dashboard) meCapture(w http.ResponseWriter, r *http.Request) {
 	}
 	in := s.Info()
 	var ss []capture.Session
+	logins := d.logins(v, d.deps.Sessions.List())
 	for _, c := range capture.WithData(d.deps.Sessions, in.ID) {
-		if v.mine(c.Info) {
+		if v.visible(c.Info, logins) {
 			ss = append(ss, c)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"labd/config"
 	"labd/internal/pcapng"
 )
 
@@ -135,5 +136,37 @@ func TestMePage(t *testing.T) {
 	}
 	if resp, _ := alice.get("/labd/me"); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("after logout: %d", resp.StatusCode)
+	}
+}
+
+func TestMeByAddress(t *testing.T) {
+	e := startWith(t, func(c *config.Config) { c.Dashboard.StudentsSeeByAddress = true })
+	reg := e.deps.Sessions
+	login := reg.Open("pop3", "tcp", "127.0.0.1:110", "127.0.0.1:40000")
+	login.SetUser("alice")
+	during := reg.Open("dns", "udp", "127.0.0.1:53", "127.0.0.1:5353")
+	during.Close("ok")
+	elsewhere := reg.Open("dns", "udp", "127.0.0.1:53", "10.0.0.9:5353")
+	elsewhere.Close("ok")
+	bobs := reg.Open("pop3", "tcp", "127.0.0.1:110", "127.0.0.1:40001")
+	bobs.SetUser("bob")
+	bobs.Close("ok")
+	login.Close("ok")
+	after := reg.Open("tftp", "udp", "127.0.0.1:69", "127.0.0.1:5000")
+	after.Close("ok")
+
+	c := e.client(t)
+	if r, _ := c.do("POST", "/labd/login", url.Values{"user": {"alice"}, "password": {"alice"}, "next": {"/labd/me"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", r.StatusCode)
+	}
+	_, body := c.get("/labd/me")
+	for id, want := range map[uint64]bool{login.ID(): true, during.ID(): true, elsewhere.ID(): false, bobs.ID(): false, after.ID(): false} {
+		if got := strings.Contains(body, `id="s-`+strconv.FormatUint(id, 10)+`"`); got != want {
+			t.Errorf("session %d listed: %v, want %v", id, got, want)
+		}
+		resp, _ := c.get("/labd/me/sessions/" + strconv.FormatUint(id, 10))
+		if (resp.StatusCode == 200) != want {
+			t.Errorf("session %d page: %d", id, resp.StatusCode)
+		}
 	}
 }
