@@ -201,7 +201,11 @@ func Packets(s Session) []packet {
 	in := s.Info
 	server, err1 := netip.ParseAddrPort(in.Local)
 	client, err2 := netip.ParseAddrPort(in.Remote)
-	if err1 != nil || err2 != nil || server.Addr().Unmap().Is4() != client.Addr().Unmap().Is4() {
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	server = concrete(server, client)
+	if server.Addr().Unmap().Is4() != client.Addr().Unmap().Is4() {
 		return nil
 	}
 	b := &builder{client: client, server: server}
@@ -215,6 +219,16 @@ func Packets(s Session) []packet {
 		b.tcp(s)
 	}
 	return b.out
+}
+
+// concrete replaces the wildcard address of a socket bound to all
+// addresses (DNS over UDP reports 0.0.0.0): a loopback client talked to
+// loopback; otherwise the wildcard stays, which Wireshark shows as it is.
+func concrete(server, client netip.AddrPort) netip.AddrPort {
+	if server.Addr().IsUnspecified() && client.Addr().IsLoopback() {
+		return netip.AddrPortFrom(client.Addr(), server.Port())
+	}
+	return server
 }
 
 type builder struct {
@@ -257,7 +271,7 @@ func (b *builder) udp(s Session) {
 		server := b.server
 		if e.Local != "" {
 			if ap, err := netip.ParseAddrPort(e.Local); err == nil {
-				server = ap
+				server = concrete(ap, b.client)
 			}
 		}
 		src, dst := b.client, server

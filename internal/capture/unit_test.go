@@ -87,3 +87,20 @@ func TestTCPRebuild(t *testing.T) {
 		}
 	}
 }
+
+func TestWildcardServerAddress(t *testing.T) {
+	t0 := time.Now()
+	in := sessions.Info{ID: 1, Proto: "dns", Transport: "udp", Local: "0.0.0.0:53", Remote: "127.0.0.1:5353", Start: t0, End: t0, Rendered: true}
+	var buf bytes.Buffer
+	if err := capture.Write(&buf, []capture.Session{{Info: in, Entries: []sessions.Entry{{Time: t0, Dir: sessions.FromClient, Data: []byte("q"), Wire: []byte{1, 2}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := pcapng.Read(&buf)
+	if err != nil || len(f.Packets) != 1 {
+		t.Fatalf("%v, %d packets", err, len(f.Packets))
+	}
+	d, err := pcapng.Decode(f.Packets[0].Data)
+	if err != nil || d.Dst.String() != "127.0.0.1:53" {
+		t.Errorf("datagram to %v (%v), want 127.0.0.1:53", d.Dst, err)
+	}
+}
