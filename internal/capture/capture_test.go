@@ -299,6 +299,28 @@ func TestWiresharkTLS(t *testing.T) {
 		clean(t, f)
 	})
 
+	t.Run("IMAPS and FTPS", func(t *testing.T) {
+		imaps := d.Addr(t, "imaps", "tcp")
+		ftp := d.Addr(t, "ftp", "tcp")
+		labtest.RunTool(t, "curl", "-sS", "--cacert", d.Deps.TLS.CAFile, "-o", "/dev/null", "imaps://alice:alice@"+imaps+"/INBOX")
+		// lftp says AUTH TLS; curl says AUTH SSL, after which Wireshark
+		// 4.0 does not look for TLS on an FTP connection.
+		labtest.RunTool(t, "lftp", "-e", "set ftp:ssl-force true; set ssl:ca-file "+d.Deps.TLS.CAFile+"; set net:max-retries 1; ls; bye",
+			"-u", "alice,alice", "ftp://"+ftp)
+		for _, tc := range []struct{ proto, decode, field, want string }{
+			{"imaps", "tls.port==" + labtest.Port(t, imaps) + ",imap", "imap.request", "INBOX"},
+			{"ftp", "tcp.port==" + labtest.Port(t, ftp) + ",ftp", "ftp.request.command", "PASS"},
+		} {
+			s := waitSession(t, reg, func(in sessions.Info) bool { return in.Proto == tc.proto && in.TLS && in.User == "alice" })
+			f := export(t, capture.Of(s))
+			out := tshark(t, f, "-d", tc.decode, "-Y", tc.field, "-T", "fields", "-e", tc.field)
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("%s: %s not decrypted; tshark:\n%s", tc.proto, tc.want, out)
+			}
+			clean(t, f)
+		}
+	})
+
 	t.Run("SMTP STARTTLS", func(t *testing.T) {
 		addr := d.Addr(t, "smtp", "tcp")
 		host, port := hostPort(t, addr)
