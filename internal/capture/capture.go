@@ -98,6 +98,9 @@ func Select(reg *sessions.Registry, f Filter) []Session {
 	return out
 }
 
+// maxListed bounds the session list in the comment of a class capture.
+const maxListed = 50
+
 // Header is the section comment: what the file is and what it is not.
 func Header(ss []Session) string {
 	var b strings.Builder
@@ -121,6 +124,9 @@ func Header(ss []Session) string {
 	}
 	if trunc {
 		b.WriteString(" Some transcripts reached sessions.transcript_bytes: their later bytes are missing.")
+	}
+	if len(ids) > maxListed {
+		ids = append(ids[:maxListed], fmt.Sprintf("and %d more", len(ids)-maxListed))
 	}
 	fmt.Fprintf(&b, " Sessions: %s.", strings.Join(ids, ", "))
 	hinted := map[string]bool{}
