@@ -65,7 +65,11 @@ func (c *Conn) record(dir Direction, b []byte) {
 		}
 	}
 	if !s.full.Load() {
-		s.add(Entry{Time: time.Now(), Dir: dir, Len: len(b), TLS: true, Wire: append([]byte(nil), b...)})
+		var wire []byte
+		if !s.wireOff.Load() {
+			wire = append([]byte(nil), b...)
+		}
+		s.add(Entry{Time: time.Now(), Dir: dir, Len: len(b), TLS: true, Wire: wire})
 	}
 }
 

@@ -292,7 +292,9 @@ type Session struct {
 	closed  bool
 	keylog  []byte     // NSS key log lines of its TLS handshakes
 	randoms [][32]byte // client randoms of its TLS handshakes
-	wireOff bool       // ciphertext no longer kept (see keepWire)
+	// wireOff: ciphertext no longer kept (see keepWire); read without mu
+	// by the recording conn, so that bulk TLS stops copying.
+	wireOff atomic.Bool
 }
 
 // ID returns the session's registry ID.
@@ -450,9 +452,8 @@ func (s *Session) add(e Entry) {
 // Once one chunk did not, none is kept after it: the pcapng export needs
 // the ciphertext as an unbroken prefix of the stream.
 func (s *Session) keepWire(n int) bool {
-	if s.wireOff || s.held+n > s.reg.opts.TranscriptBytes {
-		if !s.wireOff {
-			s.wireOff = true
+	if s.wireOff.Load() || s.held+n > s.reg.opts.TranscriptBytes {
+		if !s.wireOff.Swap(true) {
 			s.info.Truncated = true
 		}
 		return false
