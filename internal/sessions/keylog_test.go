@@ -3,8 +3,11 @@ package sessions
 import (
 	"bytes"
 	"crypto/tls"
+	"encoding/hex"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -119,4 +122,40 @@ func TestCiphertextIsBounded(t *testing.T) {
 	if lens[0]+lens[1] <= wire {
 		t.Errorf("encrypted sizes stopped counting with the ciphertext: %v, %d kept", lens, wire)
 	}
+}
+
+// FuzzKeyLog feeds key log writes and ClientHello chunks of any shape: no
+// panic, and a line reaches a session only with that session's random.
+func FuzzKeyLog(f *testing.F) {
+	seed, err := os.ReadFile(filepath.Join("testdata", "keylog.txt"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	hello := append([]byte{0x16, 3, 1, 0, 200, 1, 0, 0, 196, 3, 3}, bytes.Repeat([]byte{1}, 32)...)
+	f.Add(seed, hello)
+	f.Add([]byte("CLIENT_RANDOM zz 00\n\n \x00"), []byte{0x16, 3, 3})
+	f.Fuzz(func(t *testing.T, lines, chunk []byte) {
+		r := New(Options{KeyLog: true})
+		s := r.Open("x", "tcp", "a", "b")
+		s.clientHello(chunk)
+		if n, err := r.KeyLogWriter().Write(lines); n != len(lines) || err != nil {
+			t.Fatalf("Write: %d, %v", n, err)
+		}
+		k := s.KeyLog()
+		if len(k) > maxKeyLog {
+			t.Fatalf("%d bytes of secrets kept", len(k))
+		}
+		if len(k) > 0 {
+			if len(chunk) < 43 {
+				t.Fatal("secrets kept without a ClientHello")
+			}
+			want := strings.ToLower(hex.EncodeToString(chunk[11:43]))
+			for _, line := range strings.Split(strings.TrimSpace(string(k)), "\n") {
+				if f := strings.Fields(line); len(f) != 3 || strings.ToLower(f[1]) != want {
+					t.Fatalf("line %q kept for random %s", line, want)
+				}
+			}
+		}
+		s.Close("ok")
+	})
 }
