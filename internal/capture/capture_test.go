@@ -299,16 +299,19 @@ func TestWiresharkTLS(t *testing.T) {
 		clean(t, f)
 	})
 
-	t.Run("IMAPS and FTPS", func(t *testing.T) {
+	t.Run("IMAPS, POP3 STLS and FTPS", func(t *testing.T) {
 		imaps := d.Addr(t, "imaps", "tcp")
+		pop3 := d.Addr(t, "pop3", "tcp")
 		ftp := d.Addr(t, "ftp", "tcp")
 		labtest.RunTool(t, "curl", "-sS", "--cacert", d.Deps.TLS.CAFile, "-o", "/dev/null", "imaps://alice:alice@"+imaps+"/INBOX")
+		labtest.RunTool(t, "curl", "-sS", "--ssl-reqd", "--cacert", d.Deps.TLS.CAFile, "-o", "/dev/null", "pop3://alice:alice@"+pop3+"/")
 		// lftp says AUTH TLS; curl says AUTH SSL, after which Wireshark
 		// 4.0 does not look for TLS on an FTP connection.
 		labtest.RunTool(t, "lftp", "-e", "set ftp:ssl-force true; set ssl:ca-file "+d.Deps.TLS.CAFile+"; set net:max-retries 1; ls; bye",
 			"-u", "alice,alice", "ftp://"+ftp)
 		for _, tc := range []struct{ proto, decode, field, want string }{
 			{"imaps", "tls.port==" + labtest.Port(t, imaps) + ",imap", "imap.request", "INBOX"},
+			{"pop3", "tcp.port==" + labtest.Port(t, pop3) + ",pop", "pop.request.command", "LIST"},
 			{"ftp", "tcp.port==" + labtest.Port(t, ftp) + ",ftp", "ftp.request.command", "PASS"},
 		} {
 			s := waitSession(t, reg, func(in sessions.Info) bool { return in.Proto == tc.proto && in.TLS && in.User == "alice" })
