@@ -89,7 +89,13 @@ type Sessions struct {
 	TranscriptBytes int `yaml:"transcript_bytes"`
 	// TotalBytes bounds all transcripts together.
 	TotalBytes int `yaml:"total_bytes"`
+	// TLSKeyLog keeps the TLS secrets of each session so that its pcapng
+	// export decrypts in Wireshark (default true).
+	TLSKeyLog *bool `yaml:"tls_keylog"`
 }
+
+// KeyLog says whether TLS secrets are kept with the sessions.
+func (s Sessions) KeyLog() bool { return s.TLSKeyLog == nil || *s.TLSKeyLog }
 
 // Users configures the shared user database.
 type Users struct {
@@ -265,6 +271,10 @@ func (c *Config) setDefaults() {
 	}
 	if c.Sessions.TotalBytes == 0 {
 		c.Sessions.TotalBytes = 64 << 20
+	}
+	if c.Sessions.TLSKeyLog == nil {
+		on := true
+		c.Sessions.TLSKeyLog = &on
 	}
 	if c.Shell.Motd == "" {
 		c.Shell.Motd = "Welcome to the labd lab shell. Type help for the list of commands."

@@ -14,6 +14,11 @@ type Dashboard struct {
 	AllowUnmasked *bool `yaml:"allow_unmasked"`
 	// SessionTTL is how long an admin login lasts.
 	SessionTTL Duration `yaml:"session_ttl"`
+	// StudentsSeeByAddress also lists on a student's /labd/me the sessions
+	// without a login (DNS, TFTP, SMTP port 25) that came from an address
+	// the student was logged in from at that time (default false: behind a
+	// shared address students would see each other's).
+	StudentsSeeByAddress bool `yaml:"students_see_by_address"`
 }
 
 // On says whether the dashboard is mounted.

@@ -39,8 +39,9 @@ Usage:
   labd user list
   labd user import ROSTER.csv           create many users; prints a credentials sheet
   labd user key add NAME FILE.pub       allow an SSH public key for NAME
-  labd sessions [--transcript ID] [--live]
+  labd sessions [--transcript ID] [--flow ID] [--live] [--pcap ID -o FILE]
                                         live and recent sessions of the running daemon
+  labd capture [--user U] [--protocol P] [--since 10m] -o FILE   sessions as one pcapng
   labd reload                           what SIGHUP does: users, zone files, caches
   labd hostkeys [--config FILE]         SSH host key fingerprints (for PuTTY, plink -hostkey)
   labd backup -o FILE.tar.zst           archive database, homes, pub/, keys (while serving)
@@ -79,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = c.user(args[1:])
 	case "sessions":
 		err = c.sessions(args[1:])
+	case "capture":
+		err = c.capture(args[1:])
 	case "reload":
 		err = c.reload(args[1:])
 	case "hostkeys":

@@ -10,6 +10,7 @@ import (
 
 	"labd/config"
 	"labd/internal/daemon"
+	"labd/internal/dashboard"
 	"labd/internal/fsroot"
 	"labd/internal/sessions"
 )
@@ -24,6 +25,9 @@ func (c *cli) sessions(args []string) error {
 	fs, cfgPath := c.flags("sessions")
 	transcript := fs.Uint64("transcript", 0, "print the transcript of session ID")
 	live := fs.Bool("live", false, "only sessions still open")
+	pcap := fs.Uint64("pcap", 0, "write session ID (with its FTP data connections) as a pcapng file for Wireshark")
+	out := fs.String("o", "", "file for --pcap (- for standard output)")
+	flow := fs.Uint64("flow", 0, "print session ID as a ladder diagram (secrets masked)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -32,6 +36,17 @@ func (c *cli) sessions(args []string) error {
 		return err
 	}
 	ctl := controlFor(cfg)
+	if *flow != 0 {
+		d, err := ctl.Session(*flow)
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(c.stdout, dashboard.FlowOf(d.Info, d.Transcript, false).Text())
+		return err
+	}
+	if *pcap != 0 {
+		return c.writeOut(*out, func(w io.Writer) error { return ctl.Capture(*pcap, w) })
+	}
 	if *transcript != 0 {
 		d, err := ctl.Session(*transcript)
 		if err != nil {

@@ -9,11 +9,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"labd/internal/capture"
 	"labd/internal/exercises"
 	"labd/internal/faults"
 	"labd/internal/service"
@@ -55,6 +57,23 @@ func startControl(deps service.Deps, reload func(context.Context) string) (*http
 		}
 		writeJSON(w, SessionDetail{Info: s.Info(), Transcript: s.Transcript()})
 	})
+	mux.HandleFunc("GET /v1/sessions/{id}/capture.pcapng", func(w http.ResponseWriter, r *http.Request) {
+		id, _ := strconv.ParseUint(r.PathValue("id"), 10, 64)
+		ss := capture.WithData(deps.Sessions, id)
+		if ss == nil {
+			http.Error(w, "no such session (finished sessions are kept up to sessions.history)", http.StatusNotFound)
+			return
+		}
+		writeCapture(w, ss)
+	})
+	mux.HandleFunc("GET /v1/capture.pcapng", func(w http.ResponseWriter, r *http.Request) {
+		f, err := capture.ParseFilter(r.URL.Query(), time.Now())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		writeCapture(w, capture.Select(deps.Sessions, f))
+	})
 	mux.HandleFunc("GET /v1/listeners", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, deps.Endpoints.List())
 	})
@@ -87,6 +106,16 @@ func startControl(deps service.Deps, reload func(context.Context) string) (*http
 	return srv, nil
 }
 
+func writeCapture(w http.ResponseWriter, ss []capture.Session) {
+	var buf bytes.Buffer
+	if err := capture.Write(&buf, ss); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/vnd.tcpdump.pcap")
+	_, _ = w.Write(buf.Bytes())
+}
+
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
@@ -109,6 +138,12 @@ func DialControl(path string) *Control {
 }
 
 func (c *Control) get(path string, v any) error {
+	return c.download(path, func(r io.Reader) error { return json.NewDecoder(r).Decode(v) })
+}
+
+// download GETs path and hands the body of a 200 answer to read; any
+// other answer's body is the error.
+func (c *Control) download(path string, read func(io.Reader) error) error {
 	resp, err := c.c.Get("http://labd" + path)
 	if err != nil {
 		return fmt.Errorf("cannot reach the running labd (is it running with this data directory?): %w", err)
@@ -116,9 +151,9 @@ func (c *Control) get(path string, v any) error {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("%s", string(b))
+		return fmt.Errorf("%s", strings.TrimSpace(string(b)))
 	}
-	return json.NewDecoder(resp.Body).Decode(v)
+	return read(resp.Body)
 }
 
 // Sessions lists live and recent sessions.
@@ -131,6 +166,25 @@ func (c *Control) Sessions() ([]sessions.Info, error) {
 func (c *Control) Session(id uint64) (SessionDetail, error) {
 	var out SessionDetail
 	return out, c.get("/v1/sessions/"+strconv.FormatUint(id, 10), &out)
+}
+
+// Capture writes the pcapng export of session id (with its FTP data
+// connections) to w.
+func (c *Control) Capture(id uint64, w io.Writer) error {
+	return c.download("/v1/sessions/"+strconv.FormatUint(id, 10)+"/capture.pcapng", copyTo(w))
+}
+
+// ClassCapture writes the sessions that pass the filter (query form: user,
+// protocol, since) as one pcapng file to w.
+func (c *Control) ClassCapture(q url.Values, w io.Writer) error {
+	return c.download("/v1/capture.pcapng?"+q.Encode(), copyTo(w))
+}
+
+func copyTo(w io.Writer) func(io.Reader) error {
+	return func(r io.Reader) error {
+		_, err := io.Copy(w, r)
+		return err
+	}
 }
 
 // Reload asks the daemon to reload, as SIGHUP does.

@@ -229,7 +229,11 @@ func Prepare(cfg *config.Config, logger *slog.Logger, bcryptCost int) (service.D
 		History:         cfg.Sessions.History,
 		TranscriptBytes: cfg.Sessions.TranscriptBytes,
 		TotalBytes:      cfg.Sessions.TotalBytes,
+		KeyLog:          cfg.Sessions.KeyLog(),
 	})
+	if w := reg.KeyLogWriter(); w != nil {
+		mat.KeyLog = w
+	}
 	fs := newFaults(cfg, layout, logger)
 	reg.SetFaults(fs)
 	tracker, err := newTracker(cfg, layout, reg, st)

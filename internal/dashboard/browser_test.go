@@ -128,6 +128,25 @@ func TestBrowserLiveSessions(t *testing.T) {
 	}
 	shot("transcript")
 
+	step("open the ladder diagram",
+		chromedp.Click(chromedp.ID("flow-link")),
+		chromedp.WaitVisible(chromedp.CSS("#flow svg")),
+	)
+	arrows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#flow svg g.arrow.cmd").length`))
+	if err != nil || arrows < 3 { // EHLO, MAIL FROM, QUIT
+		t.Errorf("ladder diagram shows %d command arrows (%v), want the 3 SMTP commands", arrows, err)
+	}
+	shot("flow")
+	ftpID := ftpLogin(t, d)
+	step("open the ladder diagram of an FTP login",
+		chromedp.Navigate(base+"/labd/sessions/"+strconv.FormatUint(ftpID, 10)+"/flow"),
+		chromedp.WaitVisible(chromedp.CSS("#flow svg")),
+	)
+	flowText, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#flow")))
+	if err != nil || !strings.Contains(flowText, "PASS ********") || strings.Contains(flowText, "PASS alice") {
+		t.Errorf("FTP ladder diagram does not mask the password (%v):\n%s", err, flowText)
+	}
+
 	// A transcript follows a session while it runs.
 	c, first, next := liveSession(t, d)
 	fmt.Fprint(c, first)
@@ -199,6 +218,22 @@ func atoi(t *testing.T, s string) int {
 func liveSession(t *testing.T, d *labtest.Daemon) (net.Conn, string, string) {
 	c := labtest.Dial(t, d.Addr(t, "smtp", "tcp"))
 	return c, "EHLO live\r\n", "MAIL FROM:<live@example.org>\r\n"
+}
+
+// ftpLogin logs alice in over raw FTP, as with nc, and returns the session.
+func ftpLogin(t *testing.T, d *labtest.Daemon) uint64 {
+	t.Helper()
+	c := labtest.Dial(t, d.Addr(t, "ftp", "tcp"))
+	br := bufio.NewReader(c)
+	for _, cmd := range []string{"", "USER alice\r\n", "PASS alice\r\n", "QUIT\r\n"} {
+		fmt.Fprint(c, cmd)
+		if _, err := br.ReadString('\n'); err != nil {
+			t.Fatalf("FTP after %q: %v", cmd, err)
+		}
+	}
+	c.Close()
+	waitClosed(t, d, c.LocalAddr().String())
+	return sessionOf(t, d, c.LocalAddr().String())
 }
 
 func sessionOf(t *testing.T, d *labtest.Daemon, remote string) uint64 {

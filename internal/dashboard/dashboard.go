@@ -160,6 +160,8 @@ func (d *Dashboard) routes() {
 	d.mux.HandleFunc("GET /labd/sessions", d.admin(d.sessionsPage))
 	d.mux.HandleFunc("GET /labd/sessions/{id}", d.admin(d.transcriptPage))
 	d.mux.HandleFunc("GET /labd/sessions/{id}/text", d.admin(d.transcriptText))
+	d.captureRoutes()
+	d.meRoutes()
 	d.mux.HandleFunc("GET /labd/mail", d.admin(d.mailPage))
 	d.mux.HandleFunc("GET /labd/files", d.admin(d.filesPage))
 	d.mux.HandleFunc("GET /labd/dns", d.admin(d.dnsPage))
@@ -297,7 +299,8 @@ func safeNext(next string) string {
 }
 
 func (d *Dashboard) loginPage(w http.ResponseWriter, r *http.Request) {
-	d.render(w, r, http.StatusOK, "login", map[string]any{"Next": safeNext(r.URL.Query().Get("next"))})
+	next := safeNext(r.URL.Query().Get("next"))
+	d.render(w, r, http.StatusOK, "login", map[string]any{"Next": next, "Student": isMe(next)})
 }
 
 func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
@@ -306,17 +309,18 @@ func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
 	ip := clientIP(r)
 	if d.lockedOut(ip) {
 		d.log.Warn("dashboard login refused: too many failures", "remote", r.RemoteAddr)
-		d.render(w, r, http.StatusTooManyRequests, "login", map[string]any{"Next": next, "User": name,
+		d.render(w, r, http.StatusTooManyRequests, "login", map[string]any{"Next": next, "User": name, "Student": isMe(next),
 			"Error": "Too many failed logins from your address: wait ten minutes."})
 		return
 	}
 	u, err := d.deps.Store.Authenticate(r.Context(), "http-admin", name, pass)
-	if err != nil || !u.Admin {
+	// Students log in for their own page only (me.go).
+	if err != nil || (!u.Admin && !isMe(next)) {
 		d.failed(ip)
 		msg := "Wrong user name or password."
 		status := http.StatusUnauthorized
 		if err == nil {
-			msg = "User " + u.Name + " is not an administrator. Create one with: labd user add teacher --admin"
+			msg = "User " + u.Name + " is not an administrator. Create one with: labd user add teacher --admin. Students: your own sessions are at /labd/me."
 			status = http.StatusForbidden
 		}
 		d.log.Warn("dashboard login refused", "user", name, "remote", r.RemoteAddr, "admin", err == nil)
@@ -324,7 +328,7 @@ func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(d.FailDelay):
 		case <-r.Context().Done():
 		}
-		d.render(w, r, status, "login", map[string]any{"Next": next, "Error": msg, "User": name})
+		d.render(w, r, status, "login", map[string]any{"Next": next, "Error": msg, "User": name, "Student": isMe(next)})
 		return
 	}
 	tok := token()
@@ -356,12 +360,17 @@ func (d *Dashboard) forget(r *http.Request) {
 }
 
 func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
-	l := current(r)
-	if tok := r.PostFormValue("csrf"); subtle.ConstantTimeCompare([]byte(tok), []byte(l.csrf)) != 1 {
+	d.endLogin(w, r, current(r).csrf, "/labd/login")
+}
+
+// endLogin ends the login of the request (its form must carry the login's
+// CSRF token) and redirects to the given page.
+func (d *Dashboard) endLogin(w http.ResponseWriter, r *http.Request, csrf, then string) {
+	if tok := r.PostFormValue("csrf"); subtle.ConstantTimeCompare([]byte(tok), []byte(csrf)) != 1 {
 		http.Error(w, "403 forbidden: missing or wrong CSRF token", http.StatusForbidden)
 		return
 	}
 	d.forget(r)
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: Prefix, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: -1})
-	http.Redirect(w, r, "/labd/login", http.StatusSeeOther)
+	http.Redirect(w, r, then, http.StatusSeeOther)
 }

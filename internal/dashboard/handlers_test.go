@@ -31,9 +31,16 @@ type env struct {
 	deps          service.Deps
 }
 
-func start(t *testing.T) env {
+func start(t *testing.T) env { return startWith(t, nil) }
+
+// startWith starts the HTTP service and dashboard with edit applied to the
+// config (nil: the lab defaults).
+func startWith(t *testing.T, edit func(*config.Config)) env {
 	t.Helper()
 	cfg := labtest.Config(t)
+	if edit != nil {
+		edit(cfg)
+	}
 	d := labtest.Deps(t, cfg)
 	if err := d.Store.CreateUser(context.Background(), "teacher", "teach-pw", true); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-var pages = []string{"login", "overview", "sessions", "transcript", "mail", "files", "dns", "users", "sheet", "board", "faults", "progress", "error"}
+var pages = []string{"login", "overview", "sessions", "transcript", "mail", "files", "dns", "users", "sheet", "board", "faults", "progress", "error", "flow", "me", "me_session"}
 
 var funcs = template.FuncMap{
 	"clock": func(t time.Time) string {
@@ -66,12 +66,16 @@ type page struct {
 	CSRF  string
 	Board bool
 	Data  any
+	// Student is a logged-in user on their own pages (/labd/me).
+	Student string
 }
 
 func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
 	p := page{Page: name, Board: d.cfg.Board(), Data: data}
 	if l := current(r); l != nil {
 		p.User, p.CSRF = l.user, l.csrf
+	} else if v := viewerOf(r); v != nil {
+		p.Student, p.CSRF = v.user, v.csrf
 	}
 	var buf bytes.Buffer
 	if err := d.tmpl[name].ExecuteTemplate(&buf, "layout", p); err != nil {

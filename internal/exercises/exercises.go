@@ -378,8 +378,8 @@ func (c *Condition) match(r *Record) (Outcome, string) {
 		}
 	}
 	for k, re := range c.facts {
-		if !re.MatchString(fact(*r, ls, k)) {
-			return Started, fmt.Sprintf("%s is %q, the exercise wants %s", k, fact(*r, ls, k), c.Facts[k])
+		if vals := facts(*r, ls, k); !anyMatch(re, vals) {
+			return Started, fmt.Sprintf("%s is %q, the exercise wants %s", k, strings.Join(vals, ", "), c.Facts[k])
 		}
 	}
 	for i, re := range c.notes {
@@ -437,50 +437,66 @@ func stepHint(s compiledStep, def string) string {
 	return def
 }
 
-// fact returns a session fact by name: a recorded attribute, or one of
-// the derived facts (port, mail_from, helo, path, method, status).
-func fact(r Record, ls []line, name string) string {
+// facts returns the values of a session fact by name: a recorded
+// attribute, or one of the derived facts (port, result, mail_from, helo,
+// and for HTTP every request's method and path and every response's
+// status, since a keep-alive connection carries several).
+func facts(r Record, ls []line, name string) []string {
 	if v, ok := r.Info.Attrs[name]; ok {
-		return v
+		return []string{v}
 	}
 	switch name {
 	case "user":
-		return r.Info.User
+		return []string{r.Info.User}
 	case "result":
-		return r.Info.Result
+		return []string{r.Info.Result}
 	case "port":
 		if i := strings.LastIndexByte(r.Info.Local, ':'); i >= 0 {
-			return r.Info.Local[i+1:]
+			return []string{r.Info.Local[i+1:]}
 		}
 	case "mail_from":
 		for _, l := range ls {
 			if l.dir == sessions.FromClient && len(l.text) > 10 && strings.EqualFold(l.text[:10], "MAIL FROM:") {
-				return strings.Trim(strings.Fields(l.text[10:] + " ")[0], "<>")
+				return []string{strings.Trim(strings.Fields(l.text[10:] + " ")[0], "<>")}
 			}
 		}
 	case "method", "path":
+		var out []string
 		for _, l := range ls {
-			if l.dir == sessions.FromClient {
-				f := strings.Fields(l.text)
-				if len(f) >= 2 {
-					if name == "method" {
-						return f[0]
-					}
-					return f[1]
-				}
-				return ""
+			if l.dir != sessions.FromClient || !httpRequest.MatchString(l.text) {
+				continue
+			}
+			f := strings.Fields(l.text)
+			if name == "method" {
+				out = append(out, f[0])
+			} else {
+				out = append(out, f[1])
 			}
 		}
+		return out
 	case "status":
+		var out []string
 		for _, l := range ls {
 			if l.dir == sessions.FromServer && strings.HasPrefix(l.text, "HTTP/") {
 				if f := strings.Fields(l.text); len(f) >= 2 {
-					return f[1]
+					out = append(out, f[1])
 				}
 			}
 		}
+		return out
 	}
-	return ""
+	return nil
+}
+
+var httpRequest = regexp.MustCompile(`^[A-Z]+ \S+ HTTP/\d\.\d$`)
+
+func anyMatch(re *regexp.Regexp, vals []string) bool {
+	for _, v := range vals {
+		if re.MatchString(v) {
+			return true
+		}
+	}
+	return false
 }
 
 // Attribute returns the student a session belongs to by the exercise's
@@ -494,13 +510,14 @@ func (e *Exercise) attribute(r *Record, users func(string) bool) string {
 		if a.re == nil {
 			continue
 		}
-		m := a.re.FindStringSubmatch(fact(*r, ls, a.Fact))
-		if m == nil {
-			continue
-		}
-		u := strings.ToLower(m[a.re.SubexpIndex("user")])
-		if users(u) {
-			return u
+		for _, v := range facts(*r, ls, a.Fact) {
+			m := a.re.FindStringSubmatch(v)
+			if m == nil {
+				continue
+			}
+			if u := strings.ToLower(m[a.re.SubexpIndex("user")]); users(u) {
+				return u
+			}
 		}
 	}
 	return ""

@@ -68,6 +68,7 @@ func (c *Conn) record(dir Direction, b []byte) {
 		// No text protocol sends 0x16 at the start of a chunk.
 		if dir == FromClient && len(b) >= 3 && b[0] == 0x16 && b[1] == 0x03 && b[2] <= 0x04 {
 			s.MarkTLS()
+			s.clientHello(b)
 		} else {
 			if !s.full.Load() {
 				s.Record(dir, b, false)
@@ -76,7 +77,11 @@ func (c *Conn) record(dir Direction, b []byte) {
 		}
 	}
 	if !s.full.Load() {
-		s.add(Entry{Time: time.Now(), Dir: dir, Len: len(b), TLS: true})
+		var wire []byte
+		if !s.wireOff.Load() {
+			wire = append([]byte(nil), b...)
+		}
+		s.add(Entry{Time: time.Now(), Dir: dir, Len: len(b), TLS: true, Wire: wire})
 	}
 }
 

@@ -51,6 +51,13 @@ type Entry struct {
 	// TLS marks data that travelled inside TLS: either an encrypted chunk
 	// (Data nil), or plaintext recorded above the TLS layer.
 	TLS bool `json:"tls,omitempty"`
+	// Wire is what crossed the network when Data is not that: the
+	// ciphertext of an encrypted chunk, or the datagram that Data renders
+	// as text (DNS, TFTP). The pcapng export is built from it.
+	Wire []byte `json:"wire,omitempty"`
+	// Local is labd's address for this chunk when it is not the session's
+	// (a TFTP request reaches port 69, the transfer uses another port).
+	Local string `json:"local,omitempty"`
 }
 
 // Info is a snapshot of one session's metadata.
@@ -70,6 +77,9 @@ type Info struct {
 	Result    string            `json:"result,omitempty"`
 	Attrs     map[string]string `json:"attrs,omitempty"`
 	Truncated bool              `json:"truncated,omitempty"`
+	// Rendered says Data of the transcript is a text rendering (DNS,
+	// TFTP): only the entries' Wire bytes crossed the network.
+	Rendered bool `json:"rendered,omitempty"`
 }
 
 // Event tells subscribers that a session opened, changed or closed.
@@ -83,6 +93,8 @@ type Options struct {
 	History         int // finished sessions kept, per protocol
 	TranscriptBytes int // per session
 	TotalBytes      int // all transcripts together
+	// KeyLog keeps each TLS session's secrets (see KeyLogWriter).
+	KeyLog bool
 }
 
 // Registry holds live and recently finished sessions.
@@ -107,6 +119,10 @@ type Registry struct {
 	nextObs   int
 	// faults are the teacher's faults (nil: none); see SetFaults.
 	faults *faults.Set
+
+	// randoms finds the session of a TLS client random, for the key log.
+	randMu  sync.Mutex
+	randoms map[[32]byte]*Session
 }
 
 // New returns an empty registry.
@@ -306,6 +322,11 @@ type Session struct {
 	entries []Entry
 	held    int // transcript bytes held
 	closed  bool
+	keylog  []byte     // NSS key log lines of its TLS handshakes
+	randoms [][32]byte // client randoms of its TLS handshakes
+	// wireOff: ciphertext no longer kept (see keepWire); read without mu
+	// by the recording conn, so that bulk TLS stops copying.
+	wireOff atomic.Bool
 }
 
 // ID returns the session's registry ID.
@@ -371,6 +392,26 @@ func (s *Session) Record(dir Direction, data []byte, tls bool) {
 	s.add(Entry{Time: time.Now(), Dir: dir, Data: append([]byte(nil), data...), Len: len(data), TLS: tls})
 }
 
+// Datagram records one datagram (or, over TCP, one framed message): text
+// is what the transcript shows, wire the bytes as sent; local, if not
+// empty, is labd's address for it when it differs from the session's.
+func (s *Session) Datagram(dir Direction, text, wire []byte, local string) {
+	s.mu.Lock()
+	s.info.Rendered = true
+	s.mu.Unlock()
+	if s.full.Load() {
+		return
+	}
+	e := Entry{Time: time.Now(), Dir: dir, Data: append([]byte(nil), text...), Len: len(wire), Local: local}
+	if len(wire) > 0 {
+		e.Wire = append([]byte(nil), wire...)
+	}
+	if len(e.Data) == 0 {
+		e.Data = fmt.Appendf(nil, "%d bytes", len(wire))
+	}
+	s.add(e)
+}
+
 // Notef adds an annotation by labd to the transcript.
 func (s *Session) Notef(format string, args ...any) {
 	s.add(Entry{Time: time.Now(), Dir: Note, Data: fmt.Appendf(nil, format, args...)})
@@ -403,17 +444,28 @@ func (s *Session) add(e Entry) {
 		last := &s.entries[len(s.entries)-1]
 		if last.Data == nil && last.Dir == e.Dir && last.TLS {
 			last.Len += e.Len
+			if e.Wire != nil && s.keepWire(len(e.Wire)) {
+				last.Wire = append(last.Wire, e.Wire...)
+				s.held += len(e.Wire)
+				s.reg.total.Add(int64(len(e.Wire)))
+			}
 			return
 		}
+	}
+	if e.Data == nil && e.Wire != nil && e.Dir != Note && !s.keepWire(len(e.Wire)+entryCost) {
+		// Past the bound the ciphertext goes and its size stays, so that
+		// the transcript still counts the encrypted bytes.
+		e.Wire = nil
 	}
 	limit := s.reg.opts.TranscriptBytes
 	if e.Dir == Note {
 		limit += noteSlack
 	}
-	cost := len(e.Data) + entryCost
+	cost := len(e.Data) + len(e.Wire) + entryCost
 	if s.held+cost > limit {
 		room := limit - s.held - entryCost
-		if e.Dir == Note || e.Data == nil || room <= 0 {
+		// A datagram or a ciphertext chunk is useless in part.
+		if e.Dir == Note || e.Data == nil || e.Wire != nil || room <= 0 {
 			if e.Dir != Note {
 				s.full.Store(true)
 			}
@@ -426,6 +478,19 @@ func (s *Session) add(e Entry) {
 	s.entries = append(s.entries, e)
 	s.held += cost
 	s.reg.total.Add(int64(cost))
+}
+
+// keepWire says whether n more bytes of ciphertext fit the transcript.
+// Once one chunk did not, none is kept after it: the pcapng export needs
+// the ciphertext as an unbroken prefix of the stream.
+func (s *Session) keepWire(n int) bool {
+	if s.wireOff.Load() || s.held+n > s.reg.opts.TranscriptBytes {
+		if !s.wireOff.Swap(true) {
+			s.info.Truncated = true
+		}
+		return false
+	}
+	return true
 }
 
 // dropTranscript frees the transcript and returns how many bytes it held.
@@ -457,5 +522,14 @@ func (s *Session) Close(result string) {
 		s.info.Result = result
 	}
 	s.mu.Unlock()
+	s.forgetRandoms()
 	s.reg.finish(s)
+}
+
+// KeyLog returns the TLS secrets of the session in NSS key log format
+// (nil if none were kept).
+func (s *Session) KeyLog() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]byte(nil), s.keylog...)
 }

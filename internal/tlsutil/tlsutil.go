@@ -15,6 +15,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -33,6 +34,10 @@ type Material struct {
 	CAFile string
 	// Generated says the certificate is labd's own.
 	Generated bool
+	// KeyLog, if set, receives the secrets of every TLS handshake in NSS
+	// key log format (sessions.tls_keylog: the class decrypts its own
+	// traffic in Wireshark).
+	KeyLog io.Writer
 }
 
 // Config returns a fresh server config; callers may set NextProtos etc.
@@ -40,6 +45,7 @@ func (m *Material) Config() *tls.Config {
 	return &tls.Config{
 		Certificates: []tls.Certificate{m.cert},
 		MinVersion:   tls.VersionTLS12,
+		KeyLogWriter: m.KeyLog,
 	}
 }
 

@@ -36,7 +36,7 @@ func (s *Service) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	q := req.Question[0]
 	sess.SetAttr("name", q.Name)
 	sess.SetAttr("type", typeString(q.Qtype))
-	sess.Record(sessions.FromClient, queryText(req), false)
+	sess.Datagram(sessions.FromClient, queryText(req), wireOf(req, tcp), "")
 	sess.AddBytes(int64(req.Len()), 0)
 
 	if !tcp && s.limiter != nil && !contains(s.rateExempt, client) {
@@ -269,8 +269,28 @@ func (s *Service) send(w dns.ResponseWriter, req, m *dns.Msg, tcp bool, sess *se
 		sess.SetAttr("truncated", "yes")
 	}
 	sess.AddBytes(0, int64(len(buf)))
-	sess.Record(sessions.FromServer, answerText(m, len(buf)), false)
+	sess.Datagram(sessions.FromServer, answerText(m, len(buf)), frame(buf, tcp), "")
 	return strings.ToLower(rcode)
+}
+
+// wireOf returns the query as the pcapng export shows it. The server
+// library hands over the parsed message, so this is it packed again: the
+// same message, though name compression may differ from what was sent.
+func wireOf(req *dns.Msg, tcp bool) []byte {
+	b, err := req.Pack()
+	if err != nil {
+		return nil
+	}
+	return frame(b, tcp)
+}
+
+// frame adds the two-byte length that precedes a DNS message over TCP
+// (RFC 1035 4.2.2).
+func frame(b []byte, tcp bool) []byte {
+	if !tcp {
+		return b
+	}
+	return append([]byte{byte(len(b) >> 8), byte(len(b))}, b...)
 }
 
 func typeString(t uint16) string {

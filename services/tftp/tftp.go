@@ -261,6 +261,7 @@ type transfer struct {
 	disk      int64                     // file bytes read or written
 	sent      atomic.Pointer[tftpError] // the ERROR sent, if any
 	started   bool                      // the library took over (options negotiated)
+	wl        wireLog                   // the datagrams, for the pcapng export
 	finished  bool
 }
 
@@ -301,6 +302,12 @@ func (s *Service) begin(x any, filename, dir string) *transfer {
 	}
 	t.sess = s.deps.Sessions.Open("tftp", "udp", local, t.remote.String())
 	t.sess.SetAttr("file", filename)
+	t.wl = wireLog{t: t, reqLocal: s.requestLocal(t, local)}
+	op := uint16(opRRQ)
+	if dir == "write" {
+		op = opWRQ
+	}
+	t.wl.request(op, filename, t.mode, t.requested)
 	t.sess.SetAttr("direction", dir)
 	t.sess.SetAttr("mode", t.mode)
 	if len(t.requested) > 0 {
@@ -362,7 +369,7 @@ func (t *transfer) sendError(err error) *tftpError {
 		pkt := errorPacket(te.code, te.msg)
 		_, _ = t.conn.WriteToUDP(pkt, &t.remote)
 		t.conn.Close()
-		t.sess.Record(sessions.FromServer, pkt, false)
+		t.sess.Datagram(sessions.FromServer, fmt.Appendf(nil, "ERROR %d: %s", te.code, te.msg), pkt, "")
 	}
 	t.sess.Notef("ERROR %d: %s", te.code, te.msg)
 	return te
@@ -398,6 +405,7 @@ func (t *transfer) finish(result string) {
 	t.sess.SetAttr("blocks", strconv.FormatInt(blocks, 10))
 	t.sess.SetAttr("bytes", strconv.FormatInt(t.disk, 10))
 	t.sess.SetAttr("wire_bytes", strconv.FormatInt(wire, 10))
+	t.wl.done(result == "ok")
 	t.sess.Close(result)
 	lvl := slog.LevelInfo
 	if result != "ok" {
@@ -580,6 +588,9 @@ func (w *wireReader) Read(p []byte) (int, error) {
 	if n > 0 {
 		w.t.wire.Add(int64(n))
 		w.t.sess.AddBytes(0, int64(n))
+	}
+	if n > 0 || err == io.EOF {
+		w.t.wl.read(p[:n], err == io.EOF)
 	}
 	return n, err
 }

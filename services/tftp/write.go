@@ -164,5 +164,6 @@ type wireWriter struct {
 func (w *wireWriter) Write(p []byte) (int, error) {
 	w.t.wire.Add(int64(len(p)))
 	w.t.sess.AddBytes(int64(len(p)), 0)
+	w.t.wl.wrote(p)
 	return w.w.Write(p)
 }
