@@ -12,6 +12,8 @@ import (
 	"time"
 
 	pintftp "github.com/pin/tftp/v3"
+
+	"labd/internal/labtest"
 )
 
 // BenchmarkRead32MB reads a 32 MB file with blksize 1428 (the largest that
@@ -30,10 +32,7 @@ func BenchmarkRead32MB(b *testing.B) {
 	b.Run("tftpd-hpa", func(b *testing.B) {
 		bin := os.Getenv("LABD_IN_TFTPD")
 		if bin == "" {
-			var err error
-			if bin, err = exec.LookPath("in.tftpd"); err != nil {
-				b.Skip("in.tftpd (tftpd-hpa) not installed")
-			}
+			bin = labtest.Tool(b, "in.tftpd") // Debian package tftpd-hpa
 		}
 		dir := b.TempDir()
 		randomFile(b, filepath.Join(dir, "bench.bin"), size)

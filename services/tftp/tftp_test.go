@@ -198,9 +198,7 @@ func TestGetAndPut(t *testing.T) {
 // TestLargeFile moves 40 MB each way (beyond the 32 MB that plain TFTP
 // with 512-byte blocks can address) and compares SHA-256 sums.
 func TestLargeFile(t *testing.T) {
-	if testing.Short() {
-		t.Skip("large transfer")
-	}
+	labtest.Require(t, !testing.Short(), "a run without -short (a transfer of about 40 MB)")
 	e := start(t, nil)
 	data := randomFile(t, filepath.Join(e.root, "big.bin"), 40<<20)
 	want := sha256.Sum256(data)
@@ -223,9 +221,7 @@ func TestLargeFile(t *testing.T) {
 // TestBlockNumberRollover sends more than 65535 blocks, so the 16-bit
 // block number wraps (to 0, as tftp-hpa, curl and pin/tftp expect).
 func TestBlockNumberRollover(t *testing.T) {
-	if testing.Short() {
-		t.Skip("large transfer")
-	}
+	labtest.Require(t, !testing.Short(), "a run without -short (a transfer of about 40 MB)")
 	e := start(t, nil)
 	// 70000 blocks of 600 bytes: 42 MB would take long at 512; the wrap
 	// only needs the count.
