@@ -623,10 +623,12 @@ func TestIdleTimeout(t *testing.T) {
 	// A transfer longer than the idle timeout is not cut.
 	c := e.dial(t, "alice", "alice")
 	pr, pw := io.Pipe()
+	// Three times the idle timeout in all, in pauses of a quarter of it
+	// (the sleeps are the scenario, not a synchronisation).
 	go func() {
-		for i := range 6 {
-			pw.Write(bytes.Repeat([]byte{byte('a' + i)}, 1000))
-			time.Sleep(500 * time.Millisecond)
+		for i := range 12 {
+			pw.Write(bytes.Repeat([]byte{byte('a' + i)}, 500))
+			time.Sleep(250 * time.Millisecond)
 		}
 		pw.Close()
 	}()

@@ -43,7 +43,19 @@ func BenchmarkRead32MB(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { cancel(); _ = cmd.Wait() })
-		time.Sleep(200 * time.Millisecond)
+		// in.tftpd has bound the port when we no longer can.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			pc, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				break
+			}
+			pc.Close()
+			if time.Now().After(deadline) {
+				b.Fatalf("in.tftpd did not bind %s within 10 s", addr)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		benchRead(b, addr)
 	})
 }
