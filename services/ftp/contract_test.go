@@ -13,6 +13,7 @@ import (
 	ftpserver "github.com/fclairamb/ftpserverlib"
 	"github.com/spf13/afero"
 
+	"labd/internal/contract"
 	"labd/internal/labtest"
 )
 
@@ -34,7 +35,7 @@ import (
 // client_handler.go (readCommand, handleCommandsStreamError, writeLine),
 // adapt ctrlConn, then update the pinned version below.
 func TestContractFtpserverlib(t *testing.T) {
-	labtest.Pin(t, "github.com/fclairamb/ftpserverlib", "v0.25.0",
+	contract.Pin(t, "github.com/fclairamb/ftpserverlib", "v0.25.0",
 		`the USER reply "331 OK" as one Write, HELP answered 502, the idle deadline set on the control conn before each read (services/ftp/conn.go)`)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

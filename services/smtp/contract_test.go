@@ -12,7 +12,7 @@ import (
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
 
-	"labd/internal/labtest"
+	"labd/internal/contract"
 )
 
 // TestContractGoSMTP pins what services/smtp/lineconn.go assumes of
@@ -35,7 +35,7 @@ import (
 // adapt lineconn.go (or drop the filter feature that broke), then update
 // the pinned version below.
 func TestContractGoSMTP(t *testing.T) {
-	labtest.Pin(t, "github.com/emersion/go-smtp", "v0.25.1",
+	contract.Pin(t, "github.com/emersion/go-smtp", "v0.25.1",
 		"one reply line per Write, EHLO caps PIPELINING and CHUNKING as 250- lines, one Write per RSET, one command read per reply (services/smtp/lineconn.go)")
 
 	// Each client line, and whether the library must answer it before it

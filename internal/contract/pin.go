@@ -1,4 +1,7 @@
-package labtest
+// Package contract helps the contract tests that pin how a library
+// behaves inside where labd depends on it (a shim, a private field). It
+// imports nothing of labd, so a package's internal tests can use it.
+package contract
 
 import (
 	"os"
