@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -396,9 +395,7 @@ func writeFile(t *testing.T, path, content string) {
 
 // notifySink is a second DNS server that records the NOTIFYs it receives.
 type notifySink struct {
-	mu    sync.Mutex
-	zones []string
-	got   chan string
+	got chan string
 }
 
 func (n *notifySink) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {

@@ -107,9 +107,7 @@ func ftpCode(err error) int {
 	if err == nil {
 		return 0
 	}
-	var tp interface{ Error() string }
-	tp = err
-	n, _ := strconv.Atoi(strings.SplitN(tp.Error(), " ", 2)[0])
+	n, _ := strconv.Atoi(strings.SplitN(err.Error(), " ", 2)[0])
 	return n
 }
 
