@@ -147,7 +147,9 @@ func TestKill9DuringDeliveriesLosesNothingAcknowledged(t *testing.T) {
 				}
 				id := fmt.Sprintf("w%d-%d", w, i)
 				fmt.Fprintf(c, "MAIL FROM:<load@lab.test>\r\nRCPT TO:<alice@lab.test>\r\nDATA\r\n")
-				if !strings.HasPrefix(reply(), "250") || !strings.HasPrefix(reply(), "250") || !strings.HasPrefix(reply(), "354") {
+				// Pipelined: the replies to MAIL, RCPT and DATA, in order.
+				mail, rcpt, data := reply(), reply(), reply()
+				if !strings.HasPrefix(mail, "250") || !strings.HasPrefix(rcpt, "250") || !strings.HasPrefix(data, "354") {
 					return
 				}
 				fmt.Fprintf(c, "Subject: %s\r\n\r\n%s\r\n.\r\n", id, strings.Repeat("x", 2000))

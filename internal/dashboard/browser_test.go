@@ -294,7 +294,8 @@ func smtpSession(t *testing.T, d *labtest.Daemon) (string, string) {
 }
 
 func waitClosed(t *testing.T, d *labtest.Daemon, remote string) {
-	deadline := time.Now().Add(5 * time.Second)
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, in := range d.Deps.Sessions.List() {
 			if in.Remote == remote && !in.Open {
@@ -303,5 +304,5 @@ func waitClosed(t *testing.T, d *labtest.Daemon, remote string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Logf("session of %s still open after 5 s", remote)
+	t.Fatalf("the session of %s is still open 15 s after the client quit and closed", remote)
 }

@@ -27,20 +27,11 @@ func TestWithRealServices(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := env{base: "http://" + d.Addr(t, "http", "tcp")}.client(t).admin()
-	has := func(svc string) string {
-		for _, ep := range d.Endpoints {
-			if ep.Service == svc && ep.Network == "tcp" {
-				return ep.Addr
-			}
-		}
-		return ""
-	}
+	// A missing endpoint fails the test: it means a service did not bind.
+	has := func(t *testing.T, svc string) string { return d.Addr(t, svc, "tcp") }
 
 	t.Run("DNS queries", func(t *testing.T) {
-		addr := has("dns")
-		if addr == "" {
-			t.Skip("no dns service registered")
-		}
+		addr := has(t, "dns")
 		name := dns.Fqdn(cfg.FQDN())
 		for _, net := range []string{"udp", "tcp"} {
 			m := new(dns.Msg)
@@ -79,10 +70,7 @@ func TestWithRealServices(t *testing.T) {
 	})
 
 	t.Run("FTP login masked", func(t *testing.T) {
-		addr := has("ftp")
-		if addr == "" {
-			t.Skip("no ftp service registered")
-		}
+		addr := has(t, "ftp")
 		conn := labtest.Dial(t, addr)
 		br := bufio.NewReader(conn)
 		expect := func(code string) {
@@ -134,10 +122,7 @@ func TestWithRealServices(t *testing.T) {
 		}
 	})
 	t.Run("SMTP AUTH and a multipart mail", func(t *testing.T) {
-		addr := has("smtp")
-		if addr == "" {
-			t.Skip("no smtp service registered")
-		}
+		addr := has(t, "smtp")
 		raw, err := os.ReadFile("../../testdata/mail/mime-attachment.eml")
 		if err != nil {
 			t.Fatal(err)
@@ -195,10 +180,7 @@ func TestWithRealServices(t *testing.T) {
 	})
 
 	t.Run("POP3 USER/PASS masked, replies annotated", func(t *testing.T) {
-		addr := has("pop3")
-		if addr == "" {
-			t.Skip("no pop3 service registered")
-		}
+		addr := has(t, "pop3")
 		conn := labtest.Dial(t, addr)
 		br := bufio.NewReader(conn)
 		for _, cmd := range []string{"", "USER alice", "PASS alice", "STAT", "QUIT"} {
@@ -221,10 +203,7 @@ func TestWithRealServices(t *testing.T) {
 	})
 
 	t.Run("Telnet password masked", func(t *testing.T) {
-		addr := has("telnet")
-		if addr == "" {
-			t.Skip("no telnet service registered")
-		}
+		addr := has(t, "telnet")
 		conn := labtest.Dial(t, addr)
 		var seen []byte
 		waitFor := func(s string) {
@@ -266,15 +245,7 @@ func TestWithRealServices(t *testing.T) {
 		}
 	})
 	t.Run("TFTP transfer listed", func(t *testing.T) {
-		var addr string
-		for _, ep := range d.Endpoints {
-			if ep.Service == "tftp" && ep.Network == "udp" {
-				addr = ep.Addr
-			}
-		}
-		if addr == "" {
-			t.Skip("no tftp service registered")
-		}
+		addr := d.Addr(t, "tftp", "udp")
 		cl, err := tftp.NewClient(addr)
 		if err != nil {
 			t.Fatal(err)
@@ -305,10 +276,7 @@ func TestWithRealServices(t *testing.T) {
 		}
 	})
 	t.Run("IMAP LOGIN masked, tagged replies annotated", func(t *testing.T) {
-		addr := has("imap")
-		if addr == "" {
-			t.Skip("no imap service registered")
-		}
+		addr := has(t, "imap")
 		conn := labtest.Dial(t, addr)
 		br := bufio.NewReader(conn)
 		if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "* OK") {

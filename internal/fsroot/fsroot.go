@@ -1,20 +1,56 @@
 // Package fsroot lays out labd's data directory (homes, pub/, database, TLS
-// material) and resolves client-supplied paths inside a root so that no
-// client ever leaves it: not with "..", not with an absolute path, not
-// through a symlink that points outside.
+// material) and decides whether an error means that a client path tried to
+// leave its root (services open client paths through os.Root, which refuses
+// "..", absolute paths and symlinks that point outside).
 package fsroot
 
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
-// ErrEscape is returned for a path that would leave its root.
+// ErrEscape is returned for a path that would leave its root; IsEscape
+// recognises it as well as os.Root's own refusal.
 var ErrEscape = errors.New("path leaves the permitted directory")
+
+// IsEscape says whether err (or an error it wraps, such as an
+// *fs.PathError or *os.LinkError from os.Root) means that a path tried to
+// leave its root: with "..", an absolute path, or a symlink pointing
+// outside. It is the one place that decides; callers never match texts.
+func IsEscape(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrEscape) {
+		return true
+	}
+	e := rootEscape()
+	return e != nil && errors.Is(err, e)
+}
+
+// rootEscape is os.Root's error for a name that leaves the root ("path
+// escapes from parent"), which the os package does not export: it is
+// taken once from os.Root itself (".." at the top of a root is refused
+// before any file is touched), so no caller depends on its text.
+var rootEscape = sync.OnceValue(func() error {
+	r, err := os.OpenRoot(string(filepath.Separator))
+	if err != nil {
+		return nil
+	}
+	defer r.Close()
+	_, err = r.Stat("..")
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return nil
+})
 
 // Layout names the places under the data directory.
 type Layout struct{ DataDir string }
@@ -59,16 +95,6 @@ func (l Layout) EnsureHome(user string) error {
 	return nil
 }
 
-// Join resolves a client path against a virtual working directory and
-// returns the virtual absolute path ("/a/b"). ".." never climbs above "/",
-// as in a chroot: this is for interactive clients (FTP CWD, shell cd).
-func Join(cwd, p string) string {
-	if !strings.HasPrefix(p, "/") {
-		p = path.Join("/", cwd, p)
-	}
-	return path.Clean("/" + p)
-}
-
 // Rel turns a virtual absolute path into a path relative to the root, for
 // os.Root and io/fs ("." for the root itself).
 func Rel(virtual string) string {
@@ -77,45 +103,4 @@ func Rel(virtual string) string {
 		return "."
 	}
 	return r
-}
-
-// Resolve returns the host path of name inside root, refusing a name that
-// is absolute, climbs with "..", or reaches outside root through a symlink
-// (for a path that does not exist yet, its deepest existing parent is
-// checked). Use it for one-shot requests (TFTP, HTTP); use os.OpenRoot for
-// the operations themselves when possible, which also closes the window
-// between check and use.
-func Resolve(root, name string) (string, error) {
-	name = filepath.FromSlash(name)
-	if name == "" || filepath.IsAbs(name) || !filepath.IsLocal(name) {
-		return "", fmt.Errorf("%q: %w", name, ErrEscape)
-	}
-	realRoot, err := filepath.EvalSymlinks(root)
-	if err != nil {
-		return "", fmt.Errorf("root %s: %w", root, err)
-	}
-	full := filepath.Join(realRoot, name)
-	probe := full
-	for {
-		real, err := filepath.EvalSymlinks(probe)
-		if err == nil {
-			if real != realRoot && !strings.HasPrefix(real, realRoot+string(filepath.Separator)) {
-				return "", fmt.Errorf("%q: %w (symlink)", name, ErrEscape)
-			}
-			return full, nil
-		}
-		if !errors.Is(err, os.ErrNotExist) {
-			return "", err
-		}
-		if _, lerr := os.Lstat(probe); lerr == nil {
-			// A dangling symlink: creating through it would land wherever
-			// it points.
-			return "", fmt.Errorf("%q: %w (dangling symlink)", name, ErrEscape)
-		}
-		parent := filepath.Dir(probe)
-		if parent == probe || len(parent) < len(realRoot) {
-			return full, nil
-		}
-		probe = parent
-	}
 }

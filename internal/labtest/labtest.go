@@ -180,8 +180,28 @@ func Tool(t testing.TB, name string) string {
 	if os.Getenv("LABD_REQUIRE_TOOLS") == "1" {
 		t.Fatalf("%s is required (LABD_REQUIRE_TOOLS=1) but not on PATH: .ci/run must install it", name)
 	}
-	t.Skipf("%s not installed: skipping this external-client test (CI installs it; see .ci/run)", name)
+	skipOrFail(t, name+" not installed: skipping this external-client test (CI installs it; see .ci/run)")
 	return ""
+}
+
+// Require states a precondition other than a client on PATH (root to bind
+// port 20, a run without -short): when ok is false the test is skipped
+// locally and fails when LABD_REQUIRE_TOOLS=1, since CI runs as root,
+// without -short, and must run every test. Tests never call t.Skip
+// themselves: this and Tool are the only places that decide.
+func Require(t testing.TB, ok bool, what string) {
+	t.Helper()
+	if !ok {
+		skipOrFail(t, "needs "+what)
+	}
+}
+
+func skipOrFail(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("LABD_REQUIRE_TOOLS") == "1" {
+		t.Fatalf("%s, and LABD_REQUIRE_TOOLS=1 requires every test to run (see .ci/run)", why)
+	}
+	t.Skip(why)
 }
 
 // Dial connects with a timeout and a deadline for the whole test exchange.

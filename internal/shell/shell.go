@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/term"
 
+	"labd/internal/fsroot"
 	"labd/internal/service"
 	"labd/internal/sessions"
 )
@@ -336,23 +337,16 @@ func errText(err error) string {
 		return "File exists"
 	case errors.Is(err, os.ErrPermission):
 		return "Permission denied"
+	case fsroot.IsEscape(err):
+		return errEscape.Error()
 	}
 	var pe *os.PathError
 	if errors.As(err, &pe) {
-		if strings.Contains(pe.Err.Error(), "escapes") || strings.Contains(pe.Err.Error(), "path escapes") {
-			return errEscape.Error()
-		}
 		return pe.Err.Error()
 	}
 	var le *os.LinkError
 	if errors.As(err, &le) {
-		if strings.Contains(le.Err.Error(), "escapes") {
-			return errEscape.Error()
-		}
 		return le.Err.Error()
-	}
-	if strings.Contains(err.Error(), "escapes") {
-		return errEscape.Error()
 	}
 	return err.Error()
 }

@@ -373,12 +373,11 @@ func (s *Service) Reload(ctx context.Context) (string, error) {
 	for _, sec := range s.secondaries {
 		sec.trigger()
 	}
-	var parts, changed []string
+	var parts []string
 	for _, z := range next.sorted() {
 		note := ""
 		if p := prev.zones[z.origin]; p == nil || p.serial() != z.serial() {
 			note = " changed"
-			changed = append(changed, z.origin)
 			s.sendNotify(z)
 		}
 		parts = append(parts, fmt.Sprintf("%s serial %d%s", z.origin, z.serial(), note))

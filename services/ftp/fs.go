@@ -62,8 +62,8 @@ func clean(err error) error {
 	case errors.Is(err, fs.ErrExist):
 		return syscall.EEXIST
 	}
-	// Everything else, in particular os.Root's "path escapes from
-	// parent" for a symlink pointing outside, is a refusal.
+	// Everything else, in particular a path that leaves the home
+	// (fsroot.IsEscape: a symlink pointing outside), is a refusal.
 	return syscall.EACCES
 }
 

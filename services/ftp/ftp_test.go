@@ -107,9 +107,7 @@ func ftpCode(err error) int {
 	if err == nil {
 		return 0
 	}
-	var tp interface{ Error() string }
-	tp = err
-	n, _ := strconv.Atoi(strings.SplitN(tp.Error(), " ", 2)[0])
+	n, _ := strconv.Atoi(strings.SplitN(err.Error(), " ", 2)[0])
 	return n
 }
 
@@ -623,10 +621,12 @@ func TestIdleTimeout(t *testing.T) {
 	// A transfer longer than the idle timeout is not cut.
 	c := e.dial(t, "alice", "alice")
 	pr, pw := io.Pipe()
+	// Three times the idle timeout in all, in pauses of a quarter of it
+	// (the sleeps are the scenario, not a synchronisation).
 	go func() {
-		for i := range 6 {
-			pw.Write(bytes.Repeat([]byte{byte('a' + i)}, 1000))
-			time.Sleep(500 * time.Millisecond)
+		for i := range 12 {
+			pw.Write(bytes.Repeat([]byte{byte('a' + i)}, 500))
+			time.Sleep(250 * time.Millisecond)
 		}
 		pw.Close()
 	}()
@@ -821,8 +821,8 @@ func TestDaemon(t *testing.T) {
 func TestActiveSourcePort(t *testing.T) {
 	for _, from20 := range []bool{false, true} {
 		t.Run(fmt.Sprint("from20=", from20), func(t *testing.T) {
-			if from20 && os.Geteuid() != 0 {
-				t.Skip("binding port 20 needs root")
+			if from20 {
+				labtest.Require(t, os.Geteuid() == 0, "root to bind port 20 (CI runs as root)")
 			}
 			e := start(t, func(c *config.Config) { c.FTP.ActiveFromPort20 = from20 })
 			conn, r := login(t, e.addr)

@@ -340,13 +340,13 @@ func TestTLS(t *testing.T) {
 }
 
 func TestIdleTimeout(t *testing.T) {
-	e := start(t, func(c *config.Config) { c.POP3.IdleTimeout = config.Duration(300 * time.Millisecond) })
+	e := start(t, func(c *config.Config) { c.POP3.IdleTimeout = config.Duration(2 * time.Second) })
 	deliver(t, e.deps, "alice", msg1)
 	d := open(t, e.plain)
 	d.cmd("USER alice", "+OK")
 	d.cmd("PASS alice", "+OK")
 	d.cmd("DELE 1", "+OK")
-	d.expect("-ERR idle for 300ms, closing the connection (no message was deleted)")
+	d.expect("-ERR idle for 2s, closing the connection (no message was deleted)")
 	if _, err := d.br.ReadString('\n'); err != io.EOF {
 		t.Errorf("connection not closed after the idle timeout: %v", err)
 	}

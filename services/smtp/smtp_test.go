@@ -365,17 +365,19 @@ func TestPerIPLimit(t *testing.T) {
 }
 
 func TestIdleTimeoutResetsPerLine(t *testing.T) {
-	e := start(t, func(c *config.Config) { c.SMTP.ReadTimeout = config.Duration(time.Second) })
+	const timeout = 2 * time.Second
+	e := start(t, func(c *config.Config) { c.SMTP.ReadTimeout = config.Duration(timeout) })
 	d := open(t, e.mx)
 	d.cmd("HELO slow", "250 ")
 	d.cmd("MAIL FROM:<a@b.c>", "250 ")
 	d.cmd("RCPT TO:<alice@lab.test>", "250 ")
 	d.cmd("DATA", "354 ")
-	// A slow typist: the whole DATA takes longer than read_timeout, but no
-	// pause is as long.
-	for i := 0; i < 5; i++ {
+	// A slow typist: the whole DATA takes longer than read_timeout, but
+	// each pause is a sixth of it (a margin a loaded machine keeps). The
+	// sleep is the scenario (a pause), not a synchronisation.
+	for i := 0; i < 7; i++ {
 		d.send("line\n")
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(timeout / 6)
 	}
 	d.send(".\n")
 	d.expect("250 ")

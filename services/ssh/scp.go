@@ -13,6 +13,8 @@ import (
 	"time"
 
 	glssh "github.com/gliderlabs/ssh"
+
+	"labd/internal/fsroot"
 )
 
 // Legacy SCP (the rcp-style protocol scp used before OpenSSH 9, and what
@@ -165,7 +167,7 @@ func errMsg(err error) string {
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
-	if strings.Contains(err.Error(), "escapes") || errors.Is(err, fs.ErrPermission) {
+	if fsroot.IsEscape(err) || errors.Is(err, fs.ErrPermission) {
 		return "Permission denied"
 	}
 	if errors.Is(err, fs.ErrNotExist) {

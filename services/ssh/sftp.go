@@ -93,8 +93,7 @@ func (h *homeFS) fail(op, p string, err error) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
-	if errors.Is(err, fsroot.ErrEscape) || strings.Contains(msg, "escapes from parent") || strings.Contains(msg, "path escapes") {
+	if fsroot.IsEscape(err) {
 		h.log.Info("sftp: path outside the home refused", "op", op, "path", p)
 		if h.sess != nil {
 			h.sess.Notef("sftp %s %s: refused (outside the home)", op, p)

@@ -838,7 +838,9 @@ func TestSFTPEscapes(t *testing.T) {
 func TestBannerAndIdleTimeout(t *testing.T) {
 	e := start(t, func(c *config.Config) {
 		c.Shell.Banner = "Lab host of room B12.\nAuthorized students only."
-		c.SSH.IdleTimeout = config.Duration(500 * time.Millisecond)
+		// Long enough for a key exchange under -race on a loaded machine:
+		// the idle timer runs between every read of the handshake too.
+		c.SSH.IdleTimeout = config.Duration(2 * time.Second)
 	})
 	var banner string
 	cc := clientConfig("alice", gossh.Password("alice"))
@@ -852,7 +854,7 @@ func TestBannerAndIdleTimeout(t *testing.T) {
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		t.Fatal("idle connection still open after 10s (idle_timeout 500ms)")
+		t.Fatal("idle connection still open after 10s (idle_timeout 2s)")
 	}
 }
 

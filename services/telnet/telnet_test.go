@@ -39,8 +39,23 @@ const (
 	ttypeSEND = 1
 )
 
-// start runs a Telnet service with test timings; edit cfg first with mod.
+// start runs a Telnet service with test timings for a client that
+// negotiates; edit cfg first with mod. The server stops waiting as soon as
+// the client has answered its options, so a generous NegotiationWait costs
+// nothing and a slow client on a loaded machine is not taken for nc.
 func start(t *testing.T, mod func(*config.Config)) (string, service.Deps, *Service) {
+	t.Helper()
+	return startWait(t, mod, 20*time.Second)
+}
+
+// startNC is start for a client that negotiates nothing (nc): the server
+// waits NegotiationWait for nothing, whatever its length, so keep it short.
+func startNC(t *testing.T, mod func(*config.Config)) (string, service.Deps, *Service) {
+	t.Helper()
+	return startWait(t, mod, 50*time.Millisecond)
+}
+
+func startWait(t *testing.T, mod func(*config.Config), wait time.Duration) (string, service.Deps, *Service) {
 	t.Helper()
 	cfg := labtest.Config(t)
 	if mod != nil {
@@ -53,7 +68,7 @@ func start(t *testing.T, mod func(*config.Config)) (string, service.Deps, *Servi
 	}
 	s := svc.(*Service)
 	s.FailDelay = 10 * time.Millisecond
-	s.NegotiationWait = 300 * time.Millisecond
+	s.NegotiationWait = wait
 	eps := labtest.Start(t, s)
 	deps.Endpoints.Add(eps...)
 	return labtest.Addr(t, eps, "telnet", "tcp"), deps, s
@@ -244,15 +259,18 @@ func TestNegotiatedSession(t *testing.T) {
 	}
 	// IAC IAC from the client is a data byte 255 (not UTF-8: shown as ?),
 	// and a split IAC command (AYT) is still understood.
+	// The server echoes what it read: once "echo x" is back, the IAC that
+	// came in the same write has been read alone, and the second IAC comes
+	// in a later read.
 	cl.send('e', 'c', 'h', 'o', ' ', 'x', cmdIAC)
-	time.Sleep(20 * time.Millisecond)
+	cl.expect("echo x")
 	cl.send(cmdIAC, 'y', '\r')
 	out = cl.expect("alice@labd:~$ ")
 	if !strings.Contains(out, "x?y\r\n") {
 		t.Errorf("IAC IAC as data: %q", out)
 	}
-	cl.send(cmdIAC)
-	time.Sleep(20 * time.Millisecond)
+	cl.send(' ', cmdIAC)
+	cl.expect(" ") // the space is echoed: the lone IAC was read with it
 	cl.send(cmdAYT)
 	cl.expect("[labd: yes, I am here]")
 
@@ -262,7 +280,7 @@ func TestNegotiatedSession(t *testing.T) {
 }
 
 func TestNoNegotiationLineMode(t *testing.T) {
-	addr, _, _ := start(t, nil)
+	addr, _, _ := startNC(t, nil)
 	cl := dial(t, addr)
 	// nc: answers nothing, types lines ended by bare LF.
 	cl.expect("login: ")
@@ -289,7 +307,7 @@ func TestNoNegotiationLineMode(t *testing.T) {
 }
 
 func TestLoginFailures(t *testing.T) {
-	addr, _, _ := start(t, func(c *config.Config) { c.Telnet.MaxAuthTries = 3 })
+	addr, _, _ := startNC(t, func(c *config.Config) { c.Telnet.MaxAuthTries = 3 })
 	// A failure then a success.
 	cl := dial(t, addr)
 	cl.expect("login: ")
@@ -325,9 +343,11 @@ func TestNoNegotiationLoop(t *testing.T) {
 	addr, _, _ := start(t, nil)
 	cl := dial(t, addr)
 	cl.expect(string(opening))
-	// DO ECHO twice, WILL NAWS twice, DONT SGA then DO SGA again,
-	// and options labd does not support.
+	// DO ECHO twice, WILL NAWS twice, and options labd does not support.
+	// DO SGA answers the last open option, so the server stops waiting
+	// for answers without a timeout.
 	cl.send(cmdIAC, cmdDO, optEcho, cmdIAC, cmdDO, optEcho)
+	cl.send(cmdIAC, cmdDO, optSGA)
 	cl.send(cmdIAC, cmdWILL, optNAWS, cmdIAC, cmdWILL, optNAWS)
 	cl.send(cmdIAC, cmdWONT, optTTYPE)
 	cl.send(cmdIAC, cmdWILL, 34)     // LINEMODE
@@ -335,7 +355,13 @@ func TestNoNegotiationLoop(t *testing.T) {
 	cl.send(cmdIAC, cmdWILL, 39)     // NEW-ENVIRON
 	cl.send(cmdIAC, cmdDO, optTTYPE) // the server does not send TTYPE
 	cl.expect("login: ")
-	time.Sleep(100 * time.Millisecond)
+	// Echo was agreed: the login name comes back. The server handles its
+	// input in order, so once "Password: " is here it has answered every
+	// option sent before the name: the count below is final.
+	cl.sendString("bob\r\n")
+	if got := cl.expect("Password: "); !strings.HasSuffix(got, "bob\r\n") {
+		t.Errorf("echo: %q", got)
+	}
 	got := cl.all()
 	count := func(seq ...byte) int { return bytes.Count(got, seq) }
 	if n := count(cmdIAC, cmdWILL, optEcho); n != 1 {
@@ -364,15 +390,10 @@ func TestNoNegotiationLoop(t *testing.T) {
 	if n := bytes.Count(got, []byte{cmdIAC}); n != 4+4 {
 		t.Errorf("server sent %d IAC commands, want 8: % x", n, got)
 	}
-	// Echo was agreed: the login name comes back.
-	cl.sendString("bob\r\n")
-	if got := cl.expect("Password: "); !strings.HasSuffix(got, "bob\r\n") {
-		t.Errorf("echo: %q", got)
-	}
 }
 
 func TestIdleTimeout(t *testing.T) {
-	addr, _, _ := start(t, func(c *config.Config) { c.Telnet.IdleTimeout = config.Duration(500 * time.Millisecond) })
+	addr, _, _ := startNC(t, func(c *config.Config) { c.Telnet.IdleTimeout = config.Duration(500 * time.Millisecond) })
 	cl := dial(t, addr)
 	cl.expect("login: ")
 	cl.expect("No input for 500ms: disconnecting. Bye.")
@@ -438,7 +459,7 @@ func TestDaemon(t *testing.T) {
 }
 
 func TestPerIPCap(t *testing.T) {
-	addr, _, _ := start(t, func(c *config.Config) { c.Telnet.MaxConnsPerIP = 1 })
+	addr, _, _ := startNC(t, func(c *config.Config) { c.Telnet.MaxConnsPerIP = 1 })
 	first := dial(t, addr)
 	first.expect("login: ")
 	second := dial(t, addr)
@@ -449,7 +470,9 @@ func TestPerIPCap(t *testing.T) {
 // TestClientRefusesEcho: DONT ECHO means line mode, and a client WILL ECHO
 // is refused (two echoing sides would loop).
 func TestClientRefusesEcho(t *testing.T) {
-	addr, _, _ := start(t, func(c *config.Config) { c.Telnet.IdleTimeout = config.Duration(time.Second) })
+	// The idle timeout must outlast each round trip below on a loaded
+	// machine, and fire at the end.
+	addr, _, _ := start(t, func(c *config.Config) { c.Telnet.IdleTimeout = config.Duration(3 * time.Second) })
 	cl := dial(t, addr)
 	cl.expect(string(opening))
 	cl.send(cmdIAC, cmdDONT, optEcho, cmdIAC, cmdWILL, optEcho, cmdIAC, cmdDONT, optSGA, cmdIAC, cmdWONT, optNAWS, cmdIAC, cmdWONT, optTTYPE)
@@ -468,7 +491,7 @@ func TestClientRefusesEcho(t *testing.T) {
 		t.Errorf("pwd in line mode: %q", got)
 	}
 	// The idle timeout applies in the shell too.
-	cl.expect("No input for 1s: disconnecting. Bye.")
+	cl.expect("No input for 3s: disconnecting. Bye.")
 	cl.waitEOF()
 }
 
@@ -497,9 +520,19 @@ func TestShutdownWarns(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v", err)
 	}
-	sctx, scancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	// Shutdown waits for the sessions to end: the user reads the warning
+	// and logs out, as asked (no grace period to race with).
+	sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
 	defer scancel()
-	s.Shutdown(sctx)
+	drained := make(chan error, 1)
+	go func() { drained <- s.Shutdown(sctx) }()
 	cl.expect("labd is shutting down")
+	cl.sendString("exit\n")
 	cl.waitEOF()
+	if err := <-drained; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if sctx.Err() != nil {
+		t.Fatal("shutdown waited for its deadline, not for the session to end")
+	}
 }

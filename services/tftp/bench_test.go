@@ -12,6 +12,8 @@ import (
 	"time"
 
 	pintftp "github.com/pin/tftp/v3"
+
+	"labd/internal/labtest"
 )
 
 // BenchmarkRead32MB reads a 32 MB file with blksize 1428 (the largest that
@@ -30,10 +32,7 @@ func BenchmarkRead32MB(b *testing.B) {
 	b.Run("tftpd-hpa", func(b *testing.B) {
 		bin := os.Getenv("LABD_IN_TFTPD")
 		if bin == "" {
-			var err error
-			if bin, err = exec.LookPath("in.tftpd"); err != nil {
-				b.Skip("in.tftpd (tftpd-hpa) not installed")
-			}
+			bin = labtest.Tool(b, "in.tftpd") // Debian package tftpd-hpa
 		}
 		dir := b.TempDir()
 		randomFile(b, filepath.Join(dir, "bench.bin"), size)
@@ -44,7 +43,19 @@ func BenchmarkRead32MB(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { cancel(); _ = cmd.Wait() })
-		time.Sleep(200 * time.Millisecond)
+		// in.tftpd has bound the port when we no longer can.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			pc, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				break
+			}
+			pc.Close()
+			if time.Now().After(deadline) {
+				b.Fatalf("in.tftpd did not bind %s within 10 s", addr)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		benchRead(b, addr)
 	})
 }

@@ -164,12 +164,9 @@ func TestTftpHpa(t *testing.T) {
 }
 
 func TestAtftp(t *testing.T) {
-	// atftp is optional (the class uses tftp-hpa and curl); install the
-	// Debian package atftp to run this.
-	atftp, err := exec.LookPath("atftp")
-	if err != nil {
-		t.Skip("atftp not installed (optional)")
-	}
+	// A second client besides tftp-hpa and curl: atftp asks for options
+	// (windowsize, timeout) that the others do not.
+	atftp := labtest.Tool(t, "atftp")
 	e := start(t, nil)
 	host, port := hostPort(t, e.addr)
 	data := randomFile(t, filepath.Join(e.root, "a.bin"), 3<<20)

@@ -20,8 +20,9 @@ import (
 //
 // Every accessor checks the field's kind and type and degrades to "not
 // available" when the layout differs (another library version): the
-// transfer then still works, with the library's code-1 errors. The tests
-// assert the error codes, so a layout change is noticed.
+// transfer then still works, with the library's code-1 errors.
+// TestContractPinTFTPInternals checks the layout directly and fails loudly
+// when the library changes it.
 
 type internals struct {
 	v reflect.Value // the struct behind the pointer

@@ -26,6 +26,7 @@ import (
 	"golang.org/x/net/ipv6"
 
 	"labd/config"
+	"labd/internal/fsroot"
 	"labd/internal/service"
 	"labd/internal/sessions"
 )
@@ -471,8 +472,8 @@ func fsError(err error, name string) error {
 	case isNoSpace(err):
 		return errorf(errDiskFull, "disk full or allocation exceeded")
 	}
-	// os.Root: "path escapes from parent" (symlink out, ..).
-	if strings.Contains(err.Error(), "escapes") {
+	// os.Root refused a symlink out or "..".
+	if fsroot.IsEscape(err) {
 		return errorf(errAccess, "access violation: %s leaves the TFTP root", name)
 	}
 	return errorf(errAccess, "access violation: %s: %v", name, unwrapPath(err))

@@ -198,9 +198,7 @@ func TestGetAndPut(t *testing.T) {
 // TestLargeFile moves 40 MB each way (beyond the 32 MB that plain TFTP
 // with 512-byte blocks can address) and compares SHA-256 sums.
 func TestLargeFile(t *testing.T) {
-	if testing.Short() {
-		t.Skip("large transfer")
-	}
+	labtest.Require(t, !testing.Short(), "a run without -short (a transfer of about 40 MB)")
 	e := start(t, nil)
 	data := randomFile(t, filepath.Join(e.root, "big.bin"), 40<<20)
 	want := sha256.Sum256(data)
@@ -223,9 +221,7 @@ func TestLargeFile(t *testing.T) {
 // TestBlockNumberRollover sends more than 65535 blocks, so the 16-bit
 // block number wraps (to 0, as tftp-hpa, curl and pin/tftp expect).
 func TestBlockNumberRollover(t *testing.T) {
-	if testing.Short() {
-		t.Skip("large transfer")
-	}
+	labtest.Require(t, !testing.Short(), "a run without -short (a transfer of about 40 MB)")
 	e := start(t, nil)
 	// 70000 blocks of 600 bytes: 42 MB would take long at 512; the wrap
 	// only needs the count.
@@ -545,8 +541,11 @@ func TestRawErrorPackets(t *testing.T) {
 // TestPartialUploadLeavesNothing stops a client in the middle: the server
 // times out and no file (partial or temporary) remains.
 func TestPartialUploadLeavesNothing(t *testing.T) {
+	// The client answers within 2 s (timeout and one retry), ten times what
+	// a loaded machine needs; then it leaves and the server gives up after
+	// those same 2 s.
 	e := start(t, func(c *config.TFTP) {
-		c.Timeout = config.Duration(200 * time.Millisecond)
+		c.Timeout = config.Duration(time.Second)
 		c.Retries = 1
 	})
 	r := newRaw(t, e.addr)
@@ -555,11 +554,15 @@ func TestPartialUploadLeavesNothing(t *testing.T) {
 		t.Fatalf("answer to WRQ: %x", p)
 	}
 	r.send(append([]byte{0, 3, 0, 1}, make([]byte, 512)...))
-	if p := r.recv(); !bytes.Equal(p, ack(1)) {
+	p := r.recv()
+	if bytes.Equal(p, ack(0)) { // a retransmission crossed DATA 1
+		p = r.recv()
+	}
+	if !bytes.Equal(p, ack(1)) {
 		t.Fatalf("answer to DATA 1: %x", p)
 	}
 	// Client gone. The session must end as a failure, with nothing on disk.
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var open bool
 		for _, s := range e.deps.Sessions.List() {
@@ -571,7 +574,7 @@ func TestPartialUploadLeavesNothing(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("transfer still open 10 s after the client left")
+			t.Fatal("transfer still open 30 s after the client left")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
