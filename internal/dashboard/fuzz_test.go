@@ -12,8 +12,8 @@ import (
 // server line before it (if any), and the client line around it.
 var secretKinds = []struct {
 	proto, cmd, prompt, pre, post string // cmd: the client line before the prompt
-	b64                      bool   // the secret is base64 of the fuzzed bytes
-	banned                   string // bytes the protocol cannot carry in the secret
+	b64                           bool   // the secret is base64 of the fuzzed bytes
+	banned                        string // bytes the protocol cannot carry in the secret
 }{
 	{proto: "ftp", pre: "PASS "},
 	{proto: "pop3", pre: "pass "},

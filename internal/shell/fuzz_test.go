@@ -42,7 +42,7 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// quote single-quotes s; a ' inside is written '\'' as in sh.
+// quote single-quotes s; a ' inside is written '\” as in sh.
 func quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
