@@ -29,6 +29,7 @@ func FuzzParse(f *testing.F) {
 		seen := map[string]bool{}
 		var b bytes.Buffer
 		w := csv.NewWriter(&b)
+		_ = w.Write([]string{"name", "password", "admin"}) // so that a user "user" is not a header
 		for _, l := range lines {
 			if err := store.CheckUserName(l.Name); err != nil || seen[l.Name] || l.Name == "taken" || l.Password == "" {
 				t.Fatalf("line %+v accepted (%v)", l, err)
@@ -52,4 +53,14 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestHeaderOnlyFirst: found while writing FuzzParse. After the header,
+// users named "user" or "login" were skipped as more headers, and so
+// silently never created.
+func TestHeaderOnlyFirst(t *testing.T) {
+	lines, problems := Parse(strings.NewReader("name,password\nuser,pw\nlogin\n"), "r.csv", nil)
+	if len(problems) > 0 || len(lines) != 2 || lines[0].Name != "user" || lines[1].Name != "login" {
+		t.Fatalf("lines %+v, problems %q", lines, problems)
+	}
 }
