@@ -13,10 +13,10 @@ import (
 // pop3States drive a session into each state before the fuzzed input.
 var pop3States = [][]labtest.Step{
 	{}, // AUTHORIZATION, nothing sent
-	{{Send: "USER alice\r\n", Expect: "+OK"}}, // USER given, PASS expected
-	{{Send: "USER alice\r\n", Expect: "+OK"}, {Send: "PASS alice\r\n", Expect: "+OK"}},                                  // TRANSACTION
+	{{Send: "USER alice\r\n", Expect: "+OK"}},                                                                               // USER given, PASS expected
+	{{Send: "USER alice\r\n", Expect: "+OK"}, {Send: "PASS alice\r\n", Expect: "+OK"}},                                      // TRANSACTION
 	{{Send: "USER alice\r\n", Expect: "+OK"}, {Send: "PASS alice\r\n", Expect: "+OK"}, {Send: "DELE 1\r\n", Expect: "+OK"}}, // a deletion pending
-	{{Send: "AUTH PLAIN\r\n", Expect: "+ "}}, // SASL: the input is the response
+	{{Send: "AUTH PLAIN\r\n", Expect: "+ "}},                                                                                // SASL: the input is the response
 }
 
 // FuzzSession is the POP3 session state machine under fuzzed input, the

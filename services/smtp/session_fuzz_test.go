@@ -20,8 +20,8 @@ var smtpStates = []struct {
 	{"smtp", []labtest.Step{{Send: "EHLO fuzz\r\n", Expect: "250 "}}},
 	{"smtp", []labtest.Step{{Send: "EHLO fuzz\r\n", Expect: "250 "}, {Send: "MAIL FROM:<a@example.com>\r\n", Expect: "250 "}, {Send: "RCPT TO:<alice@lab.test>\r\n", Expect: "250 "}}},                        // in a transaction
 	{"smtp", []labtest.Step{{Send: "HELO fuzz\r\n", Expect: "250 "}, {Send: "MAIL FROM:<>\r\n", Expect: "250 "}, {Send: "RCPT TO:<alice@lab.test>\r\n", Expect: "250 "}, {Send: "DATA\r\n", Expect: "354 "}}}, // in DATA
-	{"submission", []labtest.Step{{Send: "EHLO fuzz\r\n", Expect: "250 "}, {Send: "AUTH PLAIN AGFsaWNlAGFsaWNl\r\n", Expect: "235 "}}},                                                                    // authenticated
-	{"submission", []labtest.Step{{Send: "EHLO fuzz\r\n", Expect: "250 "}, {Send: "AUTH LOGIN\r\n", Expect: "334 "}}},                                                                                     // in SASL
+	{"submission", []labtest.Step{{Send: "EHLO fuzz\r\n", Expect: "250 "}, {Send: "AUTH PLAIN AGFsaWNlAGFsaWNl\r\n", Expect: "235 "}}},                                                                        // authenticated
+	{"submission", []labtest.Step{{Send: "EHLO fuzz\r\n", Expect: "250 "}, {Send: "AUTH LOGIN\r\n", Expect: "334 "}}},                                                                                         // in SASL
 }
 
 // FuzzSession is the SMTP line filter in front of go-smtp, as a whole

@@ -10,7 +10,7 @@ import (
 // telnetStates drive a session into each state before the fuzzed input.
 var telnetStates = [][]labtest.Step{
 	{}, // at login:
-	{{Send: "alice\r\n", Expect: "Password: "}},                                         // at Password:
+	{{Send: "alice\r\n", Expect: "Password: "}},                                        // at Password:
 	{{Send: "alice\r\n", Expect: "Password: "}, {Send: "alice\r\n", Expect: "alice@"}}, // in the lab shell
 }
 
