@@ -12,6 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"labd/config"
+	"labd/internal/service"
 )
 
 // PanicLog is a logger for fuzz targets: service.Recover turns a panic in
@@ -174,4 +177,14 @@ func (s Session) Run(t testing.TB, steps []Step, input []byte) {
 			t.Fatalf("the server neither answered nor closed within %s (input %q)", sessionDeadline, input)
 		}
 	}
+}
+
+// FuzzDeps prepares the dependencies of cfg (as Deps) for a fuzz target:
+// the services built from them log to the returned PanicLog only.
+func FuzzDeps(t testing.TB, cfg *config.Config) (service.Deps, *PanicLog) {
+	t.Helper()
+	d := Deps(t, cfg)
+	p := &PanicLog{}
+	d.Logger = p.Logger()
+	return d, p
 }

@@ -44,9 +44,7 @@ func FuzzHandler(f *testing.F) {
 	cfg := labtest.Config(f)
 	cfg.DNS.Forwarders = nil // no network: recursion is refused
 	cfg.DNS.RateLimit = 0
-	deps := labtest.Deps(f, cfg)
-	var panics labtest.PanicLog
-	deps.Logger = panics.Logger()
+	deps, panics := labtest.FuzzDeps(f, cfg)
 	s, err := labdns.New(deps)
 	if err != nil {
 		f.Fatal(err)

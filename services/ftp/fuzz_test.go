@@ -2,11 +2,10 @@ package ftp
 
 import (
 	"bytes"
-	"io"
-	"net"
 	"strings"
 	"testing"
-	"time"
+
+	"labd/internal/memconn"
 )
 
 // FuzzCtrlConn feeds a control connection's bytes, in chunks of a fuzzed
@@ -21,7 +20,7 @@ func FuzzCtrlConn(f *testing.F) {
 	f.Add([]byte("\x16\x03\x01HELP\r\n"), uint8(4))
 	f.Add([]byte("HELP \xff\xfe\r\nHELP \t\r\n"), uint8(5))
 	f.Fuzz(func(t *testing.T, in []byte, chunk uint8) {
-		src := &chunkConn{data: in, chunk: int(chunk) + 1}
+		src := &memconn.Conn{In: in, Chunk: int(chunk) + 1}
 		c := &ctrlConn{Conn: src, client: &client{}, help: true}
 		var lib []byte
 		buf := make([]byte, 512)
@@ -59,7 +58,7 @@ func FuzzCtrlConn(f *testing.F) {
 				t.Fatalf("HELP line %q reached the library (all: %q)", line, lib)
 			}
 		}
-		for _, reply := range bytes.SplitAfter(src.out.Bytes(), []byte("\r\n")) {
+		for _, reply := range bytes.SplitAfter(src.Out.Bytes(), []byte("\r\n")) {
 			if len(reply) > 0 && !bytes.HasPrefix(reply, []byte("214")) && !bytes.HasPrefix(reply, []byte(" ")) && !bytes.HasPrefix(reply, []byte("502 ")) {
 				t.Fatalf("the shim sent %q", reply)
 			}
@@ -83,26 +82,3 @@ func FuzzHelpReply(f *testing.F) {
 		}
 	})
 }
-
-// chunkConn returns data chunk bytes per Read, then EOF; writes are kept.
-type chunkConn struct {
-	data  []byte
-	chunk int
-	out   bytes.Buffer
-}
-
-func (c *chunkConn) Read(p []byte) (int, error) {
-	if len(c.data) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, c.data[:min(c.chunk, len(c.data))])
-	c.data = c.data[n:]
-	return n, nil
-}
-func (c *chunkConn) Write(p []byte) (int, error)        { return c.out.Write(p) }
-func (c *chunkConn) Close() error                       { return nil }
-func (c *chunkConn) LocalAddr() net.Addr                { return &net.TCPAddr{} }
-func (c *chunkConn) RemoteAddr() net.Addr               { return &net.TCPAddr{} }
-func (c *chunkConn) SetDeadline(time.Time) error        { return nil }
-func (c *chunkConn) SetReadDeadline(time.Time) error    { return nil }
-func (c *chunkConn) SetWriteDeadline(t time.Time) error { return nil }

@@ -3,10 +3,9 @@ package pop3
 import (
 	"bufio"
 	"bytes"
-	"io"
-	"net"
 	"testing"
-	"time"
+
+	"labd/internal/memconn"
 )
 
 // FuzzReadLine feeds client bytes to the POP3 command reader. Invariants:
@@ -19,7 +18,7 @@ func FuzzReadLine(f *testing.F) {
 	f.Add(append(bytes.Repeat([]byte("B"), readBuffer*2), "\nQUIT\n"...))
 	f.Add([]byte("\r\r\n\n\r"))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		src := &memConn{r: bytes.NewReader(in)}
+		src := memconn.New(in)
 		p := &conn{s: &Service{}, c: src, br: bufio.NewReaderSize(src, readBuffer), bw: bufio.NewWriter(src)}
 		lines, skipped := 0, 0
 		for {
@@ -40,22 +39,8 @@ func FuzzReadLine(f *testing.F) {
 			t.Fatalf("%d lines and %d skipped from %d LFs", lines, skipped, lf)
 		}
 		_ = p.bw.Flush()
-		if got, want := bytes.Count(src.out.Bytes(), []byte("-ERR line too long")), skipped; got != want {
+		if got, want := bytes.Count(src.Out.Bytes(), []byte("-ERR line too long")), skipped; got != want {
 			t.Fatalf("%d too-long answers for %d skipped lines", got, want)
 		}
 	})
 }
-
-type memConn struct {
-	r   io.Reader
-	out bytes.Buffer
-}
-
-func (c *memConn) Read(p []byte) (int, error)         { return c.r.Read(p) }
-func (c *memConn) Write(p []byte) (int, error)        { return c.out.Write(p) }
-func (c *memConn) Close() error                       { return nil }
-func (c *memConn) LocalAddr() net.Addr                { return &net.TCPAddr{} }
-func (c *memConn) RemoteAddr() net.Addr               { return &net.TCPAddr{} }
-func (c *memConn) SetDeadline(time.Time) error        { return nil }
-func (c *memConn) SetReadDeadline(time.Time) error    { return nil }
-func (c *memConn) SetWriteDeadline(t time.Time) error { return nil }

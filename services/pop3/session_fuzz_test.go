@@ -31,15 +31,13 @@ func FuzzSession(f *testing.F) {
 	}
 	cfg := labtest.Config(f)
 	cfg.POP3.RequireTLSForAuth = false
-	deps := labtest.Deps(f, cfg)
-	var panics labtest.PanicLog
-	deps.Logger = panics.Logger()
+	deps, panics := labtest.FuzzDeps(f, cfg)
 	svc, err := pop3svc.NewService(deps)
 	if err != nil {
 		f.Fatal(err)
 	}
 	svc.AuthFailDelay = 0
-	sess := labtest.Session{Serve: svc.Handle, Greeting: "+OK labd POP3 server ready", Bye: "\r\nQUIT\r\n", MustClose: true, Panics: &panics}
+	sess := labtest.Session{Serve: svc.Handle, Greeting: "+OK labd POP3 server ready", Bye: "\r\nQUIT\r\n", MustClose: true, Panics: panics}
 	f.Fuzz(func(t *testing.T, state uint8, input []byte) {
 		if len(input) > 1<<14 {
 			return

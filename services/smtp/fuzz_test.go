@@ -3,11 +3,10 @@ package smtp
 import (
 	"bytes"
 	"crypto/tls"
-	"io"
-	"net"
 	"strings"
 	"testing"
-	"time"
+
+	"labd/internal/memconn"
 )
 
 // FuzzLineFilter feeds client bytes through the line filter in command
@@ -25,7 +24,7 @@ func FuzzLineFilter(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		src := &memConn{r: bytes.NewReader(in)}
+		src := memconn.New(in)
 		c := newLineConn(src, false, nil, 0, "lab.test", func(arg string) string { return "252 2.1.5 " + arg })
 		buf := make([]byte, lineBuffer+16)
 		mid := false
@@ -50,7 +49,7 @@ func FuzzLineFilter(f *testing.F) {
 			}
 			mid = !full
 		}
-		for _, r := range strings.SplitAfter(src.out.String(), "\r\n") {
+		for _, r := range strings.SplitAfter(src.Out.String(), "\r\n") {
 			if r == "" {
 				continue
 			}
@@ -68,7 +67,7 @@ func FuzzReplyRewrite(f *testing.F) {
 	f.Add([]byte("250-labd\r\n\x00250-PIPELINING\r\n\x00250-CHUNKING\r\n\x00250 8BITMIME\r\n"), true)
 	f.Add([]byte("354 go ahead\r\n\x00250 ok\r\n\x00334 \r\n\x00235 2.7.0 ok\r\n"), false)
 	f.Fuzz(func(t *testing.T, writes []byte, offerTLS bool) {
-		src := &memConn{r: bytes.NewReader(nil)}
+		src := memconn.New(nil)
 		c := newLineConn(src, false, nil, 0, "lab.test", nil)
 		if offerTLS {
 			c.tlsConfig = testTLSConfig
@@ -87,26 +86,11 @@ func FuzzReplyRewrite(f *testing.F) {
 				t.Fatalf("Write(%q) = %d, %v", w, n, err)
 			}
 		}
-		if !bytes.Equal(src.out.Bytes(), want.Bytes()) {
-			t.Fatalf("wrote %q, want %q", src.out.Bytes(), want.Bytes())
+		if !bytes.Equal(src.Out.Bytes(), want.Bytes()) {
+			t.Fatalf("wrote %q, want %q", src.Out.Bytes(), want.Bytes())
 		}
 	})
 }
-
-// memConn reads from r and keeps what is written.
-type memConn struct {
-	r   io.Reader
-	out bytes.Buffer
-}
-
-func (c *memConn) Read(p []byte) (int, error)         { return c.r.Read(p) }
-func (c *memConn) Write(p []byte) (int, error)        { return c.out.Write(p) }
-func (c *memConn) Close() error                       { return nil }
-func (c *memConn) LocalAddr() net.Addr                { return &net.TCPAddr{} }
-func (c *memConn) RemoteAddr() net.Addr               { return &net.TCPAddr{} }
-func (c *memConn) SetDeadline(time.Time) error        { return nil }
-func (c *memConn) SetReadDeadline(time.Time) error    { return nil }
-func (c *memConn) SetWriteDeadline(t time.Time) error { return nil }
 
 // testTLSConfig only marks STARTTLS as offered; no handshake happens here.
 var testTLSConfig = &tls.Config{}

@@ -42,9 +42,7 @@ func FuzzSession(f *testing.F) {
 	}
 	cfg := labtest.Config(f)
 	cfg.SMTP.RequireTLSForAuth = false
-	deps := labtest.Deps(f, cfg)
-	var panics labtest.PanicLog
-	deps.Logger = panics.Logger()
+	deps, panics := labtest.FuzzDeps(f, cfg)
 	svc, err := smtpsvc.NewService(deps)
 	if err != nil {
 		f.Fatal(err)
@@ -56,7 +54,7 @@ func FuzzSession(f *testing.F) {
 		served := make(chan error, 1)
 		go func() { served <- svc.ServeListener(kind, l) }()
 		f.Cleanup(func() { l.Close(); <-served })
-		servers[kind] = labtest.Session{Serve: l.serve, Greeting: "220 ", Bye: "\r\n.\r\nQUIT\r\n", MustClose: true, Panics: &panics}
+		servers[kind] = labtest.Session{Serve: l.serve, Greeting: "220 ", Bye: "\r\n.\r\nQUIT\r\n", MustClose: true, Panics: panics}
 	}
 	f.Fuzz(func(t *testing.T, state uint8, input []byte) {
 		if len(input) > 1<<14 {

@@ -29,9 +29,7 @@ func FuzzSession(f *testing.F) {
 		}
 	}
 	cfg := labtest.Config(f)
-	deps := labtest.Deps(f, cfg)
-	var panics labtest.PanicLog
-	deps.Logger = panics.Logger()
+	deps, panics := labtest.FuzzDeps(f, cfg)
 	s, err := telnet.New(deps)
 	if err != nil {
 		f.Fatal(err)
@@ -39,7 +37,7 @@ func FuzzSession(f *testing.F) {
 	svc := s.(*telnet.Service)
 	svc.NegotiationWait = 0 // the fuzzer answers no option: line mode at once
 	svc.FailDelay = 0
-	sess := labtest.Session{Serve: svc.Handle, Greeting: "login: ", Bye: "\r\n", Panics: &panics}
+	sess := labtest.Session{Serve: svc.Handle, Greeting: "login: ", Bye: "\r\n", Panics: panics}
 	f.Fuzz(func(t *testing.T, state uint8, input []byte) {
 		if len(input) > 1<<12 {
 			return
