@@ -9,8 +9,8 @@ import (
 	"labd/internal/memconn"
 )
 
-// FuzzLineFilter feeds client bytes through the line filter in command
-// mode, as go-smtp would read them. Invariants: no panic; what the library
+// FuzzLineFilter feeds client bytes through the line filter, starting in
+// command, DATA or SASL mode, as go-smtp would read them. Invariants: no panic; what the library
 // gets is CRLF lines only (no bare LF, no CR before the CRLF); each line
 // the filter hands on in command mode starts with a verb go-smtp knows,
 // upper case; the filter's own answers are CRLF reply lines with a code.
@@ -21,11 +21,18 @@ func FuzzLineFilter(f *testing.F) {
 		"mail\tfrom:<a@b>\r\r\n", "x\r\ny\r\nz\r\nw\r\nv\r\nu\r\nt\r\ns\r\nr\r\nq\r\np\r\n",
 		"STARTTLS\r\nSTARTTLS now\r\n", "QUIT", "NOOP\r",
 	} {
-		f.Add([]byte(s))
+		for mode := range 3 {
+			f.Add([]byte(s), uint8(mode))
+		}
 	}
-	f.Fuzz(func(t *testing.T, in []byte) {
+	f.Add([]byte("Subject: x\n\nbody\n..\n.\nQUIT\n"), uint8(modeData))
+	f.Add([]byte("AGFsaWNlAGFsaWNl\nHELP\n"), uint8(modeSASL))
+	f.Fuzz(func(t *testing.T, in []byte, startMode uint8) {
 		src := memconn.New(in)
 		c := newLineConn(src, false, nil, 0, "lab.test", func(arg string) string { return "252 2.1.5 " + arg })
+		// As after the library's 354 (DATA) or 334 (SASL) reply.
+		mode := int(startMode) % 3
+		c.mode = mode
 		buf := make([]byte, lineBuffer+16)
 		mid := false
 		for i := 0; ; i++ {
@@ -42,9 +49,18 @@ func FuzzLineFilter(f *testing.F) {
 				t.Fatalf("the library got %q", chunk)
 			}
 			if full && !mid {
-				verb, _, _ := strings.Cut(strings.TrimSuffix(string(chunk), "\r\n"), " ")
-				if !knownVerbs[verb] {
-					t.Fatalf("command line %q handed to the library (input %q)", chunk, in)
+				switch mode {
+				case modeCommand:
+					verb, _, _ := strings.Cut(strings.TrimSuffix(string(chunk), "\r\n"), " ")
+					if !knownVerbs[verb] {
+						t.Fatalf("command line %q handed to the library (input %q)", chunk, in)
+					}
+				case modeData:
+					if string(chunk) == ".\r\n" {
+						mode = modeCommand
+					}
+				case modeSASL:
+					mode = modeCommand // one response line
 				}
 			}
 			mid = !full
