@@ -21,7 +21,7 @@ while IFS=: read -r file name; do
   if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -parallel 2 "$pkg"; then
     failed+=("$name ($pkg)")
   fi
-done < <(grep -rhoE --include='*_test.go' --exclude-dir=.git '^func Fuzz[A-Za-z0-9_]+\(' -r . -H \
+done < <(grep -rHoE --include='*_test.go' --exclude-dir=.git '^func Fuzz[A-Za-z0-9_]+\(' . \
   | sed -E 's/^\.\///; s/:func (Fuzz[A-Za-z0-9_]+)\($/:\1/' | sort)
 
 echo "fuzz: ran $n targets"
