@@ -116,10 +116,10 @@ func (s Session) Run(t testing.TB, steps []Step, input []byte) {
 		select {
 		case <-done:
 		case <-time.After(sessionDeadline):
-			t.Fatalf("the server still runs %s after the client hung up (input %q)", sessionDeadline, input)
+			t.Errorf("the server still runs %s after the client hung up (input %q)", sessionDeadline, input)
 		}
 		if p := s.Panics.Take(); len(p) > 0 {
-			t.Fatalf("panic (input %q):\n%s", input, p[0])
+			t.Errorf("panic (input %q):\n%s", input, p[0])
 		}
 	}()
 	var seen []byte
