@@ -50,7 +50,7 @@ func TestCaptureDownload(t *testing.T) {
 	}
 	resp, body = c.get("/labd/capture.pcapng?since=yesterday")
 	mustStatus(t, resp, body, 400)
-	resp, body = c.get("/labd/sessions")
+	_, body = c.get("/labd/sessions")
 	if !strings.Contains(body, `action="/labd/capture.pcapng"`) {
 		t.Error("sessions page lacks the class capture form")
 	}
@@ -74,7 +74,7 @@ func TestCaptureDownload(t *testing.T) {
 	if !strings.Contains(body, "CLIENT_") {
 		t.Errorf("key log %q", body)
 	}
-	resp, body = e.client(t).get("/labd/sessions/" + strconv.FormatUint(id, 10) + "/keylog.txt")
+	resp, _ = e.client(t).get("/labd/sessions/" + strconv.FormatUint(id, 10) + "/keylog.txt")
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("key log without login: %d", resp.StatusCode)
 	}

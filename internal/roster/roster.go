@@ -36,6 +36,7 @@ func Parse(r io.Reader, file string, exists func(name string) bool) ([]Line, []s
 	var todo []Line
 	var problems []string
 	seen := map[string]int{}
+	started := false // a non-empty record was read
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -56,7 +57,11 @@ func Parse(r io.Reader, file string, exists func(name string) bool) ([]Line, []s
 			continue
 		}
 		name := store.NormalizeUser(rec[0])
-		if len(todo) == 0 && len(problems) == 0 && (name == "name" || name == "user" || name == "username" || name == "login") {
+		first := !started
+		started = true
+		// Only the first record may be a header: after it, "user" or
+		// "login" is a user of that name, not a second header.
+		if first && (name == "name" || name == "user" || name == "username" || name == "login") {
 			continue // header
 		}
 		if len(rec) > 3 {

@@ -15,11 +15,12 @@ type redirect struct {
 // standard output.
 func parse(line string) ([]string, redirect, error) {
 	var (
-		words   []string
-		r       redirect
-		cur     strings.Builder
-		inWord  bool
-		wantDst bool // the next word is the redirection target
+		words    []string
+		r        redirect
+		cur      strings.Builder
+		inWord   bool
+		wantDst  bool // the next word is the redirection target
+		emptyDst bool
 	)
 	flush := func() {
 		if !inWord {
@@ -28,6 +29,7 @@ func parse(line string) ([]string, redirect, error) {
 		if wantDst {
 			r.path = cur.String()
 			wantDst = false
+			emptyDst = r.path == "" // > '' names no file
 		} else {
 			words = append(words, cur.String())
 		}
@@ -79,8 +81,8 @@ func parse(line string) ([]string, redirect, error) {
 		}
 	}
 	flush()
-	if wantDst {
-		return nil, r, errors.New("syntax error: a file name is expected after >")
+	if wantDst || emptyDst {
+		return nil, redirect{}, errors.New("syntax error: a file name is expected after >")
 	}
 	return words, r, nil
 }

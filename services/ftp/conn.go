@@ -178,8 +178,9 @@ func (c *ctrlConn) completeLines() int {
 
 // helpReply is the 214 answer to HELP [command].
 func helpReply(arg string) string {
-	if arg != "" {
-		cmd := strings.ToUpper(strings.Fields(arg)[0])
+	// Fields, not arg != "": a caller that did not trim must not panic.
+	if fields := strings.Fields(arg); len(fields) > 0 {
+		cmd := strings.ToUpper(fields[0])
 		if h, ok := helpTexts[cmd]; ok {
 			return "214 Syntax: " + cmd + " " + h + "\r\n"
 		}
