@@ -80,7 +80,8 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 	patient := func(ln net.Listener) net.Listener {
 		return &patientListener{Listener: ln, min: time.Duration(s.cfg.IdleTimeout)}
 	}
-	if _, err := s.group.Listen(service.ListenOptions{Service: "imap", Addrs: s.cfg.Listen, MaxPerIP: s.cfg.MaxConnsPerIP, Reject: reject, Wrap: patient}); err != nil {
+	front := func(ln net.Listener) net.Listener { return &frontListener{patient(ln)} }
+	if _, err := s.group.Listen(service.ListenOptions{Service: "imap", Addrs: s.cfg.Listen, MaxPerIP: s.cfg.MaxConnsPerIP, Reject: reject, Wrap: front}); err != nil {
 		return nil, err
 	}
 	if _, err := s.group.Listen(service.ListenOptions{Service: "imaps", Addrs: s.cfg.TLSListen, MaxPerIP: s.cfg.MaxConnsPerIP, TLS: s.deps.TLS.Config(), Wrap: patient}); err != nil {

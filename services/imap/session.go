@@ -32,6 +32,7 @@ type session struct {
 	user  string
 	fails int
 	sel   *view
+	front *frontConn // nil on TLS connections
 }
 
 // view is the selected mailbox of one session.
@@ -51,7 +52,7 @@ var (
 func (s *Service) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 	defer service.Recover(s.log, "imap")
 	nc := c.NetConn()
-	return &session{s: s, conn: c, rec: sessions.FromConn(nc), log: s.log.With("remote", nc.RemoteAddr().String())}, nil, nil
+	return &session{s: s, conn: c, rec: sessions.FromConn(nc), front: findFront(nc), log: s.log.With("remote", nc.RemoteAddr().String())}, nil, nil
 }
 
 // guard, deferred by every session method that does real work, turns a
@@ -116,6 +117,9 @@ func (ss *session) Login(username, password string) (err error) {
 		return imapserver.ErrAuthFailed
 	}
 	ss.user = u.Name
+	if ss.front != nil {
+		ss.front.authed.Store(true)
+	}
 	ss.log = ss.log.With("user", u.Name)
 	if ss.rec != nil {
 		ss.rec.SetUser(u.Name)
@@ -130,6 +134,15 @@ func (ss *session) unselect() {
 		ss.s.boxes.release(ss.sel.box)
 		ss.sel = nil
 	}
+}
+
+func isSystemFlag(f imap.Flag) bool {
+	for _, sf := range systemFlags {
+		if strings.EqualFold(string(f), string(sf)) {
+			return true
+		}
+	}
+	return strings.EqualFold(string(f), `\Recent`)
 }
 
 var systemFlags = []imap.Flag{imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagSeen, imap.FlagDraft}
@@ -260,7 +273,7 @@ func (ss *session) List(w *imapserver.ListWriter, ref string, patterns []string,
 	for _, mb := range mbs {
 		match := false
 		for _, p := range patterns {
-			if imapserver.MatchList(mb.Name, delim, ref, p) {
+			if imapserver.MatchList(mb.Name, delim, ref, p) || (mb.Name == "INBOX" && imapserver.MatchList(mb.Name, delim, ref, inboxPattern(ref, p))) {
 				match = true
 				break
 			}
@@ -304,6 +317,15 @@ func (ss *session) List(w *imapserver.ListWriter, ref string, patterns []string,
 		}
 	}
 	return nil
+}
+
+// inboxPattern spells "inbox" the canonical way at the start of a LIST
+// pattern: INBOX is case-insensitive (RFC 3501 5.1).
+func inboxPattern(ref, p string) string {
+	if ref == "" && len(p) >= 5 && strings.EqualFold(p[:5], "INBOX") {
+		return "INBOX" + p[5:]
+	}
+	return p
 }
 
 func (ss *session) statusData(mb store.Mailbox, o *imap.StatusOptions) *imap.StatusData {
@@ -413,6 +435,11 @@ func (ss *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) (err 
 	defer ss.guard(&err)
 	v := ss.sel
 	if v.readOnly {
+		if *w == (imapserver.ExpungeWriter{}) {
+			// CLOSE (the library's writer without a connection): after
+			// EXAMINE it just closes, silently (RFC 3501 6.4.2).
+			return nil
+		}
 		return noCode(imap.ResponseCodeCannot, "mailbox is read-only (EXAMINE)")
 	}
 	var list []uint32
@@ -662,6 +689,12 @@ func (ss *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *i
 	v := ss.sel
 	if v.readOnly {
 		return noCode(imap.ResponseCodeCannot, "mailbox is read-only (EXAMINE)")
+	}
+	for _, f := range flags.Flags {
+		if strings.HasPrefix(string(f), `\`) && !isSystemFlag(f) {
+			return &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug,
+				Text: "Unknown system flag " + string(f) + `: system flags are \Seen \Answered \Flagged \Deleted \Draft; keywords have no backslash`}
+		}
 	}
 	targets, err := v.resolveSeq(numSet)
 	if err != nil || len(targets) == 0 {
