@@ -250,7 +250,7 @@ func ensureHomes(ctx context.Context, st store.Users, layout fsroot.Layout) erro
 func tlsNames(cfg *config.Config) ([]string, []net.IP) {
 	d := cfg.Server.Domain
 	names := []string{cfg.FQDN(), d, "localhost"}
-	for _, s := range []string{"www", "mail", "smtp", "imap", "pop3", "ftp", "ns"} {
+	for _, s := range []string{"www", "mail", "smtp", "imap", "pop3", "ftp", "ns", "autoconfig", "autodiscover"} {
 		names = append(names, s+"."+d)
 	}
 	if h := cfg.Server.Hostname; h != "" && !strings.Contains(h, ".") {
