@@ -261,6 +261,7 @@ type transfer struct {
 	disk      int64                     // file bytes read or written
 	sent      atomic.Pointer[tftpError] // the ERROR sent, if any
 	started   bool                      // the library took over (options negotiated)
+	acked     map[string]string         // options labd acknowledged itself (sendSmall)
 	finished  bool
 }
 
@@ -381,8 +382,8 @@ func (t *transfer) finish(result string) {
 	t.s.mu.Lock()
 	delete(t.s.active, t)
 	t.s.mu.Unlock()
-	var acked map[string]string
-	if t.started {
+	acked := t.acked
+	if t.started && acked == nil {
 		acked = t.in.options()
 	}
 	t.sess.SetAttr("options", formatOptions(acked))
@@ -544,6 +545,14 @@ func (s *Service) handleRead(filename string, rf io.ReaderFrom) (err error) {
 		ot.SetSize(size)
 	}
 	wr := &wireReader{r: r, t: t}
+	if blk := t.negotiateBlksize(); blk > 0 {
+		t.started = true
+		if err := t.sendSmall(wr, blk, size); err != nil {
+			return t.fail(err)
+		}
+		t.finish("ok")
+		return nil
+	}
 	t.started = true
 	_, err = rf.ReadFrom(wr)
 	if err != nil {
