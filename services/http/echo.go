@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sort"
@@ -129,13 +130,30 @@ func (s *Service) echo(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if r.ContentLength > 0 {
+	switch {
+	case r.ContentLength > 0:
 		fmt.Fprintf(&b, "\n(body: %d bytes)\n", r.ContentLength)
+	case r.ContentLength < 0 && r.Body != nil:
+		// Transfer-Encoding: chunked (or HTTP/2 without a length): the
+		// size is only known once the body is read.
+		n, _ := io.Copy(io.Discard, io.LimitReader(r.Body, maxEchoBody+1))
+		enc := "no Content-Length"
+		if len(r.TransferEncoding) > 0 {
+			enc = "Transfer-Encoding: " + strings.Join(r.TransferEncoding, ", ")
+		}
+		if n > maxEchoBody {
+			fmt.Fprintf(&b, "\n(body: more than %d bytes, %s)\n", maxEchoBody, enc)
+		} else {
+			fmt.Fprintf(&b, "\n(body: %d bytes, %s)\n", n, enc)
+		}
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	fmt.Fprint(w, b.String())
 }
+
+// maxEchoBody is how much of a body of unknown length the echo page reads.
+const maxEchoBody = 10 << 20
 
 func tlsVersion(v uint16) string {
 	switch v {

@@ -300,6 +300,9 @@ func serveRoot(w http.ResponseWriter, r *http.Request, dir, p, base string) {
 		http.Error(w, "403 forbidden", http.StatusForbidden)
 		return
 	}
+	// A validator for caches and conditional requests (If-None-Match ->
+	// 304, which ServeContent answers once the ETag is set).
+	w.Header().Set("ETag", fmt.Sprintf(`"%x-%x"`, st.ModTime().UnixNano(), st.Size()))
 	http.ServeContent(w, r, path.Base(name), st.ModTime(), f)
 }
 

@@ -255,3 +255,31 @@ func TestTranscriptRecordsTheRequest(t *testing.T) {
 	}
 	t.Fatal("transcript of the closed session lacks the request or the response")
 }
+
+// Conditional GET (RFC 9110 8.8.3, 13.1.2), chunked request bodies on the
+// echo page, and HTTP/2 with prior knowledge on the plain port.
+func TestConformance(t *testing.T) {
+	e := start(t)
+	pub := filepath.Join(e.deps.Layout.Home("alice"), "public_html")
+	if err := os.WriteFile(filepath.Join(pub, "tag.txt"), []byte("etag me\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	resp := raw(t, e.plain, "GET /~alice/tag.txt HTTP/1.1\r\nHost: lab.test\r\nConnection: close\r\n\r\n")
+	i := strings.Index(resp, "\r\nEtag: ")
+	if i < 0 {
+		t.Fatalf("no ETag: %q", resp)
+	}
+	etag, _, _ := strings.Cut(resp[i+8:], "\r\n")
+	resp = raw(t, e.plain, "GET /~alice/tag.txt HTTP/1.1\r\nHost: lab.test\r\nIf-None-Match: "+etag+"\r\nConnection: close\r\n\r\n")
+	if !strings.HasPrefix(resp, "HTTP/1.1 304 ") {
+		t.Errorf("If-None-Match %s: %q", etag, firstLine(resp))
+	}
+	resp = raw(t, e.plain, "POST /echo HTTP/1.1\r\nHost: lab.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+	if !strings.Contains(resp, "(body: 11 bytes, Transfer-Encoding: chunked)") {
+		t.Errorf("chunked body not reported: %q", resp)
+	}
+	out := labtest.RunTool(t, "curl", "-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", "http://"+e.plain+"/echo")
+	if strings.TrimSpace(out) != "2 200" {
+		t.Errorf("curl --http2-prior-knowledge: %q", out)
+	}
+}
