@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -36,6 +37,11 @@ func (s *Service) handler() http.Handler {
 	mux.HandleFunc("/auth", s.basicAuth)
 	mux.HandleFunc("/ca.pem", s.caPEM)
 	mux.HandleFunc("/ca.crt", s.caDER)
+	mux.HandleFunc("GET /mail/config-v1.1.xml", s.autoconfig)
+	mux.HandleFunc("GET /.well-known/autoconfig/mail/config-v1.1.xml", s.autoconfig)
+	mux.HandleFunc("/autodiscover/autodiscover.xml", s.autodiscover)
+	mux.HandleFunc("/Autodiscover/Autodiscover.xml", s.autodiscover)
+	mux.HandleFunc("GET /mail.mobileconfig", s.mobileconfig)
 	for _, m := range s.extras {
 		mux.Handle(m.Pattern, m.Handler)
 	}
@@ -81,6 +87,9 @@ type indexData struct {
 	Endpoints []endpointRow
 	HasCA     bool
 	Users     []string
+	// MailHost is the name mail clients must use: they check the
+	// certificate's names, not IP addresses.
+	MailHost, HostAddr string
 }
 
 type endpointRow struct {
@@ -89,8 +98,8 @@ type endpointRow struct {
 }
 
 var hints = map[string]string{
-	"http":       "curl -v http://HOST/echo",
-	"https":      "curl --cacert ca.pem https://HOST/",
+	"http":       "curl -v http://HOSTPORT/echo",
+	"https":      "curl --cacert ca.pem https://HOSTPORT/",
 	"smtp":       "nc HOST PORT, then EHLO me",
 	"submission": "swaks --server HOST:PORT --auth-user alice",
 	"smtps":      "openssl s_client -connect HOST:PORT",
@@ -107,10 +116,22 @@ var hints = map[string]string{
 
 func (s *Service) index(tmpl *template.Template) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		d := indexData{Host: s.deps.Config.FQDN(), Domain: s.deps.Config.Server.Domain, HasCA: len(s.deps.TLS.CAPEM) > 0}
+		cfg := s.deps.Config
+		d := indexData{Host: cfg.FQDN(), Domain: cfg.Server.Domain, HasCA: len(s.deps.TLS.CAPEM) > 0, MailHost: cfg.MailHost()}
+		// The address the browser used stands in for a wildcard one.
+		seen, _ := splitHostPort(r.Host)
+		if !strings.Contains(r.Host, ":") || strings.HasSuffix(r.Host, "]") {
+			seen = strings.Trim(r.Host, "[]")
+		}
 		for _, e := range s.deps.Endpoints.List() {
 			host, port := splitHostPort(e.Addr)
-			hint := strings.NewReplacer("HOST", host, "PORT", port).Replace(hints[e.Service])
+			if (host == "0.0.0.0" || host == "::" || host == "") && seen != "" {
+				host = seen
+			}
+			if d.HostAddr == "" && e.Service == "http" {
+				d.HostAddr = host
+			}
+			hint := strings.NewReplacer("HOSTPORT", net.JoinHostPort(host, port), "HOST", host, "PORT", port).Replace(hints[e.Service])
 			d.Endpoints = append(d.Endpoints, endpointRow{Service: e.Service, Network: e.Network, Addr: e.Addr, TLS: e.TLS, Hint: hint})
 		}
 		if users, err := s.deps.Store.ListUsers(r.Context()); err == nil {
