@@ -964,3 +964,16 @@ func TestCheck(t *testing.T) {
 		t.Errorf("NewService with a corrupt key: %v", err)
 	}
 }
+
+// Shell users are told before labd stops, as over Telnet.
+func TestShutdownNotice(t *testing.T) {
+	e := start(t, nil)
+	c := e.login(t)
+	tm := openPTY(t, c, nil)
+	tm.until("alice@labd:~$ ")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	go e.svc.Shutdown(ctx)
+	tm.until("labd is shutting down")
+}
+
