@@ -236,7 +236,20 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (drv ft
 		c.log.Error("cannot open home", "user", u.Name, "err", err)
 		return nil, errors.New("your home directory is unavailable")
 	}
-	return c.login(u.Name, false, root), nil
+	home := c.login(u.Name, false, root)
+	pub, err := os.OpenRoot(s.deps.Layout.Pub())
+	if err != nil {
+		c.log.Warn("cannot open pub/ for the user's view", "err", err)
+		return home, nil
+	}
+	c.mu.Lock()
+	old := c.pub
+	c.pub = pub
+	c.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	return &mountFs{home: home, pub: &rootFs{root: pub, readOnly: !s.cfg.PubWritable, noQuota: true, client: c}}, nil
 }
 
 // login records a successful login and returns the client's filesystem.

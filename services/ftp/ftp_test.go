@@ -894,3 +894,41 @@ func TestConformance(t *testing.T) {
 	expect(t, r, "200")
 	send(t, conn, r, "PWD", "257")
 }
+
+// Users see pub/ (what anonymous FTP and TFTP serve) as /pub: read-only,
+// writable with ftp.pub_writable.
+func TestPubInUserView(t *testing.T) {
+	e := start(t, nil)
+	if err := os.WriteFile(filepath.Join(e.deps.Layout.Pub(), "shared.txt"), []byte("for all\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := e.dial(t, "alice", "alice")
+	names, err := c.NameList("/")
+	if err != nil || !strings.Contains(strings.Join(names, " "), "pub") {
+		t.Fatalf("NLST /: %v %v", names, err)
+	}
+	if got := string(retr(t, c, "/pub/shared.txt")); got != "for all\n" {
+		t.Errorf("RETR /pub/shared.txt: %q", got)
+	}
+	if err := c.Stor("/pub/up.txt", strings.NewReader("x")); ftpCode(err) != 550 {
+		t.Errorf("STOR into read-only /pub: %v, want 550", err)
+	}
+	if err := c.RemoveDir("/pub"); err == nil {
+		t.Error("RMD /pub accepted")
+	}
+
+	w := start(t, func(c *config.Config) { c.FTP.PubWritable = true })
+	c = w.dial(t, "alice", "alice")
+	if err := c.ChangeDir("/pub"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stor("tp.txt", strings.NewReader("put over FTP\n")); err != nil {
+		t.Fatalf("STOR /pub/tp.txt: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(w.deps.Layout.Pub(), "tp.txt")); err != nil || string(b) != "put over FTP\n" {
+		t.Errorf("pub/tp.txt: %q %v", b, err)
+	}
+	if err := c.Rename("/pub/tp.txt", "/mine.txt"); err == nil {
+		t.Error("rename across /pub accepted")
+	}
+}

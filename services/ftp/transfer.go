@@ -25,6 +25,7 @@ type client struct {
 	user string
 	anon bool
 	fs   *rootFs
+	pub  *os.Root // pub/ in a user's view (mountFs), closed with fs
 
 	// lastActivity (unix nanoseconds) is the last time a data transfer
 	// moved bytes or ended: the idle timeout counts from it too.
@@ -57,11 +58,14 @@ func (c *client) transferStarted() { c.touch() }
 // close releases the root of a logged-in client.
 func (c *client) close() {
 	c.mu.Lock()
-	fs := c.fs
-	c.fs = nil
+	fs, pub := c.fs, c.pub
+	c.fs, c.pub = nil, nil
 	c.mu.Unlock()
 	if fs != nil {
 		fs.root.Close()
+	}
+	if pub != nil {
+		pub.Close()
 	}
 }
 
