@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,6 +82,9 @@ func (c *ctrlConn) Write(p []byte) (int, error) {
 	if c.idle > 0 {
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(max(c.idle, time.Minute)))
 	}
+	if port := pasvPort(p); port > 0 {
+		c.client.pasvPort.Store(int32(port))
+	}
 	// The library writes and flushes one reply line at a time.
 	if r, ok := replyTexts[string(p)]; ok {
 		if _, err := c.Conn.Write([]byte(r)); err != nil {
@@ -137,6 +141,7 @@ func (c *ctrlConn) Read(p []byte) (int, error) {
 					_, _ = c.Write([]byte(reply))
 					continue
 				}
+				c.noteCommand(line)
 				c.ready = line
 				continue
 			}
@@ -200,6 +205,70 @@ func (c *ctrlConn) nextLine() ([]byte, bool) {
 		c.pending = nil
 	}
 	return line, true
+}
+
+// noteCommand remembers whether the command handed to the library is a
+// LIST (see ownerConn).
+func (c *ctrlConn) noteCommand(line []byte) {
+	cmd, _, _ := strings.Cut(strings.TrimSpace(string(line)), " ")
+	switch strings.ToUpper(cmd) {
+	case "LIST":
+		c.client.listing.Store(true)
+	case "RETR", "STOR", "APPE", "NLST", "MLSD", "STOU":
+		c.client.listing.Store(false)
+	}
+}
+
+// pasvPort returns the port of a 227 or 229 reply line, else 0.
+func pasvPort(p []byte) int {
+	s := string(p)
+	switch {
+	case strings.HasPrefix(s, "229 "):
+		i := strings.Index(s, "(|||")
+		j := strings.Index(s, "|)")
+		if i >= 0 && j > i+4 {
+			n, _ := strconv.Atoi(s[i+4 : j])
+			return n
+		}
+	case strings.HasPrefix(s, "227 "):
+		i := strings.IndexByte(s, '(')
+		j := strings.IndexByte(s, ')')
+		if i >= 0 && j > i {
+			f := strings.Split(s[i+1:j], ",")
+			if len(f) == 6 {
+				hi, _ := strconv.Atoi(f[4])
+				lo, _ := strconv.Atoi(f[5])
+				return hi*256 + lo
+			}
+		}
+	}
+	return 0
+}
+
+// ownerConn is a passive data connection whose LIST lines name the
+// user as owner and group: the library writes the constant "ftp ftp"
+// (plaintext only: with PROT P the library's TLS sits above this conn).
+type ownerConn struct {
+	net.Conn
+	client *client
+}
+
+// NetConn lets sessions.FromConn find the recording conn.
+func (c *ownerConn) NetConn() net.Conn { return c.Conn }
+
+var listOwner = regexp.MustCompile(`^([-dlcbps][-rwxsStT]{9} +\d+) ftp ftp `)
+
+func (c *ownerConn) Write(p []byte) (int, error) {
+	if c.client.listing.Load() && listOwner.Match(p) {
+		if u := c.client.userName(); u != "" && !c.client.isAnon() {
+			q := listOwner.ReplaceAll(p, []byte("${1} "+u+" "+u+" "))
+			if _, err := c.Conn.Write(q); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+	}
+	return c.Conn.Write(p)
 }
 
 // answer returns labd's own reply to a command line, or "" to hand the
@@ -349,27 +418,52 @@ func (l *dataListener) Accept() (net.Conn, error) {
 	rc := sessions.Wrap(l.svc.deps.Sessions, "ftp-data", c)
 	sess := rc.Session()
 	sess.SetAttr("mode", "passive")
+	match := l.controlOf(c)
+	if match == nil {
+		return rc, nil
+	}
+	if u := match.userName(); u != "" {
+		sess.SetUser(u)
+	}
+	if match.sess != nil {
+		sess.SetAttr("control_session", strconv.FormatUint(match.sess.ID(), 10))
+		match.note("passive data connection from %s (session %d)", c.RemoteAddr(), sess.ID())
+	}
+	return &ownerConn{Conn: rc, client: match}, nil
+}
+
+// controlOf finds the control connection of a data connection: the one
+// whose PASV/EPSV reply announced this listener's port, else the only
+// logged-in client from the same address.
+func (l *dataListener) controlOf(c net.Conn) *client {
 	ip := hostOf(c.RemoteAddr().String())
-	var match *client
+	port := 0
+	if _, lp, err := net.SplitHostPort(l.Addr().String()); err == nil {
+		port, _ = strconv.Atoi(lp)
+	}
+	var byPort, byIP *client
 	count := 0
 	l.svc.clients.Range(func(_, v any) bool {
 		cl := v.(*client)
-		if hostOf(cl.remote) == ip && cl.userName() != "" {
-			match = cl
+		if hostOf(cl.remote) != ip {
+			return true
+		}
+		if port != 0 && int(cl.pasvPort.Load()) == port {
+			byPort = cl
+		}
+		if cl.userName() != "" {
+			byIP = cl
 			count++
 		}
 		return true
 	})
-	if count == 1 {
-		if u := match.userName(); u != "" {
-			sess.SetUser(u)
-		}
-		if match.sess != nil {
-			sess.SetAttr("control_session", strconv.FormatUint(match.sess.ID(), 10))
-			match.note("passive data connection from %s (session %d)", c.RemoteAddr(), sess.ID())
-		}
+	if byPort != nil {
+		return byPort
 	}
-	return rc, nil
+	if count == 1 {
+		return byIP
+	}
+	return nil
 }
 
 func hostOf(addr string) string {

@@ -932,3 +932,30 @@ func TestPubInUserView(t *testing.T) {
 		t.Error("rename across /pub accepted")
 	}
 }
+
+// LIST names the user as owner and group, as SFTP and the shell do.
+func TestListOwner(t *testing.T) {
+	e := start(t, nil)
+	if err := os.WriteFile(e.home("alice", "mine.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conn, r := login(t, e.addr)
+	dc, _ := epsv(t, conn, r)
+	send(t, conn, r, "LIST", "150")
+	b, _ := io.ReadAll(dc)
+	expect(t, r, "226")
+	if !strings.Contains(string(b), " alice alice ") || strings.Contains(string(b), " ftp ftp ") {
+		t.Errorf("LIST owner:\n%s", b)
+	}
+	// File data is never rewritten.
+	if err := os.WriteFile(e.home("alice", "fake.txt"), []byte("-rw-r--r-- 1 ftp ftp 0 Jan 1 x\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dc, _ = epsv(t, conn, r)
+	send(t, conn, r, "RETR fake.txt", "150")
+	b, _ = io.ReadAll(dc)
+	expect(t, r, "226")
+	if string(b) != "-rw-r--r-- 1 ftp ftp 0 Jan 1 x\r\n" {
+		t.Errorf("RETR content changed: %q", b)
+	}
+}

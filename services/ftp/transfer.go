@@ -27,6 +27,13 @@ type client struct {
 	fs   *rootFs
 	pub  *os.Root // pub/ in a user's view (mountFs), closed with fs
 
+	// pasvPort is the port of this client's last PASV/EPSV reply: its
+	// data connection is the one accepted there.
+	pasvPort atomic.Int32
+	// listing: the command in progress is LIST, whose lines get the
+	// user as owner instead of the library's "ftp ftp".
+	listing atomic.Bool
+
 	// lastActivity (unix nanoseconds) is the last time a data transfer
 	// moved bytes or ended: the idle timeout counts from it too.
 	lastActivity atomic.Int64
@@ -45,6 +52,12 @@ func (c *client) note(format string, args ...any) {
 	if c.sess != nil {
 		c.sess.Notef(format, args...)
 	}
+}
+
+func (c *client) isAnon() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.anon
 }
 
 func (c *client) userName() string {
