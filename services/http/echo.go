@@ -17,23 +17,46 @@ import (
 // net/http's parsed Header map loses.
 type captureConn struct {
 	net.Conn
-	mu  sync.Mutex
-	buf []byte
+	mu    sync.Mutex
+	buf   []byte
+	ahead []byte // read from the client, not yet handed to net/http
 }
 
 const captureMax = 64 << 10
 
 func (c *captureConn) Read(b []byte) (int, error) {
+	if len(c.ahead) == 0 && len(b) < 4096 {
+		// net/http peeks at the first bytes (is it the HTTP/2 preface?)
+		// with a small read; reading ahead keeps the request in one
+		// piece for the session transcript below.
+		buf := make([]byte, 4096)
+		n, err := c.Conn.Read(buf)
+		c.ahead = buf[:n]
+		if n == 0 {
+			return 0, err
+		}
+	}
+	if len(c.ahead) > 0 {
+		n := copy(b, c.ahead)
+		c.ahead = c.ahead[n:]
+		c.keep(b[:n])
+		return n, nil
+	}
 	n, err := c.Conn.Read(b)
-	if n > 0 {
+	c.keep(b[:n])
+	return n, err
+}
+
+// keep remembers what the client sent, for the echo page.
+func (c *captureConn) keep(b []byte) {
+	if n := len(b); n > 0 {
 		c.mu.Lock()
-		c.buf = append(c.buf, b[:n]...)
+		c.buf = append(c.buf, b...)
 		if len(c.buf) > captureMax {
 			c.buf = append(c.buf[:0], c.buf[len(c.buf)-captureMax:]...)
 		}
 		c.mu.Unlock()
 	}
-	return n, err
 }
 
 // NetConn lets sessions.FromConn find the recording conn beneath.
