@@ -35,6 +35,10 @@ type frontConn struct {
 	net.Conn
 
 	authed atomic.Bool // set by the session on a successful login
+	tls    atomic.Bool // a TLS handshake started: writes are ciphertext
+
+	wmu sync.Mutex    // serialises writes (the library's and ours)
+	env envelopeFixer // ENVELOPE address lists without spaces (envelope.go)
 
 	mu      sync.Mutex
 	off     bool
@@ -96,6 +100,26 @@ func findFront(nc net.Conn) *frontConn {
 	return nil
 }
 
+// Write fixes ENVELOPE address lists while the connection is plaintext.
+func (c *frontConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.tls.Load() {
+		return c.Conn.Write(p)
+	}
+	if _, err := c.Conn.Write(c.env.fix(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (c *frontConn) writeReply(s string) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err := c.Conn.Write([]byte(s))
+	return err
+}
+
 func (c *frontConn) Read(b []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -109,7 +133,7 @@ func (c *frontConn) Read(b []byte) (int, error) {
 		// A reply at the head: everything before it has been read and
 		// answered by the library, which now asks for more.
 		for len(c.out) > 0 && c.out[0].data == nil {
-			if _, err := c.Conn.Write([]byte(c.out[0].reply)); err != nil {
+			if err := c.writeReply(c.out[0].reply); err != nil {
 				return 0, err
 			}
 			c.out = c.out[1:]
@@ -196,6 +220,7 @@ func (c *frontConn) process() bool {
 		case frontStart:
 			if c.in[0] == 0x16 { // TLS handshake: plaintext is over
 				c.off = true
+				c.tls.Store(true)
 				c.emit(c.in)
 				c.in = nil
 				return true

@@ -190,3 +190,19 @@ func exchange(conn net.Conn, br *bufio.Reader, tag, cmd string) string {
 		}
 	}
 }
+
+// ENVELOPE address lists without a space between addresses (RFC 3501
+// env-to = "(" 1*address ")").
+func TestEnvelopeAddressList(t *testing.T) {
+	e := start(t)
+	deliver(t, e.deps, "alice", "From: a@lab.test\r\nTo: bob@lab.test, carol@lab.test\r\nSubject: two\r\n\r\nhi\r\n")
+	conn := labtest.Dial(t, e.plain)
+	br := bufio.NewReader(conn)
+	br.ReadString('\n')
+	exchange(conn, br, "a", "a LOGIN alice alice")
+	exchange(conn, br, "b", "b SELECT INBOX")
+	got := exchange(conn, br, "c", "c FETCH 1 ENVELOPE")
+	if !strings.Contains(got, `(NIL NIL "bob" "lab.test")(NIL NIL "carol" "lab.test")`) {
+		t.Errorf("ENVELOPE: %s", got)
+	}
+}
