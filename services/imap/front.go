@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // frontConn is a line filter in front of imapserver for what the library
@@ -113,10 +114,15 @@ func (c *frontConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// writeReply writes one of the filter's own replies, with the library's
+// 30 s response deadline (a client that does not read cannot hold the
+// session forever).
 func (c *frontConn) writeReply(s string) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
 	_, err := c.Conn.Write([]byte(s))
+	_ = c.Conn.SetWriteDeadline(time.Time{})
 	return err
 }
 
