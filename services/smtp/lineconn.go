@@ -54,7 +54,7 @@ type lineConn struct {
 	unknown         int
 	replyBuf        []byte // continuation lines of a multi-line reply
 	swallow         bool   // drop the library's answer to the hidden RSET
-	authed          bool // a 235 went out: the client authenticated
+	authed          bool   // a 235 went out: the client authenticated
 	closeAfterWrite bool
 	closed          bool
 }

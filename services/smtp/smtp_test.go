@@ -489,4 +489,3 @@ func TestStartTLSKeepsRepliesInStep(t *testing.T) {
 	s.cmd("AUTH PLAIN "+plain("alice", "alice"), "235 ")
 	s.cmd("STARTTLS", "503 ")
 }
-
