@@ -134,6 +134,13 @@ func (s *Service) index(tmpl *template.Template) http.HandlerFunc {
 			hint := strings.NewReplacer("HOSTPORT", net.JoinHostPort(host, port), "HOST", host, "PORT", port).Replace(hints[e.Service])
 			d.Endpoints = append(d.Endpoints, endpointRow{Service: e.Service, Network: e.Network, Addr: e.Addr, TLS: e.TLS, Hint: hint})
 		}
+		if net.ParseIP(d.HostAddr) == nil {
+			// The /etc/hosts line needs an address, not a name.
+			d.HostAddr = "HOST-ADDRESS"
+			if ip := net.ParseIP(cfg.Server.PublicAddress); ip != nil && !ip.IsUnspecified() {
+				d.HostAddr = ip.String()
+			}
+		}
 		if users, err := s.deps.Store.ListUsers(r.Context()); err == nil {
 			for _, u := range users {
 				d.Users = append(d.Users, u.Name)
