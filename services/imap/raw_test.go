@@ -149,6 +149,8 @@ func TestConformance(t *testing.T) {
 		{"s", "s UID SEARCH NOT DELETED", "* SEARCH 1 2\r\n", ""},
 		{"t", `t STORE 1 +FLAGS (\Bogus)`, "t BAD", ""},
 		{"u", `u STORE 1 +FLAGS (Bogus \Seen)`, `FLAGS (Bogus \Seen)`, ""},
+		{"v", "v APPEND INBOX (\\Bogus) {2+}\r\nhi", "v BAD", ""},
+		{"v", "v APPEND INBOX ($Label1 \\Seen) {2+}\r\nhi", "v OK", ""},
 		{"v", "v SEARCH TEXT {5600+}\r\n" + bogus, "v BAD [TOOBIG]", "z OK"},
 		{"w", "w NOOP", "w OK", "z OK"},
 		{"w", "w LOGOUT", "* BYE", ""},

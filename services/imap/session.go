@@ -136,6 +136,18 @@ func (ss *session) unselect() {
 	}
 }
 
+// checkFlags refuses an unknown system flag (\Bogus) with BAD: only
+// keywords, without a backslash, can be made up (RFC 3501 2.3.2).
+func checkFlags(flags []imap.Flag) error {
+	for _, f := range flags {
+		if strings.HasPrefix(string(f), `\`) && !isSystemFlag(f) {
+			return &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug,
+				Text: "Unknown system flag " + string(f) + `: system flags are \Seen \Answered \Flagged \Deleted \Draft; keywords have no backslash`}
+		}
+	}
+	return nil
+}
+
 func isSystemFlag(f imap.Flag) bool {
 	for _, sf := range systemFlags {
 		if strings.EqualFold(string(f), string(sf)) {
@@ -391,6 +403,11 @@ func (ss *session) Append(name string, r imap.LiteralReader, options *imap.Appen
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
+	}
+	if options != nil {
+		if err := checkFlags(options.Flags); err != nil {
+			return nil, err
+		}
 	}
 	raw = mail.NormalizeCRLF(raw)
 	date := time.Now()
@@ -690,11 +707,8 @@ func (ss *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *i
 	if v.readOnly {
 		return noCode(imap.ResponseCodeCannot, "mailbox is read-only (EXAMINE)")
 	}
-	for _, f := range flags.Flags {
-		if strings.HasPrefix(string(f), `\`) && !isSystemFlag(f) {
-			return &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug,
-				Text: "Unknown system flag " + string(f) + `: system flags are \Seen \Answered \Flagged \Deleted \Draft; keywords have no backslash`}
-		}
+	if err := checkFlags(flags.Flags); err != nil {
+		return err
 	}
 	targets, err := v.resolveSeq(numSet)
 	if err != nil || len(targets) == 0 {
