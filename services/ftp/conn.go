@@ -85,6 +85,17 @@ func (c *ctrlConn) Write(p []byte) (int, error) {
 	if port := pasvPort(p); port > 0 {
 		c.client.pasvPort.Store(int32(port))
 	}
+	// STAT names the listener's address (0.0.0.0:21 on a wildcard
+	// listener): the address this client reached is more telling.
+	if rest, ok := bytes.CutPrefix(p, []byte("Connected to ")); ok {
+		if _, after, ok := bytes.Cut(rest, []byte(" from ")); ok {
+			line := append([]byte("Connected to "+c.Conn.LocalAddr().String()+" from "), after...)
+			if _, err := c.Conn.Write(line); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+	}
 	// The library writes and flushes one reply line at a time.
 	if r, ok := replyTexts[string(p)]; ok {
 		if _, err := c.Conn.Write([]byte(r)); err != nil {
