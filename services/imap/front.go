@@ -36,7 +36,14 @@ type frontConn struct {
 	net.Conn
 
 	authed atomic.Bool // set by the session on a successful login
-	tls    atomic.Bool // a TLS handshake started: writes are ciphertext
+
+	// overTLS: on 993 the filter sits above TLS, so the library sees no
+	// *tls.Conn and would offer STARTTLS; the filter removes it from
+	// CAPABILITY and refuses the command. requireTLS: on plaintext 143
+	// with imap.require_tls_for_auth, the filter advertises LOGINDISABLED
+	// in place of AUTH=PLAIN (the session refuses the login itself).
+	overTLS, requireTLS bool
+	tls                 atomic.Bool // a TLS handshake started: writes are ciphertext
 
 	wmu sync.Mutex    // serialises writes (the library's and ours)
 	env envelopeFixer // ENVELOPE address lists without spaces (envelope.go)
@@ -73,14 +80,18 @@ type segment struct {
 }
 
 // frontListener puts a frontConn in front of every connection.
-type frontListener struct{ net.Listener }
+type frontListener struct {
+	net.Listener
+	overTLS    bool // 993: accepted conns are TLS, the filter sees plaintext
+	requireTLS bool // imap.require_tls_for_auth (plaintext 143)
+}
 
 func (l *frontListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &frontConn{Conn: c}, nil
+	return &frontConn{Conn: c, overTLS: l.overTLS, requireTLS: l.requireTLS}, nil
 }
 
 // NetConn lets sessions.FromConn find the recording conn below.
@@ -108,7 +119,15 @@ func (c *frontConn) Write(p []byte) (int, error) {
 	if c.tls.Load() {
 		return c.Conn.Write(p)
 	}
-	if _, err := c.Conn.Write(c.env.fix(p)); err != nil {
+	out := c.env.fix(p)
+	if bytes.HasPrefix(out, []byte("* CAPABILITY ")) || bytes.Contains(out, []byte("[CAPABILITY ")) {
+		if c.overTLS {
+			out = bytes.Replace(out, []byte(" STARTTLS"), nil, 1)
+		} else if c.requireTLS {
+			out = bytes.Replace(out, []byte(" AUTH=PLAIN"), []byte(" LOGINDISABLED"), 1)
+		}
+	}
+	if _, err := c.Conn.Write(out); err != nil {
 		return 0, err
 	}
 	return len(p), nil
@@ -328,6 +347,11 @@ func (c *frontConn) command(line []byte) {
 		return
 	}
 	switch name {
+	case "STARTTLS":
+		if c.overTLS {
+			c.reply(tag + " BAD STARTTLS: this connection is already TLS (port 993)\r\n")
+			return
+		}
 	case "IDLE":
 		c.rawNext = 1 // DONE
 	case "AUTHENTICATE":

@@ -3,12 +3,14 @@ package imap_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"labd/config"
 	"labd/internal/labtest"
 )
 
@@ -206,5 +208,47 @@ func TestEnvelopeAddressList(t *testing.T) {
 	got := exchange(conn, br, "c", "c FETCH 1 ENVELOPE")
 	if !strings.Contains(got, `(NIL NIL "bob" "lab.test")(NIL NIL "carol" "lab.test")`) {
 		t.Errorf("ENVELOPE: %s", got)
+	}
+}
+
+// The same front filter on 993, above TLS; require_tls_for_auth is kept
+// by the session and advertised as LOGINDISABLED on plaintext 143.
+func TestConformanceOverTLS(t *testing.T) {
+	e := start(t, func(c *config.Config) { c.IMAP.RequireTLSForAuth = true })
+	deliver(t, e.deps, "alice", msg1)
+	tc := &tls.Config{RootCAs: e.deps.TLS.CertPool(), ServerName: "localhost"}
+	conn, err := tls.Dial("tcp", e.secure, tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	if l, _ := br.ReadString('\n'); !strings.HasPrefix(l, "* OK") || strings.Contains(l, "STARTTLS") || strings.Contains(l, "LOGINDISABLED") {
+		t.Errorf("993 greeting: %q", l)
+	}
+	for _, c := range []struct{ tag, cmd, want, not string }{
+		{"a", "a", "a BAD", ""},
+		{"b", "b STARTTLS", "b BAD", ""},
+		{"c", "c CAPABILITY", "AUTH=PLAIN", "STARTTLS"},
+		{"d", "d LOGIN alice alice", "d OK", ""},
+		{"e", "e SELECT INBOX", "e OK", ""},
+		{"f", "f SEARCH FOO", "f BAD [CLIENTBUG]", "SERVERBUG"},
+		{"g", "g FETCH 0 FLAGS", "g BAD [CLIENTBUG]", ""},
+		{"h", "h ENABLE IMAP4rev2", "* ENABLED\r\n", "IMAP4rev2"},
+		{"i", "i LOGOUT", "* BYE", ""},
+	} {
+		got := exchange(conn, br, c.tag, c.cmd)
+		if !strings.Contains(got, c.want) || (c.not != "" && strings.Contains(got, c.not)) {
+			t.Errorf("993 %s:\n%s\nwant %q, not %q", c.cmd, got, c.want, c.not)
+		}
+	}
+
+	plain := labtest.Dial(t, e.plain)
+	pr := bufio.NewReader(plain)
+	if l, _ := pr.ReadString('\n'); !strings.Contains(l, "LOGINDISABLED") || strings.Contains(l, "AUTH=PLAIN") || !strings.Contains(l, "STARTTLS") {
+		t.Errorf("143 greeting with require_tls_for_auth: %q", l)
+	}
+	if got := exchange(plain, pr, "a", "a LOGIN alice alice"); !strings.Contains(got, "a NO [PRIVACYREQUIRED]") {
+		t.Errorf("LOGIN in clear: %s", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -106,6 +107,9 @@ func (ss *session) Close() error {
 
 func (ss *session) Login(username, password string) (err error) {
 	defer ss.guard(&err)
+	if ss.s.cfg.RequireTLSForAuth && !ss.overTLS() {
+		return noCode(imap.ResponseCodePrivacyRequired, "Login in clear text is disabled here: STARTTLS first, or use port 993")
+	}
 	u, err := ss.s.deps.Store.Authenticate(ss.ctx(), "imap", username, password)
 	if err != nil {
 		ss.fails++
@@ -126,6 +130,18 @@ func (ss *session) Login(username, password string) (err error) {
 	}
 	ss.log.Info("logged in")
 	return nil
+}
+
+// overTLS reports whether the connection is encrypted: STARTTLS done
+// (the library's *tls.Conn) or 993 (the front filter above TLS).
+func (ss *session) overTLS() bool {
+	switch c := ss.conn.NetConn().(type) {
+	case *tls.Conn:
+		return true
+	case *frontConn:
+		return c.overTLS
+	}
+	return false
 }
 
 func (ss *session) unselect() {
