@@ -302,9 +302,8 @@ func (s *Service) send(w dns.ResponseWriter, req, m *dns.Msg, tcp bool, sess *se
 		buf, _ = fail.Pack()
 		m = fail
 	}
-	if _, err := w.Write(buf); err != nil {
-		sess.Notef("write failed: %v", err)
-	}
+	// The session is complete before the answer leaves: a client that
+	// looks at the dashboard right after its answer finds the rcode.
 	rcode := dns.RcodeToString[m.Rcode]
 	sess.SetAttr("rcode", rcode)
 	sess.SetAttr("size", itoa(len(buf)))
@@ -313,6 +312,9 @@ func (s *Service) send(w dns.ResponseWriter, req, m *dns.Msg, tcp bool, sess *se
 	}
 	sess.AddBytes(0, int64(len(buf)))
 	sess.Record(sessions.FromServer, answerText(m, len(buf)), false)
+	if _, err := w.Write(buf); err != nil {
+		sess.Notef("write failed: %v", err)
+	}
 	return strings.ToLower(rcode)
 }
 
