@@ -35,6 +35,10 @@ type DNS struct {
 	// Records are extra records for the built-in lab zone, in master-file
 	// syntax relative to the lab domain ("printer IN A 10.0.0.5").
 	Records []string `yaml:"records"`
+	// EDNSUDPSize is the EDNS UDP payload size labd advertises and the
+	// largest UDP answer it sends (512..4096; default 1232, DNS flag day
+	// 2020: no IP fragmentation on common paths).
+	EDNSUDPSize int `yaml:"edns_udp_size"`
 }
 
 // Secondary is one zone served as a secondary.
@@ -69,10 +73,16 @@ func (d *DNS) setDefaults(c *Config) {
 	if d.TTL == 0 {
 		d.TTL = 300
 	}
+	if d.EDNSUDPSize == 0 {
+		d.EDNSUDPSize = 1232
+	}
 }
 
 func (d *DNS) validate(v *validator) {
 	v.listen("dns.listen", d.Listen)
+	if d.EDNSUDPSize < 512 || d.EDNSUDPSize > 4096 {
+		v.errorf("dns.edns_udp_size", "%d is outside 512..4096 (1232 avoids IP fragmentation)", d.EDNSUDPSize)
+	}
 	for _, z := range d.Zones {
 		if z.Origin == "" {
 			v.errorf("dns.zones", "zone file %q needs an origin", z.File)

@@ -23,6 +23,10 @@ type FTP struct {
 	// Anonymous lets USER anonymous (or ftp), any password, read pub/.
 	// On in the lab profile, off unless set in a config file.
 	Anonymous bool `yaml:"anonymous"`
+	// PubWritable lets logged-in users write into /pub of their FTP view,
+	// the shared pub/ directory that anonymous FTP and TFTP serve (files
+	// put there are fetched over TFTP by name). Default false: read-only.
+	PubWritable bool `yaml:"pub_writable"`
 	// RequireTLS refuses USER before AUTH TLS.
 	RequireTLS    bool     `yaml:"require_tls"`
 	MaxConnsPerIP int      `yaml:"max_conns_per_ip"`

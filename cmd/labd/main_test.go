@@ -415,3 +415,27 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("version: %q", out)
 	}
 }
+
+// labd user without --config: the installed config when there is one,
+// else the lab profile's data directory, said out loud.
+func TestUserWithoutConfig(t *testing.T) {
+	t.Setenv("LABD_CONFIG", "")
+	dir := t.TempDir()
+	t.Chdir(dir)
+	old := systemConfig
+	t.Cleanup(func() { systemConfig = old })
+	systemConfig = filepath.Join(dir, "absent.yaml")
+	out, code := labd(t, "user", "list")
+	if code != 0 || !strings.Contains(out, "using the lab profile's data directory "+filepath.Join(dir, "labd-data")) {
+		t.Errorf("no config: %d %s", code, out)
+	}
+	path, c := writeConfig(t, nil)
+	systemConfig = path
+	out, code = labd(t, "user", "add", "dora", "--password", "x")
+	if code != 0 || !strings.Contains(out, "using "+path) {
+		t.Errorf("system config: %d %s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(c.Server.DataDir, "home", "dora")); err != nil {
+		t.Errorf("user not created in the system config's data directory: %v", err)
+	}
+}

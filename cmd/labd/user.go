@@ -15,6 +15,10 @@ import (
 	"labd/internal/store"
 )
 
+// systemConfig is the installed daemon's config (deploy/ puts it there);
+// tests point it elsewhere.
+var systemConfig = "/etc/labd/labd.yaml"
+
 // user manages the user database. It opens the same SQLite database as the
 // daemon (WAL mode allows it while the daemon runs) and creates homes
 // itself, so that a new user can log in at once.
@@ -35,9 +39,22 @@ func (c *cli) user(args []string) error {
 	} else if len(pos) != n {
 		return usageError{fmt.Sprintf("user %s: wrong number of arguments", args[0])}
 	}
-	cfg, err := loadConfig(*cfgPath)
+	path := *cfgPath
+	if path == "" {
+		// Without --config or $LABD_CONFIG, a teacher on the lab host
+		// means the installed daemon's users, not a new ./labd-data.
+		if _, err := os.Stat(systemConfig); err == nil {
+			path = systemConfig
+			fmt.Fprintf(c.stderr, "labd: using %s (--config FILE for another one)\n", path)
+		}
+	}
+	cfg, err := loadConfig(path)
 	if err != nil {
 		return err
+	}
+	if path == "" {
+		abs, _ := filepath.Abs(cfg.Server.DataDir)
+		fmt.Fprintf(c.stderr, "labd: no --config, no $LABD_CONFIG and no %s: using the lab profile's data directory %s\n", systemConfig, abs)
 	}
 	layout := fsroot.Layout{DataDir: cfg.Server.DataDir}
 	if err := layout.Ensure(); err != nil {

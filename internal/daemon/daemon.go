@@ -74,6 +74,11 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		return err
 	}
 	defer deps.Store.Close()
+	defer func() {
+		if deps.Exercises != nil {
+			deps.Exercises.Close() // idempotent; before the store closes
+		}
+	}()
 
 	var svcs []service.Service
 	for _, b := range o.Builders {
@@ -182,6 +187,10 @@ loop:
 		_ = ctl.Shutdown(cctx)
 		ccancel()
 	}
+	if deps.Exercises != nil {
+		// Sessions that ended during the drain still count.
+		deps.Exercises.Close()
+	}
 	if err := deps.Store.Close(); err != nil {
 		logger.Error("closing the store", "err", err)
 		return err
@@ -272,7 +281,7 @@ func ensureHomes(ctx context.Context, st store.Users, layout fsroot.Layout) erro
 func tlsNames(cfg *config.Config) ([]string, []net.IP) {
 	d := cfg.Server.Domain
 	names := []string{cfg.FQDN(), d, "localhost"}
-	for _, s := range []string{"www", "mail", "smtp", "imap", "pop3", "ftp", "ns"} {
+	for _, s := range []string{"www", "mail", "smtp", "imap", "pop3", "ftp", "ns", "autoconfig", "autodiscover"} {
 		names = append(names, s+"."+d)
 	}
 	if h := cfg.Server.Hostname; h != "" && !strings.Contains(h, ".") {

@@ -52,6 +52,8 @@ type Tracker struct {
 	queue []uint64
 	wake  chan struct{}
 	done  chan struct{}
+	// exited is closed when the goroutine has drained the queue and ended.
+	exited chan struct{}
 	// OnChange is called after progress changed (the dashboard's live view).
 	OnChange func()
 	idle     sync.Cond
@@ -62,7 +64,7 @@ type Tracker struct {
 // progress (empty: memory only); users says whether a name is a user.
 func NewTracker(ex []Exercise, reg *sessions.Registry, file string, users func(string) bool) *Tracker {
 	t := &Tracker{ex: ex, reg: reg, file: file, users: users, prog: map[[2]string]Entry{},
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
+		wake: make(chan struct{}, 1), done: make(chan struct{}), exited: make(chan struct{})}
 	t.idle.L = &t.mu
 	t.load()
 	reg.Observe(func(e sessions.Event) {
@@ -81,14 +83,25 @@ func NewTracker(ex []Exercise, reg *sessions.Registry, file string, users func(s
 	return t
 }
 
-// Close stops the tracker.
-func (t *Tracker) Close() { close(t.done) }
+// Close evaluates what is queued, saves, and stops the tracker: the
+// sessions that ended during a shutdown still count, and nothing writes
+// into the data directory afterwards.
+func (t *Tracker) Close() {
+	select {
+	case <-t.done:
+	default:
+		close(t.done)
+	}
+	<-t.exited
+}
 
 func (t *Tracker) run() {
+	defer close(t.exited)
 	for {
+		stopping := false
 		select {
 		case <-t.done:
-			return
+			stopping = true
 		case <-t.wake:
 		}
 		for {
@@ -109,6 +122,9 @@ func (t *Tracker) run() {
 					t.OnChange()
 				}
 			}
+		}
+		if stopping {
+			return
 		}
 	}
 }

@@ -61,7 +61,14 @@ func Deps(t testing.TB, cfg *config.Config) service.Deps {
 	if err != nil {
 		t.Fatalf("prepare deps: %v", err)
 	}
-	t.Cleanup(func() { d.Store.Close() })
+	t.Cleanup(func() {
+		// The exercise tracker writes into the data directory: it must
+		// be done before the test's temporary directory goes.
+		if d.Exercises != nil {
+			d.Exercises.Close()
+		}
+		d.Store.Close()
+	})
 	return d
 }
 

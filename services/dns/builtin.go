@@ -15,6 +15,7 @@ import (
 var reservedLabels = map[string]bool{
 	"ns": true, "mail": true, "www": true, "ftp": true, "smtp": true, "imap": true,
 	"pop3": true, "rr": true, "big": true, "wild": true, "*": true,
+	"autoconfig": true, "autodiscover": true,
 }
 
 // bigCount A records make big.<domain> larger than 512 bytes (about 650
@@ -98,8 +99,23 @@ func builtinText(cfg *config.Config, users []string) string {
 	w("@\tIN\tMX\t10 mail.%s", d)
 	w("@\tIN\tTXT\t\"labd lab zone: try host -t MX %s, dig rr.%s, dig big.%s, dig -x %s\"", strings.TrimSuffix(d, "."), strings.TrimSuffix(d, "."), strings.TrimSuffix(d, "."), v4)
 	w("@\tIN\tTXT\t\"v=spf1 mx -all\"")
-	for _, n := range []string{"ns", "mail", "www", "ftp"} {
+	// autoconfig and autodiscover: where Thunderbird and Outlook look for
+	// the mail settings (the HTTP service serves them).
+	for _, n := range []string{"ns", "mail", "www", "ftp", "autoconfig", "autodiscover"} {
 		addrs(n)
+	}
+	// RFC 6186: mail clients find the mail services and their ports; a
+	// service that is off has target "." (not offered).
+	mp := cfg.MailPorts()
+	for _, srv := range []struct {
+		name string
+		port int
+	}{{"_imap", mp.IMAP}, {"_imaps", mp.IMAPS}, {"_pop3", mp.POP3}, {"_pop3s", mp.POP3S}, {"_submission", mp.Submission}, {"_submissions", mp.Submissions}} {
+		if srv.port > 0 {
+			w("%s._tcp\tIN\tSRV\t0 1 %d mail.%s", srv.name, srv.port, d)
+		} else {
+			w("%s._tcp\tIN\tSRV\t0 0 0 .", srv.name)
+		}
 	}
 	host := strings.ToLower(dns.Fqdn(cfg.FQDN()))
 	if dns.IsSubDomain(d, host) && host != d {

@@ -253,8 +253,8 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 			return nil, err
 		}
 		s.servers = append(s.servers,
-			&dns.Server{PacketConn: pc, Handler: s, UDPSize: 4096},
-			&dns.Server{Listener: ln, Handler: s,
+			&dns.Server{PacketConn: pc, Handler: s, UDPSize: 4096, MsgAcceptFunc: acceptQueries},
+			&dns.Server{Listener: ln, Handler: s, MsgAcceptFunc: acceptQueries,
 				ReadTimeout: 10 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }},
 		)
 		s.endpoints = append(s.endpoints,

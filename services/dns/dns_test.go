@@ -797,3 +797,79 @@ func TestSecondary(t *testing.T) {
 		t.Errorf("NOTIFY for lab.test: %v %v", r, err)
 	}
 }
+
+// mailPorts gives the mail services the lab profile's fixed ports (tests
+// otherwise use port 0, which SRV records cannot announce).
+func mailPorts(c *config.Config) {
+	c.IMAP.Listen, c.IMAP.TLSListen = []string{"127.0.0.1:10143"}, []string{"127.0.0.1:10993"}
+	c.POP3.Listen, c.POP3.TLSListen = []string{"127.0.0.1:10110"}, []string{"127.0.0.1:10995"}
+	c.SMTP.SubmissionListen, c.SMTP.TLSListen = []string{"127.0.0.1:10587"}, []string{"127.0.0.1:10465"}
+	c.POP3.Enabled = false
+}
+
+// RFC 6891 and RFC 6186 on the wire, with miekg/dns as the client.
+func TestEDNSConformance(t *testing.T) {
+	l := startLab(t, mailPorts)
+	ask := func(m *dns.Msg) *dns.Msg {
+		t.Helper()
+		r, _, err := (&dns.Client{Timeout: 5 * time.Second, UDPSize: 4096}).Exchange(m, l.udp)
+		if err != nil {
+			t.Fatalf("%v", err)
+		}
+		return r
+	}
+	// Two OPT records: FORMERR, with an OPT.
+	m := new(dns.Msg)
+	m.SetQuestion("lab.test.", dns.TypeA)
+	m.SetEdns0(4096, false)
+	m.Extra = append(m.Extra, dns.Copy(m.Extra[0]))
+	if r := ask(m); r.Rcode != dns.RcodeFormatError || r.IsEdns0() == nil {
+		t.Errorf("two OPT: rcode %s, opt %v", dns.RcodeToString[r.Rcode], r.IsEdns0())
+	}
+	// NOTIMP to an EDNS query with AD set: OPT, no AD.
+	m = new(dns.Msg)
+	m.SetQuestion("lab.test.", dns.TypeA)
+	m.Opcode = dns.OpcodeStatus
+	m.AuthenticatedData = true
+	m.SetEdns0(4096, false)
+	r := ask(m)
+	if r.Rcode != dns.RcodeNotImplemented || r.AuthenticatedData || r.IsEdns0() == nil {
+		t.Errorf("NOTIMP: rcode %s ad=%v opt=%v", dns.RcodeToString[r.Rcode], r.AuthenticatedData, r.IsEdns0())
+	}
+	// REFUSED likewise.
+	m = new(dns.Msg)
+	m.SetQuestion("example.com.", dns.TypeA)
+	m.AuthenticatedData = true
+	m.SetEdns0(4096, false)
+	if r := ask(m); r.Rcode != dns.RcodeRefused || r.AuthenticatedData || r.IsEdns0() == nil {
+		t.Errorf("REFUSED: ad=%v opt=%v", r.AuthenticatedData, r.IsEdns0())
+	}
+	// Advertised size: 1232; answers over it are truncated over UDP.
+	r = l.q(t, "lab.test.", dns.TypeSOA)
+	if o := r.IsEdns0(); o == nil || o.UDPSize() != 1232 {
+		t.Errorf("advertised EDNS size: %v", o)
+	}
+	// RFC 6186 SRV records with the configured ports; POP3 off: ".".
+	for name, want := range map[string]string{
+		"_imap._tcp.lab.test.":        "0 1 10143 mail.lab.test.",
+		"_imaps._tcp.lab.test.":       "0 1 10993 mail.lab.test.",
+		"_submission._tcp.lab.test.":  "0 1 10587 mail.lab.test.",
+		"_submissions._tcp.lab.test.": "0 1 10465 mail.lab.test.",
+		"_pop3s._tcp.lab.test.":       "0 0 0 .",
+	} {
+		r := l.q(t, name, dns.TypeSRV)
+		if len(r.Answer) != 1 || !strings.HasSuffix(r.Answer[0].String(), want) {
+			t.Errorf("%s SRV: %v, want %s", name, r.Answer, want)
+		}
+	}
+	if r := l.q(t, "autoconfig.lab.test.", dns.TypeA); len(r.Answer) != 1 {
+		t.Errorf("autoconfig: %v", r.Answer)
+	}
+}
+
+func TestEDNSSizeConfigurable(t *testing.T) {
+	l := startLab(t, func(c *config.Config) { c.DNS.EDNSUDPSize = 4096 })
+	if o := l.q(t, "lab.test.", dns.TypeSOA).IsEdns0(); o == nil || o.UDPSize() != 4096 {
+		t.Errorf("advertised EDNS size: %v", o)
+	}
+}

@@ -11,8 +11,43 @@ import (
 	"labd/internal/sessions"
 )
 
-// maxUDP is the largest UDP answer labd sends, whatever the client offers.
+// maxUDP is the largest UDP message labd asks its forwarders for.
 const maxUDP = 4096
+
+// acceptQueries replaces miekg/dns's default accept function, whose
+// rejections (FORMERR, NOTIMP) are the query's own header turned around:
+// AD and CD copied, no OPT. Every request reaches ServeDNS, which answers
+// those errors itself (see precheck); responses are still ignored.
+func acceptQueries(dh dns.Header) dns.MsgAcceptAction {
+	if dh.Bits&(1<<15) != 0 { // QR: a response
+		return dns.MsgIgnore
+	}
+	return dns.MsgAccept
+}
+
+// precheck returns the error rcode of a malformed or unsupported request,
+// or RcodeSuccess: opcodes other than QUERY and NOTIFY are NOTIMP; a
+// request needs exactly one question, at most one answer record (NOTIFY's
+// SOA) and one authority record (IXFR's SOA); more than one OPT is
+// FORMERR (RFC 6891 6.1.1).
+func precheck(req *dns.Msg) int {
+	if req.Opcode != dns.OpcodeQuery && req.Opcode != dns.OpcodeNotify {
+		return dns.RcodeNotImplemented
+	}
+	if len(req.Question) != 1 || len(req.Answer) > 1 || len(req.Ns) > 1 {
+		return dns.RcodeFormatError
+	}
+	opts := 0
+	for _, rr := range req.Extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			opts++
+		}
+	}
+	if opts > 1 {
+		return dns.RcodeFormatError
+	}
+	return dns.RcodeSuccess
+}
 
 // ServeDNS answers one query (UDP or TCP): it is the only handler.
 func (s *Service) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
@@ -27,9 +62,12 @@ func (s *Service) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	result := "ok"
 	defer func() { sess.Close(result) }()
 
-	if len(req.Question) != 1 {
+	if rc := precheck(req); rc != dns.RcodeSuccess {
 		m := new(dns.Msg)
-		m.SetRcodeFormatError(req)
+		m.SetRcode(req, rc)
+		if len(req.Question) > 0 {
+			sess.SetAttr("name", req.Question[0].Name)
+		}
 		result = s.send(w, req, m, tcp, sess)
 		return
 	}
@@ -225,10 +263,18 @@ func containsString(list []string, s string) bool {
 // send finishes m (EDNS0, truncation, compression), writes it, and
 // records the answer in the session. It returns the session result.
 func (s *Service) send(w dns.ResponseWriter, req, m *dns.Msg, tcp bool, sess *sessions.Session) string {
+	if m.Rcode != dns.RcodeSuccess && m.Rcode != dns.RcodeNameError {
+		// An error reply vouches for nothing (a forwarder's AD included).
+		m.AuthenticatedData = false
+	}
 	size := dns.MinMsgSize
 	if opt := req.IsEdns0(); opt != nil {
-		size = max(dns.MinMsgSize, min(int(opt.UDPSize()), maxUDP))
-		m.SetEdns0(maxUDP, opt.Do())
+		// Every reply to an EDNS query carries an OPT, errors included
+		// (RFC 6891 7), advertising dns.edns_udp_size (1232 by
+		// default, DNS flag day 2020), which also caps UDP answers.
+		ednsSize := s.cfg.DNS.EDNSUDPSize
+		size = max(dns.MinMsgSize, min(int(opt.UDPSize()), ednsSize))
+		m.SetEdns0(uint16(ednsSize), opt.Do())
 		if opt.Version() != 0 {
 			m.Rcode = dns.RcodeBadVers
 			m.Answer, m.Ns = nil, nil
@@ -256,12 +302,14 @@ func (s *Service) send(w dns.ResponseWriter, req, m *dns.Msg, tcp bool, sess *se
 		s.log.Warn("cannot pack the answer; sending SERVFAIL", "err", err, "remote", w.RemoteAddr().String())
 		fail := new(dns.Msg)
 		fail.SetRcode(req, dns.RcodeServerFailure)
+		if opt := req.IsEdns0(); opt != nil {
+			fail.SetEdns0(uint16(s.cfg.DNS.EDNSUDPSize), opt.Do())
+		}
 		buf, _ = fail.Pack()
 		m = fail
 	}
-	if _, err := w.Write(buf); err != nil {
-		sess.Notef("write failed: %v", err)
-	}
+	// The session is complete before the answer leaves: a client that
+	// looks at the dashboard right after its answer finds the rcode.
 	rcode := dns.RcodeToString[m.Rcode]
 	sess.SetAttr("rcode", rcode)
 	sess.SetAttr("size", itoa(len(buf)))
@@ -270,6 +318,9 @@ func (s *Service) send(w dns.ResponseWriter, req, m *dns.Msg, tcp bool, sess *se
 	}
 	sess.AddBytes(0, int64(len(buf)))
 	sess.Datagram(sessions.FromServer, answerText(m, len(buf)), frame(buf, tcp), "")
+	if _, err := w.Write(buf); err != nil {
+		sess.Notef("write failed: %v", err)
+	}
 	return strings.ToLower(rcode)
 }
 

@@ -31,7 +31,7 @@ func run(t *testing.T, path string, args ...string) string {
 
 func TestDig(t *testing.T) {
 	dig := labtest.Tool(t, "dig")
-	l := startLab(t, nil)
+	l := startLab(t, mailPorts)
 	base := []string{"@127.0.0.1", "-p", labtest.Port(t, l.udp), "+time=5", "+tries=1"}
 	tests := []struct {
 		name string
@@ -51,6 +51,9 @@ func TestDig(t *testing.T) {
 		{"NODATA", []string{"www.lab.test", "MX"}, []string{`status: NOERROR`, `ANSWER: 0, AUTHORITY: 1`}, nil},
 		{"CNAME", []string{"smtp.lab.test"}, []string{`smtp\.lab\.test\.\s+300\s+IN\s+CNAME\s+mail\.lab\.test\.`, `mail\.lab\.test\.\s+300\s+IN\s+A\s+127\.0\.0\.1`}, nil},
 		{"TXT", []string{"lab.test", "TXT"}, []string{`"v=spf1 mx -all"`}, nil},
+		{"EDNS size 1232", []string{"lab.test", "SOA"}, []string{`; EDNS: version: 0, flags:; udp: 1232`}, nil},
+		{"SRV imap (RFC 6186)", []string{"_imaps._tcp.lab.test", "SRV"}, []string{`_imaps\._tcp\.lab\.test\.\s+300\s+IN\s+SRV\s+0 1 10993 mail\.lab\.test\.`}, nil},
+		{"autoconfig", []string{"autoconfig.lab.test"}, []string{`autoconfig\.lab\.test\.\s+300\s+IN\s+A\s+127\.0\.0\.1`}, nil},
 		{"REFUSED", []string{"example.com"}, []string{`status: REFUSED`, `recursion requested but not available`}, []string{`flags:[a-z ]* ra`}},
 	}
 	for _, tt := range tests {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,24 +32,33 @@ func (l *ctrlListener) Accept() (net.Conn, error) {
 	return &ctrlConn{Conn: c, client: cl, idle: l.svc.cfg.IdleTimeout.D(), help: true}, nil
 }
 
-// ctrlConn is the control connection as ftpserverlib sees it. It does two
-// things the library does not:
+// ctrlConn is the control connection as ftpserverlib sees it. It does
+// what the library does not:
 //
 //   - The library's idle timeout is a read deadline on the control
 //     connection, which also fires during a long transfer (the control
 //     connection is silent meanwhile). ctrlConn extends the deadline as
 //     long as a data transfer moved bytes within the idle period.
-//   - The library answers HELP with 502. ctrlConn answers a plaintext
-//     HELP itself, in order: it only intercepts a HELP line once the
-//     library has consumed every line before it.
+//   - On plaintext, it answers some command lines itself (HELP, STRU,
+//     EPSV ALL and the data commands it forbids, OPTS MLST, a malformed
+//     SITE CHMOD; see answer), in order: it only answers a line once the
+//     library has consumed every line before it, since it hands the
+//     library one line per Read.
+//   - An ABOR sent as urgent data (ftplib's abort(): on Linux the urgent
+//     byte, the final LF, is not in the stream) arrives as "ABOR\r"
+//     directly followed by the next command; it is cut there.
+//   - The library's stock reply texts become RFC 959's (see replyTexts).
 type ctrlConn struct {
 	net.Conn
 	client *client
 	idle   time.Duration
 
-	mu       sync.Mutex // serialises writes (library replies and HELP)
-	pending  []byte     // read from the socket, not yet given to the library
-	help     bool       // plaintext: HELP interception on
+	mu       sync.Mutex // serialises writes (library replies and ours)
+	pending  []byte     // read from the socket, not yet examined
+	ready    []byte     // examined, for the library
+	help     bool       // plaintext: line examination on
+	epsvAll  bool       // EPSV ALL was accepted (RFC 2428 4)
+	aborLF   bool       // an ABOR was cut at its CR: drop a late LF
 	readDead time.Time
 	buf      [4096]byte
 }
@@ -72,9 +82,23 @@ func (c *ctrlConn) Write(p []byte) (int, error) {
 	if c.idle > 0 {
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(max(c.idle, time.Minute)))
 	}
-	if bytes.Equal(p, reply331Lib) {
-		// The library's terse "331 OK" tells a student little.
-		if _, err := c.Conn.Write(reply331); err != nil {
+	if port := pasvPort(p); port > 0 {
+		c.client.pasvPort.Store(int32(port))
+	}
+	// STAT names the listener's address (0.0.0.0:21 on a wildcard
+	// listener): the address this client reached is more telling.
+	if rest, ok := bytes.CutPrefix(p, []byte("Connected to ")); ok {
+		if _, after, ok := bytes.Cut(rest, []byte(" from ")); ok {
+			line := append([]byte("Connected to "+c.Conn.LocalAddr().String()+" from "), after...)
+			if _, err := c.Conn.Write(line); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+	}
+	// The library writes and flushes one reply line at a time.
+	if r, ok := replyTexts[string(p)]; ok {
+		if _, err := c.Conn.Write([]byte(r)); err != nil {
 			return 0, err
 		}
 		return len(p), nil
@@ -82,43 +106,55 @@ func (c *ctrlConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-var (
-	reply331Lib = []byte("331 OK\r\n")
-	reply331    = []byte("331 User name okay, send PASS with the password\r\n")
-)
-
-func isHelp(b []byte) bool {
-	if len(b) < 4 || !bytes.EqualFold(b[:4], []byte("HELP")) {
-		return false
-	}
-	return len(b) == 4 || b[4] == ' ' || b[4] == '\r' || b[4] == '\n'
+// replyTexts replaces ftpserverlib's stock reply lines by plain RFC 959
+// (and RFC 2389/3659) English.
+var replyTexts = map[string]string{
+	"331 OK\r\n":                      "331 User name okay, send PASS with the password\r\n",
+	"200 OK\r\n":                      "200 Command okay.\r\n",
+	"200 Done !\r\n":                  "200 Command okay.\r\n",
+	"250 Done !\r\n":                  "250 Requested file action okay, completed.\r\n",
+	"350 Sure, give me a target\r\n":  "350 Requested file action pending further information: send RNTO with the new name.\r\n",
+	"350 OK\r\n":                      "350 Requested file action pending further information.\r\n",
+	"200 Good to know\r\n":            "200 Command okay.\r\n",
+	"200 Whatever\r\n":                "200 Command okay.\r\n",
+	"200 I'm in UTF8 only anyway\r\n": "200 UTF8 is always on.\r\n",
+	"200 Using stream mode\r\n":       "200 Mode set to S (stream).\r\n",
+	"211- These are my features\r\n":  "211-Extensions supported:\r\n",
+	"211 end\r\n":                     "211 End\r\n",
+	" MLST\r\n":                       " MLST " + mlstFacts + "\r\n",
+	"501 Don't know this option\r\n":  "501 Unknown option: OPTS UTF8 ON or OPTS MLST <facts>\r\n",
+	"502 This command hasn't been implemented !\r\n":   "502 Command not implemented.\r\n",
+	"504 This extension hasn't been implemented !\r\n": "504 Command not implemented for that parameter.\r\n",
 }
+
+// mlstFacts are the facts ftpserverlib writes in MLSD/MLST, always all of
+// them (FEAT syntax: * marks the ones in use).
+const mlstFacts = "type*;size*;modify*;"
 
 func (c *ctrlConn) Read(p []byte) (int, error) {
 	for {
+		if len(c.ready) > 0 {
+			n := copy(p, c.ready)
+			c.ready = c.ready[n:]
+			return n, nil
+		}
 		if len(c.pending) > 0 {
-			if c.help && c.blockActive() {
+			if !c.help {
+				c.ready, c.pending = c.pending, nil
 				continue
 			}
-			if c.help && isHelp(c.pending) {
-				i := bytes.IndexByte(c.pending, '\n')
-				if i >= 0 {
-					line := ""
-					if i > 4 {
-						line = strings.TrimSpace(string(c.pending[4:i]))
-					}
-					c.pending = c.pending[i+1:]
-					_, _ = c.Write([]byte(helpReply(line)))
+			if c.aborLF && c.pending[0] == '\n' {
+				c.pending = c.pending[1:]
+			}
+			c.aborLF = false
+			if line, ok := c.nextLine(); ok {
+				if reply := c.answer(line); reply != "" {
+					_, _ = c.Write([]byte(reply))
 					continue
 				}
-				// An incomplete HELP line: read the rest.
-			} else if cut := c.completeLines(); cut > 0 {
-				n := copy(p, c.pending[:cut])
-				c.pending = c.pending[n:]
-				if len(c.pending) == 0 {
-					c.pending = nil
-				}
-				return n, nil
+				c.noteCommand(line)
+				c.ready = line
+				continue
 			}
 			// Otherwise an incomplete line: read the rest.
 		}
@@ -149,31 +185,167 @@ func (c *ctrlConn) Read(p []byte) (int, error) {
 	}
 }
 
-// completeLines returns how much of pending the library may have: every
-// complete line up to (not including) a HELP line. A line without its LF
+// nextLine takes the next command line off pending. A line without its LF
 // yet is held back (nc or telnet in character mode send a command in
-// pieces), unless it is too long to be a command or the connection
-// carries TLS.
-func (c *ctrlConn) completeLines() int {
-	if !c.help {
-		return len(c.pending)
+// pieces), unless it is too long to be a command, or an ABOR whose LF was
+// sent as urgent data.
+func (c *ctrlConn) nextLine() ([]byte, bool) {
+	// Telnet IP and Synch (IAC IP, IAC DM) that some clients send before
+	// ABOR (RFC 959 4.1.3) are not part of the command.
+	for len(c.pending) > 0 && (c.pending[0] == 0xff || c.pending[0] == 0xf4 || c.pending[0] == 0xf2) {
+		c.pending = c.pending[1:]
 	}
-	cut := 0
-	for pos := 0; ; {
-		i := bytes.IndexByte(c.pending[pos:], '\n')
-		if i < 0 {
-			break
+	if len(c.pending) >= 5 && bytes.EqualFold(c.pending[:5], []byte("ABOR\r")) &&
+		(len(c.pending) == 5 || c.pending[5] != '\n') {
+		c.pending = c.pending[5:]
+		c.aborLF = true
+		return []byte("ABOR\r\n"), true
+	}
+	i := bytes.IndexByte(c.pending, '\n')
+	if i < 0 {
+		if len(c.pending) >= len(c.buf) {
+			line := c.pending
+			c.pending = nil
+			return line, true
 		}
-		cut = pos + i + 1
-		if cut < len(c.pending) && isHelp(c.pending[cut:]) {
-			break
+		return nil, false
+	}
+	line := c.pending[:i+1]
+	c.pending = c.pending[i+1:]
+	if len(c.pending) == 0 {
+		c.pending = nil
+	}
+	return line, true
+}
+
+// noteCommand remembers whether the command handed to the library is a
+// LIST (see ownerConn).
+func (c *ctrlConn) noteCommand(line []byte) {
+	cmd, _, _ := strings.Cut(strings.TrimSpace(string(line)), " ")
+	switch strings.ToUpper(cmd) {
+	case "LIST":
+		c.client.listing.Store(true)
+	case "RETR", "STOR", "APPE", "NLST", "MLSD", "STOU":
+		c.client.listing.Store(false)
+	}
+}
+
+// pasvPort returns the port of a 227 or 229 reply line, else 0.
+func pasvPort(p []byte) int {
+	s := string(p)
+	switch {
+	case strings.HasPrefix(s, "229 "):
+		i := strings.Index(s, "(|||")
+		j := strings.Index(s, "|)")
+		if i >= 0 && j > i+4 {
+			n, _ := strconv.Atoi(s[i+4 : j])
+			return n
 		}
-		pos = cut
+	case strings.HasPrefix(s, "227 "):
+		i := strings.IndexByte(s, '(')
+		j := strings.IndexByte(s, ')')
+		if i >= 0 && j > i {
+			f := strings.Split(s[i+1:j], ",")
+			if len(f) == 6 {
+				hi, _ := strconv.Atoi(f[4])
+				lo, _ := strconv.Atoi(f[5])
+				return hi*256 + lo
+			}
+		}
 	}
-	if cut == 0 && len(c.pending) >= len(c.buf) {
-		return len(c.pending)
+	return 0
+}
+
+// ownerConn is a passive data connection whose LIST lines name the
+// user as owner and group: the library writes the constant "ftp ftp"
+// (plaintext only: with PROT P the library's TLS sits above this conn).
+type ownerConn struct {
+	net.Conn
+	client *client
+}
+
+// NetConn lets sessions.FromConn find the recording conn.
+func (c *ownerConn) NetConn() net.Conn { return c.Conn }
+
+var listOwner = regexp.MustCompile(`^([-dlcbps][-rwxsStT]{9} +\d+) ftp ftp `)
+
+func (c *ownerConn) Write(p []byte) (int, error) {
+	if c.client.listing.Load() && listOwner.Match(p) {
+		if u := c.client.userName(); u != "" && !c.client.isAnon() {
+			q := listOwner.ReplaceAll(p, []byte("${1} "+u+" "+u+" "))
+			if _, err := c.Conn.Write(q); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
 	}
-	return cut
+	return c.Conn.Write(p)
+}
+
+// answer returns labd's own reply to a command line, or "" to hand the
+// line to the library.
+func (c *ctrlConn) answer(line []byte) string {
+	text := strings.TrimRight(string(line), "\r\n")
+	cmd, arg, _ := strings.Cut(text, " ")
+	arg = strings.TrimSpace(arg)
+	if reply := c.blockActive(strings.ToUpper(cmd)); reply != "" {
+		return reply
+	}
+	switch strings.ToUpper(cmd) {
+	case "HELP":
+		return helpReply(arg)
+	case "STRU":
+		switch strings.ToUpper(arg) {
+		case "F":
+			return "200 Structure set to F (file).\r\n"
+		case "R", "P":
+			return "504 Only STRU F (file structure) is supported.\r\n"
+		}
+		return "501 Syntax: STRU F\r\n"
+	case "MODE":
+		switch strings.ToUpper(arg) {
+		case "S":
+			return "200 Mode set to S (stream).\r\n"
+		case "B", "C":
+			return "504 Only MODE S (stream) is supported.\r\n"
+		}
+		return "501 Syntax: MODE S\r\n"
+	case "EPSV":
+		if strings.EqualFold(arg, "ALL") {
+			c.epsvAll = true
+			return "200 EPSV ALL accepted: from now on only EPSV opens data connections.\r\n"
+		}
+	case "PORT", "PASV", "EPRT", "LPRT", "LPSV":
+		if c.epsvAll {
+			return "503 EPSV ALL was sent on this connection: use EPSV (RFC 2428).\r\n"
+		}
+	case "OPTS":
+		opt, _, _ := strings.Cut(arg, " ")
+		if strings.EqualFold(opt, "MLST") {
+			return "200 MLST OPTS " + strings.ReplaceAll(mlstFacts, "*", "") + "\r\n"
+		}
+	case "SITE":
+		sub, rest, _ := strings.Cut(arg, " ")
+		if strings.EqualFold(sub, "CHMOD") {
+			mode, file, _ := strings.Cut(strings.TrimSpace(rest), " ")
+			if !octalMode(mode) || strings.TrimSpace(file) == "" {
+				return "501 Syntax: SITE CHMOD <octal mode, e.g. 644 or 0755> <file>\r\n"
+			}
+		}
+	}
+	return ""
+}
+
+func octalMode(s string) bool {
+	if s == "" || len(s) > 4 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '7' {
+			return false
+		}
+	}
+	return true
 }
 
 // helpReply is the 214 answer to HELP [command].
@@ -264,27 +436,52 @@ func (l *dataListener) Accept() (net.Conn, error) {
 	rc := sessions.Wrap(l.svc.deps.Sessions, "ftp-data", c)
 	sess := rc.Session()
 	sess.SetAttr("mode", "passive")
+	match := l.controlOf(c)
+	if match == nil {
+		return rc, nil
+	}
+	if u := match.userName(); u != "" {
+		sess.SetUser(u)
+	}
+	if match.sess != nil {
+		sess.SetAttr("control_session", strconv.FormatUint(match.sess.ID(), 10))
+		match.note("passive data connection from %s (session %d)", c.RemoteAddr(), sess.ID())
+	}
+	return &ownerConn{Conn: rc, client: match}, nil
+}
+
+// controlOf finds the control connection of a data connection: the one
+// whose PASV/EPSV reply announced this listener's port, else the only
+// logged-in client from the same address.
+func (l *dataListener) controlOf(c net.Conn) *client {
 	ip := hostOf(c.RemoteAddr().String())
-	var match *client
+	port := 0
+	if _, lp, err := net.SplitHostPort(l.Addr().String()); err == nil {
+		port, _ = strconv.Atoi(lp)
+	}
+	var byPort, byIP *client
 	count := 0
 	l.svc.clients.Range(func(_, v any) bool {
 		cl := v.(*client)
-		if hostOf(cl.remote) == ip && cl.userName() != "" {
-			match = cl
+		if hostOf(cl.remote) != ip {
+			return true
+		}
+		if port != 0 && int(cl.pasvPort.Load()) == port {
+			byPort = cl
+		}
+		if cl.userName() != "" {
+			byIP = cl
 			count++
 		}
 		return true
 	})
-	if count == 1 {
-		if u := match.userName(); u != "" {
-			sess.SetUser(u)
-		}
-		if match.sess != nil {
-			sess.SetAttr("control_session", strconv.FormatUint(match.sess.ID(), 10))
-			match.note("passive data connection from %s (session %d)", c.RemoteAddr(), sess.ID())
-		}
+	if byPort != nil {
+		return byPort
 	}
-	return rc, nil
+	if count == 1 {
+		return byIP
+	}
+	return nil
 }
 
 func hostOf(addr string) string {

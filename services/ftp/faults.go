@@ -1,38 +1,28 @@
 package ftp
 
 import (
-	"bytes"
 	"net"
-	"strings"
 )
 
 // blockActive plays a firewall that drops the connections the server
-// opens to the client (the ftp block-active fault): a PORT or EPRT line at
-// the head of pending is taken out before the library sees it and
-// answered 200, as the server would; the transfer that follows then fails
-// with 425 because no data connection can be opened. It says whether it
-// consumed a line.
-func (c *ctrlConn) blockActive() bool {
+// opens to the client (the ftp block-active fault): a PORT or EPRT command
+// is answered 200 here, as the server would, and never reaches the
+// library; the transfer that follows then fails with 425 because no data
+// connection can be opened. It returns the reply, or "" to go on.
+func (c *ctrlConn) blockActive(verb string) string {
+	if verb != "PORT" && verb != "EPRT" || c.client == nil || c.client.svc == nil {
+		return ""
+	}
 	set := c.client.svc.deps.Faults
-	if !set.Any() || len(c.pending) < 4 {
-		return false
-	}
-	verb := strings.ToUpper(string(c.pending[:4]))
-	if verb != "PORT" && verb != "EPRT" {
-		return false
-	}
-	i := bytes.IndexByte(c.pending, '\n')
-	if i < 0 {
-		return false
+	if !set.Any() {
+		return ""
 	}
 	f, ok := set.Match("ftp", "block-active", c.client.userName(), c.client.remote)
 	if !ok {
-		return false
+		return ""
 	}
-	c.pending = c.pending[i+1:]
-	_, _ = c.Write([]byte("200 " + verb + " command successful\r\n"))
 	c.client.note("fault %d (%s): %s accepted, but the connection to the client will be dropped as by a firewall", f.ID, f, verb)
-	return true
+	return "200 " + verb + " command successful\r\n"
 }
 
 // refusePassive closes a passive data connection as a firewall in front

@@ -24,6 +24,7 @@ import (
 type rootFs struct {
 	root     *os.Root
 	readOnly bool
+	noQuota  bool // pub/ mounted in a user's view: not the user's quota
 	client   *client
 }
 
@@ -272,7 +273,7 @@ func (r *rootFs) GetHandle(name string, flags int, offset int64) (ftpserver.File
 		}
 		cfg := r.client.svc.cfg
 		t.maxFile = cfg.MaxFileBytes
-		if q := cfg.QuotaBytes; q > 0 {
+		if q := cfg.QuotaBytes; q > 0 && !r.noQuota {
 			used := r.usage()
 			if flags&os.O_TRUNC != 0 {
 				used -= oldSize // the old content goes away

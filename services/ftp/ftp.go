@@ -104,6 +104,7 @@ func (s *Service) settings(ln net.Listener) *ftpserver.Settings {
 	}
 	st := &ftpserver.Settings{
 		Listener:                ln,
+		ListenAddr:              ln.Addr().String(), // shown by STAT
 		PublicIPResolver:        s.publicIP,
 		ActiveTransferPortNon20: !s.cfg.ActiveFromPort20,
 		IdleTimeout:             idle,
@@ -147,7 +148,10 @@ func (s *Service) clientOf(cc ftpserver.ClientContext) *client {
 	return &client{svc: s, remote: remote, log: s.log.With("remote", remote)}
 }
 
-var errLoginIncorrect = errors.New("login incorrect")
+var (
+	errLoginIncorrect = errors.New("login incorrect")
+	errAnonDisabled   = errors.New("anonymous access is disabled")
+)
 
 // driver is ftpserverlib's MainDriver for one listener.
 type driver struct {
@@ -196,7 +200,8 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (drv ft
 	defer d.recoverTo("AuthUser", &err)
 	s := d.svc
 	c := s.clientOf(cc)
-	if s.cfg.Anonymous && (strings.EqualFold(user, "anonymous") || strings.EqualFold(user, "ftp")) {
+	anonName := strings.EqualFold(user, "anonymous") || strings.EqualFold(user, "ftp")
+	if s.cfg.Anonymous && anonName {
 		root, err := os.OpenRoot(s.deps.Layout.Pub())
 		if err != nil {
 			c.log.Error("cannot open pub/", "err", err)
@@ -208,6 +213,11 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (drv ft
 	defer cancel()
 	u, err := s.deps.Store.Authenticate(ctx, "ftp", user, pass)
 	if err != nil {
+		if errors.Is(err, store.ErrAuthFailed) && anonName {
+			c.note("anonymous login refused: ftp.anonymous is off")
+			time.Sleep(s.AuthFailDelay)
+			return nil, errAnonDisabled
+		}
 		if errors.Is(err, store.ErrAuthFailed) {
 			c.log.Warn("ftp login failed", "user", user)
 			c.note("login failed for %q", user)
@@ -226,7 +236,20 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (drv ft
 		c.log.Error("cannot open home", "user", u.Name, "err", err)
 		return nil, errors.New("your home directory is unavailable")
 	}
-	return c.login(u.Name, false, root), nil
+	home := c.login(u.Name, false, root)
+	pub, err := os.OpenRoot(s.deps.Layout.Pub())
+	if err != nil {
+		c.log.Warn("cannot open pub/ for the user's view", "err", err)
+		return home, nil
+	}
+	c.mu.Lock()
+	old := c.pub
+	c.pub = pub
+	c.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	return &mountFs{home: home, pub: &rootFs{root: pub, readOnly: !s.cfg.PubWritable, noQuota: true, client: c}}, nil
 }
 
 // login records a successful login and returns the client's filesystem.
@@ -248,6 +271,9 @@ func (c *client) login(user string, anon bool, root *os.Root) *rootFs {
 
 func (d *driver) PostAuthMessage(cc ftpserver.ClientContext, user string, authErr error) string {
 	if authErr != nil {
+		if errors.Is(authErr, errAnonDisabled) {
+			return "Anonymous access is disabled on this server"
+		}
 		if errors.Is(authErr, errLoginIncorrect) {
 			return "Login incorrect (wrong user name or password); closing the connection."
 		}

@@ -25,6 +25,14 @@ type client struct {
 	user string
 	anon bool
 	fs   *rootFs
+	pub  *os.Root // pub/ in a user's view (mountFs), closed with fs
+
+	// pasvPort is the port of this client's last PASV/EPSV reply: its
+	// data connection is the one accepted there.
+	pasvPort atomic.Int32
+	// listing: the command in progress is LIST, whose lines get the
+	// user as owner instead of the library's "ftp ftp".
+	listing atomic.Bool
 
 	// lastActivity (unix nanoseconds) is the last time a data transfer
 	// moved bytes or ended: the idle timeout counts from it too.
@@ -46,6 +54,12 @@ func (c *client) note(format string, args ...any) {
 	}
 }
 
+func (c *client) isAnon() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.anon
+}
+
 func (c *client) userName() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -57,11 +71,14 @@ func (c *client) transferStarted() { c.touch() }
 // close releases the root of a logged-in client.
 func (c *client) close() {
 	c.mu.Lock()
-	fs := c.fs
-	c.fs = nil
+	fs, pub := c.fs, c.pub
+	c.fs, c.pub = nil, nil
 	c.mu.Unlock()
 	if fs != nil {
 		fs.root.Close()
+	}
+	if pub != nil {
+		pub.Close()
 	}
 }
 

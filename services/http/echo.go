@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sort"
@@ -16,23 +17,46 @@ import (
 // net/http's parsed Header map loses.
 type captureConn struct {
 	net.Conn
-	mu  sync.Mutex
-	buf []byte
+	mu    sync.Mutex
+	buf   []byte
+	ahead []byte // read from the client, not yet handed to net/http
 }
 
 const captureMax = 64 << 10
 
 func (c *captureConn) Read(b []byte) (int, error) {
+	if len(c.ahead) == 0 && len(b) < 4096 {
+		// net/http peeks at the first bytes (is it the HTTP/2 preface?)
+		// with a small read; reading ahead keeps the request in one
+		// piece for the session transcript below.
+		buf := make([]byte, 4096)
+		n, err := c.Conn.Read(buf)
+		c.ahead = buf[:n]
+		if n == 0 {
+			return 0, err
+		}
+	}
+	if len(c.ahead) > 0 {
+		n := copy(b, c.ahead)
+		c.ahead = c.ahead[n:]
+		c.keep(b[:n])
+		return n, nil
+	}
 	n, err := c.Conn.Read(b)
-	if n > 0 {
+	c.keep(b[:n])
+	return n, err
+}
+
+// keep remembers what the client sent, for the echo page.
+func (c *captureConn) keep(b []byte) {
+	if n := len(b); n > 0 {
 		c.mu.Lock()
-		c.buf = append(c.buf, b[:n]...)
+		c.buf = append(c.buf, b...)
 		if len(c.buf) > captureMax {
 			c.buf = append(c.buf[:0], c.buf[len(c.buf)-captureMax:]...)
 		}
 		c.mu.Unlock()
 	}
-	return n, err
 }
 
 // NetConn lets sessions.FromConn find the recording conn beneath.
@@ -129,13 +153,30 @@ func (s *Service) echo(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if r.ContentLength > 0 {
+	switch {
+	case r.ContentLength > 0:
 		fmt.Fprintf(&b, "\n(body: %d bytes)\n", r.ContentLength)
+	case r.ContentLength < 0 && r.Body != nil:
+		// Transfer-Encoding: chunked (or HTTP/2 without a length): the
+		// size is only known once the body is read.
+		n, _ := io.Copy(io.Discard, io.LimitReader(r.Body, maxEchoBody+1))
+		enc := "no Content-Length"
+		if len(r.TransferEncoding) > 0 {
+			enc = "Transfer-Encoding: " + strings.Join(r.TransferEncoding, ", ")
+		}
+		if n > maxEchoBody {
+			fmt.Fprintf(&b, "\n(body: more than %d bytes, %s)\n", maxEchoBody, enc)
+		} else {
+			fmt.Fprintf(&b, "\n(body: %d bytes, %s)\n", n, enc)
+		}
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	fmt.Fprint(w, b.String())
 }
+
+// maxEchoBody is how much of a body of unknown length the echo page reads.
+const maxEchoBody = 10 << 20
 
 func tlsVersion(v uint16) string {
 	switch v {

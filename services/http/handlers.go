@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -36,6 +37,11 @@ func (s *Service) handler() http.Handler {
 	mux.HandleFunc("/auth", s.basicAuth)
 	mux.HandleFunc("/ca.pem", s.caPEM)
 	mux.HandleFunc("/ca.crt", s.caDER)
+	mux.HandleFunc("GET /mail/config-v1.1.xml", s.autoconfig)
+	mux.HandleFunc("GET /.well-known/autoconfig/mail/config-v1.1.xml", s.autoconfig)
+	mux.HandleFunc("/autodiscover/autodiscover.xml", s.autodiscover)
+	mux.HandleFunc("/Autodiscover/Autodiscover.xml", s.autodiscover)
+	mux.HandleFunc("GET /mail.mobileconfig", s.mobileconfig)
 	for _, m := range s.extras {
 		mux.Handle(m.Pattern, m.Handler)
 	}
@@ -81,6 +87,9 @@ type indexData struct {
 	Endpoints []endpointRow
 	HasCA     bool
 	Users     []string
+	// MailHost is the name mail clients must use: they check the
+	// certificate's names, not IP addresses.
+	MailHost, HostAddr string
 }
 
 type endpointRow struct {
@@ -89,8 +98,8 @@ type endpointRow struct {
 }
 
 var hints = map[string]string{
-	"http":       "curl -v http://HOST/echo",
-	"https":      "curl --cacert ca.pem https://HOST/",
+	"http":       "curl -v http://HOSTPORT/echo",
+	"https":      "curl --cacert ca.pem https://HOSTPORT/",
 	"smtp":       "nc HOST PORT, then EHLO me",
 	"submission": "swaks --server HOST:PORT --auth-user alice",
 	"smtps":      "openssl s_client -connect HOST:PORT",
@@ -107,11 +116,30 @@ var hints = map[string]string{
 
 func (s *Service) index(tmpl *template.Template) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		d := indexData{Host: s.deps.Config.FQDN(), Domain: s.deps.Config.Server.Domain, HasCA: len(s.deps.TLS.CAPEM) > 0}
+		cfg := s.deps.Config
+		d := indexData{Host: cfg.FQDN(), Domain: cfg.Server.Domain, HasCA: len(s.deps.TLS.CAPEM) > 0, MailHost: cfg.MailHost()}
+		// The address the browser used stands in for a wildcard one.
+		seen, _ := splitHostPort(r.Host)
+		if !strings.Contains(r.Host, ":") || strings.HasSuffix(r.Host, "]") {
+			seen = strings.Trim(r.Host, "[]")
+		}
 		for _, e := range s.deps.Endpoints.List() {
 			host, port := splitHostPort(e.Addr)
-			hint := strings.NewReplacer("HOST", host, "PORT", port).Replace(hints[e.Service])
+			if (host == "0.0.0.0" || host == "::" || host == "") && seen != "" {
+				host = seen
+			}
+			if d.HostAddr == "" && e.Service == "http" {
+				d.HostAddr = host
+			}
+			hint := strings.NewReplacer("HOSTPORT", net.JoinHostPort(host, port), "HOST", host, "PORT", port).Replace(hints[e.Service])
 			d.Endpoints = append(d.Endpoints, endpointRow{Service: e.Service, Network: e.Network, Addr: e.Addr, TLS: e.TLS, Hint: hint})
+		}
+		if net.ParseIP(d.HostAddr) == nil {
+			// The /etc/hosts line needs an address, not a name.
+			d.HostAddr = "HOST-ADDRESS"
+			if ip := net.ParseIP(cfg.Server.PublicAddress); ip != nil && !ip.IsUnspecified() {
+				d.HostAddr = ip.String()
+			}
 		}
 		if users, err := s.deps.Store.ListUsers(r.Context()); err == nil {
 			for _, u := range users {
@@ -300,6 +328,9 @@ func serveRoot(w http.ResponseWriter, r *http.Request, dir, p, base string) {
 		http.Error(w, "403 forbidden", http.StatusForbidden)
 		return
 	}
+	// A validator for caches and conditional requests (If-None-Match ->
+	// 304, which ServeContent answers once the ETag is set).
+	w.Header().Set("ETag", fmt.Sprintf(`"%x-%x"`, st.ModTime().UnixNano(), st.Size()))
 	http.ServeContent(w, r, path.Base(name), st.ModTime(), f)
 }
 

@@ -68,7 +68,15 @@ func NewWith(deps service.Deps, mounts ...Mount) (*Service, error) {
 		}
 	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, group: service.NewGroup(deps), extras: mounts}
+	// HTTP/2 on the plain port too, with prior knowledge (curl
+	// --http2-prior-knowledge, h2c): without it the preface got an empty
+	// reply. HTTP/1.1 Upgrade: h2c is not supported (Go has no such mode).
+	protos := new(http.Protocols)
+	protos.SetHTTP1(true)
+	protos.SetHTTP2(true)
+	protos.SetUnencryptedHTTP2(true)
 	s.srv = &http.Server{
+		Protocols:         protos,
 		Handler:           s.withFaults(s.handler()),
 		ReadHeaderTimeout: cfg.ReadTimeout.D(),
 		ReadTimeout:       cfg.ReadTimeout.D(),

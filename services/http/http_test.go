@@ -3,6 +3,8 @@ package http_test
 import (
 	"bufio"
 	"crypto/tls"
+	"encoding/xml"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -254,4 +256,107 @@ func TestTranscriptRecordsTheRequest(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("transcript of the closed session lacks the request or the response")
+}
+
+// Conditional GET (RFC 9110 8.8.3, 13.1.2), chunked request bodies on the
+// echo page, and HTTP/2 with prior knowledge on the plain port.
+func TestConformance(t *testing.T) {
+	e := start(t)
+	pub := filepath.Join(e.deps.Layout.Home("alice"), "public_html")
+	if err := os.WriteFile(filepath.Join(pub, "tag.txt"), []byte("etag me\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	resp := raw(t, e.plain, "GET /~alice/tag.txt HTTP/1.1\r\nHost: lab.test\r\nConnection: close\r\n\r\n")
+	i := strings.Index(resp, "\r\nEtag: ")
+	if i < 0 {
+		t.Fatalf("no ETag: %q", resp)
+	}
+	etag, _, _ := strings.Cut(resp[i+8:], "\r\n")
+	resp = raw(t, e.plain, "GET /~alice/tag.txt HTTP/1.1\r\nHost: lab.test\r\nIf-None-Match: "+etag+"\r\nConnection: close\r\n\r\n")
+	if !strings.HasPrefix(resp, "HTTP/1.1 304 ") {
+		t.Errorf("If-None-Match %s: %q", etag, firstLine(resp))
+	}
+	resp = raw(t, e.plain, "POST /echo HTTP/1.1\r\nHost: lab.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+	if !strings.Contains(resp, "(body: 11 bytes, Transfer-Encoding: chunked)") {
+		t.Errorf("chunked body not reported: %q", resp)
+	}
+	out := labtest.RunTool(t, "curl", "-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", "http://"+e.plain+"/echo")
+	if strings.TrimSpace(out) != "2 200" {
+		t.Errorf("curl --http2-prior-knowledge: %q", out)
+	}
+}
+
+// Mail client setup fetched the way the clients do.
+func TestMailAutoconfig(t *testing.T) {
+	cfg := labtest.Config(t)
+	cfg.IMAP.Listen, cfg.IMAP.TLSListen = []string{"127.0.0.1:10143"}, []string{"127.0.0.1:10993"}
+	cfg.POP3.Listen, cfg.POP3.TLSListen = []string{"127.0.0.1:10110"}, []string{"127.0.0.1:10995"}
+	cfg.SMTP.SubmissionListen, cfg.SMTP.TLSListen = []string{"127.0.0.1:10587"}, []string{"127.0.0.1:10465"}
+	d := labtest.Deps(t, cfg)
+	svc, err := httpsvc.New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps := labtest.Start(t, svc)
+	d.Endpoints.Add(eps...)
+	base := "http://" + labtest.Addr(t, eps, "http", "tcp")
+	get := func(method, path, body string) string {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s %s: %s\n%s", method, path, resp.Status, b)
+		}
+		return string(b)
+	}
+	// Thunderbird: both places, the address in the query.
+	for _, p := range []string{"/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=alice%40lab.test", "/mail/config-v1.1.xml?emailaddress=alice%40lab.test"} {
+		var cc struct {
+			In []struct {
+				Type   string `xml:"type,attr"`
+				Host   string `xml:"hostname"`
+				Port   int    `xml:"port"`
+				Socket string `xml:"socketType"`
+			} `xml:"emailProvider>incomingServer"`
+			Out []struct {
+				Port   int    `xml:"port"`
+				Socket string `xml:"socketType"`
+			} `xml:"emailProvider>outgoingServer"`
+		}
+		if err := xml.Unmarshal([]byte(get("GET", p, "")), &cc); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, s := range cc.In {
+			got = append(got, fmt.Sprintf("%s %s:%d %s", s.Type, s.Host, s.Port, s.Socket))
+		}
+		for _, s := range cc.Out {
+			got = append(got, fmt.Sprintf("smtp %d %s", s.Port, s.Socket))
+		}
+		want := "imap mail.lab.test:10993 SSL|imap mail.lab.test:10143 STARTTLS|pop3 mail.lab.test:10995 SSL|pop3 mail.lab.test:10110 STARTTLS|smtp 10587 STARTTLS|smtp 10465 SSL"
+		if strings.Join(got, "|") != want {
+			t.Errorf("%s:\n%s\nwant\n%s", p, strings.Join(got, "|"), want)
+		}
+	}
+	// Outlook: POST with the address in the body.
+	ad := get("POST", "/autodiscover/autodiscover.xml", `<?xml version="1.0"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>alice@lab.test</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>`)
+	for _, want := range []string{"<Type>IMAP</Type>", "<Port>10993</Port>", "<LoginName>alice</LoginName>", "<Port>10587</Port>"} {
+		if !strings.Contains(ad, want) {
+			t.Errorf("autodiscover lacks %s:\n%s", want, ad)
+		}
+	}
+	mc := get("GET", "/mail.mobileconfig?emailaddress=alice@lab.test", "")
+	if !strings.Contains(mc, "<integer>10993</integer>") || !strings.Contains(mc, "<string>alice</string>") {
+		t.Errorf("mobileconfig:\n%s", mc)
+	}
+	// The start page: Try keeps the port, and names the mail host.
+	page := get("GET", "/", "")
+	if !strings.Contains(page, "curl -v http://"+strings.TrimPrefix(base, "http://")+"/echo") || !strings.Contains(page, "mail.lab.test") {
+		t.Errorf("start page:\n%s", page)
+	}
 }

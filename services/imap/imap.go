@@ -56,9 +56,12 @@ func NewService(deps service.Deps) (*Service, error) {
 			imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}, imap.CapMove: {}, imap.CapNamespace: {},
 			imap.CapChildren: {}, imap.CapSpecialUse: {},
 		},
-		Logger:       logAdapter{s.log},
-		TLSConfig:    deps.TLS.Config(),
-		InsecureAuth: !s.cfg.RequireTLSForAuth,
+		Logger:    logAdapter{s.log},
+		TLSConfig: deps.TLS.Config(),
+		// The library sees no *tls.Conn on 993 (the front filter sits
+		// above TLS there): require_tls_for_auth is enforced by the
+		// session and LOGINDISABLED advertised by the filter.
+		InsecureAuth: true,
 	})
 	return s, nil
 }
@@ -80,7 +83,10 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 	patient := func(ln net.Listener) net.Listener {
 		return &patientListener{Listener: ln, min: time.Duration(s.cfg.IdleTimeout)}
 	}
-	if _, err := s.group.Listen(service.ListenOptions{Service: "imap", Addrs: s.cfg.Listen, MaxPerIP: s.cfg.MaxConnsPerIP, Reject: reject, Wrap: patient}); err != nil {
+	front := func(ln net.Listener) net.Listener {
+		return &frontListener{Listener: patient(ln), requireTLS: s.cfg.RequireTLSForAuth}
+	}
+	if _, err := s.group.Listen(service.ListenOptions{Service: "imap", Addrs: s.cfg.Listen, MaxPerIP: s.cfg.MaxConnsPerIP, Reject: reject, Wrap: front}); err != nil {
 		return nil, err
 	}
 	if _, err := s.group.Listen(service.ListenOptions{Service: "imaps", Addrs: s.cfg.TLSListen, MaxPerIP: s.cfg.MaxConnsPerIP, TLS: s.deps.TLS.Config(), Wrap: patient}); err != nil {
@@ -95,7 +101,12 @@ func (s *Service) Serve(ctx context.Context) error {
 	s.cancel = s.deps.Store.Subscribe(s.boxes.onEvent)
 	defer s.cancel()
 	return s.group.ServeEach(ctx, func(b *service.Bound) error {
-		err := s.srv.Serve(b.Listener)
+		ln := b.Listener
+		if b.Endpoint.TLS {
+			// 993: the front filter above TLS, on the plaintext.
+			ln = &frontListener{Listener: ln, overTLS: true}
+		}
+		err := s.srv.Serve(ln)
 		if errors.Is(err, net.ErrClosed) {
 			return nil
 		}

@@ -3,11 +3,14 @@ package imap_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"labd/config"
 	"labd/internal/labtest"
 )
 
@@ -51,18 +54,9 @@ func TestRawCommands(t *testing.T) {
 		{`a LOGOUT`, "* BYE", ""},
 	}
 	for _, c := range cases {
-		io.WriteString(conn, c.cmd+"\r\n")
-		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		var got strings.Builder
-		for {
-			l, err := br.ReadString('\n')
-			got.WriteString(l)
-			if err != nil || strings.HasPrefix(l, "a ") {
-				break
-			}
-		}
-		if !strings.Contains(got.String(), c.want) || (c.not != "" && strings.Contains(got.String(), c.not)) {
-			t.Errorf("%s:\n%s\nwant %q, not %q", c.cmd, got.String(), c.want, c.not)
+		got := exchange(conn, br, "a", c.cmd)
+		if !strings.Contains(got, c.want) || (c.not != "" && strings.Contains(got, c.not)) {
+			t.Errorf("%s:\n%s\nwant %q, not %q", c.cmd, got, c.want, c.not)
 		}
 	}
 }
@@ -118,5 +112,143 @@ func TestRecreatedMailboxIsFresh(t *testing.T) {
 	}
 	if d.NumMessages != 0 {
 		t.Errorf("new mailbox shows %d messages of the deleted one", d.NumMessages)
+	}
+}
+
+// RFC 3501/7888 conformance that the library alone gets wrong (see
+// docs/imap.md): each exchange on a plaintext connection, in order.
+func TestConformance(t *testing.T) {
+	e := start(t)
+	deliver(t, e.deps, "alice", msg1, msg2)
+	conn := labtest.Dial(t, e.plain)
+	br := bufio.NewReader(conn)
+	if l, _ := br.ReadString('\n'); !strings.HasPrefix(l, "* OK") {
+		t.Fatalf("greeting %q", l)
+	}
+	bogus := strings.Repeat("z NOOP\r\n", 700) // 5600 bytes that must not run
+	cases := []struct{ tag, cmd, want, not string }{
+		// A student typing by hand before login gets hints, not BYE.
+		{"x", "x HELLO", "x BAD Unknown command", "BYE"},
+		{"y", "y HELP", "y BAD", "BYE"},
+		{"a", "a", "a BAD", "BYE"},
+		{"b", "b CAPABILITY", "LITERAL-", ""},
+		{"c", "c LOGIN alice alice", "c OK", ""},
+		{"d", "d", "d BAD", ""},
+		{"e", `e LIST "" inbox`, `"/" INBOX`, ""},
+		{"f", `f LIST "" Inbox/%`, "f OK", ""},
+		{"g", "g ENABLE IMAP4rev2", "* ENABLED\r\n", "IMAP4rev2"},
+		{"h", "h EXAMINE INBOX", "h OK [READ-ONLY]", ""},
+		{"i", "i EXPUNGE", "i NO", ""},
+		{"j", "j CLOSE", "j OK", ""},
+		{"k", "k FETCH 1 FLAGS", "k BAD", ""}, // CLOSE really unselected
+		{"l", "l SELECT INBOX", "l OK [READ-WRITE]", ""},
+		{"m", "m SEARCH FOO", "m BAD [CLIENTBUG] Unknown SEARCH key", "SERVERBUG"},
+		{"n", "n SEARCH SINCE 2024-01-01", "n BAD [CLIENTBUG]", "SERVERBUG"},
+		{"o", "o FETCH 0 FLAGS", "o BAD [CLIENTBUG] Invalid message set", ""},
+		{"p", "p FETCH 1:x FLAGS", "p BAD [CLIENTBUG]", ""},
+		{"q", "q UID STORE 0 +FLAGS (x)", "q BAD", ""},
+		{"r", `r SEARCH OR FROM alice (SUBJECT "second" UNSEEN) SINCE 1-Jan-2024 1:*`, "* SEARCH 1 2\r\n", ""},
+		{"s", "s UID SEARCH NOT DELETED", "* SEARCH 1 2\r\n", ""},
+		{"t", `t STORE 1 +FLAGS (\Bogus)`, "t BAD", ""},
+		{"u", `u STORE 1 +FLAGS (Bogus \Seen)`, `FLAGS (Bogus \Seen)`, ""},
+		{"v", "v APPEND INBOX (\\Bogus) {2+}\r\nhi", "v BAD", ""},
+		{"v", "v APPEND INBOX ($Label1 \\Seen) {2+}\r\nhi", "v OK", ""},
+		{"v", "v SEARCH TEXT {5600+}\r\n" + bogus, "v BAD [TOOBIG]", "z OK"},
+		{"w", "w NOOP", "w OK", "z OK"},
+		{"w", "w LOGOUT", "* BYE", ""},
+	}
+	for _, c := range cases {
+		got := exchange(conn, br, c.tag, c.cmd)
+		if !strings.Contains(got, c.want) || (c.not != "" && strings.Contains(got, c.not)) {
+			t.Errorf("%.60s:\n%s\nwant %q, not %q", c.cmd, got, c.want, c.not)
+		}
+	}
+}
+
+// After three unknown commands before login, the library's BYE stands
+// (cross-protocol protection).
+func TestUnknownBeforeLoginBye(t *testing.T) {
+	e := start(t)
+	conn := labtest.Dial(t, e.plain)
+	br := bufio.NewReader(conn)
+	br.ReadString('\n')
+	io.WriteString(conn, "a FOO\r\nb BAR\r\nc BAZ\r\nd QUX\r\n")
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	all, _ := io.ReadAll(br)
+	if !strings.Contains(string(all), "BYE") || strings.Count(string(all), "BAD") != 4 || !strings.HasPrefix(string(all), "a BAD") {
+		t.Errorf("got %q", all)
+	}
+}
+
+// exchange sends one command line and returns every reply line up to the
+// one tagged tag.
+func exchange(conn net.Conn, br *bufio.Reader, tag, cmd string) string {
+	io.WriteString(conn, cmd+"\r\n")
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var got strings.Builder
+	for {
+		l, err := br.ReadString('\n')
+		got.WriteString(l)
+		if err != nil || strings.HasPrefix(l, tag+" ") {
+			return got.String()
+		}
+	}
+}
+
+// ENVELOPE address lists without a space between addresses (RFC 3501
+// env-to = "(" 1*address ")").
+func TestEnvelopeAddressList(t *testing.T) {
+	e := start(t)
+	deliver(t, e.deps, "alice", "From: a@lab.test\r\nTo: bob@lab.test, carol@lab.test\r\nSubject: two\r\n\r\nhi\r\n")
+	conn := labtest.Dial(t, e.plain)
+	br := bufio.NewReader(conn)
+	br.ReadString('\n')
+	exchange(conn, br, "a", "a LOGIN alice alice")
+	exchange(conn, br, "b", "b SELECT INBOX")
+	got := exchange(conn, br, "c", "c FETCH 1 ENVELOPE")
+	if !strings.Contains(got, `(NIL NIL "bob" "lab.test")(NIL NIL "carol" "lab.test")`) {
+		t.Errorf("ENVELOPE: %s", got)
+	}
+}
+
+// The same front filter on 993, above TLS; require_tls_for_auth is kept
+// by the session and advertised as LOGINDISABLED on plaintext 143.
+func TestConformanceOverTLS(t *testing.T) {
+	e := start(t, func(c *config.Config) { c.IMAP.RequireTLSForAuth = true })
+	deliver(t, e.deps, "alice", msg1)
+	tc := &tls.Config{RootCAs: e.deps.TLS.CertPool(), ServerName: "localhost"}
+	conn, err := tls.Dial("tcp", e.secure, tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	if l, _ := br.ReadString('\n'); !strings.HasPrefix(l, "* OK") || strings.Contains(l, "STARTTLS") || strings.Contains(l, "LOGINDISABLED") {
+		t.Errorf("993 greeting: %q", l)
+	}
+	for _, c := range []struct{ tag, cmd, want, not string }{
+		{"a", "a", "a BAD", ""},
+		{"b", "b STARTTLS", "b BAD", ""},
+		{"c", "c CAPABILITY", "AUTH=PLAIN", "STARTTLS"},
+		{"d", "d LOGIN alice alice", "d OK", ""},
+		{"e", "e SELECT INBOX", "e OK", ""},
+		{"f", "f SEARCH FOO", "f BAD [CLIENTBUG]", "SERVERBUG"},
+		{"g", "g FETCH 0 FLAGS", "g BAD [CLIENTBUG]", ""},
+		{"h", "h ENABLE IMAP4rev2", "* ENABLED\r\n", "IMAP4rev2"},
+		{"i", "i LOGOUT", "* BYE", ""},
+	} {
+		got := exchange(conn, br, c.tag, c.cmd)
+		if !strings.Contains(got, c.want) || (c.not != "" && strings.Contains(got, c.not)) {
+			t.Errorf("993 %s:\n%s\nwant %q, not %q", c.cmd, got, c.want, c.not)
+		}
+	}
+
+	plain := labtest.Dial(t, e.plain)
+	pr := bufio.NewReader(plain)
+	if l, _ := pr.ReadString('\n'); !strings.Contains(l, "LOGINDISABLED") || strings.Contains(l, "AUTH=PLAIN") || !strings.Contains(l, "STARTTLS") {
+		t.Errorf("143 greeting with require_tls_for_auth: %q", l)
+	}
+	if got := exchange(plain, pr, "a", "a LOGIN alice alice"); !strings.Contains(got, "a NO [PRIVACYREQUIRED]") {
+		t.Errorf("LOGIN in clear: %s", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -34,6 +35,7 @@ type session struct {
 	sel   *view
 	// loginDone spares the login command itself from the bye fault.
 	loginDone bool
+	front     *frontConn // nil on TLS connections
 }
 
 // view is the selected mailbox of one session.
@@ -53,7 +55,7 @@ var (
 func (s *Service) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 	defer service.Recover(s.log, "imap")
 	nc := c.NetConn()
-	return &session{s: s, conn: c, rec: sessions.FromConn(nc), log: s.log.With("remote", nc.RemoteAddr().String())}, nil, nil
+	return &session{s: s, conn: c, rec: sessions.FromConn(nc), front: findFront(nc), log: s.log.With("remote", nc.RemoteAddr().String())}, nil, nil
 }
 
 // guard, deferred by every session method that does real work, turns a
@@ -116,6 +118,9 @@ func (ss *session) Close() error {
 
 func (ss *session) Login(username, password string) (err error) {
 	defer ss.guard(&err)
+	if ss.s.cfg.RequireTLSForAuth && !ss.overTLS() {
+		return noCode(imap.ResponseCodePrivacyRequired, "Login in clear text is disabled here: STARTTLS first, or use port 993")
+	}
 	if err := ss.fault("unavailable", username); err != nil {
 		return err
 	}
@@ -131,6 +136,9 @@ func (ss *session) Login(username, password string) (err error) {
 	}
 	ss.user = u.Name
 	ss.loginDone = true
+	if ss.front != nil {
+		ss.front.authed.Store(true)
+	}
 	ss.log = ss.log.With("user", u.Name)
 	if ss.rec != nil {
 		ss.rec.SetUser(u.Name)
@@ -139,12 +147,45 @@ func (ss *session) Login(username, password string) (err error) {
 	return nil
 }
 
+// overTLS reports whether the connection is encrypted: STARTTLS done
+// (the library's *tls.Conn) or 993 (the front filter above TLS).
+func (ss *session) overTLS() bool {
+	switch c := ss.conn.NetConn().(type) {
+	case *tls.Conn:
+		return true
+	case *frontConn:
+		return c.overTLS
+	}
+	return false
+}
+
 func (ss *session) unselect() {
 	if ss.sel != nil {
 		ss.sel.tracker.Close()
 		ss.s.boxes.release(ss.sel.box)
 		ss.sel = nil
 	}
+}
+
+// checkFlags refuses an unknown system flag (\Bogus) with BAD: only
+// keywords, without a backslash, can be made up (RFC 3501 2.3.2).
+func checkFlags(flags []imap.Flag) error {
+	for _, f := range flags {
+		if strings.HasPrefix(string(f), `\`) && !isSystemFlag(f) {
+			return &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug,
+				Text: "Unknown system flag " + string(f) + `: system flags are \Seen \Answered \Flagged \Deleted \Draft; keywords have no backslash`}
+		}
+	}
+	return nil
+}
+
+func isSystemFlag(f imap.Flag) bool {
+	for _, sf := range systemFlags {
+		if strings.EqualFold(string(f), string(sf)) {
+			return true
+		}
+	}
+	return strings.EqualFold(string(f), `\Recent`)
 }
 
 var systemFlags = []imap.Flag{imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagSeen, imap.FlagDraft}
@@ -278,7 +319,7 @@ func (ss *session) List(w *imapserver.ListWriter, ref string, patterns []string,
 	for _, mb := range mbs {
 		match := false
 		for _, p := range patterns {
-			if imapserver.MatchList(mb.Name, delim, ref, p) {
+			if imapserver.MatchList(mb.Name, delim, ref, p) || (mb.Name == "INBOX" && imapserver.MatchList(mb.Name, delim, ref, inboxPattern(ref, p))) {
 				match = true
 				break
 			}
@@ -322,6 +363,15 @@ func (ss *session) List(w *imapserver.ListWriter, ref string, patterns []string,
 		}
 	}
 	return nil
+}
+
+// inboxPattern spells "inbox" the canonical way at the start of a LIST
+// pattern: INBOX is case-insensitive (RFC 3501 5.1).
+func inboxPattern(ref, p string) string {
+	if ref == "" && len(p) >= 5 && strings.EqualFold(p[:5], "INBOX") {
+		return "INBOX" + p[5:]
+	}
+	return p
 }
 
 func (ss *session) statusData(mb store.Mailbox, o *imap.StatusOptions) *imap.StatusData {
@@ -388,6 +438,11 @@ func (ss *session) Append(name string, r imap.LiteralReader, options *imap.Appen
 	if err != nil {
 		return nil, err
 	}
+	if options != nil {
+		if err := checkFlags(options.Flags); err != nil {
+			return nil, err
+		}
+	}
 	raw = mail.NormalizeCRLF(raw)
 	date := time.Now()
 	var flags []string
@@ -431,6 +486,11 @@ func (ss *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) (err 
 	defer ss.guard(&err)
 	v := ss.sel
 	if v.readOnly {
+		if *w == (imapserver.ExpungeWriter{}) {
+			// CLOSE (the library's writer without a connection): after
+			// EXAMINE it just closes, silently (RFC 3501 6.4.2).
+			return nil
+		}
 		return noCode(imap.ResponseCodeCannot, "mailbox is read-only (EXAMINE)")
 	}
 	var list []uint32
@@ -680,6 +740,9 @@ func (ss *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *i
 	v := ss.sel
 	if v.readOnly {
 		return noCode(imap.ResponseCodeCannot, "mailbox is read-only (EXAMINE)")
+	}
+	if err := checkFlags(flags.Flags); err != nil {
+		return err
 	}
 	targets, err := v.resolveSeq(numSet)
 	if err != nil || len(targets) == 0 {

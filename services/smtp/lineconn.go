@@ -52,8 +52,9 @@ type lineConn struct {
 	vrfy      func(arg string) string
 
 	unknown         int
-	swallow         bool // drop the library's answer to the hidden RSET
-	authed          bool // a 235 went out: the client authenticated
+	replyBuf        []byte // continuation lines of a multi-line reply
+	swallow         bool   // drop the library's answer to the hidden RSET
+	authed          bool   // a 235 went out: the client authenticated
 	closeAfterWrite bool
 	closed          bool
 }
@@ -265,9 +266,25 @@ func (c *lineConn) Write(p []byte) (int, error) {
 		// them, so CHUNKING is not advertised.
 		return len(p), nil
 	case bytes.Equal(p, []byte("250-PIPELINING\r\n")) && c.tlsConfig != nil && !c.tls:
-		if _, err := c.current().Write([]byte("250-STARTTLS\r\n")); err != nil {
+		c.replyBuf = append(c.replyBuf, "250-STARTTLS\r\n"...)
+	}
+	// go-smtp writes a multi-line reply line by line; clients such as
+	// sslscan --starttls-smtp read the EHLO reply with one read and miss
+	// what comes later (STARTTLS). The lines go out in one write.
+	if len(p) >= 4 && p[3] == '-' && bytes.HasSuffix(p, []byte("\n")) && len(c.replyBuf) < 64<<10 {
+		c.replyBuf = append(c.replyBuf, p...)
+		return len(p), nil
+	}
+	if len(c.replyBuf) > 0 {
+		all := append(c.replyBuf, p...)
+		c.replyBuf = nil
+		if _, err := c.current().Write(all); err != nil {
 			return 0, err
 		}
+		if c.closeAfterWrite {
+			c.closeNow()
+		}
+		return len(p), nil
 	}
 	n, err := c.current().Write(p)
 	if c.closeAfterWrite {

@@ -173,6 +173,8 @@ func (s *Service) handleSession(sess glssh.Session) {
 			reg.SetAttr("pty", fmt.Sprintf("%s %dx%d", ptyReq.Term, ptyReq.Window.Width, ptyReq.Window.Height))
 			reg.Notef("interactive lab shell on a PTY (%s %dx%d)", ptyReq.Term, ptyReq.Window.Width, ptyReq.Window.Height)
 		}
+		s.track(sess, true)
+		defer s.track(sess, false)
 		err := sh.Interactive(ctx, sess, ptyReq.Window.Width, ptyReq.Window.Height, resize)
 		if err != nil && ctx.Err() == nil {
 			log.Debug("lab shell ended", "err", err)
@@ -183,6 +185,20 @@ func (s *Service) handleSession(sess glssh.Session) {
 			reg.Notef("lab shell without a PTY: commands read line by line")
 		}
 		sess.Exit(s.lines(ctx, sh, sess))
+	}
+}
+
+// track adds or removes an interactive shell that Shutdown tells.
+func (s *Service) track(w io.Writer, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shell == nil {
+		s.shell = map[io.Writer]struct{}{}
+	}
+	if on {
+		s.shell[w] = struct{}{}
+	} else {
+		delete(s.shell, w)
 	}
 }
 

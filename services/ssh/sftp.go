@@ -49,7 +49,12 @@ func (s *Service) handleSFTP(sess glssh.Session) {
 		reg.SetAttr("subsystem", "sftp")
 		reg.Notef("SFTP subsystem started (home of %s seen as /)", user)
 	}
-	h := &homeFS{root: root, user: user, log: log, sess: reg}
+	h := &homeFS{root: root, user: user, log: log, sess: reg, pubWritable: s.deps.Config.FTP.PubWritable}
+	// The shared pub/ (anonymous FTP, TFTP) at /pub, as in the FTP view.
+	if pub, err := os.OpenRoot(s.deps.Layout.Pub()); err == nil {
+		defer pub.Close()
+		h.pub = pub
+	}
 	srv := sftp.NewRequestServer(sess, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h})
 	if err := srv.Serve(); err != nil && !errors.Is(err, io.EOF) {
 		log.Debug("sftp ended", "err", err)
@@ -67,9 +72,13 @@ func (s *Service) handleSFTP(sess glssh.Session) {
 // a symlink that leads outside.
 type homeFS struct {
 	root *os.Root
-	user string
-	log  *slog.Logger
-	sess *sessions.Session
+	// pub is the shared pub/ directory shown at /pub (nil: not shown),
+	// writable with ftp.pub_writable.
+	pub         *os.Root
+	pubWritable bool
+	user        string
+	log         *slog.Logger
+	sess        *sessions.Session
 }
 
 var errNoSymlinks = &fs.PathError{Op: "symlink", Err: errors.New("creating symbolic links is not allowed in the lab home")}
@@ -85,6 +94,26 @@ func (h *homeFS) rel(p string) string {
 		v = strings.TrimPrefix(v, alias)
 	}
 	return fsroot.Rel(v)
+}
+
+// at routes a client path to the home or to pub/: the root, the name in
+// it, and whether the path is the /pub mount point itself.
+func (h *homeFS) at(p string) (*os.Root, string, bool) {
+	rel := h.rel(p)
+	if h.pub != nil && (rel == "pub" || strings.HasPrefix(rel, "pub/")) {
+		return h.pub, fsroot.Rel(strings.TrimPrefix(rel, "pub")), rel == "pub"
+	}
+	return h.root, rel, false
+}
+
+// atWrite is at for a change: refused on the mount point, and in pub/
+// unless it is writable.
+func (h *homeFS) atWrite(p string) (*os.Root, string, error) {
+	root, rel, top := h.at(p)
+	if top || (root == h.pub && !h.pubWritable) {
+		return nil, "", sftp.ErrSSHFxPermissionDenied
+	}
+	return root, rel, nil
 }
 
 // fail turns an os.Root error into what an SFTP client understands: an
@@ -120,7 +149,8 @@ func (h *homeFS) note(format string, args ...any) {
 
 // Fileread implements sftp.FileReader (download).
 func (h *homeFS) Fileread(r *sftp.Request) (io.ReaderAt, error) {
-	f, err := h.root.Open(h.rel(r.Filepath))
+	root, rel, _ := h.at(r.Filepath)
+	f, err := root.Open(rel)
 	if err != nil {
 		return nil, h.fail("open", r.Filepath, err)
 	}
@@ -164,7 +194,11 @@ func (h *homeFS) open(r *sftp.Request, read bool) (*os.File, error) {
 	if r.AttrFlags().Permissions {
 		perm = r.Attributes().FileMode().Perm()
 	}
-	f, err := h.root.OpenFile(h.rel(r.Filepath), flag, perm)
+	root, rel, err := h.atWrite(r.Filepath)
+	if err != nil {
+		return nil, err
+	}
+	f, err := root.OpenFile(rel, flag, perm)
 	if err != nil {
 		return nil, h.fail("open", r.Filepath, err)
 	}
@@ -175,20 +209,28 @@ func (h *homeFS) open(r *sftp.Request, read bool) (*os.File, error) {
 
 // Filecmd implements sftp.FileCmder.
 func (h *homeFS) Filecmd(r *sftp.Request) error {
-	p := h.rel(r.Filepath)
+	root, p, err := h.atWrite(r.Filepath)
+	if err != nil {
+		return err
+	}
+	if r.Method == "Rename" || r.Method == "Link" {
+		if troot, _, err := h.atWrite(r.Target); err != nil || troot != root {
+			return sftp.ErrSSHFxPermissionDenied // not across /pub
+		}
+	}
 	switch r.Method {
 	case "Setstat":
-		return h.setstat(r, p)
+		return h.setstat(r, root, p)
 	case "Rename":
 		// SFTP v3 rename does not replace an existing file.
-		t := h.rel(r.Target)
-		if _, err := h.root.Lstat(t); err == nil {
+		t := targetRel(h, r.Target)
+		if _, err := root.Lstat(t); err == nil {
 			return &fs.PathError{Op: "rename", Path: r.Target, Err: fs.ErrExist}
 		}
 		h.note("sftp rename %s %s", r.Filepath, r.Target)
-		return h.fail("rename", r.Filepath, h.root.Rename(p, t))
+		return h.fail("rename", r.Filepath, root.Rename(p, t))
 	case "Rmdir":
-		fi, err := h.root.Lstat(p)
+		fi, err := root.Lstat(p)
 		if err != nil {
 			return h.fail("rmdir", r.Filepath, err)
 		}
@@ -199,9 +241,9 @@ func (h *homeFS) Filecmd(r *sftp.Request) error {
 			return sftp.ErrSSHFxPermissionDenied
 		}
 		h.note("sftp rmdir %s", r.Filepath)
-		return h.fail("rmdir", r.Filepath, h.root.Remove(p))
+		return h.fail("rmdir", r.Filepath, root.Remove(p))
 	case "Remove":
-		fi, err := h.root.Lstat(p)
+		fi, err := root.Lstat(p)
 		if err != nil {
 			return h.fail("remove", r.Filepath, err)
 		}
@@ -209,16 +251,16 @@ func (h *homeFS) Filecmd(r *sftp.Request) error {
 			return &fs.PathError{Op: "remove", Path: r.Filepath, Err: syscall.EISDIR}
 		}
 		h.note("sftp remove %s", r.Filepath)
-		return h.fail("remove", r.Filepath, h.root.Remove(p))
+		return h.fail("remove", r.Filepath, root.Remove(p))
 	case "Mkdir":
 		perm := fs.FileMode(0o755)
 		if r.AttrFlags().Permissions {
 			perm = r.Attributes().FileMode().Perm()
 		}
 		h.note("sftp mkdir %s", r.Filepath)
-		return h.fail("mkdir", r.Filepath, h.root.Mkdir(p, perm))
+		return h.fail("mkdir", r.Filepath, root.Mkdir(p, perm))
 	case "Link":
-		return h.fail("link", r.Filepath, h.root.Link(p, h.rel(r.Target)))
+		return h.fail("link", r.Filepath, root.Link(p, targetRel(h, r.Target)))
 	case "Symlink":
 		// The target would be stored raw and could name any host path.
 		h.note("sftp symlink %s -> %s: refused", r.Target, r.Filepath)
@@ -230,17 +272,31 @@ func (h *homeFS) Filecmd(r *sftp.Request) error {
 // PosixRename implements sftp.PosixRenameFileCmder (posix-rename@openssh.com,
 // what OpenSSH's sftp rename uses): it replaces the target.
 func (h *homeFS) PosixRename(r *sftp.Request) error {
+	root, p, err := h.atWrite(r.Filepath)
+	if err != nil {
+		return err
+	}
+	troot, t, err := h.atWrite(r.Target)
+	if err != nil || troot != root {
+		return sftp.ErrSSHFxPermissionDenied // not across /pub
+	}
 	h.note("sftp rename %s %s", r.Filepath, r.Target)
-	return h.fail("rename", r.Filepath, h.root.Rename(h.rel(r.Filepath), h.rel(r.Target)))
+	return h.fail("rename", r.Filepath, root.Rename(p, t))
+}
+
+// targetRel is the name of a rename or link target in its root.
+func targetRel(h *homeFS, target string) string {
+	_, rel, _ := h.at(target)
+	return rel
 }
 
 // setstat applies what it can (size, permissions, times) and ignores the
 // owner: lab users are not host accounts.
-func (h *homeFS) setstat(r *sftp.Request, p string) error {
+func (h *homeFS) setstat(r *sftp.Request, root *os.Root, p string) error {
 	fl := r.AttrFlags()
 	a := r.Attributes()
 	if fl.Size {
-		f, err := h.root.OpenFile(p, os.O_WRONLY, 0)
+		f, err := root.OpenFile(p, os.O_WRONLY, 0)
 		if err != nil {
 			return h.fail("truncate", r.Filepath, err)
 		}
@@ -251,12 +307,12 @@ func (h *homeFS) setstat(r *sftp.Request, p string) error {
 		}
 	}
 	if fl.Permissions {
-		if err := h.root.Chmod(p, a.FileMode().Perm()); err != nil {
+		if err := root.Chmod(p, a.FileMode().Perm()); err != nil {
 			return h.fail("chmod", r.Filepath, err)
 		}
 	}
 	if fl.Acmodtime {
-		if err := h.root.Chtimes(p, a.AccessTime(), a.ModTime()); err != nil {
+		if err := root.Chtimes(p, a.AccessTime(), a.ModTime()); err != nil {
 			return h.fail("chtimes", r.Filepath, err)
 		}
 	}
@@ -266,10 +322,10 @@ func (h *homeFS) setstat(r *sftp.Request, p string) error {
 // Filelist implements sftp.FileLister: List (a directory), Stat, and
 // Readlink when the client does not use ReadlinkFileLister.
 func (h *homeFS) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
-	p := h.rel(r.Filepath)
+	root, p, _ := h.at(r.Filepath)
 	switch r.Method {
 	case "List":
-		d, err := h.root.Open(p)
+		d, err := root.Open(p)
 		if err != nil {
 			return nil, h.fail("opendir", r.Filepath, err)
 		}
@@ -284,11 +340,19 @@ func (h *homeFS) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 			if err != nil {
 				continue // removed meanwhile
 			}
+			if root == h.root && p == "." && fi.Name() == "pub" && h.pub != nil {
+				continue // hidden by the mount
+			}
 			out = append(out, fi)
+		}
+		if root == h.root && p == "." && h.pub != nil {
+			if fi, err := h.pub.Stat("."); err == nil {
+				out = append(out, renamed{fi, "pub"})
+			}
 		}
 		return out, nil
 	case "Stat":
-		fi, err := h.root.Stat(p)
+		fi, err := root.Stat(p)
 		if err != nil {
 			return nil, h.fail("stat", r.Filepath, err)
 		}
@@ -299,7 +363,8 @@ func (h *homeFS) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 
 // Lstat implements sftp.LstatFileLister.
 func (h *homeFS) Lstat(r *sftp.Request) (sftp.ListerAt, error) {
-	fi, err := h.root.Lstat(h.rel(r.Filepath))
+	root, rel, _ := h.at(r.Filepath)
+	fi, err := root.Lstat(rel)
 	if err != nil {
 		return nil, h.fail("lstat", r.Filepath, err)
 	}
@@ -309,7 +374,8 @@ func (h *homeFS) Lstat(r *sftp.Request) (sftp.ListerAt, error) {
 // Readlink implements sftp.ReadlinkFileLister. A target outside the home
 // (an absolute path) is not shown.
 func (h *homeFS) Readlink(p string) (string, error) {
-	t, err := h.root.Readlink(h.rel(p))
+	root, rel, _ := h.at(p)
+	t, err := root.Readlink(rel)
 	if err != nil {
 		return "", h.fail("readlink", p, err)
 	}

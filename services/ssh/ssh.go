@@ -14,9 +14,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	glssh "github.com/gliderlabs/ssh"
@@ -44,6 +46,9 @@ type Service struct {
 	// FailDelay is the pause after a failed password or keyboard-interactive
 	// attempt (1 s; tests shrink it).
 	FailDelay time.Duration
+
+	mu    sync.Mutex
+	shell map[io.Writer]struct{} // interactive lab shells, told at shutdown
 }
 
 // context keys of a connection
@@ -164,6 +169,12 @@ func (s *Service) Serve(ctx context.Context) error {
 // Shutdown implements service.Service: sessions go on until ctx ends, then
 // their connections are closed.
 func (s *Service) Shutdown(ctx context.Context) error {
+	// Like Telnet: every interactive shell user is told first.
+	s.mu.Lock()
+	for w := range s.shell {
+		go fmt.Fprint(w, "\r\n*** labd is shutting down: please log out now; the session will be closed. ***\r\n")
+	}
+	s.mu.Unlock()
 	s.group.Drain(ctx)
 	_ = s.srv.Close()
 	wctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

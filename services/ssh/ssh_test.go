@@ -705,7 +705,7 @@ func TestSFTP(t *testing.T) {
 		names = append(names, fi.Name())
 	}
 	sort.Strings(names)
-	if strings.Join(names, ",") != "docs,public_html" {
+	if strings.Join(names, ",") != "docs,pub,public_html" { // pub: the shared pub/ (TestSFTPPub)
 		t.Errorf("ls /: %v", names)
 	}
 	// The shell's name for the home works too.
@@ -964,5 +964,60 @@ func TestCheck(t *testing.T) {
 	}
 	if _, err := labssh.NewService(labtest.Deps(t, cfg)); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Errorf("NewService with a corrupt key: %v", err)
+	}
+}
+
+// Shell users are told before labd stops, as over Telnet.
+func TestShutdownNotice(t *testing.T) {
+	e := start(t, nil)
+	c := e.login(t)
+	tm := openPTY(t, c, nil)
+	tm.until("alice@labd:~$ ")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	go e.svc.Shutdown(ctx)
+	tm.until("labd is shutting down")
+}
+
+// SFTP shows the shared pub/ as /pub, like the FTP view: read-only unless
+// ftp.pub_writable.
+func TestSFTPPub(t *testing.T) {
+	for _, writable := range []bool{false, true} {
+		e := start(t, func(c *config.Config) { c.FTP.PubWritable = writable })
+		if err := os.WriteFile(filepath.Join(e.deps.Layout.Pub(), "shared.txt"), []byte("for all\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sc := newSFTP(t, e.login(t))
+		ents, err := sc.ReadDir("/")
+		found := false
+		for _, fi := range ents {
+			found = found || (fi.Name() == "pub" && fi.IsDir())
+		}
+		if err != nil || !found {
+			t.Fatalf("ls /: %v %v", ents, err)
+		}
+		f, err := sc.Open("/pub/shared.txt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(f)
+		f.Close()
+		if string(b) != "for all\n" {
+			t.Errorf("/pub/shared.txt: %q", b)
+		}
+		w, err := sc.Create("/pub/up.txt")
+		if err == nil {
+			_, err = w.Write([]byte("x"))
+			w.Close()
+		}
+		if (err == nil) != writable {
+			t.Errorf("writable=%v: put /pub/up.txt: %v", writable, err)
+		}
+		if err := sc.Rename("/pub/shared.txt", "/stolen.txt"); err == nil {
+			t.Error("rename across /pub accepted")
+		}
+		if err := sc.RemoveDirectory("/pub"); err == nil {
+			t.Error("rmdir /pub accepted")
+		}
 	}
 }

@@ -95,6 +95,19 @@ func (in internals) dropOption(name string) bool {
 	return true
 }
 
+// setOption changes an option of the client's request before the
+// library negotiates (blksize over 65464 clamped: RFC 2348 lets the
+// server answer a smaller value; the library ignores such a request).
+func (in internals) setOption(name, value string) bool {
+	f, ok := in.field("opts", reflect.Map)
+	if !ok || f.IsNil() || !f.CanAddr() || f.Type().Key().Kind() != reflect.String || f.Type().Elem().Kind() != reflect.String {
+		return false
+	}
+	m := *(*map[string]string)(unsafe.Pointer(f.UnsafeAddr()))
+	m[name] = value
+	return true
+}
+
 var udpConnType = reflect.TypeFor[*net.UDPConn]()
 
 // conn returns the transfer's UDP socket, or nil (single-port mode, or

@@ -263,6 +263,7 @@ type transfer struct {
 	sent      atomic.Pointer[tftpError] // the ERROR sent, if any
 	started   bool                      // the library took over (options negotiated)
 	wl        wireLog                   // the datagrams, for the pcapng export
+	acked     map[string]string         // options labd acknowledged itself (sendSmall)
 	finished  bool
 }
 
@@ -389,8 +390,8 @@ func (t *transfer) finish(result string) {
 	t.s.mu.Lock()
 	delete(t.s.active, t)
 	t.s.mu.Unlock()
-	var acked map[string]string
-	if t.started {
+	acked := t.acked
+	if t.started && acked == nil {
 		acked = t.in.options()
 	}
 	t.sess.SetAttr("options", formatOptions(acked))
@@ -557,6 +558,14 @@ func (s *Service) handleRead(filename string, rf io.ReaderFrom) (err error) {
 		d := time.Duration(f.Int("ms")) * time.Millisecond
 		t.sess.Notef("fault %d (%s): every DATA packet held back %s", f.ID, f, d)
 		wr = &delayReader{r: wr, d: d}
+	}
+	if blk := t.negotiateBlksize(); blk > 0 {
+		t.started = true
+		if err := t.sendSmall(wr, blk, size); err != nil {
+			return t.fail(err)
+		}
+		t.finish("ok")
+		return nil
 	}
 	t.started = true
 	_, err = rf.ReadFrom(wr)

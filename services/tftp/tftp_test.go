@@ -801,3 +801,73 @@ func TestFirstRequestGetsBlksize(t *testing.T) {
 		}
 	}
 }
+
+// rrq sends a read request with options and returns the client socket and
+// the first reply.
+func rrq(t *testing.T, addr, file string, opts ...string) (*net.UDPConn, *net.UDPAddr, []byte) {
+	t.Helper()
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	pkt := append([]byte{0, 1}, file+"\x00octet\x00"...)
+	for _, o := range opts {
+		pkt = append(append(pkt, o...), 0)
+	}
+	c.WriteToUDP(pkt, ua)
+	buf := make([]byte, 70000)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, from, err := c.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, from, buf[:n]
+}
+
+// RFC 2348: blksize 8..65464; outside, clamped down or not acknowledged.
+func TestBlksizeRange(t *testing.T) {
+	e := start(t, nil)
+	data := randomFile(t, filepath.Join(e.root, "small.bin"), 1000)
+	// blksize 8 works: OACK, then 8-byte blocks.
+	c, tid, oack := rrq(t, e.addr, "small.bin", "blksize", "8", "tsize", "0")
+	if string(oack) != "\x00\x06blksize\x008\x00tsize\x001000\x00" {
+		t.Fatalf("OACK for blksize 8: %q", oack)
+	}
+	var got []byte
+	buf := make([]byte, 100)
+	for block := uint16(0); ; {
+		c.WriteToUDP([]byte{0, 4, byte(block >> 8), byte(block)}, tid)
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, _, err := c.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatalf("block %d: %v", block+1, err)
+		}
+		if buf[1] != 3 || n > 12 {
+			t.Fatalf("block %d: %q", block+1, buf[:n])
+		}
+		block++
+		got = append(got, buf[4:n]...)
+		if n < 12 {
+			c.WriteToUDP([]byte{0, 4, byte(block >> 8), byte(block)}, tid)
+			break
+		}
+	}
+	if string(got) != string(data) {
+		t.Fatalf("blksize 8: got %d bytes, want %d", len(got), len(data))
+	}
+	// Too large: clamped (to the configured maximum at most).
+	_, _, oack = rrq(t, e.addr, "small.bin", "blksize", "70000")
+	if !strings.HasPrefix(string(oack), "\x00\x06blksize\x00") {
+		t.Errorf("OACK for blksize 70000: %q", oack)
+	}
+	// Too small: not acknowledged (only tsize is).
+	_, _, oack = rrq(t, e.addr, "small.bin", "blksize", "4", "tsize", "0")
+	if string(oack) != "\x00\x06tsize\x001000\x00" {
+		t.Errorf("OACK for blksize 4: %q", oack)
+	}
+}

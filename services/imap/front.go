@@ -1,0 +1,435 @@
+package imap
+
+import (
+	"bytes"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// frontConn is a line filter in front of imapserver for what the library
+// answers wrongly on plaintext connections (see docs/imap.md):
+//
+//   - a line with only a tag: the library closes the connection silently;
+//     here it gets BAD and the session goes on;
+//   - the first unknown commands before login: the library answers BYE at
+//     once (cross-protocol protection); a student typing by hand gets BAD
+//     and a hint for the first few, then the library's BYE;
+//   - syntax errors in message sets (FETCH 0, FETCH 1:x) and SEARCH keys
+//     (SEARCH FOO, SEARCH SINCE 2024-01-01): the library answers
+//     NO [SERVERBUG]; here BAD [CLIENTBUG] with what is wrong;
+//   - ENABLE IMAP4rev2: the library enables it though CAPABILITY does not
+//     advertise it; the token is removed from the command;
+//   - a non-synchronizing literal over 4096 bytes (LITERAL-, RFC 7888):
+//     the library answers BAD and then reads the literal's data as
+//     commands; here the whole command is discarded and answered BAD [TOOBIG].
+//
+// It sits below TLS like patientConn, so it only sees plaintext: it turns
+// itself off when a TLS handshake starts (993, STARTTLS).
+//
+// Replies of its own are written only at the start of a Read call with
+// nothing left for the library: the library reads more only once it has
+// answered every command it was given, so replies stay in order.
+type frontConn struct {
+	net.Conn
+
+	authed atomic.Bool // set by the session on a successful login
+
+	// overTLS: on 993 the filter sits above TLS, so the library sees no
+	// *tls.Conn and would offer STARTTLS; the filter removes it from
+	// CAPABILITY and refuses the command. requireTLS: on plaintext 143
+	// with imap.require_tls_for_auth, the filter advertises LOGINDISABLED
+	// in place of AUTH=PLAIN (the session refuses the login itself).
+	overTLS, requireTLS bool
+	tls                 atomic.Bool // a TLS handshake started: writes are ciphertext
+
+	wmu sync.Mutex    // serialises writes (the library's and ours)
+	env envelopeFixer // ENVELOPE address lists without spaces (envelope.go)
+
+	mu      sync.Mutex
+	off     bool
+	in      []byte    // read from the client, not yet classified
+	out     []segment // classified, for the library or answered here
+	state   int       // see the front* constants
+	lit     int64     // bytes of literal left (frontLiteral)
+	tail    []byte    // end of the current line, to spot a literal
+	drop    bool      // the command in progress is being discarded
+	unknown int       // unknown commands answered BAD before login
+	rawNext int       // lines to pass unexamined (IDLE's DONE, SASL)
+}
+
+const (
+	frontStart   = iota // at the start of a command
+	frontLine           // inside a command, passing
+	frontLiteral        // inside a literal's data
+)
+
+// maxFirstLine is how much of a command's first line is examined; longer
+// lines are handed to the library unexamined.
+const maxFirstLine = 8192
+
+// maxHintedUnknown is how many unknown commands before login get a hint
+// instead of the library's BYE.
+const maxHintedUnknown = 3
+
+type segment struct {
+	data  []byte
+	reply string // a whole reply line to write instead (data is nil)
+}
+
+// frontListener puts a frontConn in front of every connection.
+type frontListener struct {
+	net.Listener
+	overTLS    bool // 993: accepted conns are TLS, the filter sees plaintext
+	requireTLS bool // imap.require_tls_for_auth (plaintext 143)
+}
+
+func (l *frontListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &frontConn{Conn: c, overTLS: l.overTLS, requireTLS: l.requireTLS}, nil
+}
+
+// NetConn lets sessions.FromConn find the recording conn below.
+func (c *frontConn) NetConn() net.Conn { return c.Conn }
+
+// findFront returns the frontConn under nc, if any.
+func findFront(nc net.Conn) *frontConn {
+	for nc != nil {
+		if f, ok := nc.(*frontConn); ok {
+			return f
+		}
+		u, ok := nc.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil
+		}
+		nc = u.NetConn()
+	}
+	return nil
+}
+
+// Write fixes ENVELOPE address lists while the connection is plaintext.
+func (c *frontConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.tls.Load() {
+		return c.Conn.Write(p)
+	}
+	out := c.env.fix(p)
+	if bytes.HasPrefix(out, []byte("* CAPABILITY ")) || bytes.Contains(out, []byte("[CAPABILITY ")) {
+		if c.overTLS {
+			out = bytes.Replace(out, []byte(" STARTTLS"), nil, 1)
+		} else if c.requireTLS {
+			out = bytes.Replace(out, []byte(" AUTH=PLAIN"), []byte(" LOGINDISABLED"), 1)
+		}
+	}
+	if _, err := c.Conn.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// writeReply writes one of the filter's own replies, with the library's
+// 30 s response deadline (a client that does not read cannot hold the
+// session forever).
+func (c *frontConn) writeReply(s string) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	_, err := c.Conn.Write([]byte(s))
+	_ = c.Conn.SetWriteDeadline(time.Time{})
+	return err
+}
+
+func (c *frontConn) Read(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		if c.off && len(c.out) == 0 && len(c.in) == 0 {
+			c.mu.Unlock()
+			n, err := c.Conn.Read(b)
+			c.mu.Lock()
+			return n, err
+		}
+		// A reply at the head: everything before it has been read and
+		// answered by the library, which now asks for more.
+		for len(c.out) > 0 && c.out[0].data == nil {
+			if err := c.writeReply(c.out[0].reply); err != nil {
+				return 0, err
+			}
+			c.out = c.out[1:]
+		}
+		if len(c.out) > 0 {
+			n := copy(b, c.out[0].data)
+			c.out[0].data = c.out[0].data[n:]
+			if len(c.out[0].data) == 0 {
+				c.out = c.out[1:]
+			}
+			return n, nil
+		}
+		if c.off && len(c.in) > 0 {
+			c.out = append(c.out, segment{data: c.in})
+			c.in = nil
+			continue
+		}
+		if len(c.in) > 0 && c.process() {
+			continue
+		}
+		buf := make([]byte, max(len(b), 4096))
+		c.mu.Unlock()
+		n, err := c.Conn.Read(buf)
+		c.mu.Lock()
+		c.in = append(c.in, buf[:n]...)
+		if n > 0 {
+			continue
+		}
+		if err != nil {
+			if len(c.in) > 0 {
+				// An incomplete last line: hand it over as it is.
+				c.out = append(c.out, segment{data: c.in})
+				c.in = nil
+				continue
+			}
+			return 0, err
+		}
+	}
+}
+
+func (c *frontConn) emit(data []byte) {
+	if c.drop || len(data) == 0 {
+		return
+	}
+	c.out = append(c.out, segment{data: append([]byte(nil), data...)})
+}
+
+func (c *frontConn) reply(s string) { c.out = append(c.out, segment{reply: s}) }
+
+// process classifies what it can of c.in; it reports whether it made
+// progress (false: more input is needed).
+func (c *frontConn) process() bool {
+	if c.off {
+		moved := len(c.in) > 0
+		c.emit(c.in)
+		c.in = nil
+		return moved
+	}
+	progress := false
+	for len(c.in) > 0 && !c.off {
+		switch c.state {
+		case frontLiteral:
+			n := min(int64(len(c.in)), c.lit)
+			c.emit(c.in[:n])
+			c.in = c.in[n:]
+			c.lit -= n
+			if c.lit == 0 {
+				c.state = frontLine
+			}
+			progress = true
+		case frontLine:
+			i := bytes.IndexByte(c.in, '\n')
+			if i < 0 {
+				c.emit(c.in)
+				c.keepTail(c.in)
+				c.in = c.in[:0]
+				return true
+			}
+			c.keepTail(c.in[:i])
+			c.emit(c.in[:i+1])
+			c.in = c.in[i+1:]
+			c.endOfLine()
+			progress = true
+		case frontStart:
+			if c.in[0] == 0x16 { // TLS handshake: plaintext is over
+				c.off = true
+				c.tls.Store(true)
+				c.emit(c.in)
+				c.in = nil
+				return true
+			}
+			i := bytes.IndexByte(c.in, '\n')
+			if i < 0 {
+				if len(c.in) < maxFirstLine {
+					return progress
+				}
+				c.state = frontLine // too long to examine
+				continue
+			}
+			line := c.in[:i+1]
+			c.in = c.in[i+1:]
+			c.command(line)
+			progress = true
+		}
+	}
+	return progress
+}
+
+// keepTail remembers the last bytes of a line, where a literal's {n} is.
+func (c *frontConn) keepTail(b []byte) {
+	c.tail = append(c.tail, b...)
+	if len(c.tail) > 32 {
+		c.tail = append(c.tail[:0], c.tail[len(c.tail)-32:]...)
+	}
+}
+
+// endOfLine follows a line that ended: a literal continues the command.
+func (c *frontConn) endOfLine() {
+	n, _ := literalOf(c.tail)
+	c.tail = c.tail[:0]
+	if n >= 0 {
+		c.state, c.lit = frontLiteral, n
+		if n == 0 {
+			c.state = frontLine
+		}
+		return
+	}
+	c.state = frontStart
+	if c.drop {
+		c.drop = false
+	}
+}
+
+// literalOf returns the size of a literal ending the line (else -1) and
+// whether it is non-synchronizing.
+func literalOf(line []byte) (int64, bool) {
+	line = bytes.TrimRight(line, "\r\n")
+	nonSync := bytes.HasSuffix(line, []byte("+}")) || bytes.HasSuffix(line, []byte("-}"))
+	return literalSize(line), nonSync
+}
+
+// command examines the first line of a command (with its line end).
+func (c *frontConn) command(line []byte) {
+	text := strings.TrimRight(string(line), "\r\n")
+	pass := func() {
+		c.emit(line)
+		c.keepTail([]byte(text))
+		c.endOfLine()
+	}
+	if c.rawNext > 0 {
+		c.rawNext--
+		pass()
+		return
+	}
+	tag, rest, hasCmd := strings.Cut(text, " ")
+	if !validTag(tag) {
+		tag = "*"
+	}
+	if n, nonSync := literalOf([]byte(text)); nonSync && n > 4096 {
+		// Discard the whole command, literal data included.
+		c.reply(tag + " BAD [TOOBIG] Non-synchronizing literals are limited to 4096 bytes (LITERAL-): send {" +
+			itoa(n) + "} and wait for the \"+\" continuation\r\n")
+		c.drop = true
+		c.keepTail([]byte(text))
+		c.endOfLine()
+		return
+	}
+	if !hasCmd || strings.TrimSpace(rest) == "" {
+		c.reply(tag + ` BAD [CLIENTBUG] Missing command: a line is a tag, a space and a command, e.g. "a1 CAPABILITY"` + "\r\n")
+		return
+	}
+	name, args, _ := strings.Cut(rest, " ")
+	name = strings.ToUpper(name)
+	if name == "UID" {
+		var sub string
+		sub, args, _ = strings.Cut(args, " ")
+		name = "UID " + strings.ToUpper(sub)
+	}
+	if !c.authed.Load() && !knownCommands[name] {
+		if c.unknown < maxHintedUnknown {
+			c.unknown++
+			c.reply(tag + ` BAD Unknown command "` + printable(name) + `". Before login: CAPABILITY, STARTTLS, LOGIN user password, AUTHENTICATE PLAIN, LOGOUT` + "\r\n")
+			return
+		}
+		pass()
+		return
+	}
+	switch name {
+	case "STARTTLS":
+		if c.overTLS {
+			c.reply(tag + " BAD STARTTLS: this connection is already TLS (port 993)\r\n")
+			return
+		}
+	case "IDLE":
+		c.rawNext = 1 // DONE
+	case "AUTHENTICATE":
+		if !strings.Contains(strings.TrimSpace(args), " ") {
+			c.rawNext = 1 // the SASL response, or "*"
+		}
+	case "ENABLE":
+		var keep []string
+		for _, f := range strings.Fields(args) {
+			if !strings.EqualFold(f, "IMAP4rev2") {
+				keep = append(keep, f)
+			}
+		}
+		nl := strings.TrimPrefix(string(line), strings.TrimRight(string(line), "\r\n"))
+		line = []byte(strings.TrimSpace(tag+" "+strings.Join(append([]string{"ENABLE"}, keep...), " ")) + nl)
+	case "FETCH", "UID FETCH", "STORE", "UID STORE", "COPY", "UID COPY", "MOVE", "UID MOVE":
+		set, _, _ := strings.Cut(args, " ")
+		if msg := checkSet(set); msg != "" {
+			c.reply(tag + " BAD [CLIENTBUG] " + msg + "\r\n")
+			return
+		}
+	case "SEARCH", "UID SEARCH":
+		if n, _ := literalOf([]byte(text)); n < 0 {
+			if msg := checkSearch(args); msg != "" {
+				c.reply(tag + " BAD [CLIENTBUG] " + msg + "\r\n")
+				return
+			}
+		}
+	}
+	pass()
+}
+
+// knownCommands are the commands imapserver implements; any other one
+// before login makes it answer BYE.
+var knownCommands = map[string]bool{}
+
+func init() {
+	for _, n := range strings.Fields("NOOP CHECK LOGOUT CAPABILITY STARTTLS AUTHENTICATE UNAUTHENTICATE LOGIN ENABLE CREATE DELETE RENAME SUBSCRIBE UNSUBSCRIBE STATUS LIST LSUB NAMESPACE IDLE SELECT EXAMINE CLOSE UNSELECT APPEND FETCH EXPUNGE STORE COPY MOVE SEARCH") {
+		knownCommands[n] = true
+	}
+	for _, n := range strings.Fields("FETCH EXPUNGE STORE COPY MOVE SEARCH") {
+		knownCommands["UID "+n] = true
+	}
+}
+
+func validTag(tag string) bool {
+	if tag == "" {
+		return false
+	}
+	for i := 0; i < len(tag); i++ {
+		ch := tag[i]
+		if ch <= ' ' || ch >= 0x7f || strings.IndexByte(`(){%*"\+`, ch) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// printable keeps a client's word safe to echo in a reply.
+func printable(s string) string {
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r >= 0x7f || r == '"' {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+func itoa(n int64) string {
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; n > 0; n /= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+	}
+	return string(b)
+}
