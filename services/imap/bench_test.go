@@ -1,8 +1,12 @@
 package imap_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,5 +63,57 @@ func BenchmarkFetchHeaders1000(b *testing.B) {
 		if len(msgs) != 1000 || msgs[999].Envelope.Subject != "message 999" {
 			b.Fatalf("fetched %d messages", len(msgs))
 		}
+	}
+}
+
+// BenchmarkAppendSplitCRLF is python imaplib's APPEND: the literal and its
+// closing CRLF in two writes, with Nagle's algorithm on (imaplib does not
+// set TCP_NODELAY). Without an immediate ACK of the literal each APPEND
+// stalls on the delayed-ACK timer (about 40 ms on Linux).
+//
+//	go test -run ^$ -bench AppendSplitCRLF ./services/imap
+func BenchmarkAppendSplitCRLF(b *testing.B) {
+	cfg := labtest.Config(b)
+	d := labtest.Deps(b, cfg)
+	svc, err := imapsvc.NewService(d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := labtest.Addr(b, labtest.Start(b, svc), "imap", "tcp")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetNoDelay(false)
+	br := bufio.NewReader(c)
+	expect := func(prefix string) {
+		b.Helper()
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				b.Fatalf("waiting for %q: %v", prefix, err)
+			}
+			if strings.HasPrefix(l, prefix) {
+				return
+			}
+			if strings.HasPrefix(l, "a ") {
+				b.Fatalf("waiting for %q: %q", prefix, l)
+			}
+		}
+	}
+	expect("* OK")
+	io.WriteString(c, "a LOGIN bob bob\r\n")
+	expect("a OK")
+	msg := "From: alice@lab.test\r\nTo: bob@lab.test\r\nSubject: x\r\n\r\n" + strings.Repeat(strings.Repeat("y", 78)+"\r\n", 128)
+	b.SetBytes(int64(len(msg)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		fmt.Fprintf(c, "a APPEND INBOX {%d}\r\n", len(msg))
+		expect("+")
+		io.WriteString(c, msg)
+		io.WriteString(c, "\r\n")
+		expect("a OK")
 	}
 }
