@@ -21,6 +21,7 @@ import (
 
 	"labd/config"
 	"labd/internal/service"
+	"labd/internal/store"
 )
 
 // Service is the IMAP server.
@@ -37,6 +38,7 @@ type Service struct {
 	MaxAuthFailures int
 
 	boxes  *boxes
+	parsed *parseCache
 	cancel func()
 }
 
@@ -50,6 +52,7 @@ func NewService(deps service.Deps) (*Service, error) {
 		AuthFailDelay: time.Second, MaxAuthFailures: 3,
 	}
 	s.boxes = newBoxes(deps.Store)
+	s.parsed = newParseCache(parseCacheBytes)
 	s.srv = imapserver.New(&imapserver.Options{
 		NewSession: s.newSession,
 		Caps: imap.CapSet{
@@ -92,7 +95,12 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 
 // Serve implements service.Service.
 func (s *Service) Serve(ctx context.Context) error {
-	s.cancel = s.deps.Store.Subscribe(s.boxes.onEvent)
+	s.cancel = s.deps.Store.Subscribe(func(ev store.Event) {
+		s.boxes.onEvent(ev)
+		if ev.Kind == store.MessageExpunged {
+			s.parsed.drop(msgKey{ev.MailboxID, ev.UID})
+		}
+	})
 	defer s.cancel()
 	return s.group.ServeEach(ctx, func(b *service.Bound) error {
 		err := s.srv.Serve(b.Listener)
