@@ -26,9 +26,16 @@ func (c *captureConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
 	if n > 0 {
 		c.mu.Lock()
+		// Over the bound, keep the newest half: trimming to exactly the
+		// bound would move 64 KiB on every read of a long keep-alive
+		// connection.
+		if len(c.buf)+n > captureMax {
+			keep := min(len(c.buf), captureMax/2)
+			c.buf = append(c.buf[:0], c.buf[len(c.buf)-keep:]...)
+		}
 		c.buf = append(c.buf, b[:n]...)
 		if len(c.buf) > captureMax {
-			c.buf = append(c.buf[:0], c.buf[len(c.buf)-captureMax:]...)
+			c.buf = c.buf[len(c.buf)-captureMax:]
 		}
 		c.mu.Unlock()
 	}

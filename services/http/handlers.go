@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -267,7 +268,8 @@ func serveRoot(w http.ResponseWriter, r *http.Request, dir, p, base string) {
 	}
 	defer root.Close()
 	name := fsroot.Rel(p)
-	fi, err := root.Stat(name)
+	// Open, then fstat: one path walk per request instead of two.
+	f, st, err := openStat(root, name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			http.NotFound(w, r)
@@ -276,31 +278,49 @@ func serveRoot(w http.ResponseWriter, r *http.Request, dir, p, base string) {
 		}
 		return
 	}
-	if fi.IsDir() {
+	if st.IsDir() {
+		f.Close()
 		if !strings.HasSuffix(r.URL.Path, "/") {
 			http.Redirect(w, r, r.URL.Path+"/", http.StatusMovedPermanently)
 			return
 		}
 		idx := path.Join(name, "index.html")
-		if _, err := root.Stat(idx); err == nil {
-			name = idx
-		} else {
+		f, st, err = openStat(root, idx)
+		if err != nil || st.IsDir() {
+			if f != nil {
+				f.Close()
+			}
 			listDir(w, root, name, base+strings.TrimPrefix(name, "."))
 			return
 		}
-	}
-	f, err := root.Open(name)
-	if err != nil {
-		http.Error(w, "403 forbidden", http.StatusForbidden)
-		return
+		name = idx
 	}
 	defer f.Close()
+	// A small file is served from positioned reads (no seek system calls);
+	// a large one as the *os.File itself, so that net/http hands it to
+	// sendfile(2).
+	var content io.ReadSeeker = f
+	if st.Size() <= smallFile {
+		content = io.NewSectionReader(f, 0, st.Size())
+	}
+	http.ServeContent(w, r, path.Base(name), st.ModTime(), content)
+}
+
+// smallFile is the size up to which serveRoot avoids seeking: copying a
+// few pages costs less than two lseek calls, sendfile wins beyond.
+const smallFile = 64 << 10
+
+func openStat(root *os.Root, name string) (*os.File, fs.FileInfo, error) {
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
 	st, err := f.Stat()
 	if err != nil {
-		http.Error(w, "403 forbidden", http.StatusForbidden)
-		return
+		f.Close()
+		return nil, nil, err
 	}
-	http.ServeContent(w, r, path.Base(name), st.ModTime(), f)
+	return f, st, nil
 }
 
 func listDir(w http.ResponseWriter, root *os.Root, name, shown string) {
