@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sort"
@@ -40,6 +41,15 @@ func (c *captureConn) Read(b []byte) (int, error) {
 		c.mu.Unlock()
 	}
 	return n, err
+}
+
+// ReadFrom passes a response body through to the recording conn's
+// ReadFrom, so that net/http can still send a large file with sendfile(2).
+func (c *captureConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
 // NetConn lets sessions.FromConn find the recording conn beneath.
