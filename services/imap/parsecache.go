@@ -20,14 +20,8 @@ type parsed struct {
 }
 
 func parse(raw []byte) *parsed {
-	p := &parsed{header: raw}
-	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
-		p.header = raw[:i+4]
-	} else if i := bytes.Index(raw, []byte("\n\n")); i >= 0 {
-		p.header = raw[:i+2]
-	}
 	// A copy, so that the cache does not pin whole message bodies.
-	p.header = bytes.Clone(p.header)
+	p := &parsed{header: bytes.Clone(raw[:headerLen(raw)])}
 	if h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(p.header))); err == nil {
 		p.env = imapserver.ExtractEnvelope(h)
 	} else {
@@ -35,6 +29,19 @@ func parse(raw []byte) *parsed {
 	}
 	p.bs = imapserver.ExtractBodyStructure(bytes.NewReader(raw))
 	return p
+}
+
+// headerLen is the length of the header block of raw, blank line included
+// (all of raw if it has no body).
+func headerLen(raw []byte) int {
+	n := len(raw)
+	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
+		n = i + 4
+	}
+	if i := bytes.Index(raw, []byte("\n\n")); i >= 0 && i+2 < n {
+		n = i + 2
+	}
+	return n
 }
 
 // cost is the memory an entry is charged in the cache: its header bytes and

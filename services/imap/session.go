@@ -635,6 +635,17 @@ func headerOnly(bs *imap.FetchItemBodySection) bool {
 	return len(bs.Part) == 0 && bs.Specifier == imap.PartSpecifierHeader
 }
 
+// partial is the <offset.size> slice of a section, as imapserver does it.
+func partial(b []byte, p *imap.SectionPartial) []byte {
+	if p == nil {
+		return b
+	}
+	if p.Offset > int64(len(b)) {
+		return nil
+	}
+	return b[p.Offset:min(p.Offset+p.Size, int64(len(b)))]
+}
+
 func writeMessage(w *imapserver.FetchResponseWriter, m store.Message, raw []byte, p *parsed, options *imap.FetchOptions) error {
 	w.WriteUID(imap.UID(m.UID))
 	if options.Flags {
@@ -653,11 +664,19 @@ func writeMessage(w *imapserver.FetchResponseWriter, m store.Message, raw []byte
 		w.WriteBodyStructure(p.bs)
 	}
 	for _, bs := range options.BodySection {
-		src := raw
-		if headerOnly(bs) {
-			src = p.header
+		var buf []byte
+		switch {
+		case headerOnly(bs):
+			buf = imapserver.ExtractBodySection(bytes.NewReader(p.header), bs)
+		case len(bs.Part) == 0 && bs.Specifier == imap.PartSpecifierNone:
+			// BODY[] is the message as stored: no need to parse and
+			// re-serialise it.
+			buf = partial(raw, bs.Partial)
+		case len(bs.Part) == 0 && bs.Specifier == imap.PartSpecifierText:
+			buf = partial(raw[headerLen(raw):], bs.Partial)
+		default:
+			buf = imapserver.ExtractBodySection(bytes.NewReader(raw), bs)
 		}
-		buf := imapserver.ExtractBodySection(bytes.NewReader(src), bs)
 		wc := w.WriteBodySection(bs, int64(len(buf)))
 		_, werr := wc.Write(buf)
 		cerr := wc.Close()
