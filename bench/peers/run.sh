@@ -11,7 +11,7 @@
 # 1: labd is faster) and the spread of the per-pair ratios. It needs root
 # (vsftpd, dovecot and in.tftpd drop privileges themselves), binds only
 # 127.0.0.1 ports 20000-24999 (below the ephemeral range), and stops everything it started.
-set -u
+set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$ROOT/bench/peers"
 PAIRS=${PAIRS:-3}
@@ -184,8 +184,12 @@ run_ftp() {
 	start vsftpd vsftpd "$WORK/vsftpd.conf"
 	wait_tcp 21021
 	local la="ftp://alice:alice@127.0.0.1:$((OFF + 21))" lb="ftp://anonymous:x@127.0.0.1:21021"
-	get() { local t; t=$(now); curl -sf --ftp-pasv -o "$WORK/got.bin" "$1/big.bin" || die "FTP download from $1"; elapsed "$t"; cmp -s "$WORK/got.bin" "$WORK/files/big.bin" || die "FTP download from $1 differs"; }
-	put() { local t; t=$(now); curl -sf --ftp-pasv -T "$WORK/files/big.bin" "$1/$2" || die "FTP upload to $1"; elapsed "$t"; }
+	# Transfer time only (curl's total minus pre-transfer): the login
+	# (bcrypt on labd, none for vsftpd's anonymous) is not the data path.
+	xfer='%{time_total} %{time_pretransfer}'
+	secs() { awk '{printf "%.4f\n", $1 - $2}'; }
+	get() { curl -sf --ftp-pasv -w "$xfer" -o "$WORK/got.bin" "$1/big.bin" | secs || die "FTP download from $1"; cmp -s "$WORK/got.bin" "$WORK/files/big.bin" || die "FTP download from $1 differs"; }
+	put() { curl -sf --ftp-pasv -w "$xfer" -T "$WORK/files/big.bin" "$1/$2" | secs || die "FTP upload to $1"; }
 	mbs() { python3 -c "import sys; print('%.1f' % ($FTP_MB / float(sys.argv[1])))" "$1"; }
 	for _ in $(seq "$PAIRS"); do
 		local a b
