@@ -263,7 +263,7 @@ func (s *Service) send(w dns.ResponseWriter, req, m *dns.Msg, tcp bool, sess *se
 		sess.SetAttr("truncated", "yes")
 	}
 	sess.AddBytes(0, int64(len(buf)))
-	sess.Record(sessions.FromServer, answerText(m, len(buf)), false)
+	sess.Record(sessions.FromServer, answerText(m, len(buf), s.zones.Load()), false)
 	return strings.ToLower(rcode)
 }
 
@@ -299,7 +299,7 @@ func queryText(req *dns.Msg) []byte {
 
 // answerText is the transcript of an answer: the header and the first
 // few answer records.
-func answerText(m *dns.Msg, size int) []byte {
+func answerText(m *dns.Msg, size int, zs *zoneSet) []byte {
 	b := make([]byte, 0, 256)
 	b = append(b, dns.RcodeToString[m.Rcode]...)
 	b = append(b, " flags:"...)
@@ -325,11 +325,11 @@ func answerText(m *dns.Msg, size int) []byte {
 			break
 		}
 		b = append(b, '\n')
-		b = append(b, rr.String()...)
+		b = append(b, zs.text(rr)...)
 	}
 	if len(m.Answer) == 0 && len(m.Ns) > 0 {
 		b = append(b, '\n')
-		b = append(b, m.Ns[0].String()...)
+		b = append(b, zs.text(m.Ns[0])...)
 	}
 	return b
 }

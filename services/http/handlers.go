@@ -253,14 +253,14 @@ func (s *Service) userDir(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dir := filepath.Join(s.deps.Layout.Home(user), "public_html")
-	serveRoot(w, r, dir, "/"+rest, "/~"+user+"/")
+	s.files.serveRoot(w, r, dir, "/"+rest, "/~"+user+"/")
 }
 
 func (s *Service) rootDir(w http.ResponseWriter, r *http.Request) {
-	serveRoot(w, r, s.cfg.Root, r.URL.Path, "/")
+	s.files.serveRoot(w, r, s.cfg.Root, r.URL.Path, "/")
 }
 
-func serveRoot(w http.ResponseWriter, r *http.Request, dir, p, base string) {
+func (fc *fileCache) serveRoot(w http.ResponseWriter, r *http.Request, dir, p, base string) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		http.NotFound(w, r)
@@ -268,6 +268,13 @@ func serveRoot(w http.ResponseWriter, r *http.Request, dir, p, base string) {
 	}
 	defer root.Close()
 	name := fsroot.Rel(p)
+	// A small file seen before is served from memory after one stat.
+	if st, err := root.Stat(name); err == nil && st.Mode().IsRegular() {
+		if data, ok := fc.get(dir, name, st); ok {
+			http.ServeContent(plainWriter{w}, r, path.Base(name), st.ModTime(), bytes.NewReader(data))
+			return
+		}
+	}
 	// Open, then fstat: one path walk per request instead of two.
 	f, st, err := openStat(root, name)
 	if err != nil {
@@ -296,19 +303,27 @@ func serveRoot(w http.ResponseWriter, r *http.Request, dir, p, base string) {
 		name = idx
 	}
 	defer f.Close()
-	// A small file is served from positioned reads (no seek system calls);
-	// a large one as the *os.File itself, so that net/http hands it to
-	// sendfile(2).
-	var content io.ReadSeeker = f
 	if st.Size() <= smallFile {
-		content = io.NewSectionReader(f, 0, st.Size())
+		data := make([]byte, st.Size())
+		if _, err := io.ReadFull(f, data); err != nil {
+			http.Error(w, "403 forbidden", http.StatusForbidden)
+			return
+		}
+		fc.put(dir, name, st, data)
+		// Hiding the ResponseWriter's ReadFrom keeps the body in the
+		// same buffer, and the same write(2), as the head.
+		http.ServeContent(plainWriter{w}, r, path.Base(name), st.ModTime(), bytes.NewReader(data))
+		return
 	}
-	http.ServeContent(w, r, path.Base(name), st.ModTime(), content)
+	// A large file goes as the *os.File itself, so that net/http hands it
+	// to sendfile(2).
+	http.ServeContent(w, r, path.Base(name), st.ModTime(), f)
 }
 
-// smallFile is the size up to which serveRoot avoids seeking: copying a
-// few pages costs less than two lseek calls, sendfile wins beyond.
-const smallFile = 64 << 10
+// plainWriter is a ResponseWriter without ReadFrom: net/http's ReadFrom
+// flushes the head before copying, two writes for a small file.
+type plainWriter struct{ http.ResponseWriter }
+
 
 func openStat(root *os.Root, name string) (*os.File, fs.FileInfo, error) {
 	f, err := root.Open(name)
