@@ -324,7 +324,6 @@ func (fc *fileCache) serveRoot(w http.ResponseWriter, r *http.Request, dir, p, b
 // flushes the head before copying, two writes for a small file.
 type plainWriter struct{ http.ResponseWriter }
 
-
 func openStat(root *os.Root, name string) (*os.File, fs.FileInfo, error) {
 	f, err := root.Open(name)
 	if err != nil {
