@@ -3,6 +3,8 @@ package imap
 import (
 	"bufio"
 	"bytes"
+	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/emersion/go-imap/v2"
@@ -17,6 +19,49 @@ type parsed struct {
 	header []byte // up to and including the blank line that ends it
 	env    *imap.Envelope
 	bs     imap.BodyStructure
+
+	// sections caches a few header sections as sent (a client opening a
+	// folder asks for the same HEADER.FIELDS every time).
+	mu       sync.Mutex
+	sections map[string][]byte
+}
+
+// maxSections bounds parsed.sections; cost counts them in.
+const maxSections = 4
+
+// headerSection returns BODY[HEADER...] of the message, from the cache
+// when the same section was asked before.
+func (p *parsed) headerSection(bs *imap.FetchItemBodySection) []byte {
+	var k strings.Builder
+	for _, f := range bs.HeaderFields {
+		k.WriteString(strings.ToLower(f))
+		k.WriteByte(0)
+	}
+	k.WriteByte(1)
+	for _, f := range bs.HeaderFieldsNot {
+		k.WriteString(strings.ToLower(f))
+		k.WriteByte(0)
+	}
+	if bs.Partial != nil {
+		fmt.Fprintf(&k, "<%d.%d>", bs.Partial.Offset, bs.Partial.Size)
+	}
+	key := k.String()
+	p.mu.Lock()
+	b, ok := p.sections[key]
+	p.mu.Unlock()
+	if ok {
+		return b
+	}
+	b = imapserver.ExtractBodySection(bytes.NewReader(p.header), bs)
+	p.mu.Lock()
+	if p.sections == nil {
+		p.sections = map[string][]byte{}
+	}
+	if len(p.sections) < maxSections {
+		p.sections[key] = b
+	}
+	p.mu.Unlock()
+	return b
 }
 
 func parse(raw []byte) *parsed {
@@ -44,9 +89,10 @@ func headerLen(raw []byte) int {
 	return n
 }
 
-// cost is the memory an entry is charged in the cache: its header bytes and
-// a flat estimate for the parsed structures.
-func (p *parsed) cost() int { return len(p.header)*2 + 1024 }
+// cost is the memory an entry is charged in the cache: its header bytes, as
+// many again for each cached section at most, and a flat estimate for the
+// parsed structures.
+func (p *parsed) cost() int { return len(p.header)*(2+maxSections) + 1024 }
 
 // msgKey names a message for good: mailbox IDs and UIDs are never reused.
 type msgKey struct {

@@ -667,7 +667,7 @@ func writeMessage(w *imapserver.FetchResponseWriter, m store.Message, raw []byte
 		var buf []byte
 		switch {
 		case headerOnly(bs):
-			buf = imapserver.ExtractBodySection(bytes.NewReader(p.header), bs)
+			buf = p.headerSection(bs)
 		case len(bs.Part) == 0 && bs.Specifier == imap.PartSpecifierNone:
 			// BODY[] is the message as stored: no need to parse and
 			// re-serialise it.
