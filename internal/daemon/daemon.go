@@ -101,7 +101,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	}
 	PrintTable(o.Stdout, deps.Endpoints.List())
 	if addr := cfg.Server.DebugListen; addr != "" {
-		stopDebug, err := startDebug(addr, logger)
+		_, stopDebug, err := startDebug(addr, logger)
 		if err != nil {
 			// Profiling is a convenience: labd serves without it.
 			logger.Warn("debug listener unavailable", "err", err)

@@ -17,12 +17,13 @@ import (
 //
 //	go tool pprof http://127.0.0.1:6060/debug/pprof/profile?seconds=20
 //
-// It returns a function that stops it. Its own mux keeps the handlers off
-// http.DefaultServeMux and off every student-facing listener.
-func startDebug(addr string, log *slog.Logger) (func(), error) {
+// It returns the bound address and a function that stops it. Its own mux
+// keeps the handlers off http.DefaultServeMux and off every student-facing
+// listener.
+func startDebug(addr string, log *slog.Logger) (string, func(), error) {
 	ln, err := service.ListenTCP("debug", addr)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -37,7 +38,7 @@ func startDebug(addr string, log *slog.Logger) (func(), error) {
 		}
 	}()
 	log.Info("pprof debug listener", "addr", ln.Addr().String())
-	return func() {
+	return ln.Addr().String(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
