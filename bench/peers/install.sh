@@ -15,6 +15,7 @@ have dovecot    || need="$need dovecot-imapd"
 have wrk        || need="$need wrk"
 have dnsperf    || need="$need dnsperf"
 have curl       || need="$need curl"
+have dig        || need="$need bind9-dnsutils"
 have python3    || need="$need python3"
 [ -z "$need" ] && exit 0
 export DEBIAN_FRONTEND=noninteractive
