@@ -72,6 +72,10 @@ type Server struct {
 	GracePeriod Duration `yaml:"grace_period"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
+	// DebugListen, if set, serves Go's pprof profiles (/debug/pprof/) on
+	// this loopback address:port for whoever administers the host. Off
+	// (empty) by default.
+	DebugListen string `yaml:"debug_listen"`
 }
 
 // TLS names the certificate every TLS listener uses. Empty fields mean a CA

@@ -99,6 +99,13 @@ func (c *Config) Validate() error {
 			v.errorf("server.public_address", "%q is not an IP address", s.PublicAddress)
 		}
 	}
+	if s.DebugListen != "" {
+		host, _, err := net.SplitHostPort(s.DebugListen)
+		ip, perr := netip.ParseAddr(host)
+		if err != nil || perr != nil || !ip.IsLoopback() {
+			v.errorf("server.debug_listen", "%q must be a loopback address and port such as 127.0.0.1:6060: profiles are for the host's administrator, never for students", s.DebugListen)
+		}
+	}
 	switch s.LogLevel {
 	case "debug", "info", "warn", "error", "trace":
 	default:

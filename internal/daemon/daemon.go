@@ -113,6 +113,15 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		deps.Endpoints.Add(eps...)
 	}
 	PrintTable(o.Stdout, deps.Endpoints.List())
+	if addr := cfg.Server.DebugListen; addr != "" {
+		_, stopDebug, err := startDebug(addr, logger)
+		if err != nil {
+			// Profiling is a convenience: labd serves without it.
+			logger.Warn("debug listener unavailable", "err", err)
+		} else {
+			defer stopDebug()
+		}
+	}
 
 	serveCtx, stopServing := context.WithCancel(context.Background())
 	defer stopServing()

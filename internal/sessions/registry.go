@@ -475,6 +475,11 @@ func (s *Session) add(e Entry) {
 		e.Data = e.Data[:room]
 		cost = room + entryCost
 	}
+	if s.entries == nil {
+		// Most sessions (an HTTP request, a DNS query) hold a handful of
+		// entries: one allocation instead of growing from one.
+		s.entries = make([]Entry, 0, 8)
+	}
 	s.entries = append(s.entries, e)
 	s.held += cost
 	s.reg.total.Add(int64(cost))

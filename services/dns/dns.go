@@ -59,6 +59,39 @@ type Service struct {
 // zoneSet is every zone served, swapped as a whole on reload.
 type zoneSet struct {
 	zones map[string]*zone
+
+	// texts holds the presentation form of every record of the zones,
+	// built at first use: the transcript of each answer shows its first
+	// records, and formatting them anew cost more than answering.
+	textsOnce sync.Once
+	texts     map[dns.RR]string
+}
+
+// text returns rr in presentation form, from the cache for the zones'
+// own records (synthesised ones, from wildcards or forwarding, are
+// formatted each time).
+func (zs *zoneSet) text(rr dns.RR) string {
+	if zs == nil {
+		return rr.String()
+	}
+	zs.textsOnce.Do(func() {
+		zs.texts = map[dns.RR]string{}
+		for _, z := range zs.zones {
+			for _, r := range z.records {
+				zs.texts[r] = r.String()
+			}
+			for _, r := range z.negSOA {
+				zs.texts[r] = r.String()
+			}
+			if z.soa != nil {
+				zs.texts[z.soa] = z.soa.String()
+			}
+		}
+	})
+	if t, ok := zs.texts[rr]; ok {
+		return t
+	}
+	return rr.String()
 }
 
 // find returns the zone with the longest origin that contains qname.

@@ -317,7 +317,7 @@ func (s *Service) send(w dns.ResponseWriter, req, m *dns.Msg, tcp bool, sess *se
 		sess.SetAttr("truncated", "yes")
 	}
 	sess.AddBytes(0, int64(len(buf)))
-	sess.Datagram(sessions.FromServer, answerText(m, len(buf)), frame(buf, tcp), "")
+	sess.Datagram(sessions.FromServer, answerText(m, len(buf), s.zones.Load()), frame(buf, tcp), "")
 	if _, err := w.Write(buf); err != nil {
 		sess.Notef("write failed: %v", err)
 	}
@@ -376,7 +376,7 @@ func queryText(req *dns.Msg) []byte {
 
 // answerText is the transcript of an answer: the header and the first
 // few answer records.
-func answerText(m *dns.Msg, size int) []byte {
+func answerText(m *dns.Msg, size int, zs *zoneSet) []byte {
 	b := make([]byte, 0, 256)
 	b = append(b, dns.RcodeToString[m.Rcode]...)
 	b = append(b, " flags:"...)
@@ -402,11 +402,11 @@ func answerText(m *dns.Msg, size int) []byte {
 			break
 		}
 		b = append(b, '\n')
-		b = append(b, rr.String()...)
+		b = append(b, zs.text(rr)...)
 	}
 	if len(m.Answer) == 0 && len(m.Ns) > 0 {
 		b = append(b, '\n')
-		b = append(b, m.Ns[0].String()...)
+		b = append(b, zs.text(m.Ns[0])...)
 	}
 	return b
 }

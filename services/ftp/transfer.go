@@ -1,12 +1,14 @@
 package ftp
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
@@ -117,14 +119,20 @@ func (t *transfer) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// allowed is how many of the next want bytes of an upload the file size
+// limit and the quota let through.
+func (t *transfer) allowed(want int64) int64 {
+	if t.maxFile > 0 && t.pos+t.n+want > t.maxFile {
+		want = max(t.maxFile-t.pos-t.n, 0)
+	}
+	if t.quotaLeft >= 0 && t.n+want > t.quotaLeft {
+		want = max(t.quotaLeft-t.n, 0)
+	}
+	return want
+}
+
 func (t *transfer) Write(p []byte) (int, error) {
-	allowed := int64(len(p))
-	if t.maxFile > 0 && t.pos+t.n+allowed > t.maxFile {
-		allowed = max(t.maxFile-t.pos-t.n, 0)
-	}
-	if t.quotaLeft >= 0 && t.n+allowed > t.quotaLeft {
-		allowed = max(t.quotaLeft-t.n, 0)
-	}
+	allowed := t.allowed(int64(len(p)))
 	n, err := t.f.Write(p[:allowed])
 	t.n += int64(n)
 	t.client.touch()
@@ -136,6 +144,95 @@ func (t *transfer) Write(p []byte) (int, error) {
 		return n, ftpserver.ErrStorageExceeded
 	}
 	return n, nil
+}
+
+// zeroCopyChunk bounds one sendfile/splice call, so that the idle clock
+// and the byte count follow a long transfer: only a transfer slower than
+// 1 MiB per idle timeout (3.5 KB/s at the default 5 minutes) could be taken
+// for idle.
+const zeroCopyChunk = 1 << 20
+
+// touchReader keeps the idle clock current on every read of a transfer that
+// cannot take the zero-copy path.
+type touchReader struct {
+	r io.Reader
+	c *client
+}
+
+func (t touchReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.c.touch()
+	return n, err
+}
+
+// WriteTo serves a download as io.Copy(dataConn, transfer) does, but hands
+// the *os.File itself to the connection's ReadFrom, so that the kernel
+// sends it with sendfile(2) (the recording conn passes it through).
+func (t *transfer) WriteTo(w io.Writer) (int64, error) {
+	rf, ok := w.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(w, struct{ io.Reader }{t})
+	}
+	var total int64
+	for {
+		n, err := rf.ReadFrom(&io.LimitedReader{R: t.f, N: zeroCopyChunk})
+		total += n
+		t.n += n
+		t.client.touch()
+		if err != nil || n < zeroCopyChunk {
+			return total, err
+		}
+	}
+}
+
+// ReadFrom takes an upload as io.Copy(transfer, dataConn) does, under the
+// same size limit and quota as Write, letting the file splice(2) straight
+// from the socket when the reader is one.
+func (t *transfer) ReadFrom(r io.Reader) (int64, error) {
+	// The kernel path sees through one *io.LimitedReader only.
+	src, left := r, int64(-1)
+	if lr, ok := r.(*io.LimitedReader); ok {
+		src, left = lr.R, lr.N
+		defer func() { lr.N = left }()
+	}
+	if _, ok := src.(syscall.Conn); !ok {
+		src = touchReader{src, t.client}
+	}
+	var total int64
+	for left != 0 {
+		want := int64(zeroCopyChunk)
+		if left > 0 {
+			want = min(want, left)
+		}
+		allowed := t.allowed(want)
+		if allowed == 0 {
+			// At the limit: one more byte means the upload exceeds it.
+			var b [1]byte
+			n, err := io.ReadFull(src, b[:])
+			if n > 0 {
+				t.exceeded = true
+				return total, ftpserver.ErrStorageExceeded
+			}
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			return total, err
+		}
+		n, err := t.f.ReadFrom(&io.LimitedReader{R: src, N: allowed})
+		total += n
+		t.n += n
+		if left > 0 {
+			left -= n
+		}
+		t.client.touch()
+		if err != nil {
+			return total, clean(err)
+		}
+		if n < allowed {
+			return total, nil
+		}
+	}
+	return total, nil
 }
 
 func (t *transfer) Seek(offset int64, whence int) (int64, error) {

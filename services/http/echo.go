@@ -51,12 +51,28 @@ func (c *captureConn) Read(b []byte) (int, error) {
 func (c *captureConn) keep(b []byte) {
 	if n := len(b); n > 0 {
 		c.mu.Lock()
+		// Over the bound, keep the newest half: trimming to exactly the
+		// bound would move 64 KiB on every read of a long keep-alive
+		// connection.
+		if len(c.buf)+n > captureMax {
+			keep := min(len(c.buf), captureMax/2)
+			c.buf = append(c.buf[:0], c.buf[len(c.buf)-keep:]...)
+		}
 		c.buf = append(c.buf, b...)
 		if len(c.buf) > captureMax {
-			c.buf = append(c.buf[:0], c.buf[len(c.buf)-captureMax:]...)
+			c.buf = c.buf[len(c.buf)-captureMax:]
 		}
 		c.mu.Unlock()
 	}
+}
+
+// ReadFrom passes a response body through to the recording conn's
+// ReadFrom, so that net/http can still send a large file with sendfile(2).
+func (c *captureConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
 // NetConn lets sessions.FromConn find the recording conn beneath.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -280,14 +281,14 @@ func (s *Service) userDir(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dir := filepath.Join(s.deps.Layout.Home(user), "public_html")
-	serveRoot(w, r, dir, "/"+rest, "/~"+user+"/")
+	s.files.serveRoot(w, r, dir, "/"+rest, "/~"+user+"/")
 }
 
 func (s *Service) rootDir(w http.ResponseWriter, r *http.Request) {
-	serveRoot(w, r, s.cfg.Root, r.URL.Path, "/")
+	s.files.serveRoot(w, r, s.cfg.Root, r.URL.Path, "/")
 }
 
-func serveRoot(w http.ResponseWriter, r *http.Request, dir, p, base string) {
+func (fc *fileCache) serveRoot(w http.ResponseWriter, r *http.Request, dir, p, base string) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		http.NotFound(w, r)
@@ -295,7 +296,16 @@ func serveRoot(w http.ResponseWriter, r *http.Request, dir, p, base string) {
 	}
 	defer root.Close()
 	name := fsroot.Rel(p)
-	fi, err := root.Stat(name)
+	// A small file seen before is served from memory after one stat.
+	if st, err := root.Stat(name); err == nil && st.Mode().IsRegular() {
+		if data, ok := fc.get(dir, name, st); ok {
+			setETag(w, st)
+			http.ServeContent(plainWriter{w}, r, path.Base(name), st.ModTime(), bytes.NewReader(data))
+			return
+		}
+	}
+	// Open, then fstat: one path walk per request instead of two.
+	f, st, err := openStat(root, name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			http.NotFound(w, r)
@@ -304,34 +314,64 @@ func serveRoot(w http.ResponseWriter, r *http.Request, dir, p, base string) {
 		}
 		return
 	}
-	if fi.IsDir() {
+	if st.IsDir() {
+		f.Close()
 		if !strings.HasSuffix(r.URL.Path, "/") {
 			http.Redirect(w, r, r.URL.Path+"/", http.StatusMovedPermanently)
 			return
 		}
 		idx := path.Join(name, "index.html")
-		if _, err := root.Stat(idx); err == nil {
-			name = idx
-		} else {
+		f, st, err = openStat(root, idx)
+		if err != nil || st.IsDir() {
+			if f != nil {
+				f.Close()
+			}
 			listDir(w, root, name, base+strings.TrimPrefix(name, "."))
 			return
 		}
-	}
-	f, err := root.Open(name)
-	if err != nil {
-		http.Error(w, "403 forbidden", http.StatusForbidden)
-		return
+		name = idx
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		http.Error(w, "403 forbidden", http.StatusForbidden)
+	if st.Size() <= smallFile {
+		data := make([]byte, st.Size())
+		if _, err := io.ReadFull(f, data); err != nil {
+			http.Error(w, "403 forbidden", http.StatusForbidden)
+			return
+		}
+		fc.put(dir, name, st, data)
+		setETag(w, st)
+		// Hiding the ResponseWriter's ReadFrom keeps the body in the
+		// same buffer, and the same write(2), as the head.
+		http.ServeContent(plainWriter{w}, r, path.Base(name), st.ModTime(), bytes.NewReader(data))
 		return
 	}
-	// A validator for caches and conditional requests (If-None-Match ->
-	// 304, which ServeContent answers once the ETag is set).
-	w.Header().Set("ETag", fmt.Sprintf(`"%x-%x"`, st.ModTime().UnixNano(), st.Size()))
+	// A large file goes as the *os.File itself, so that net/http hands it
+	// to sendfile(2).
+	setETag(w, st)
 	http.ServeContent(w, r, path.Base(name), st.ModTime(), f)
+}
+
+// setETag gives a file a validator for caches and conditional requests
+// (If-None-Match -> 304, which ServeContent answers once the ETag is set).
+func setETag(w http.ResponseWriter, st fs.FileInfo) {
+	w.Header().Set("ETag", fmt.Sprintf(`"%x-%x"`, st.ModTime().UnixNano(), st.Size()))
+}
+
+// plainWriter is a ResponseWriter without ReadFrom: net/http's ReadFrom
+// flushes the head before copying, two writes for a small file.
+type plainWriter struct{ http.ResponseWriter }
+
+func openStat(root *os.Root, name string) (*os.File, fs.FileInfo, error) {
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, st, nil
 }
 
 func listDir(w http.ResponseWriter, root *os.Root, name, shown string) {

@@ -32,6 +32,7 @@ type Service struct {
 	group  *service.Group
 	srv    *http.Server
 	extras []Mount
+	files  fileCache
 }
 
 // Mount is a handler served under a path prefix (the dashboard uses it).

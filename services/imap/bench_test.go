@@ -1,8 +1,12 @@
 package imap_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,8 +21,26 @@ import (
 // opens a folder: the envelope, flags, size and a few header fields of
 // 1,000 messages in one FETCH (issue target: under 100 ms).
 //
-//	go test -run ^$ -bench FetchHeaders ./services/imap
+//	go test -run ^$ -bench Fetch ./services/imap
 func BenchmarkFetchHeaders1000(b *testing.B) {
+	fetchBench(b, &imap.FetchOptions{
+		UID: true, Flags: true, Envelope: true, RFC822Size: true, BodyStructure: &imap.FetchItemBodyStructure{},
+		BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"From", "To", "Subject", "Date"}, Peek: true}},
+	}, func(m *imapclient.FetchMessageBuffer) bool { return m.Envelope.Subject == "message 999" })
+}
+
+// BenchmarkFetchBodies1000 fetches every whole message of a 1,000-message
+// folder (BODY.PEEK[]), as an offline-sync client does.
+func BenchmarkFetchBodies1000(b *testing.B) {
+	fetchBench(b, &imap.FetchOptions{
+		UID:         true,
+		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+	}, func(m *imapclient.FetchMessageBuffer) bool {
+		return len(m.BodySection) == 1 && strings.Contains(string(m.BodySection[0].Bytes), "message 999")
+	})
+}
+
+func fetchBench(b *testing.B, opts *imap.FetchOptions, lastOK func(*imapclient.FetchMessageBuffer) bool) {
 	cfg := labtest.Config(b)
 	d := labtest.Deps(b, cfg)
 	svc, err := imapsvc.NewService(d)
@@ -46,18 +68,66 @@ func BenchmarkFetchHeaders1000(b *testing.B) {
 	}
 	var all imap.SeqSet
 	all.AddRange(1, 1000)
-	opts := &imap.FetchOptions{
-		UID: true, Flags: true, Envelope: true, RFC822Size: true,
-		BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"From", "To", "Subject", "Date"}, Peek: true}},
-	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		msgs, err := c.Fetch(all, opts).Collect()
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(msgs) != 1000 || msgs[999].Envelope.Subject != "message 999" {
+		if len(msgs) != 1000 || !lastOK(msgs[999]) {
 			b.Fatalf("fetched %d messages", len(msgs))
 		}
+	}
+}
+
+// BenchmarkAppendSplitCRLF is python imaplib's APPEND: the literal and its
+// closing CRLF in two writes, with Nagle's algorithm on (imaplib does not
+// set TCP_NODELAY). Without an immediate ACK of the literal each APPEND
+// stalls on the delayed-ACK timer (about 40 ms on Linux).
+//
+//	go test -run ^$ -bench AppendSplitCRLF ./services/imap
+func BenchmarkAppendSplitCRLF(b *testing.B) {
+	cfg := labtest.Config(b)
+	d := labtest.Deps(b, cfg)
+	svc, err := imapsvc.NewService(d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := labtest.Addr(b, labtest.Start(b, svc), "imap", "tcp")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetNoDelay(false)
+	br := bufio.NewReader(c)
+	expect := func(prefix string) {
+		b.Helper()
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				b.Fatalf("waiting for %q: %v", prefix, err)
+			}
+			if strings.HasPrefix(l, prefix) {
+				return
+			}
+			if strings.HasPrefix(l, "a ") {
+				b.Fatalf("waiting for %q: %q", prefix, l)
+			}
+		}
+	}
+	expect("* OK")
+	io.WriteString(c, "a LOGIN bob bob\r\n")
+	expect("a OK")
+	msg := "From: alice@lab.test\r\nTo: bob@lab.test\r\nSubject: x\r\n\r\n" + strings.Repeat(strings.Repeat("y", 78)+"\r\n", 128)
+	b.SetBytes(int64(len(msg)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		fmt.Fprintf(c, "a APPEND INBOX {%d}\r\n", len(msg))
+		expect("+")
+		io.WriteString(c, msg)
+		io.WriteString(c, "\r\n")
+		expect("a OK")
 	}
 }

@@ -1,7 +1,6 @@
 package imap
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-message/textproto"
 
 	"labd/internal/mail"
 	"labd/internal/service"
@@ -659,15 +657,19 @@ func (ss *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options 
 			}
 		}
 	}
-	needBody := options.Envelope || options.BodyStructure != nil || len(options.BodySection) > 0 ||
-		len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
+	needRaw, needParsed := fetchNeeds(options)
 	for _, t := range targets {
 		m, ok := meta[t.uid]
 		if !ok {
 			continue // expunged meanwhile
 		}
 		var raw []byte
-		if needBody {
+		var p *parsed
+		key := msgKey{v.id, t.uid}
+		if needParsed {
+			p = ss.s.parsed.get(key)
+		}
+		if needRaw || (needParsed && p == nil) {
 			raw, err = ss.s.deps.Store.Body(ss.ctx(), v.id, t.uid)
 			if errors.Is(err, store.ErrNotFound) {
 				continue
@@ -676,14 +678,53 @@ func (ss *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options 
 				return err
 			}
 		}
-		if err := writeMessage(w.CreateMessage(t.seq), m, raw, options); err != nil {
+		if needParsed && p == nil {
+			p = parse(raw)
+			ss.s.parsed.put(key, p)
+		}
+		if err := writeMessage(w.CreateMessage(t.seq), m, raw, p, options); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func writeMessage(w *imapserver.FetchResponseWriter, m store.Message, raw []byte, options *imap.FetchOptions) error {
+// fetchNeeds says whether a FETCH needs whole messages (raw) or only what
+// parseCache keeps (the envelope, the body structure, the top-level
+// header): a client opening a folder asks only for the latter.
+func fetchNeeds(options *imap.FetchOptions) (raw, parsed bool) {
+	parsed = options.Envelope || options.BodyStructure != nil
+	for _, bs := range options.BodySection {
+		if headerOnly(bs) {
+			parsed = true
+		} else {
+			raw = true
+		}
+	}
+	if len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0 {
+		raw = true
+	}
+	return raw, parsed
+}
+
+// headerOnly is true for BODY[HEADER], BODY[HEADER.FIELDS (...)] and
+// BODY[HEADER.FIELDS.NOT (...)] of the message itself.
+func headerOnly(bs *imap.FetchItemBodySection) bool {
+	return len(bs.Part) == 0 && bs.Specifier == imap.PartSpecifierHeader
+}
+
+// partial is the <offset.size> slice of a section, as imapserver does it.
+func partial(b []byte, p *imap.SectionPartial) []byte {
+	if p == nil {
+		return b
+	}
+	if p.Offset > int64(len(b)) {
+		return nil
+	}
+	return b[p.Offset:min(p.Offset+p.Size, int64(len(b)))]
+}
+
+func writeMessage(w *imapserver.FetchResponseWriter, m store.Message, raw []byte, p *parsed, options *imap.FetchOptions) error {
 	w.WriteUID(imap.UID(m.UID))
 	if options.Flags {
 		w.WriteFlags(toFlags(m.Flags))
@@ -695,18 +736,25 @@ func writeMessage(w *imapserver.FetchResponseWriter, m store.Message, raw []byte
 		w.WriteRFC822Size(m.Size)
 	}
 	if options.Envelope {
-		h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
-		if err == nil {
-			w.WriteEnvelope(imapserver.ExtractEnvelope(h))
-		} else {
-			w.WriteEnvelope(&imap.Envelope{})
-		}
+		w.WriteEnvelope(p.env)
 	}
 	if options.BodyStructure != nil {
-		w.WriteBodyStructure(imapserver.ExtractBodyStructure(bytes.NewReader(raw)))
+		w.WriteBodyStructure(p.bs)
 	}
 	for _, bs := range options.BodySection {
-		buf := imapserver.ExtractBodySection(bytes.NewReader(raw), bs)
+		var buf []byte
+		switch {
+		case headerOnly(bs):
+			buf = p.headerSection(bs)
+		case len(bs.Part) == 0 && bs.Specifier == imap.PartSpecifierNone:
+			// BODY[] is the message as stored: no need to parse and
+			// re-serialise it.
+			buf = partial(raw, bs.Partial)
+		case len(bs.Part) == 0 && bs.Specifier == imap.PartSpecifierText:
+			buf = partial(raw[headerLen(raw):], bs.Partial)
+		default:
+			buf = imapserver.ExtractBodySection(bytes.NewReader(raw), bs)
+		}
 		wc := w.WriteBodySection(bs, int64(len(buf)))
 		_, werr := wc.Write(buf)
 		cerr := wc.Close()

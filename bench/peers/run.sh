@@ -1,0 +1,243 @@
+#!/bin/bash
+# labd against the servers it replaces, side by side on loopback.
+#
+#   bench/peers/run.sh                 # everything, 3 pairs each (~10 min)
+#   PAIRS=1 DUR=2 bench/peers/run.sh   # a short form (CI smoke)
+#   ONLY="http dns" bench/peers/run.sh # some groups only
+#
+# Every metric runs labd and its peer alternately (PAIRS pairs, the same
+# load generator, session recording on) and checks correctness on the
+# side; the table gives the medians, the ratio labd/peer as a speed (above
+# 1: labd is faster) and the spread of the per-pair ratios. It needs root
+# (vsftpd, dovecot and in.tftpd drop privileges themselves), binds only
+# 127.0.0.1 ports 20000-24999 (below the ephemeral range), and stops everything it started.
+set -u -o pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+HERE="$ROOT/bench/peers"
+PAIRS=${PAIRS:-3}
+DUR=${DUR:-5}
+ONLY=${ONLY:-"http dns ftp tftp imap"}
+OFF=${LABD_PORT_OFFSET:-20000}   # labd's ports: standard + OFF
+WORK=$(mktemp -d /tmp/labd-peers.XXXXXX)
+# Peers drop privileges (dovecot's mail processes run as nobody).
+chmod 755 "$WORK"
+RES="$WORK/results.tsv"
+PIDS=()
+
+log() { echo "== $*" >&2; }
+# die works inside $(...) too: the main shell checks the mark after each group.
+die() { log "FAILED: $*"; touch "$WORK/failed"; exit 1; }
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	[ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null
+	[ -f "$WORK/named.pid" ] && kill "$(cat "$WORK/named.pid")" 2>/dev/null
+	if [ -n "${KEEP:-}" ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start NAME CMD...: runs a server in the background, logging to WORK.
+start() {
+	local name=$1; shift
+	"$@" >"$WORK/$name.log" 2>&1 &
+	PIDS+=($!)
+}
+
+# wait_tcp PORT: until something listens on 127.0.0.1:PORT.
+wait_tcp() {
+	for _ in $(seq 100); do
+		(exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	die "nothing listens on 127.0.0.1:$1"
+}
+
+# record METRIC UNIT HIGHER LABD PEER PEERNAME: one pair of measurements.
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RES"; }
+
+now() { date +%s.%N; }
+elapsed() { python3 -c "import sys; print('%.4f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$(now)"; }
+
+"$HERE/install.sh" >"$WORK/install.log" 2>&1 || { cat "$WORK/install.log" >&2; die "installing the peers"; }
+
+log "building labd"
+LABD=${LABD:-}
+if [ -z "$LABD" ]; then
+	(cd "$ROOT" && go build -o "$WORK/labd" ./cmd/labd) || die "go build"
+	LABD="$WORK/labd"
+fi
+
+# ---- shared data -------------------------------------------------------
+mkdir -p "$WORK/www" "$WORK/files" "$WORK/tftp" "$WORK/labd-data"
+head -c 1024 /dev/urandom >"$WORK/www/1k.bin"
+head -c $((1 << 20)) /dev/urandom >"$WORK/www/1m.bin"
+FTP_MB=${FTP_MB:-256}
+TFTP_MB=${TFTP_MB:-16}
+head -c $((FTP_MB << 20)) /dev/urandom >"$WORK/files/big.bin"
+head -c $((TFTP_MB << 20)) /dev/urandom >"$WORK/tftp/t.bin"
+
+cat >"$WORK/labd.yaml" <<YAML
+server:
+  hostname: labhost
+  domain: lab.test
+  data_dir: $WORK/labd-data
+  listen: [127.0.0.1]
+  port_offset: $OFF
+  log_level: warn
+users:
+  demo: true
+http:
+  root: $WORK/www
+  max_conns_per_ip: 1000
+dns:
+  # nsd and bind9 do not rate-limit by default either.
+  rate_limit_exempt: [127.0.0.0/8]
+ftp:
+  passive_ports: "23000-23099"
+  max_conns_per_ip: 100
+tftp:
+  root: $WORK/tftp
+imap:
+  max_conns_per_ip: 100
+YAML
+start labd "$LABD" serve --config "$WORK/labd.yaml"
+wait_tcp $((OFF + 80))
+wait_tcp $((OFF + 143))
+# The FTP user's home holds the download file too.
+cp "$WORK/files/big.bin" "$WORK/labd-data/home/alice/big.bin" 2>/dev/null || die "labd home of alice missing"
+
+# ---- HTTP: nginx ----------------------------------------------------------
+run_http() {
+	mkdir -p "$WORK/nginx-tmp"
+	sed -e "s|@WORK@|$WORK|g" "$HERE/nginx.conf" >"$WORK/nginx.conf"
+	start nginx nginx -c "$WORK/nginx.conf" -p "$WORK"
+	wait_tcp 21080
+	for port in $((OFF + 80)) 21080; do
+		curl -sf "http://127.0.0.1:$port/1m.bin" | cmp -s - "$WORK/www/1m.bin" || die "HTTP 1 MB file differs on port $port"
+	done
+	wrk_rps() { wrk "$@" | awk '/Requests\/sec/ {print $2}'; }
+	for _ in $(seq "$PAIRS"); do
+		local a b
+		a=$(wrk_rps -t2 -c64 -d"${DUR}s" "http://127.0.0.1:$((OFF + 80))/1k.bin")
+		b=$(wrk_rps -t2 -c64 -d"${DUR}s" "http://127.0.0.1:21080/1k.bin")
+		record "HTTP 1 KB keep-alive (wrk -t2 -c64)" req/s up "$a" "$b" nginx
+		a=$(wrk_rps -t2 -c64 -d"${DUR}s" -H "Connection: close" "http://127.0.0.1:$((OFF + 80))/1k.bin")
+		b=$(wrk_rps -t2 -c64 -d"${DUR}s" -H "Connection: close" "http://127.0.0.1:21080/1k.bin")
+		record "HTTP 1 KB Connection: close" req/s up "$a" "$b" nginx
+		a=$(wrk_rps -t2 -c8 -d"${DUR}s" "http://127.0.0.1:$((OFF + 80))/1m.bin")
+		b=$(wrk_rps -t2 -c8 -d"${DUR}s" "http://127.0.0.1:21080/1m.bin")
+		record "HTTP 1 MB file (wrk -t2 -c8)" req/s up "$a" "$b" nginx
+	done
+}
+
+# ---- DNS: nsd and bind9 serve labd's own zone (taken by AXFR) -------------
+run_dns() {
+	dig +noall +answer +nocmd @127.0.0.1 -p $((OFF + 53)) lab.test AXFR | awk '!seen[$0]++' >"$WORK/lab.test.zone"
+	grep -q SOA "$WORK/lab.test.zone" || die "no AXFR of lab.test from labd"
+	mkdir -p "$WORK/nsd"
+	sed -e "s|@WORK@|$WORK|g" "$HERE/nsd.conf" >"$WORK/nsd.conf"
+	start nsd nsd -d -c "$WORK/nsd.conf"
+	mkdir -p "$WORK/named"
+	chown bind: "$WORK/named" 2>/dev/null
+	sed -e "s|@WORK@|$WORK|g" "$HERE/named.conf" >"$WORK/named.conf"
+	start named named -g -u bind -c "$WORK/named.conf"
+	sleep 1
+	printf 'labhost.lab.test A\nlab.test MX\nwww.lab.test A\nsmtp.lab.test A\nrr.lab.test A\nlab.test NS\nnope.lab.test A\nlab.test TXT\n' >"$WORK/queries.txt"
+	local want got
+	want=$(dig +short @127.0.0.1 -p $((OFF + 53)) rr.lab.test A | sort)
+	for port in 21053 22053; do
+		got=$(dig +short @127.0.0.1 -p $port rr.lab.test A | sort)
+		[ -n "$want" ] && [ "$got" = "$want" ] || die "DNS answers differ on port $port: '$got' vs labd '$want'"
+	done
+	dnsperf_run() {
+		dnsperf -s 127.0.0.1 -p "$1" -d "$WORK/queries.txt" -c 4 -l "$DUR" >"$WORK/dnsperf.out" 2>&1
+		local lost
+		lost=$(awk '/Queries lost/ {print $3}' "$WORK/dnsperf.out")
+		[ "$lost" = "0" ] || log "DNS on port $1 lost $lost queries"
+		awk '/Queries per second/ {print $4}' "$WORK/dnsperf.out"
+	}
+	dnslat() { awk '/Average Latency/ {print $4 * 1e6}' "$WORK/dnsperf.out"; }
+	for _ in $(seq "$PAIRS"); do
+		local a b la lb
+		a=$(dnsperf_run $((OFF + 53))); la=$(dnslat)
+		b=$(dnsperf_run 21053); lb=$(dnslat)
+		record "DNS qps (dnsperf -c 4)" qps up "$a" "$b" nsd
+		record "DNS average latency" us down "$la" "$lb" nsd
+		a=$(dnsperf_run $((OFF + 53))); la=$(dnslat)
+		b=$(dnsperf_run 22053); lb=$(dnslat)
+		record "DNS qps (dnsperf -c 4)" qps up "$a" "$b" bind9
+		record "DNS average latency" us down "$la" "$lb" bind9
+	done
+}
+
+# ---- FTP: vsftpd ----------------------------------------------------------
+run_ftp() {
+	# Anonymous on vsftpd (no system account to create), alice on labd:
+	# the login is not what is measured.
+	mkdir -p "$WORK/vsftpd/root/incoming" "$WORK/vsftpd/empty"
+	cp "$WORK/files/big.bin" "$WORK/vsftpd/root/big.bin"
+	chmod 644 "$WORK/vsftpd/root/big.bin"
+	chown ftp: "$WORK/vsftpd/root/incoming"
+	sed -e "s|@WORK@|$WORK|g" "$HERE/vsftpd.conf" >"$WORK/vsftpd.conf"
+	start vsftpd vsftpd "$WORK/vsftpd.conf"
+	wait_tcp 21021
+	local la="ftp://alice:alice@127.0.0.1:$((OFF + 21))" lb="ftp://anonymous:x@127.0.0.1:21021"
+	# Transfer time only (curl's total minus pre-transfer): the login
+	# (bcrypt on labd, none for vsftpd's anonymous) is not the data path.
+	xfer='%{time_total} %{time_pretransfer}'
+	secs() { awk '{printf "%.4f\n", $1 - $2}'; }
+	get() { curl -sf --ftp-pasv -w "$xfer" -o "$WORK/got.bin" "$1/big.bin" | secs || die "FTP download from $1"; cmp -s "$WORK/got.bin" "$WORK/files/big.bin" || die "FTP download from $1 differs"; }
+	put() { curl -sf --ftp-pasv -w "$xfer" -T "$WORK/files/big.bin" "$1/$2" | secs || die "FTP upload to $1"; }
+	mbs() { python3 -c "import sys; print('%.1f' % ($FTP_MB / float(sys.argv[1])))" "$1"; }
+	for _ in $(seq "$PAIRS"); do
+		local a b
+		a=$(mbs "$(get "$la")"); b=$(mbs "$(get "$lb")")
+		record "FTP passive download ${FTP_MB} MiB (curl)" MiB/s up "$a" "$b" vsftpd
+		a=$(mbs "$(put "$la" up.bin)"); b=$(mbs "$(put "$lb" incoming/up.bin)")
+		cmp -s "$WORK/labd-data/home/alice/up.bin" "$WORK/files/big.bin" || die "FTP upload to labd differs"
+		cmp -s "$WORK/vsftpd/root/incoming/up.bin" "$WORK/files/big.bin" || die "FTP upload to vsftpd differs"
+		record "FTP passive upload ${FTP_MB} MiB (curl)" MiB/s up "$a" "$b" vsftpd
+	done
+}
+
+# ---- TFTP: tftpd-hpa ------------------------------------------------------
+run_tftp() {
+	start tftpd in.tftpd -L -u tftp -a 127.0.0.1:21069 -s "$WORK/tftp"
+	sleep 0.5
+	get() { local t; t=$(now); (cd "$WORK" && atftp -g -r t.bin -l tftp-got.bin 127.0.0.1 "$1" >/dev/null 2>&1) || die "TFTP from port $1"; elapsed "$t"; cmp -s "$WORK/tftp-got.bin" "$WORK/tftp/t.bin" || die "TFTP from port $1 differs"; }
+	mbs() { python3 -c "import sys; print('%.2f' % ($TFTP_MB / float(sys.argv[1])))" "$1"; }
+	for _ in $(seq "$PAIRS"); do
+		local a b
+		a=$(mbs "$(get $((OFF + 69)))"); b=$(mbs "$(get 21069)")
+		record "TFTP ${TFTP_MB} MiB, 512-byte blocks (atftp)" MiB/s up "$a" "$b" tftpd-hpa
+	done
+}
+
+# ---- IMAP: dovecot --------------------------------------------------------
+run_imap() {
+	mkdir -p "$WORK/dovecot/run" "$WORK/dovecot/mail"
+	chown nobody:nogroup "$WORK/dovecot/mail"
+	echo "alice:{PLAIN}alice" >"$WORK/dovecot/passwd"
+	sed -e "s|@WORK@|$WORK|g" "$HERE/dovecot.conf" >"$WORK/dovecot.conf"
+	start dovecot dovecot -F -c "$WORK/dovecot.conf"
+	wait_tcp 21143
+	for i in $(seq "$PAIRS"); do
+		local a b
+		a=$(python3 "$HERE/imapbench.py" $((OFF + 143)) "run$i") || die "IMAP against labd"
+		b=$(python3 "$HERE/imapbench.py" 21143 "run$i") || die "IMAP against dovecot"
+		set -- $a; local aa=$1 af=$2 ab=$3
+		set -- $b; local ba=$1 bf=$2 bb=$3
+		record "IMAP APPEND 10 KB (imaplib, per message)" ms down "$aa" "$ba" dovecot
+		record "IMAP FETCH envelope+structure+flags+4 headers, 1,000 msgs (warm)" ms down "$af" "$bf" dovecot
+		record "IMAP FETCH full bodies, 1,000 x 10 KB" ms down "$ab" "$bb" dovecot
+	done
+}
+
+for g in $ONLY; do
+	log "$g"
+	"run_$g"
+	[ -f "$WORK/failed" ] && exit 1
+done
+python3 "$HERE/table.py" "$RES" "$PAIRS"

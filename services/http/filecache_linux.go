@@ -1,0 +1,22 @@
+package http
+
+import (
+	"io/fs"
+	"syscall"
+)
+
+// fileStamp is what tells a file apart from an edited or replaced one
+// beyond size and mtime: its inode and change time (which every write,
+// chmod and rename updates).
+type fileStamp struct {
+	ino   uint64
+	ctime syscall.Timespec
+}
+
+func stampOf(st fs.FileInfo) (fileStamp, bool) {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileStamp{}, false
+	}
+	return fileStamp{sys.Ino, sys.Ctim}, true
+}

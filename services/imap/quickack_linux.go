@@ -1,0 +1,41 @@
+package imap
+
+import (
+	"net"
+	"syscall"
+)
+
+// quickAcker sends a pending TCP ACK immediately (TCP_QUICKACK), see
+// patientConn.Read.
+type quickAcker struct{ raw syscall.RawConn }
+
+// newQuickAcker finds the TCP socket under c's wrappers; without one
+// (tests over net.Pipe) now does nothing.
+func newQuickAcker(c net.Conn) quickAcker {
+	for c != nil {
+		if sc, ok := c.(syscall.Conn); ok {
+			if raw, err := sc.SyscallConn(); err == nil {
+				return quickAcker{raw}
+			}
+			return quickAcker{}
+		}
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return quickAcker{}
+		}
+		c = u.NetConn()
+	}
+	return quickAcker{}
+}
+
+func (q quickAcker) now() {
+	if q.raw == nil {
+		return
+	}
+	// Setting TCP_QUICKACK sends the delayed ACK if one is pending; the
+	// kernel clears the flag again by itself, which is why it is set on
+	// each read that needs it. An error only means a slower APPEND.
+	_ = q.raw.Control(func(fd uintptr) {
+		_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_QUICKACK, 1)
+	})
+}
