@@ -326,6 +326,9 @@ func reload(ctx context.Context, cfg *config.Config, deps service.Deps, svcs []s
 		}
 		done = append(done, s.Name()+": "+what)
 	}
+	if what := reloadExercises(cfg, deps); what != "" {
+		done = append(done, what)
+	}
 	summary := strings.Join(done, "; ")
 	deps.Logger.Info("reloaded", "what", summary)
 	return summary

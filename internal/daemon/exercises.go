@@ -9,6 +9,7 @@ import (
 	"labd/config"
 	"labd/internal/exercises"
 	"labd/internal/fsroot"
+	"labd/internal/service"
 	"labd/internal/sessions"
 	"labd/internal/store"
 )
@@ -63,4 +64,19 @@ func newTracker(cfg *config.Config, layout fsroot.Layout, reg *sessions.Registry
 		return err == nil
 	}
 	return exercises.NewTracker(ex, reg, ProgressFile(layout), users), nil
+}
+
+// reloadExercises re-reads the exercises on SIGHUP; on an error the ones
+// in use stay.
+func reloadExercises(cfg *config.Config, deps service.Deps) string {
+	if deps.Exercises == nil {
+		return ""
+	}
+	ex, err := LoadExercises(cfg)
+	if err != nil {
+		deps.Logger.Error("reload: exercises; the previous ones stay in use", "err", err)
+		return "exercises: failed: " + err.Error()
+	}
+	deps.Exercises.SetExercises(ex)
+	return fmt.Sprintf("exercises (%d, progress recomputed from the sessions still recorded)", len(ex))
 }

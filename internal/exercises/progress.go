@@ -155,8 +155,9 @@ func (t *Tracker) evaluate(id uint64) bool {
 		return false
 	}
 	changed := false
-	for i := range t.ex {
-		e := &t.ex[i]
+	exs := t.Exercises()
+	for i := range exs {
+		e := &exs[i]
 		out, missing := e.When.match(&r)
 		if out == NotStarted {
 			continue
@@ -211,9 +212,10 @@ func (t *Tracker) recheck(user string) bool {
 	}
 	t.mu.Unlock()
 	changed := false
+	exs := t.Exercises()
 	for _, en := range started {
-		for i := range t.ex {
-			e := &t.ex[i]
+		for i := range exs {
+			e := &exs[i]
 			if e.ID != en.Exercise || len(e.Also) == 0 {
 				continue
 			}
@@ -357,7 +359,21 @@ func (t *Tracker) Snapshot() Progress {
 }
 
 // Exercises returns the exercises in their declared order.
-func (t *Tracker) Exercises() []Exercise { return t.ex }
+func (t *Tracker) Exercises() []Exercise {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ex
+}
+
+// SetExercises replaces the exercises (a reload after the teacher edited
+// them) and evaluates the sessions still recorded again; what was done
+// stays done.
+func (t *Tracker) SetExercises(ex []Exercise) {
+	t.mu.Lock()
+	t.ex = ex
+	t.mu.Unlock()
+	t.Recompute()
+}
 
 // Assign gives an unattributed session's exercise to a student (the
 // teacher's one click).
