@@ -75,8 +75,12 @@ type SQLite struct {
 	subs     map[int]func(Event)
 	next     int
 	// cost is the bcrypt cost of new password hashes.
-	cost   int
-	closed bool
+	cost int
+	// dummyHash, of the same cost as real hashes, makes a login for an
+	// unknown user cost as much as a wrong password, so that timing does
+	// not tell which names exist.
+	dummyHash []byte
+	closed    bool
 }
 
 // Options tune OpenSQLite.
@@ -109,7 +113,12 @@ func OpenSQLite(path string, opts Options) (*SQLite, error) {
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
 	}
-	return &SQLite{db: db, subs: map[int]func(Event){}, cost: cost}, nil
+	dummy, err := bcrypt.GenerateFromPassword([]byte("labd-dummy"), cost)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: bcrypt cost %d: %w", path, cost, err)
+	}
+	return &SQLite{db: db, subs: map[int]func(Event){}, cost: cost, dummyHash: dummy}, nil
 }
 
 // Close closes the database; the WAL is checkpointed.

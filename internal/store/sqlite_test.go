@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -386,5 +387,37 @@ func TestCancelledWriterAloneFails(t *testing.T) {
 	}
 	if in := mustMailbox(t, s, "alice", "INBOX"); in.Messages != 1 {
 		t.Errorf("%d messages, want 1", in.Messages)
+	}
+}
+
+// An unknown user's login must cost what a wrong password costs, or timing
+// tells which names exist: the dummy hash has the cost of real ones, for the
+// configured cost and for the default.
+func TestDummyHashCostMatchesRealHashes(t *testing.T) {
+	ctx := context.Background()
+	for _, cost := range []int{0, 4, 5} {
+		s, err := OpenSQLite(filepath.Join(t.TempDir(), "labd.db"), Options{BcryptCost: cost})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.CreateUser(ctx, "alice", "alice", false); err != nil {
+			t.Fatal(err)
+		}
+		var hash string
+		if err := s.db.QueryRow(`SELECT hash FROM users WHERE name = 'alice'`).Scan(&hash); err != nil {
+			t.Fatal(err)
+		}
+		real, err := bcrypt.Cost([]byte(hash))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dummy, err := bcrypt.Cost(s.dummyHash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dummy != real {
+			t.Errorf("BcryptCost %d: dummy hash cost %d, real hash cost %d", cost, dummy, real)
+		}
 	}
 }

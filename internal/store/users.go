@@ -138,10 +138,6 @@ func (s *SQLite) ListUsers(ctx context.Context) ([]User, error) {
 	return out, rows.Err()
 }
 
-// dummyHash makes a login for an unknown user cost as much as a wrong
-// password, so that timing does not tell which names exist.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("labd-dummy"), bcrypt.MinCost)
-
 func (s *SQLite) Authenticate(ctx context.Context, protocol, name, password string) (User, error) {
 	name = NormalizeUser(name)
 	var u User
@@ -149,7 +145,7 @@ func (s *SQLite) Authenticate(ctx context.Context, protocol, name, password stri
 	var created int64
 	err := s.db.QueryRowContext(ctx, `SELECT name, hash, admin, created FROM users WHERE name = ?`, name).Scan(&u.Name, &hash, &u.Admin, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(password))
 		return User{}, ErrAuthFailed
 	}
 	if err != nil {
