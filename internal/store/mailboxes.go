@@ -204,8 +204,10 @@ func (s *SQLite) RenameMailbox(ctx context.Context, user, oldName, newName strin
 			}
 			return expunge(ctx, tx, src, uids, emit)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT m.id, m.name FROM mailboxes m JOIN users u ON u.id = m.user_id WHERE u.name = ? AND (m.name = ? OR substr(m.name, 1, ?) = ?)`,
-			user, oldName, len(oldName)+1, oldName+"/")
+		// The children are chosen in Go, not with SQL substr(), which
+		// counts characters where len() counts bytes: a non-ASCII name
+		// (Été/Juin) would leave its children behind.
+		rows, err := tx.QueryContext(ctx, `SELECT m.id, m.name FROM mailboxes m JOIN users u ON u.id = m.user_id WHERE u.name = ?`, user)
 		if err != nil {
 			return err
 		}
@@ -219,6 +221,9 @@ func (s *SQLite) RenameMailbox(ctx context.Context, user, oldName, newName strin
 			if err := rows.Scan(&r.id, &r.from); err != nil {
 				rows.Close()
 				return err
+			}
+			if r.from != oldName && !strings.HasPrefix(r.from, oldName+"/") {
+				continue
 			}
 			r.to = newName + strings.TrimPrefix(r.from, oldName)
 			todo = append(todo, r)

@@ -421,3 +421,46 @@ func TestDummyHashCostMatchesRealHashes(t *testing.T) {
 		}
 	}
 }
+
+// Renaming takes every child along and only the children, whatever the
+// names' alphabet: byte and character counts differ for Été.
+func TestRenameNonASCIIChildren(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name     string
+		create   []string
+		from, to string
+		want     []string
+	}{
+		{"non-ASCII parent", []string{"Été", "Été/Juin", "Été/Juin/Semaine 1", "Étés"}, "Été", "Summer",
+			[]string{"Summer", "Summer/Juin", "Summer/Juin/Semaine 1", "Étés"}},
+		{"non-ASCII target", []string{"Work", "Work/2026"}, "Work", "Année",
+			[]string{"Année", "Année/2026"}},
+		{"non-ASCII child", []string{"Été/Juin", "Été/Juin/Jour", "Été/Juillet"}, "Été/Juin", "Été/Août",
+			[]string{"Été/Août", "Été/Août/Jour", "Été/Juillet"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newStore(t)
+			for _, n := range c.create {
+				if _, err := s.CreateMailbox(ctx, "alice", n, ""); err != nil && !errors.Is(err, ErrExists) {
+					t.Fatal(err)
+				}
+			}
+			if err := s.RenameMailbox(ctx, "alice", c.from, c.to); err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range c.want {
+				if _, err := s.Mailbox(ctx, "alice", n); err != nil {
+					t.Errorf("after renaming %s to %s: %v", c.from, c.to, err)
+				}
+			}
+			all, _ := s.Mailboxes(ctx, "alice")
+			for _, m := range all {
+				if m.Name == c.from || strings.HasPrefix(m.Name, c.from+"/") {
+					t.Errorf("mailbox %s left behind by the rename", m.Name)
+				}
+			}
+		})
+	}
+}
