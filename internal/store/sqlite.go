@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -11,49 +12,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
 )
-
-const schema = `
-CREATE TABLE IF NOT EXISTS meta (
-	key   TEXT PRIMARY KEY,
-	value INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS users (
-	id      INTEGER PRIMARY KEY,
-	name    TEXT NOT NULL UNIQUE,
-	hash    TEXT NOT NULL,
-	admin   INTEGER NOT NULL DEFAULT 0,
-	created INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS ssh_keys (
-	id          INTEGER PRIMARY KEY,
-	user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-	key         TEXT NOT NULL,
-	fingerprint TEXT NOT NULL,
-	UNIQUE(user_id, fingerprint)
-);
-CREATE TABLE IF NOT EXISTS mailboxes (
-	-- AUTOINCREMENT: a deleted mailbox's ID is never given to another,
-	-- so that a view keyed by ID cannot outlive its mailbox.
-	id          INTEGER PRIMARY KEY AUTOINCREMENT,
-	user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-	name        TEXT NOT NULL,
-	uidvalidity INTEGER NOT NULL,
-	uidnext     INTEGER NOT NULL,
-	special_use TEXT NOT NULL DEFAULT '',
-	subscribed  INTEGER NOT NULL DEFAULT 1,
-	UNIQUE(user_id, name)
-);
-CREATE TABLE IF NOT EXISTS messages (
-	id            INTEGER PRIMARY KEY,
-	mailbox_id    INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
-	uid           INTEGER NOT NULL,
-	flags         TEXT NOT NULL DEFAULT '',
-	internal_date INTEGER NOT NULL,
-	size          INTEGER NOT NULL,
-	body          BLOB NOT NULL,
-	UNIQUE(mailbox_id, uid)
-);
-`
 
 // SQLite is the embedded store. Its methods are split by concern:
 // groupcommit.go (how writes reach the disk), users.go, mailboxes.go and
@@ -105,9 +63,9 @@ func OpenSQLite(path string, opts Options) (*SQLite, error) {
 	}
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
-	if _, err := db.Exec(schema); err != nil {
+	if err := migrateSQLite(context.Background(), db, sqliteMigrations); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open database %s: create schema: %w", path, err)
+		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	cost := opts.BcryptCost
 	if cost == 0 {
