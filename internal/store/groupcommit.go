@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 )
 
@@ -10,16 +9,14 @@ import (
 
 type writeReq struct {
 	ctx    context.Context
-	fn     func(ctx context.Context, tx *sql.Tx, emit func(Event)) error
+	fn     func(ctx context.Context, tx *Tx, emit func(Event)) error
 	events []Event
 	err    error
 	done   chan error
 }
 
-// write runs fn in a write transaction and returns once it is committed
-// (or failed). After commit, the events fn emitted are published in commit
-// order.
-func (s *SQLite) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx, emit func(Event)) error) error {
+// groupWrite is SQLite's write: see DB.
+func (s *DB) groupWrite(ctx context.Context, fn func(ctx context.Context, tx *Tx, emit func(Event)) error) error {
 	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	s.wmu.Lock()
 	if s.closed {
@@ -40,7 +37,7 @@ func (s *SQLite) write(ctx context.Context, fn func(ctx context.Context, tx *sql
 // queued before anyone led), then hands the lead to a new goroutine if more
 // work queued meanwhile, so that the leader's own client is answered at
 // once rather than after everybody else's batches.
-func (s *SQLite) lead() {
+func (s *DB) lead() {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
 	s.wmu.Lock()
@@ -59,7 +56,7 @@ func (s *SQLite) lead() {
 	s.leading = false
 }
 
-func (s *SQLite) commitBatch(batch []*writeReq) {
+func (s *DB) commitBatch(batch []*writeReq) {
 	answered := 0
 	fail := func(err error) {
 		for _, r := range batch[answered:] {
@@ -67,11 +64,12 @@ func (s *SQLite) commitBatch(batch []*writeReq) {
 		}
 		answered = len(batch)
 	}
-	tx, err := s.db.BeginTx(context.Background(), nil)
+	sqltx, err := s.db.DB.BeginTx(context.Background(), nil)
 	if err != nil {
 		fail(fmt.Errorf("begin transaction: %w", err))
 		return
 	}
+	tx := &Tx{Tx: sqltx}
 	// A panic in a write must not leave the transaction open (it holds
 	// SQLite's write lock) nor its writers waiting for ever.
 	defer func() {
@@ -113,12 +111,7 @@ func (s *SQLite) commitBatch(batch []*writeReq) {
 		fail(fmt.Errorf("commit: %w", err))
 		return
 	}
-	s.smu.Lock()
-	subs := make([]func(Event), 0, len(s.subs))
-	for _, fn := range s.subs {
-		subs = append(subs, fn)
-	}
-	s.smu.Unlock()
+	subs := s.subscribers()
 	for _, r := range batch {
 		for _, e := range r.events {
 			for _, fn := range subs {

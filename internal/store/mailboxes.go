@@ -22,9 +22,9 @@ func normMailbox(name string) string {
 
 // nextUIDValidity returns a UIDVALIDITY never used before in this
 // database: a mailbox deleted and created again must not reuse one.
-func nextUIDValidity(ctx context.Context, tx *sql.Tx) (uint32, error) {
+func nextUIDValidity(ctx context.Context, tx *Tx) (uint32, error) {
 	var last int64
-	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'uidvalidity'`).Scan(&last)
+	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'uidvalidity' FOR UPDATE`).Scan(&last)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, err
 	}
@@ -36,20 +36,20 @@ func nextUIDValidity(ctx context.Context, tx *sql.Tx) (uint32, error) {
 	return uint32(v), err
 }
 
-func createMailbox(ctx context.Context, tx *sql.Tx, userID int64, user, name, specialUse string) (Mailbox, error) {
+func createMailbox(ctx context.Context, tx *Tx, userID int64, user, name, specialUse string) (Mailbox, error) {
 	uv, err := nextUIDValidity(ctx, tx)
 	if err != nil {
 		return Mailbox{}, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO mailboxes(user_id, name, uidvalidity, uidnext, special_use) VALUES(?,?,?,1,?) ON CONFLICT DO NOTHING`,
-		userID, name, uv, specialUse)
+	var id int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO mailboxes(user_id, name, uidvalidity, uidnext, special_use) VALUES(?,?,?,1,?) ON CONFLICT DO NOTHING RETURNING id`,
+		userID, name, uv, specialUse).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Mailbox{}, fmt.Errorf("mailbox %s: %w", name, ErrExists)
+	}
 	if err != nil {
 		return Mailbox{}, fmt.Errorf("create mailbox %s: %w", name, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return Mailbox{}, fmt.Errorf("mailbox %s: %w", name, ErrExists)
-	}
-	id, _ := res.LastInsertId()
 	return Mailbox{ID: id, User: user, Name: name, UIDValidity: uv, UIDNext: 1, SpecialUse: specialUse, Subscribed: true}, nil
 }
 
@@ -67,10 +67,15 @@ type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
+var (
+	_ queryer = (*Tx)(nil)
+	_ queryer = (*conn)(nil)
+)
+
 const mailboxCols = `m.id, u.name, m.name, m.uidvalidity, m.uidnext, m.special_use, m.subscribed,
 	(SELECT count(*) FROM messages WHERE mailbox_id = m.id),
-	(SELECT count(*) FROM messages WHERE mailbox_id = m.id AND (' ' || flags || ' ') NOT LIKE '% \Seen %'),
-	(SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox_id = m.id)`
+	(SELECT count(*) FROM messages WHERE mailbox_id = m.id AND (' ' || lower(flags) || ' ') NOT LIKE '% \seen %' ESCAPE '!'),
+	(SELECT CAST(coalesce(sum(size), 0) AS BIGINT) FROM messages WHERE mailbox_id = m.id)`
 
 func scanMailbox(sc interface{ Scan(...any) error }) (Mailbox, error) {
 	var m Mailbox
@@ -113,7 +118,7 @@ func getMailbox(ctx context.Context, q queryer, user, name string) (Mailbox, err
 	return m, err
 }
 
-func (s *SQLite) Mailboxes(ctx context.Context, user string) ([]Mailbox, error) {
+func (s *DB) Mailboxes(ctx context.Context, user string) ([]Mailbox, error) {
 	user = NormalizeUser(user)
 	rows, err := s.db.QueryContext(ctx, `SELECT `+mailboxCols+` FROM mailboxes m JOIN users u ON u.id = m.user_id WHERE u.name = ? ORDER BY m.name`, user)
 	if err != nil {
@@ -131,17 +136,17 @@ func (s *SQLite) Mailboxes(ctx context.Context, user string) ([]Mailbox, error) 
 	return out, rows.Err()
 }
 
-func (s *SQLite) Mailbox(ctx context.Context, user, name string) (Mailbox, error) {
+func (s *DB) Mailbox(ctx context.Context, user, name string) (Mailbox, error) {
 	return getMailbox(ctx, s.db, NormalizeUser(user), normMailbox(name))
 }
 
-func (s *SQLite) CreateMailbox(ctx context.Context, user, name, specialUse string) (Mailbox, error) {
+func (s *DB) CreateMailbox(ctx context.Context, user, name, specialUse string) (Mailbox, error) {
 	user, name = NormalizeUser(user), normMailbox(name)
 	if name == "" {
 		return Mailbox{}, fmt.Errorf("%w: empty mailbox name", ErrInvalid)
 	}
 	var m Mailbox
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx, emit func(Event)) error {
 		id, err := userID(ctx, tx, user)
 		if err != nil {
 			return err
@@ -156,12 +161,12 @@ func (s *SQLite) CreateMailbox(ctx context.Context, user, name, specialUse strin
 	return m, err
 }
 
-func (s *SQLite) DeleteMailbox(ctx context.Context, user, name string) error {
+func (s *DB) DeleteMailbox(ctx context.Context, user, name string) error {
 	user, name = NormalizeUser(user), normMailbox(name)
 	if name == "INBOX" {
 		return fmt.Errorf("%w: INBOX cannot be deleted", ErrInvalid)
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
+	return s.write(ctx, func(ctx context.Context, tx *Tx, emit func(Event)) error {
 		m, err := mailboxRef(ctx, tx, user, name)
 		if err != nil {
 			return err
@@ -174,12 +179,12 @@ func (s *SQLite) DeleteMailbox(ctx context.Context, user, name string) error {
 	})
 }
 
-func (s *SQLite) RenameMailbox(ctx context.Context, user, oldName, newName string) error {
+func (s *DB) RenameMailbox(ctx context.Context, user, oldName, newName string) error {
 	user, oldName, newName = NormalizeUser(user), normMailbox(oldName), normMailbox(newName)
 	if newName == "" || newName == "INBOX" {
 		return fmt.Errorf("%w: cannot rename to %q", ErrInvalid, newName)
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
+	return s.write(ctx, func(ctx context.Context, tx *Tx, emit func(Event)) error {
 		src, err := mailboxRef(ctx, tx, user, oldName)
 		if err != nil {
 			return err
@@ -239,14 +244,14 @@ func (s *SQLite) RenameMailbox(ctx context.Context, user, oldName, newName strin
 	})
 }
 
-func mustUserID(ctx context.Context, tx *sql.Tx, user string) int64 {
+func mustUserID(ctx context.Context, tx *Tx, user string) int64 {
 	id, _ := userID(ctx, tx, user)
 	return id
 }
 
-func (s *SQLite) SetSubscribed(ctx context.Context, user, name string, subscribed bool) error {
+func (s *DB) SetSubscribed(ctx context.Context, user, name string, subscribed bool) error {
 	user, name = NormalizeUser(user), normMailbox(name)
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ func(Event)) error {
+	return s.write(ctx, func(ctx context.Context, tx *Tx, _ func(Event)) error {
 		m, err := mailboxRef(ctx, tx, user, name)
 		if err != nil {
 			return err

@@ -31,7 +31,7 @@ func splitFlags(s string) []string {
 	return strings.Split(s, " ")
 }
 
-func insertMessage(ctx context.Context, tx *sql.Tx, m Mailbox, raw []byte, flags string, date time.Time, emit func(Event)) (uint32, error) {
+func insertMessage(ctx context.Context, tx *Tx, m Mailbox, raw []byte, flags string, date time.Time, emit func(Event)) (uint32, error) {
 	var uid uint32
 	if err := tx.QueryRowContext(ctx, `UPDATE mailboxes SET uidnext = uidnext + 1 WHERE id = ? RETURNING uidnext - 1`, m.ID).Scan(&uid); err != nil {
 		return 0, fmt.Errorf("allocate uid in %s: %w", m.Name, err)
@@ -44,14 +44,14 @@ func insertMessage(ctx context.Context, tx *sql.Tx, m Mailbox, raw []byte, flags
 	return uid, nil
 }
 
-func (s *SQLite) Append(ctx context.Context, user, mailbox string, raw []byte, flags []string, date time.Time) (Mailbox, uint32, error) {
+func (s *DB) Append(ctx context.Context, user, mailbox string, raw []byte, flags []string, date time.Time) (Mailbox, uint32, error) {
 	user, mailbox = NormalizeUser(user), normMailbox(mailbox)
 	if date.IsZero() {
 		date = time.Now()
 	}
 	var m Mailbox
 	var uid uint32
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx, emit func(Event)) error {
 		var err error
 		if m, err = mailboxRef(ctx, tx, user, mailbox); err != nil {
 			return err
@@ -62,11 +62,15 @@ func (s *SQLite) Append(ctx context.Context, user, mailbox string, raw []byte, f
 	return m, uid, err
 }
 
-func (s *SQLite) Deliver(ctx context.Context, users []string, raw []byte, date time.Time) error {
+func (s *DB) Deliver(ctx context.Context, users []string, raw []byte, date time.Time) error {
 	if date.IsZero() {
 		date = time.Now()
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
+	// In name order: two deliveries to the same users lock their INBOXes
+	// in the same order (PostgreSQL), so neither waits for the other.
+	users = append([]string(nil), users...)
+	sort.Strings(users)
+	return s.write(ctx, func(ctx context.Context, tx *Tx, emit func(Event)) error {
 		for _, u := range users {
 			m, err := mailboxRef(ctx, tx, NormalizeUser(u), "INBOX")
 			if err != nil {
@@ -80,7 +84,7 @@ func (s *SQLite) Deliver(ctx context.Context, users []string, raw []byte, date t
 	})
 }
 
-func (s *SQLite) Messages(ctx context.Context, mailboxID int64) ([]Message, error) {
+func (s *DB) Messages(ctx context.Context, mailboxID int64) ([]Message, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT uid, flags, internal_date, size FROM messages WHERE mailbox_id = ? ORDER BY uid`, mailboxID)
 	if err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
@@ -101,7 +105,7 @@ func (s *SQLite) Messages(ctx context.Context, mailboxID int64) ([]Message, erro
 	return out, rows.Err()
 }
 
-func (s *SQLite) Body(ctx context.Context, mailboxID int64, uid uint32) ([]byte, error) {
+func (s *DB) Body(ctx context.Context, mailboxID int64, uid uint32) ([]byte, error) {
 	var b []byte
 	err := s.db.QueryRowContext(ctx, `SELECT body FROM messages WHERE mailbox_id = ? AND uid = ?`, mailboxID, uid).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -110,9 +114,9 @@ func (s *SQLite) Body(ctx context.Context, mailboxID int64, uid uint32) ([]byte,
 	return b, err
 }
 
-func (s *SQLite) StoreFlags(ctx context.Context, mailboxID int64, uids []uint32, op FlagOp, flags []string) ([]Message, error) {
+func (s *DB) StoreFlags(ctx context.Context, mailboxID int64, uids []uint32, op FlagOp, flags []string) ([]Message, error) {
 	var out []Message
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx, emit func(Event)) error {
 		m, err := mailboxRefByID(ctx, tx, mailboxID)
 		if err != nil {
 			return err
@@ -121,7 +125,7 @@ func (s *SQLite) StoreFlags(ctx context.Context, mailboxID int64, uids []uint32,
 			var cur string
 			var msg Message
 			var date int64
-			err := tx.QueryRowContext(ctx, `SELECT flags, internal_date, size FROM messages WHERE mailbox_id = ? AND uid = ?`, mailboxID, uid).Scan(&cur, &date, &msg.Size)
+			err := tx.QueryRowContext(ctx, `SELECT flags, internal_date, size FROM messages WHERE mailbox_id = ? AND uid = ? FOR UPDATE`, mailboxID, uid).Scan(&cur, &date, &msg.Size)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // expunged meanwhile: nothing to change
 			}
@@ -164,7 +168,7 @@ func applyFlags(cur []string, op FlagOp, flags []string) string {
 	}
 }
 
-func allUIDs(ctx context.Context, tx *sql.Tx, mailboxID int64) ([]uint32, error) {
+func allUIDs(ctx context.Context, tx *Tx, mailboxID int64) ([]uint32, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid`, mailboxID)
 	if err != nil {
 		return nil, err
@@ -181,7 +185,7 @@ func allUIDs(ctx context.Context, tx *sql.Tx, mailboxID int64) ([]uint32, error)
 	return out, rows.Err()
 }
 
-func expunge(ctx context.Context, tx *sql.Tx, m Mailbox, uids []uint32, emit func(Event)) error {
+func expunge(ctx context.Context, tx *Tx, m Mailbox, uids []uint32, emit func(Event)) error {
 	for _, uid := range uids {
 		res, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE mailbox_id = ? AND uid = ?`, m.ID, uid)
 		if err != nil {
@@ -194,15 +198,15 @@ func expunge(ctx context.Context, tx *sql.Tx, m Mailbox, uids []uint32, emit fun
 	return nil
 }
 
-func (s *SQLite) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, error) {
+func (s *DB) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, error) {
 	var done []uint32
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx, emit func(Event)) error {
 		m, err := mailboxRefByID(ctx, tx, mailboxID)
 		if err != nil {
 			return err
 		}
 		if uids == nil {
-			rows, err := tx.QueryContext(ctx, `SELECT uid FROM messages WHERE mailbox_id = ? AND (' ' || flags || ' ') LIKE '% \Deleted %' ORDER BY uid`, mailboxID)
+			rows, err := tx.QueryContext(ctx, `SELECT uid FROM messages WHERE mailbox_id = ? AND (' ' || lower(flags) || ' ') LIKE '% \deleted %' ESCAPE '!' ORDER BY uid`, mailboxID)
 			if err != nil {
 				return err
 			}
@@ -225,7 +229,7 @@ func (s *SQLite) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([
 	return done, err
 }
 
-func copyMessages(ctx context.Context, tx *sql.Tx, srcID int64, uids []uint32, dst Mailbox, emit func(Event)) ([]CopiedUID, error) {
+func copyMessages(ctx context.Context, tx *Tx, srcID int64, uids []uint32, dst Mailbox, emit func(Event)) ([]CopiedUID, error) {
 	var out []CopiedUID
 	for _, uid := range uids {
 		var flags string
@@ -247,11 +251,11 @@ func copyMessages(ctx context.Context, tx *sql.Tx, srcID int64, uids []uint32, d
 	return out, nil
 }
 
-func (s *SQLite) copyOrMove(ctx context.Context, srcID int64, uids []uint32, user, dstName string, move bool) (Mailbox, []CopiedUID, error) {
+func (s *DB) copyOrMove(ctx context.Context, srcID int64, uids []uint32, user, dstName string, move bool) (Mailbox, []CopiedUID, error) {
 	user, dstName = NormalizeUser(user), normMailbox(dstName)
 	var dst Mailbox
 	var pairs []CopiedUID
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
+	err := s.write(ctx, func(ctx context.Context, tx *Tx, emit func(Event)) error {
 		var err error
 		if dst, err = mailboxRef(ctx, tx, user, dstName); err != nil {
 			return err
@@ -280,10 +284,10 @@ func (s *SQLite) copyOrMove(ctx context.Context, srcID int64, uids []uint32, use
 	return dst, pairs, err
 }
 
-func (s *SQLite) Copy(ctx context.Context, srcID int64, uids []uint32, user, dst string) (Mailbox, []CopiedUID, error) {
+func (s *DB) Copy(ctx context.Context, srcID int64, uids []uint32, user, dst string) (Mailbox, []CopiedUID, error) {
 	return s.copyOrMove(ctx, srcID, uids, user, dst, false)
 }
 
-func (s *SQLite) Move(ctx context.Context, srcID int64, uids []uint32, user, dst string) (Mailbox, []CopiedUID, error) {
+func (s *DB) Move(ctx context.Context, srcID int64, uids []uint32, user, dst string) (Mailbox, []CopiedUID, error) {
 	return s.copyOrMove(ctx, srcID, uids, user, dst, true)
 }

@@ -92,7 +92,7 @@ func TestMigrationsRunInOrderOnce(t *testing.T) {
 		`ALTER TABLE users ADD COLUMN note TEXT NOT NULL DEFAULT ''`,
 		`UPDATE users SET note = 'v' || (SELECT count(*) FROM pragma_table_info('users'))`)
 	for range 2 {
-		if err := migrateSQLite(ctx, s.db, steps); err != nil {
+		if err := migrateSQLite(ctx, s.db.DB, steps); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -105,7 +105,7 @@ func TestMigrationsRunInOrderOnce(t *testing.T) {
 	}
 	// A failing step leaves the version where it was.
 	bad := append(append([]string(nil), steps...), `ALTER TABLE nosuch ADD COLUMN x`)
-	if err := migrateSQLite(ctx, s.db, bad); err == nil {
+	if err := migrateSQLite(ctx, s.db.DB, bad); err == nil {
 		t.Error("a failing migration reported success")
 	}
 	if v := userVersion(t, s); v != len(steps) {

@@ -13,11 +13,16 @@ import (
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
 )
 
-// SQLite is the embedded store. Its methods are split by concern:
-// groupcommit.go (how writes reach the disk), users.go, mailboxes.go and
-// messages.go.
-type SQLite struct {
-	db *sql.DB
+// DB is the store on SQL: SQLite (embedded, one host, the default) or
+// PostgreSQL (several labd hosts on one database, postgres.go). Both run the
+// same queries (users.go, mailboxes.go, messages.go), written in the SQL the
+// two share; they differ in how writes reach the disk (groupcommit.go for
+// SQLite, one transaction per write for PostgreSQL) and in how events reach
+// subscribers (from the committer for SQLite, from an ordered event log for
+// PostgreSQL, so that other hosts see them too).
+type DB struct {
+	db *conn
+	pg *pgState // nil for SQLite
 	// Writes are group-committed: concurrent writers queue their work, one
 	// of them (the leader) runs the whole queue in one transaction, each
 	// writer's work in its own savepoint, and commits once. With
@@ -40,6 +45,9 @@ type SQLite struct {
 	dummyHash []byte
 	closed    bool
 }
+
+// SQLite is the name DB had when SQLite was its only backend.
+type SQLite = DB
 
 // Options tune OpenSQLite.
 type Options struct {
@@ -67,27 +75,34 @@ func OpenSQLite(path string, opts Options) (*SQLite, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	s, err := newDB(&conn{DB: db}, opts)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func newDB(c *conn, opts Options) (*DB, error) {
 	cost := opts.BcryptCost
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
 	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("labd-dummy"), cost)
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open database %s: bcrypt cost %d: %w", path, cost, err)
+		return nil, fmt.Errorf("bcrypt cost %d: %w", cost, err)
 	}
-	return &SQLite{db: db, subs: map[int]func(Event){}, cost: cost, dummyHash: dummy}, nil
+	return &DB{db: c, subs: map[int]func(Event){}, cost: cost, dummyHash: dummy}, nil
 }
 
-// Close closes the database; the WAL is checkpointed.
-func (s *SQLite) Close() error {
-	s.wmu.Lock()
-	if s.closed {
-		s.wmu.Unlock()
+// Close closes the database; SQLite's WAL is checkpointed.
+func (s *DB) Close() error {
+	if !s.markClosed() {
 		return nil
 	}
-	s.closed = true
-	s.wmu.Unlock()
+	if s.pg != nil {
+		return s.closePostgres()
+	}
 	// Let a commit in progress (and the queue behind it) finish.
 	for {
 		s.commitMu.Lock()
@@ -102,14 +117,14 @@ func (s *SQLite) Close() error {
 	}
 	defer s.commitMu.Unlock()
 	_, _ = s.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-	return s.db.Close()
+	return s.db.DB.Close()
 }
 
 // ErrClosed is returned by writes after Close.
 var ErrClosed = errors.New("store is closed")
 
 // Subscribe implements Store.
-func (s *SQLite) Subscribe(fn func(Event)) func() {
+func (s *DB) Subscribe(fn func(Event)) func() {
 	s.smu.Lock()
 	id := s.next
 	s.next++
@@ -122,4 +137,26 @@ func (s *SQLite) Subscribe(fn func(Event)) func() {
 	}
 }
 
-var _ Store = (*SQLite)(nil)
+var _ Store = (*DB)(nil)
+
+// markClosed refuses further writes; it says false if Close already ran.
+func (s *DB) markClosed() bool {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.closed = true
+	return true
+}
+
+// subscribers is a snapshot of the subscribers, to call without smu.
+func (s *DB) subscribers() []func(Event) {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	subs := make([]func(Event), 0, len(s.subs))
+	for _, fn := range s.subs {
+		subs = append(subs, fn)
+	}
+	return subs
+}

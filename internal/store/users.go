@@ -27,7 +27,7 @@ func CheckUserName(name string) error {
 	return nil
 }
 
-func (s *SQLite) CreateUser(ctx context.Context, name, password string, admin bool) error {
+func (s *DB) CreateUser(ctx context.Context, name, password string, admin bool) error {
 	name = NormalizeUser(name)
 	if err := CheckUserName(name); err != nil {
 		return err
@@ -39,16 +39,16 @@ func (s *SQLite) CreateUser(ctx context.Context, name, password string, admin bo
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO users(name, hash, admin, created) VALUES(?,?,?,?) ON CONFLICT(name) DO NOTHING`,
-			name, string(hash), admin, time.Now().Unix())
+	return s.write(ctx, func(ctx context.Context, tx *Tx, emit func(Event)) error {
+		var uid int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO users(name, hash, admin, created) VALUES(?,?,?,?) ON CONFLICT(name) DO NOTHING RETURNING id`,
+			name, string(hash), admin, time.Now().Unix()).Scan(&uid)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("user %s: %w", name, ErrExists)
+		}
 		if err != nil {
 			return fmt.Errorf("create user %s: %w", name, err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("user %s: %w", name, ErrExists)
-		}
-		uid, _ := res.LastInsertId()
 		for _, mb := range DefaultMailboxes {
 			m, err := createMailbox(ctx, tx, uid, name, mb.Name, mb.SpecialUse)
 			if err != nil {
@@ -60,9 +60,9 @@ func (s *SQLite) CreateUser(ctx context.Context, name, password string, admin bo
 	})
 }
 
-func (s *SQLite) DeleteUser(ctx context.Context, name string) error {
+func (s *DB) DeleteUser(ctx context.Context, name string) error {
 	name = NormalizeUser(name)
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, emit func(Event)) error {
+	return s.write(ctx, func(ctx context.Context, tx *Tx, emit func(Event)) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
 		if err != nil {
 			return fmt.Errorf("delete user %s: %w", name, err)
@@ -74,7 +74,7 @@ func (s *SQLite) DeleteUser(ctx context.Context, name string) error {
 	})
 }
 
-func (s *SQLite) SetPassword(ctx context.Context, name, password string) error {
+func (s *DB) SetPassword(ctx context.Context, name, password string) error {
 	name = NormalizeUser(name)
 	if password == "" {
 		return fmt.Errorf("%w: empty password", ErrInvalid)
@@ -86,13 +86,13 @@ func (s *SQLite) SetPassword(ctx context.Context, name, password string) error {
 	return s.updateUser(ctx, name, `UPDATE users SET hash = ? WHERE name = ?`, string(hash), name)
 }
 
-func (s *SQLite) SetAdmin(ctx context.Context, name string, admin bool) error {
+func (s *DB) SetAdmin(ctx context.Context, name string, admin bool) error {
 	name = NormalizeUser(name)
 	return s.updateUser(ctx, name, `UPDATE users SET admin = ? WHERE name = ?`, admin, name)
 }
 
-func (s *SQLite) updateUser(ctx context.Context, name, query string, args ...any) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ func(Event)) error {
+func (s *DB) updateUser(ctx context.Context, name, query string, args ...any) error {
+	return s.write(ctx, func(ctx context.Context, tx *Tx, _ func(Event)) error {
 		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("update user %s: %w", name, err)
@@ -104,7 +104,7 @@ func (s *SQLite) updateUser(ctx context.Context, name, query string, args ...any
 	})
 }
 
-func (s *SQLite) User(ctx context.Context, name string) (User, error) {
+func (s *DB) User(ctx context.Context, name string) (User, error) {
 	name = NormalizeUser(name)
 	var u User
 	var created int64
@@ -119,7 +119,7 @@ func (s *SQLite) User(ctx context.Context, name string) (User, error) {
 	return u, nil
 }
 
-func (s *SQLite) ListUsers(ctx context.Context) ([]User, error) {
+func (s *DB) ListUsers(ctx context.Context) ([]User, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT name, admin, created FROM users ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
@@ -138,7 +138,7 @@ func (s *SQLite) ListUsers(ctx context.Context) ([]User, error) {
 	return out, rows.Err()
 }
 
-func (s *SQLite) Authenticate(ctx context.Context, protocol, name, password string) (User, error) {
+func (s *DB) Authenticate(ctx context.Context, protocol, name, password string) (User, error) {
 	name = NormalizeUser(name)
 	var u User
 	var hash string
@@ -158,7 +158,7 @@ func (s *SQLite) Authenticate(ctx context.Context, protocol, name, password stri
 	return u, nil
 }
 
-func (s *SQLite) AddKey(ctx context.Context, name, authorizedKey string) error {
+func (s *DB) AddKey(ctx context.Context, name, authorizedKey string) error {
 	name = NormalizeUser(name)
 	pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(authorizedKey))
 	if err != nil {
@@ -166,7 +166,7 @@ func (s *SQLite) AddKey(ctx context.Context, name, authorizedKey string) error {
 	}
 	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk)))
 	fp := ssh.FingerprintSHA256(pk)
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx, _ func(Event)) error {
+	return s.write(ctx, func(ctx context.Context, tx *Tx, _ func(Event)) error {
 		var id int64
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE name = ?`, name).Scan(&id); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -185,7 +185,7 @@ func (s *SQLite) AddKey(ctx context.Context, name, authorizedKey string) error {
 	})
 }
 
-func (s *SQLite) Keys(ctx context.Context, name string) ([]string, error) {
+func (s *DB) Keys(ctx context.Context, name string) ([]string, error) {
 	name = NormalizeUser(name)
 	rows, err := s.db.QueryContext(ctx, `SELECT k.key FROM ssh_keys k JOIN users u ON u.id = k.user_id WHERE u.name = ? ORDER BY k.id`, name)
 	if err != nil {

@@ -1,0 +1,162 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"labd/internal/labtest"
+	"labd/internal/store"
+)
+
+// eventLog collects a subscriber's events.
+type eventLog struct {
+	mu  sync.Mutex
+	got []store.Event
+}
+
+// add keeps message events only: the mailboxes a user creation made may
+// reach a host after its test subscribed, or before.
+func (l *eventLog) add(e store.Event) {
+	switch e.Kind {
+	case store.MessageAdded, store.FlagsChanged, store.MessageExpunged:
+		l.mu.Lock()
+		l.got = append(l.got, e)
+		l.mu.Unlock()
+	}
+}
+
+// wait returns once n events arrived, or fails after a deadline far longer
+// than a loaded machine needs (the design target is under a second).
+func (l *eventLog) wait(t *testing.T, n int) []store.Event {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		l.mu.Lock()
+		got := append([]store.Event(nil), l.got...)
+		l.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events after 20 s, want %d: %+v", len(got), n, got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func describe(evs []store.Event) string {
+	var b []string
+	for _, e := range evs {
+		b = append(b, fmt.Sprintf("%s:%s:%s:%d", e.Kind, e.User, e.Mailbox, e.UID))
+	}
+	return strings.Join(b, " ")
+}
+
+// Two stores on one database are two labd hosts: each sees the other's
+// changes, in commit order, without Origin (that is a host's own affair).
+func TestPostgresEventsAcrossHosts(t *testing.T) {
+	ctx := context.Background()
+	dsn := labtest.Postgres(t)
+	a := openPostgres(t, dsn)
+	b := openPostgres(t, dsn)
+	if err := a.CreateUser(ctx, "alice", "alice", false); err != nil {
+		t.Fatal(err)
+	}
+	// A user added on A logs in on B at once: users are not cached.
+	if _, err := b.Authenticate(ctx, "test", "alice", "alice"); err != nil {
+		t.Fatalf("user added on A, login on B: %v", err)
+	}
+	var onB eventLog
+	defer b.Subscribe(onB.add)()
+	if err := a.Deliver(store.WithOrigin(ctx, "smtp-a"), []string{"alice"}, []byte("Subject: hi\r\n\r\n"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	in := mustMailbox(t, b, "alice", "INBOX")
+	if _, err := b.StoreFlags(ctx, in.ID, []uint32{1}, store.FlagsAdd, []string{`\Deleted`}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Expunge(ctx, in.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := onB.wait(t, 3)
+	if d := describe(got); d != `added:alice:INBOX:1 flags:alice:INBOX:1 expunged:alice:INBOX:1` {
+		t.Errorf("events on B: %s", d)
+	}
+	if got[0].Origin != nil {
+		t.Errorf("A's Origin crossed to B: %v", got[0].Origin)
+	}
+}
+
+// A listener cut off from the database catches up on what it missed when
+// it reconnects: NOTIFY queues nothing for a disconnected listener, the
+// event log does.
+func TestPostgresListenerCatchesUpAfterReconnect(t *testing.T) {
+	ctx := context.Background()
+	dsn := labtest.Postgres(t)
+	a := openPostgres(t, dsn)
+	b := openPostgres(t, dsn)
+	if err := a.CreateUser(ctx, "alice", "alice", false); err != nil {
+		t.Fatal(err)
+	}
+	var onB eventLog
+	defer b.Subscribe(onB.add)()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	for i := 0; i < 5; i++ {
+		// Cut every listener, then deliver while they reconnect.
+		if _, err := c.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'labd-listen' AND datname = current_database()`); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Deliver(ctx, []string{"alice"}, []byte("x\r\n"), time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := onB.wait(t, 5)
+	for i, e := range got {
+		if e.Kind != store.MessageAdded || e.UID != uint32(i+1) {
+			t.Errorf("event %d on B: %+v, want UID %d added", i, e, i+1)
+		}
+	}
+}
+
+// A database written by a newer labd is refused, as with SQLite.
+func TestPostgresRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	dsn := labtest.Postgres(t)
+	openPostgres(t, dsn).Close()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, `UPDATE labd_schema SET version = 999`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = store.OpenPostgres(ctx, dsn, store.PostgresOptions{})
+	if !errors.Is(err, store.ErrSchemaTooNew) || !strings.Contains(err.Error(), "999") {
+		t.Fatalf("open of a newer database: %v", err)
+	}
+}
+
+// An unreachable database is a clear error at once, not a hang.
+func TestPostgresUnreachable(t *testing.T) {
+	start := time.Now()
+	_, err := store.OpenPostgres(context.Background(), "host=127.0.0.1 port=1 user=labd dbname=labd sslmode=disable connect_timeout=5",
+		store.PostgresOptions{ConnectTimeout: 10 * time.Second})
+	if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("open of an unreachable database: %v", err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
