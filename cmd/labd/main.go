@@ -43,6 +43,7 @@ Usage:
                                         live and recent sessions of the running daemon
   labd reload                           what SIGHUP does: users, zone files, caches
   labd hostkeys [--config FILE]         SSH host key fingerprints (for PuTTY, plink -hostkey)
+  labd store copy --from sqlite:PATH --to postgres:DSN    move users and mail, UIDs kept
   labd version
 
 Every command takes --config FILE (or $LABD_CONFIG) to find the data directory.
@@ -75,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = c.reload(args[1:])
 	case "hostkeys":
 		err = c.hostkeys(args[1:])
+	case "store":
+		err = c.storeCmd(args[1:])
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "labd", version)
 	case "help", "-h", "--help":

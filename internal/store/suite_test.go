@@ -429,3 +429,94 @@ func TestUIDsNeverRepeat(t *testing.T) {
 		}
 	})
 }
+
+// CopyAll moves an install (SQLite to PostgreSQL, `labd store copy`) with
+// UIDs, UIDNEXT and UIDVALIDITY intact, so that IMAP clients do not resync.
+func TestCopyAllKeepsUIDs(t *testing.T) {
+	ctx := context.Background()
+	src := backends[0].open(t)
+	if err := src.CreateUser(ctx, "alice", "alice", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.CreateUser(ctx, "bob", "bob", true); err != nil {
+		t.Fatal(err)
+	}
+	pub, _, _ := ed25519Key(t)
+	if err := src.AddKey(ctx, "alice", string(ssh.MarshalAuthorizedKey(pub))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.CreateMailbox(ctx, "alice", "Été/Juin", ""); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		if err := src.Deliver(ctx, []string{"alice", "bob"}, []byte(fmt.Sprintf("Subject: %d\r\n\r\n", i)), time.Unix(1700000000+int64(i), 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := mustMailbox(t, src, "alice", "INBOX")
+	src.StoreFlags(ctx, in.ID, []uint32{3}, store.FlagsAdd, []string{`\Seen`, "$Label1"})
+	src.Expunge(ctx, in.ID, []uint32{1, 4})
+	src.Copy(ctx, in.ID, []uint32{2, 3}, "alice", "Été/Juin")
+
+	for _, b := range backends {
+		t.Run("to "+b.name, func(t *testing.T) {
+			dst := b.open(t)
+			stats, err := store.CopyAll(ctx, dst, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stats != (store.CopyStats{Users: 2, Keys: 1, Mailboxes: 11, Messages: 8}) {
+				t.Errorf("copied %+v", stats)
+			}
+			for _, u := range []string{"alice", "bob"} {
+				if _, err := dst.Authenticate(ctx, "test", u, u); err != nil {
+					t.Errorf("login %s after copy: %v", u, err)
+				}
+				want, _ := src.Mailboxes(ctx, u)
+				got, _ := dst.Mailboxes(ctx, u)
+				if len(got) != len(want) {
+					t.Fatalf("mailboxes of %s: %d, want %d", u, len(got), len(want))
+				}
+				for i := range want {
+					w, g := want[i], got[i]
+					w.ID, g.ID = 0, 0
+					if fmt.Sprint(w) != fmt.Sprint(g) {
+						t.Errorf("mailbox %+v, want %+v", g, w)
+					}
+					wm, _ := src.Messages(ctx, want[i].ID)
+					gm, _ := dst.Messages(ctx, got[i].ID)
+					if fmt.Sprint(wm) != fmt.Sprint(gm) {
+						t.Errorf("%s/%s messages %v, want %v", u, w.Name, gm, wm)
+					}
+					for _, m := range wm {
+						wb, _ := src.Body(ctx, want[i].ID, m.UID)
+						gb, _ := dst.Body(ctx, got[i].ID, m.UID)
+						if string(wb) != string(gb) {
+							t.Errorf("%s/%s UID %d body %q, want %q", u, w.Name, m.UID, gb, wb)
+						}
+					}
+				}
+			}
+			if u, _ := dst.User(ctx, "bob"); !u.Admin {
+				t.Error("bob lost admin")
+			}
+			if keys, _ := dst.Keys(ctx, "alice"); len(keys) != 1 {
+				t.Errorf("alice's keys: %q", keys)
+			}
+			// A mailbox made after the copy has a UIDVALIDITY never used.
+			all, _ := src.Mailboxes(ctx, "alice")
+			nm, err := dst.CreateMailbox(ctx, "alice", "New", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range all {
+				if nm.UIDValidity <= m.UIDValidity {
+					t.Errorf("new mailbox UIDVALIDITY %d not above copied %s's %d", nm.UIDValidity, m.Name, m.UIDValidity)
+				}
+			}
+			if _, err := store.CopyAll(ctx, dst, src); !errors.Is(err, store.ErrExists) {
+				t.Errorf("copy into a non-empty store: %v", err)
+			}
+		})
+	}
+}
