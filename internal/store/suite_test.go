@@ -29,11 +29,11 @@ func TestMain(m *testing.M) {
 
 type backend struct {
 	name string
-	open func(t *testing.T) *store.DB
+	open func(t testing.TB) *store.DB
 }
 
 var backends = []backend{
-	{"sqlite", func(t *testing.T) *store.DB {
+	{"sqlite", func(t testing.TB) *store.DB {
 		s, err := store.OpenSQLite(filepath.Join(t.TempDir(), "labd.db"), store.Options{BcryptCost: labtest.BcryptCost})
 		if err != nil {
 			t.Fatal(err)
@@ -41,12 +41,12 @@ var backends = []backend{
 		t.Cleanup(func() { s.Close() })
 		return s
 	}},
-	{"postgres", func(t *testing.T) *store.DB {
+	{"postgres", func(t testing.TB) *store.DB {
 		return openPostgres(t, labtest.Postgres(t))
 	}},
 }
 
-func openPostgres(t *testing.T, dsn string) *store.DB {
+func openPostgres(t testing.TB, dsn string) *store.DB {
 	t.Helper()
 	s, err := store.OpenPostgres(context.Background(), dsn, store.PostgresOptions{
 		Options: store.Options{BcryptCost: labtest.BcryptCost},
