@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -136,6 +139,27 @@ func (s *DB) closePostgres() error {
 	return s.db.DB.Close()
 }
 
+// unavailable marks errors of the connection (no answer from the
+// server), as opposed to the server's or the store's own answers, with
+// ErrUnavailable: the protocols answer those with a temporary failure.
+func unavailable(err error) error {
+	var pe *pgconn.PgError
+	var ne net.Error
+	switch {
+	case errors.Is(err, ErrUnavailable), errors.As(err, &pe),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.As(err, &ne), pgconn.SafeToRetry(err):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
 // retryable says whether a failed transaction may simply be run again.
 func retryable(err error) bool {
 	var pe *pgconn.PgError
@@ -155,7 +179,7 @@ func (s *DB) pgWrite(ctx context.Context, fn func(ctx context.Context, tx *Tx, e
 			continue
 		}
 		if err != nil {
-			return err
+			return unavailable(err)
 		}
 		if seq > 0 {
 			// Committed: a failure to publish now is the listener's to

@@ -181,8 +181,8 @@ func TestPostgresRestart(t *testing.T) {
 	}
 	onB.wait(t, 1)
 	labtest.RestartPostgres(t, func() {
-		if err := a.Deliver(ctx, []string{"alice"}, []byte("while down\r\n"), time.Time{}); err == nil {
-			t.Error("a delivery succeeded while the database was down")
+		if err := a.Deliver(ctx, []string{"alice"}, []byte("while down\r\n"), time.Time{}); !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("a delivery while the database was down: %v, want ErrUnavailable", err)
 		}
 	})
 	// The pool's connections died with the server; the first writes may
