@@ -1,11 +1,15 @@
 package store_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -207,5 +211,68 @@ func TestPostgresRestart(t *testing.T) {
 	in := mustMailbox(t, b, "alice", "INBOX")
 	if in.Messages != 2 || in.UIDNext != 3 {
 		t.Errorf("INBOX after the restart: %+v", in)
+	}
+}
+
+// A labd host killed with SIGKILL in the middle of deliveries loses none
+// that it acknowledged: a child process delivers in a loop to PostgreSQL
+// and prints each UID once Deliver returned; it is killed mid-stream.
+func TestPostgresAcknowledgedSurvivesKill9(t *testing.T) {
+	if dsn := os.Getenv("LABD_STORE_PG_CHILD"); dsn != "" {
+		s, err := store.OpenPostgres(context.Background(), dsn, store.PostgresOptions{})
+		if err != nil {
+			fmt.Println("open:", err)
+			os.Exit(1)
+		}
+		for {
+			_, uid, err := s.Append(context.Background(), "alice", "INBOX", []byte("Subject: x\r\n\r\nbody\r\n"), nil, time.Time{})
+			if err != nil {
+				fmt.Println("err:", err)
+				os.Exit(1)
+			}
+			fmt.Printf("ack %d\n", uid)
+		}
+	}
+	ctx := context.Background()
+	dsn := labtest.Postgres(t)
+	s := openPostgres(t, dsn)
+	if err := s.CreateUser(ctx, "alice", "alice", false); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPostgresAcknowledgedSurvivesKill9$")
+	cmd.Env = append(os.Environ(), "LABD_STORE_PG_CHILD="+dsn)
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	acked := map[uint32]bool{}
+	for sc.Scan() {
+		var n uint32
+		if _, err := fmt.Sscanf(sc.Text(), "ack %d", &n); err != nil {
+			continue
+		}
+		acked[n] = true
+		if len(acked) == 100 {
+			cmd.Process.Signal(syscall.SIGKILL)
+			break
+		}
+	}
+	cmd.Wait()
+	if len(acked) < 100 {
+		t.Fatalf("child acknowledged only %d deliveries", len(acked))
+	}
+	msgs, err := s.Messages(ctx, mustMailbox(t, s, "alice", "INBOX").ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[uint32]bool{}
+	for _, m := range msgs {
+		have[m.UID] = true
+	}
+	for n := range acked {
+		if !have[n] {
+			t.Errorf("acknowledged uid %d lost after kill -9", n)
+		}
 	}
 }
