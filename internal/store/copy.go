@@ -21,6 +21,7 @@ type CopyStats struct {
 func CopyAll(ctx context.Context, dst, src *DB) (CopyStats, error) {
 	var st CopyStats
 	err := dst.write(ctx, func(ctx context.Context, tx *Tx, _ func(Event)) error {
+		st = CopyStats{} // a write may run again (PostgreSQL, after a deadlock)
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
 			return err

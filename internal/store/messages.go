@@ -117,6 +117,7 @@ func (s *DB) Body(ctx context.Context, mailboxID int64, uid uint32) ([]byte, err
 func (s *DB) StoreFlags(ctx context.Context, mailboxID int64, uids []uint32, op FlagOp, flags []string) ([]Message, error) {
 	var out []Message
 	err := s.write(ctx, func(ctx context.Context, tx *Tx, emit func(Event)) error {
+		out = nil // a write may run again (PostgreSQL, after a deadlock)
 		m, err := mailboxRefByID(ctx, tx, mailboxID)
 		if err != nil {
 			return err
@@ -201,10 +202,12 @@ func expunge(ctx context.Context, tx *Tx, m Mailbox, uids []uint32, emit func(Ev
 func (s *DB) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, error) {
 	var done []uint32
 	err := s.write(ctx, func(ctx context.Context, tx *Tx, emit func(Event)) error {
+		done = nil // a write may run again (PostgreSQL, after a deadlock)
 		m, err := mailboxRefByID(ctx, tx, mailboxID)
 		if err != nil {
 			return err
 		}
+		var todo []uint32
 		if uids == nil {
 			rows, err := tx.QueryContext(ctx, `SELECT uid FROM messages WHERE mailbox_id = ? AND (' ' || lower(flags) || ' ') LIKE '% \deleted %' ESCAPE '!' ORDER BY uid`, mailboxID)
 			if err != nil {
@@ -216,15 +219,15 @@ func (s *DB) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uin
 					rows.Close()
 					return err
 				}
-				uids = append(uids, u)
+				todo = append(todo, u)
 			}
 			rows.Close()
 		} else {
-			uids = append([]uint32(nil), uids...)
-			sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
+			todo = append([]uint32(nil), uids...)
+			sort.Slice(todo, func(i, j int) bool { return todo[i] < todo[j] })
 		}
 		wrapped := func(e Event) { done = append(done, e.UID); emit(e) }
-		return expunge(ctx, tx, m, uids, wrapped)
+		return expunge(ctx, tx, m, todo, wrapped)
 	})
 	return done, err
 }
