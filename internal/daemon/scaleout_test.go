@@ -58,7 +58,7 @@ func idleOn(t *testing.T, addr, user string) (*mailboxWatch, *imapclient.IdleCom
 				w.mu.Unlock()
 			}
 		},
-		Expunge: func(uint32) { w.mu.Lock(); w.expunged++; w.mu.Unlock() },
+		Expunge: func(uint32) { w.mu.Lock(); w.expunged++; w.exists--; w.mu.Unlock() },
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -125,37 +125,66 @@ func TestTwoDaemonsShareOneDatabase(t *testing.T) {
 	pop3Dele(t, b.Addr(t, "pop3", "tcp"), "carol")
 	d = onA.until(t, "EXPUNGE on A after POP3 DELE on B", func() bool { return onA.expunged == 1 })
 	t.Logf("POP3 DELE on B seen by IMAP IDLE on A %v after B answered QUIT", d)
+
+	// B's own POP3 DELE expunged the first message from its IDLE view.
+	onB.until(t, "EXPUNGE on B after its POP3 DELE", func() bool { return onB.exists == 0 })
+
+	// The database restarts under both hosts while B's client is in IDLE:
+	// SMTP on A answers a temporary failure while it is down, accepts
+	// again when it is back, and B's IDLE session hears of the new mail.
+	labtest.RestartPostgres(t, func() {
+		if err := trySendMail(a.Addr(t, "smtp", "tcp"), "carol@lab.test", msg); err == nil || !strings.Contains(err.Error(), "451") {
+			t.Errorf("SMTP on A with the database down: %v, want a 451", err)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := trySendMail(a.Addr(t, "smtp", "tcp"), "carol@lab.test", msg)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("SMTP on A still failing 30 s after the database came back: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	d = onB.until(t, "EXISTS on B after the database restart", func() bool { return onB.exists == 1 })
+	t.Logf("after the database restart, SMTP on A seen by IMAP IDLE on B after %v", d)
 }
 
 // sendMail delivers over plain SMTP (smtp.SendMail would insist on
 // STARTTLS with the lab CA).
 func sendMail(t *testing.T, addr, rcpt, msg string) {
 	t.Helper()
+	if err := trySendMail(addr, rcpt, msg); err != nil {
+		t.Fatalf("SMTP on %s: %v", addr, err)
+	}
+}
+
+func trySendMail(addr, rcpt, msg string) error {
 	c, err := smtp.Dial(addr)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer c.Close()
 	if err := c.Hello("client.test"); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if err := c.Mail("x@example.org"); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if err := c.Rcpt(rcpt); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	w, err := c.Data()
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if _, err := w.Write([]byte(msg)); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if err := w.Close(); err != nil {
-		t.Fatalf("SMTP DATA on %s: %v", addr, err)
+		return err
 	}
-	if err := c.Quit(); err != nil {
-		t.Fatal(err)
-	}
+	return c.Quit()
 }
