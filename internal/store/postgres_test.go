@@ -3,6 +3,7 @@ package store_test
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
 	"labd/internal/labtest"
 	"labd/internal/store"
@@ -274,5 +276,50 @@ func TestPostgresAcknowledgedSurvivesKill9(t *testing.T) {
 		if !have[n] {
 			t.Errorf("acknowledged uid %d lost after kill -9", n)
 		}
+	}
+}
+
+// The PostgreSQL migration runner, like SQLite's: only the missing steps,
+// in order, with the version; a failing step changes nothing.
+func TestPostgresMigrationsRunInOrderOnce(t *testing.T) {
+	ctx := context.Background()
+	dsn := labtest.Postgres(t)
+	openPostgres(t, dsn).Close() // version 1, with a user to migrate
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `INSERT INTO users(name, hash, created) VALUES ('alice', 'x', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	steps := append(append([]string(nil), store.PostgresMigrations...),
+		`ALTER TABLE users ADD COLUMN note TEXT NOT NULL DEFAULT ''`,
+		`UPDATE users SET note = 'v' || (SELECT count(*) FROM information_schema.columns WHERE table_name = 'users')`)
+	for range 2 {
+		if err := store.MigratePostgres(ctx, db, steps); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version := func() int {
+		var v int
+		if err := db.QueryRowContext(ctx, `SELECT version FROM labd_schema`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := version(); v != len(steps) {
+		t.Errorf("version %d, want %d", v, len(steps))
+	}
+	var note string
+	if err := db.QueryRowContext(ctx, `SELECT note FROM users WHERE name = 'alice'`).Scan(&note); err != nil || note != "v6" {
+		t.Errorf("note = %q, %v: steps not run in order", note, err)
+	}
+	bad := append(append([]string(nil), steps...), `ALTER TABLE nosuch ADD COLUMN x TEXT`)
+	if err := store.MigratePostgres(ctx, db, bad); err == nil {
+		t.Error("a failing migration reported success")
+	}
+	if v := version(); v != len(steps) {
+		t.Errorf("version after a failed step %d, want %d", v, len(steps))
 	}
 }
