@@ -35,6 +35,7 @@ type Config struct {
 	TFTP     TFTP     `yaml:"tftp"`
 	SSH      SSH      `yaml:"ssh"`
 	Telnet   Telnet   `yaml:"telnet"`
+	Store    Store    `yaml:"store"`
 
 	Dashboard Dashboard `yaml:"dashboard"`
 	Metrics   Metrics   `yaml:"metrics"`
@@ -295,7 +296,7 @@ type section interface {
 }
 
 func (c *Config) sections() []section {
-	return []section{&c.HTTP, &c.SMTP, &c.POP3, &c.IMAP, &c.DNS, &c.FTP, &c.TFTP, &c.SSH, &c.Telnet, &c.Dashboard, &c.Metrics, &c.Faults, &c.Exercises}
+	return []section{&c.HTTP, &c.SMTP, &c.POP3, &c.IMAP, &c.DNS, &c.FTP, &c.TFTP, &c.SSH, &c.Telnet, &c.Dashboard, &c.Metrics, &c.Faults, &c.Exercises, &c.Store}
 }
 
 // Addrs returns host:port for each server listen address and the given

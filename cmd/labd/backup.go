@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,7 +13,6 @@ import (
 	"labd/internal/backup"
 	"labd/internal/daemon"
 	"labd/internal/fsroot"
-	"labd/internal/store"
 )
 
 // daemonRunning says whether a labd serves this data directory (its
@@ -41,12 +41,19 @@ func (c *cli) backup(args []string) error {
 		return err
 	}
 	layout := fsroot.Layout{DataDir: cfg.Server.DataDir}
-	if _, err := os.Stat(layout.Database()); err != nil {
-		return fmt.Errorf("backup: no labd database in %s (is --config right?): %w", cfg.Server.DataDir, err)
+	db := sqlitePath(cfg, layout)
+	if db != "" {
+		if _, err := os.Stat(db); err != nil {
+			return fmt.Errorf("backup: no labd database at %s (is --config right?): %w", db, err)
+		}
 	}
-	m, err := backup.Create(c.ctx, layout, *out, version, true)
+	m, err := backup.Create(c.ctx, layout, *out, version, db)
 	if err != nil {
 		return err
+	}
+	if db == "" {
+		fmt.Fprintf(c.stdout, "backup of %s written to %s: %d files (%d bytes); the store is on PostgreSQL: back it up with pg_dump\n", cfg.Server.DataDir, *out, m.Files, m.Bytes)
+		return nil
 	}
 	fmt.Fprintf(c.stdout, "backup of %s written to %s: database and %d files (%d bytes)\n", cfg.Server.DataDir, *out, m.Files, m.Bytes)
 	return nil
@@ -100,8 +107,11 @@ func (c *cli) class(args []string) error {
 		return fmt.Errorf("class reset: labd is running on %s; stop it first (systemctl stop labd), then start it again after the reset", cfg.Server.DataDir)
 	}
 	layout := fsroot.Layout{DataDir: cfg.Server.DataDir}
-	if _, err := os.Stat(layout.Database()); err != nil {
-		return fmt.Errorf("class reset: no labd database in %s: %w", cfg.Server.DataDir, err)
+	db := sqlitePath(cfg, layout)
+	if db != "" {
+		if _, err := os.Stat(db); err != nil {
+			return fmt.Errorf("class reset: no labd database at %s: %w", db, err)
+		}
 	}
 	if *out == "" {
 		dir := filepath.Join(cfg.Server.DataDir, backup.ArchiveDir)
@@ -118,12 +128,15 @@ func (c *cli) class(args []string) error {
 			*out = fmt.Sprintf("%s-%d.tar.zst", base, i)
 		}
 	}
-	m, err := backup.Create(c.ctx, layout, *out, version, true)
+	m, err := backup.Create(c.ctx, layout, *out, version, db)
 	if err != nil {
 		return fmt.Errorf("class reset: the archive failed, nothing was reset: %w", err)
 	}
 	fmt.Fprintf(c.stdout, "class archived to %s (%d files); restore it with labd restore --force\n", *out, m.Files)
-	st, err := store.OpenSQLite(layout.Database(), store.Options{})
+	if db == "" {
+		fmt.Fprintln(c.stdout, "the store is on PostgreSQL: the archive holds the files only; pg_dump the database first if you want last term's mail")
+	}
+	st, err := daemon.OpenStore(cfg, layout, 0, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
@@ -142,6 +155,18 @@ func (c *cli) class(args []string) error {
 	}
 	fmt.Fprintln(c.stdout, "kept: admin accounts, pub/, the TLS CA and the SSH host keys (students' clients still trust this host)")
 	return err
+}
+
+// sqlitePath is the SQLite database file of the config, or "" when the
+// store is on PostgreSQL.
+func sqlitePath(cfg *config.Config, layout fsroot.Layout) string {
+	if cfg.Store.Driver == "postgres" {
+		return ""
+	}
+	if cfg.Store.DSN != "" {
+		return cfg.Store.DSN
+	}
+	return layout.Database()
 }
 
 // fixOwnershipTree hands a restored tree to the data directory's owner.

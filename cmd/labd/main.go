@@ -47,11 +47,12 @@ Usage:
   labd backup -o FILE.tar.zst           archive database, homes, pub/, keys (while serving)
   labd restore FILE.tar.zst [--force]   unpack an archive (labd stopped)
   labd class reset [--keep-users] [--keep-files]
+                                        archive, then empty the students' mail and homes
   labd fault set SERVICE KIND [KEY=VALUE...] [--user U | --addr A] [--for 10m]
   labd fault list | clear ID | clear --all | kinds
                                         faults for a lesson (loss, delay, 4xx...)
   labd progress [--csv]                 who has done which exercise (docs/exercises.md)
-                                        archive, then empty the students' mail and homes
+  labd store copy --from sqlite:PATH --to postgres:DSN    move users and mail, UIDs kept
   labd version
 
 Every command takes --config FILE (or $LABD_CONFIG) to find the data directory.
@@ -96,6 +97,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = c.fault(args[1:])
 	case "progress":
 		err = c.progress(args[1:])
+	case "store":
+		err = c.storeCmd(args[1:])
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "labd", version)
 	case "help", "-h", "--help":

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"labd/config"
+	"labd/internal/daemon"
 	"labd/internal/fsroot"
 	"labd/internal/roster"
 	"labd/internal/store"
@@ -60,7 +61,7 @@ func (c *cli) user(args []string) error {
 	if err := layout.Ensure(); err != nil {
 		return err
 	}
-	st, err := store.OpenSQLite(layout.Database(), store.Options{})
+	st, err := daemon.OpenStore(cfg, layout, 0, nil)
 	if err != nil {
 		return err
 	}

@@ -73,9 +73,11 @@ func skip(rel string) bool {
 }
 
 // Create writes an archive of layout's data directory to file (its
-// extension chooses the compression). withDB is false when the store is
-// not the data directory's SQLite file.
-func Create(ctx context.Context, layout fsroot.Layout, file, version string, withDB bool) (Manifest, error) {
+// extension chooses the compression), with a snapshot of the SQLite
+// database at dbPath; dbPath is empty when the store is not SQLite
+// (PostgreSQL: pg_dump backs it up).
+func Create(ctx context.Context, layout fsroot.Layout, file, version, dbPath string) (Manifest, error) {
+	withDB := dbPath != ""
 	m := Manifest{Format: 1, Version: version, Created: time.Now().UTC(), Database: withDB}
 	tmp, err := os.MkdirTemp(filepath.Dir(file), ".labd-backup-")
 	if err != nil {
@@ -84,7 +86,7 @@ func Create(ctx context.Context, layout fsroot.Layout, file, version string, wit
 	defer os.RemoveAll(tmp)
 	snap := filepath.Join(tmp, "labd.db")
 	if withDB {
-		if err := store.SnapshotSQLite(ctx, layout.Database(), snap); err != nil {
+		if err := store.SnapshotSQLite(ctx, dbPath, snap); err != nil {
 			return m, err
 		}
 	}

@@ -215,7 +215,7 @@ func Prepare(cfg *config.Config, logger *slog.Logger, bcryptCost int) (service.D
 	if err := layout.Ensure(); err != nil {
 		return service.Deps{}, err
 	}
-	st, err := store.OpenSQLite(layout.Database(), store.Options{BcryptCost: bcryptCost})
+	st, err := OpenStore(cfg, layout, bcryptCost, logger)
 	if err != nil {
 		return service.Deps{}, err
 	}

@@ -3,9 +3,9 @@
 // writes through it, so that a mail accepted by SMTP is at once in POP3, IMAP
 // and the lab shell.
 //
-// Store is the interface; SQLite (modernc.org/sqlite, no cgo) implements it.
-// It is narrow enough that a PostgreSQL backend could implement it for
-// schools that run several lab hosts against one database. Consumers should
+// Store is the interface; DB implements it on SQLite (modernc.org/sqlite,
+// no cgo; one host) or on PostgreSQL (pgx; several lab hosts on one
+// database, see docs/scale-out.md). Consumers should
 // declare the smaller interface they need where they use it.
 package store
 
@@ -110,8 +110,9 @@ type Event struct {
 	Flags     []string // for MessageAdded and FlagsChanged: the new flags
 	Size      int64
 	// Origin is the value given to WithOrigin by the writer, so that an IMAP
-	// session can tell its own changes from those of others.
-	Origin any
+	// session can tell its own changes from those of others. It does not
+	// cross hosts: another host's events have none.
+	Origin any `json:"-"`
 }
 
 type originKey struct{}

@@ -95,6 +95,8 @@ func storeErr(err error, what string) error {
 		return noCode(imap.ResponseCodeAlreadyExists, what+": mailbox already exists")
 	case errors.Is(err, store.ErrInvalid):
 		return noCode(imap.ResponseCodeCannot, what+": "+err.Error())
+	case errors.Is(err, store.ErrUnavailable):
+		return noCode(imap.ResponseCodeUnavailable, what+": the database is unavailable, try again")
 	}
 	return err
 }

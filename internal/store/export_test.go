@@ -1,0 +1,7 @@
+package store
+
+// Hooks for the external tests (package store_test).
+var (
+	MigratePostgres    = migratePostgres
+	PostgresMigrations = postgresMigrations
+)
