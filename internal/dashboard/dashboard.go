@@ -184,7 +184,18 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
+	// A window opened by a student page gets no handle on the dashboard's,
+	// and no other origin may embed its responses.
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 	d.markOwn(r)
+	if guarded(r) {
+		if ok, why := sameOrigin(r); !ok {
+			d.log.Warn("dashboard refused a cross-origin request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "evidence", why)
+			http.Error(w, "403 forbidden: this request did not come from a dashboard page (cross-origin requests are refused)", http.StatusForbidden)
+			return
+		}
+	}
 	d.mux.ServeHTTP(w, r)
 }
 

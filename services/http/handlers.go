@@ -252,11 +252,27 @@ func (s *Service) userDir(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dir := filepath.Join(s.deps.Layout.Home(user), "public_html")
+	untrusted(w)
 	serveRoot(w, r, dir, "/"+rest, "/~"+user+"/")
 }
 
 func (s *Service) rootDir(w http.ResponseWriter, r *http.Request) {
+	// http.root may be a directory students upload to (FTP pub/).
+	untrusted(w)
 	serveRoot(w, r, s.cfg.Root, r.URL.Path, "/")
+}
+
+// userContentCSP puts pages written by users into an opaque origin: their
+// scripts run (the class writes JavaScript), but the browser treats them as
+// another site, so they neither carry the teacher's SameSite dashboard
+// cookie nor read same-origin responses, storage or cookies.
+const userContentCSP = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
+
+// untrusted marks an answer as user content: sandboxed, and never sniffed
+// into HTML from a file named .txt or .png.
+func untrusted(w http.ResponseWriter) {
+	w.Header().Set("Content-Security-Policy", userContentCSP)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 }
 
 func serveRoot(w http.ResponseWriter, r *http.Request, dir, p, base string) {
