@@ -90,23 +90,7 @@ func TestBrowserHostileStudentPage(t *testing.T) {
 	c := e.client(t).admin()
 	c.login("teacher", "a-wrong-guess")
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-default-browser-check", true),
-		chromedp.Flag("disable-popup-blocking", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithLogf(t.Logf))
-	defer cancel()
+	ctx, cancel := newBrowser(t, chromium)
 	watchdog := time.AfterFunc(60*time.Second, cancel)
 	defer watchdog.Stop()
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
@@ -159,4 +143,25 @@ func TestBrowserHostileStudentPage(t *testing.T) {
 		chromedp.Navigate(e.base+"/labd/users"),
 		chromedp.WaitReady(chromedp.CSS(`input[name="csrf"]`)),
 	)
+}
+
+// newBrowser starts a headless Chromium with a fresh profile; cancel
+// stops it.
+func newBrowser(t *testing.T, chromium string) (context.Context, context.CancelFunc) {
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-default-browser-check", true),
+		chromedp.Flag("disable-popup-blocking", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithLogf(t.Logf))
+	return ctx, func() { cancel(); cancelAlloc() }
 }
