@@ -91,6 +91,7 @@ func TestBrowserHostileStudentPage(t *testing.T) {
 	c.login("teacher", "a-wrong-guess")
 
 	ctx, cancel := newBrowser(t, chromium)
+	defer cancel()
 	watchdog := time.AfterFunc(60*time.Second, cancel)
 	defer watchdog.Stop()
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
