@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"labd/internal/authguard"
 	"log/slog"
 	"net"
 	"os"
@@ -226,6 +227,7 @@ func Prepare(cfg *config.Config, logger *slog.Logger, bcryptCost int) (service.D
 			TotalBytes:      cfg.Sessions.TotalBytes,
 		}),
 		TLS:       mat,
+		Guard:     authguard.New(st, authguard.Options{}, logger),
 		Layout:    layout,
 		Logger:    logger,
 		Endpoints: &service.Endpoints{},

@@ -18,8 +18,10 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
+	"errors"
 	"html/template"
 	"io/fs"
+	"labd/internal/authguard"
 	"log/slog"
 	"net"
 	"net/http"
@@ -55,61 +57,9 @@ type Dashboard struct {
 
 	mu       sync.Mutex
 	sessions map[string]*login
-	failures map[string]*failures // by client IP
 
 	ctx    context.Context // cancelled by Close: ends the event streams
 	cancel context.CancelFunc
-}
-
-// failures counts wrong logins from one address.
-type failures struct {
-	n     int
-	since time.Time
-}
-
-const (
-	maxFailures   = 10
-	failureWindow = 10 * time.Minute
-)
-
-// lockedOut says whether ip failed too often lately.
-func (d *Dashboard) lockedOut(ip string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	f := d.failures[ip]
-	if f == nil {
-		return false
-	}
-	if time.Since(f.since) > failureWindow {
-		delete(d.failures, ip)
-		return false
-	}
-	return f.n >= maxFailures
-}
-
-func (d *Dashboard) failed(ip string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	now := time.Now()
-	for k, f := range d.failures {
-		if now.Sub(f.since) > failureWindow {
-			delete(d.failures, k)
-		}
-	}
-	f := d.failures[ip]
-	if f == nil {
-		f = &failures{since: now}
-		d.failures[ip] = f
-	}
-	f.n++
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 type login struct {
@@ -126,7 +76,6 @@ func New(deps service.Deps) (*Dashboard, error) {
 		log:       deps.Logger,
 		mux:       http.NewServeMux(),
 		sessions:  map[string]*login{},
-		failures:  map[string]*failures{},
 		FailDelay: time.Second,
 	}
 	if d.log == nil {
@@ -308,16 +257,15 @@ func (d *Dashboard) loginPage(w http.ResponseWriter, r *http.Request) {
 func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
 	name, pass := r.PostFormValue("user"), r.PostFormValue("password")
 	next := safeNext(r.PostFormValue("next"))
-	ip := clientIP(r)
-	if d.lockedOut(ip) {
-		d.log.Warn("dashboard login refused: too many failures", "remote", r.RemoteAddr)
+	// The shared guard spaces guesses per account and address (it never
+	// locks the teacher out): see internal/authguard.
+	u, err := d.deps.Guard.Authenticate(r.Context(), "http-admin", r.RemoteAddr, name, pass)
+	if errors.Is(err, authguard.ErrThrottled) {
 		d.render(w, r, http.StatusTooManyRequests, "login", map[string]any{"Next": next, "User": name,
-			"Error": "Too many failed logins from your address: wait ten minutes."})
+			"Error": "Too many failed logins for this account from your address: wait a few seconds and try again."})
 		return
 	}
-	u, err := d.deps.Store.Authenticate(r.Context(), "http-admin", name, pass)
 	if err != nil || !u.Admin {
-		d.failed(ip)
 		msg := "Wrong user name or password."
 		status := http.StatusUnauthorized
 		if err == nil {

@@ -7,6 +7,7 @@ package service
 
 import (
 	"context"
+	"labd/internal/authguard"
 	"log/slog"
 	"sync"
 
@@ -25,6 +26,9 @@ type Deps struct {
 	TLS      *tlsutil.Material
 	Layout   fsroot.Layout
 	Logger   *slog.Logger
+	// Guard throttles password guessing across all services: every login
+	// path checks passwords through it, never through Store directly.
+	Guard *authguard.Guard
 	// Endpoints is filled once every service is bound; the lab shell's ss
 	// and the dashboard read it.
 	Endpoints *Endpoints

@@ -206,7 +206,7 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (drv ft
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	u, err := s.deps.Store.Authenticate(ctx, "ftp", user, pass)
+	u, err := s.deps.Guard.Authenticate(ctx, "ftp", c.remote, user, pass)
 	if err != nil {
 		if errors.Is(err, store.ErrAuthFailed) {
 			c.log.Warn("ftp login failed", "user", user)

@@ -197,7 +197,7 @@ func (s *Service) status(tmpl *template.Template) http.HandlerFunc {
 func (s *Service) basicAuth(w http.ResponseWriter, r *http.Request) {
 	user, pass, ok := r.BasicAuth()
 	if ok {
-		u, err := s.deps.Store.Authenticate(r.Context(), "http", user, pass)
+		u, err := s.deps.Guard.Authenticate(r.Context(), "http", r.RemoteAddr, user, pass)
 		if err == nil {
 			if sess := sessionOf(r); sess != nil {
 				sess.SetUser(u.Name)

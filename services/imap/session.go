@@ -105,7 +105,7 @@ func (ss *session) Close() error {
 
 func (ss *session) Login(username, password string) (err error) {
 	defer ss.guard(&err)
-	u, err := ss.s.deps.Store.Authenticate(ss.ctx(), "imap", username, password)
+	u, err := ss.s.deps.Guard.Authenticate(ss.ctx(), "imap", ss.conn.NetConn().RemoteAddr().String(), username, password)
 	if err != nil {
 		ss.fails++
 		ss.log.Info("login failed", "user", username)

@@ -347,7 +347,7 @@ func (p *conn) authCmd(arg string) error {
 func (p *conn) login(user, pass string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	u, err := p.s.deps.Store.Authenticate(ctx, "pop3", user, pass)
+	u, err := p.s.deps.Guard.Authenticate(ctx, "pop3", p.raw.RemoteAddr().String(), user, pass)
 	if err != nil {
 		if !errors.Is(err, store.ErrAuthFailed) {
 			p.log.Error("authentication error", "user", user, "err", err)

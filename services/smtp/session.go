@@ -193,7 +193,7 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 func (s *session) login(user, pass string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	u, err := s.svc.deps.Store.Authenticate(ctx, "smtp", user, pass)
+	u, err := s.svc.deps.Guard.Authenticate(ctx, "smtp", s.conn.Conn().RemoteAddr().String(), user, pass)
 	if err != nil {
 		if !errors.Is(err, store.ErrAuthFailed) {
 			s.log.Error("authentication error", "user", user, "err", err)

@@ -266,7 +266,7 @@ func (s *Service) password(ctx glssh.Context, pass string) bool {
 }
 
 func (s *Service) checkPassword(ctx glssh.Context, pass string) bool {
-	_, err := s.deps.Store.Authenticate(ctx, "ssh", ctx.User(), pass)
+	_, err := s.deps.Guard.Authenticate(ctx, "ssh", ctx.RemoteAddr().String(), ctx.User(), pass)
 	if err == nil {
 		return true
 	}
