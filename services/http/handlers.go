@@ -211,6 +211,12 @@ func (s *Service) basicAuth(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.log.Info("basic auth failed", "remote", r.RemoteAddr, "user", user)
+		// As on the other protocols, a wrong password answers after a
+		// pause: a script looping on 401s costs the host little.
+		select {
+		case <-time.After(time.Second):
+		case <-r.Context().Done():
+		}
 	}
 	w.Header().Set("WWW-Authenticate", `Basic realm="labd", charset="UTF-8"`)
 	http.Error(w, "401 unauthorized: log in with a lab user name and password", http.StatusUnauthorized)
