@@ -37,6 +37,7 @@ type Config struct {
 	Telnet   Telnet   `yaml:"telnet"`
 
 	Dashboard Dashboard `yaml:"dashboard"`
+	Limits    Limits    `yaml:"limits"`
 
 	// File is the path the config was read from; empty for the lab profile.
 	File string `yaml:"-"`
@@ -257,7 +258,7 @@ type section interface {
 }
 
 func (c *Config) sections() []section {
-	return []section{&c.HTTP, &c.SMTP, &c.POP3, &c.IMAP, &c.DNS, &c.FTP, &c.TFTP, &c.SSH, &c.Telnet, &c.Dashboard}
+	return []section{&c.HTTP, &c.SMTP, &c.POP3, &c.IMAP, &c.DNS, &c.FTP, &c.TFTP, &c.SSH, &c.Telnet, &c.Dashboard, &c.Limits}
 }
 
 // Addrs returns host:port for each server listen address and the given

@@ -13,7 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"labd/internal/authguard"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"labd/config"
+	"labd/internal/authguard"
 	"labd/internal/fsroot"
 	"labd/internal/service"
 	"labd/internal/sessions"
@@ -193,6 +194,14 @@ func Prepare(cfg *config.Config, logger *slog.Logger, bcryptCost int) (service.D
 	st, err := store.OpenSQLite(layout.Database(), store.Options{BcryptCost: bcryptCost})
 	if err != nil {
 		return service.Deps{}, err
+	}
+	// The database holds password hashes: owner only, whatever the umask
+	// the daemon was started with (SQLite creates files 0644 &^ umask).
+	for _, f := range []string{layout.Database(), layout.Database() + "-wal", layout.Database() + "-shm"} {
+		if err := os.Chmod(f, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			st.Close()
+			return service.Deps{}, fmt.Errorf("restrict %s to 0600: %w", f, err)
+		}
 	}
 	ctx := context.Background()
 	if cfg.Users.Demo {

@@ -21,7 +21,6 @@ import (
 	"errors"
 	"html/template"
 	"io/fs"
-	"labd/internal/authguard"
 	"log/slog"
 	"net"
 	"net/http"
@@ -31,6 +30,7 @@ import (
 	"time"
 
 	"labd/config"
+	"labd/internal/authguard"
 	"labd/internal/service"
 )
 

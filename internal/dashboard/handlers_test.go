@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
-	"labd/internal/authguard"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"labd/config"
+	"labd/internal/authguard"
 	"labd/internal/dashboard"
 	"labd/internal/labtest"
 	"labd/internal/service"

@@ -7,11 +7,11 @@ package service
 
 import (
 	"context"
-	"labd/internal/authguard"
 	"log/slog"
 	"sync"
 
 	"labd/config"
+	"labd/internal/authguard"
 	"labd/internal/fsroot"
 	"labd/internal/sessions"
 	"labd/internal/store"

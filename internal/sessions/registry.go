@@ -274,6 +274,8 @@ type Session struct {
 	entries []Entry
 	held    int // transcript bytes held
 	closed  bool
+	// onUser is the listener's bookkeeping when the session logs in.
+	onUser func(user string)
 }
 
 // ID returns the session's registry ID.
@@ -307,9 +309,13 @@ func (s *Session) Transcript() []Entry {
 func (s *Session) SetUser(user string) {
 	s.mu.Lock()
 	s.info.User = user
+	hook := s.onUser
 	s.mu.Unlock()
 	s.Notef("authenticated as %s", user)
 	s.reg.publish("update", s)
+	if hook != nil {
+		hook(user)
+	}
 }
 
 // SetAttr records a protocol-specific fact (DNS name and type, TFTP file,
