@@ -1,8 +1,8 @@
 package service_test
 
 import (
-	"context"
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
