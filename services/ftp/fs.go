@@ -190,7 +190,7 @@ func (r *rootFs) Chmod(name string, mode os.FileMode) error {
 	if err := r.writable(); err != nil {
 		return err
 	}
-	return clean(r.root.Chmod(rel(name), mode&0o777))
+	return clean(r.root.Chmod(rel(name), mode&0o775)) // never world-writable, setuid or setgid
 }
 
 func (r *rootFs) Chown(string, int, int) error { return syscall.EPERM }

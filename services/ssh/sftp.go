@@ -163,7 +163,7 @@ func (h *homeFS) open(r *sftp.Request, read bool) (*os.File, error) {
 	// O_APPEND forbids; clients that append send the offsets.
 	perm := fs.FileMode(0o644)
 	if r.AttrFlags().Permissions {
-		perm = r.Attributes().FileMode().Perm()
+		perm = safeMode(r.Attributes().FileMode())
 	}
 	f, err := h.root.OpenFile(h.rel(r.Filepath), flag, perm)
 	if err != nil {
@@ -214,7 +214,7 @@ func (h *homeFS) Filecmd(r *sftp.Request) error {
 	case "Mkdir":
 		perm := fs.FileMode(0o755)
 		if r.AttrFlags().Permissions {
-			perm = r.Attributes().FileMode().Perm()
+			perm = safeMode(r.Attributes().FileMode())
 		}
 		h.note("sftp mkdir %s", r.Filepath)
 		return h.fail("mkdir", r.Filepath, h.root.Mkdir(p, perm))
@@ -252,7 +252,7 @@ func (h *homeFS) setstat(r *sftp.Request, p string) error {
 		}
 	}
 	if fl.Permissions {
-		if err := h.root.Chmod(p, a.FileMode().Perm()); err != nil {
+		if err := h.root.Chmod(p, safeMode(a.FileMode())); err != nil {
 			return h.fail("chmod", r.Filepath, err)
 		}
 	}
@@ -357,3 +357,8 @@ type renamed struct {
 }
 
 func (r renamed) Name() string { return r.name }
+
+// safeMode is what a student may set: permission bits only (no setuid,
+// setgid or sticky), and never world-writable, since every home is served
+// and shared on the host.
+func safeMode(m fs.FileMode) fs.FileMode { return m.Perm() &^ 0o002 }
