@@ -10,6 +10,7 @@ import (
 
 	"labd/config"
 	"labd/internal/daemon"
+	"labd/internal/dashboard"
 	"labd/internal/fsroot"
 	"labd/internal/sessions"
 )
@@ -24,6 +25,7 @@ func (c *cli) sessions(args []string) error {
 	fs, cfgPath := c.flags("sessions")
 	transcript := fs.Uint64("transcript", 0, "print the transcript of session ID")
 	live := fs.Bool("live", false, "only sessions still open")
+	unmask := fs.Bool("unmask", false, "with --transcript: show passwords and other secrets in clear (they are masked by default)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -37,7 +39,11 @@ func (c *cli) sessions(args []string) error {
 		if err != nil {
 			return err
 		}
-		printTranscript(c.stdout, d)
+		if *unmask {
+			printTranscript(c.stdout, d)
+		} else {
+			printMasked(c.stdout, d)
+		}
 		return nil
 	}
 	list, err := ctl.Sessions()
@@ -94,6 +100,25 @@ func printTranscript(w io.Writer, d daemon.SessionDetail) {
 				fmt.Fprintf(w, "%s  %s  %s\n", ts, arrow(e.Dir), strconv.Quote(line)[1:len(strconv.Quote(line))-1])
 			}
 		}
+	}
+	if in.Truncated {
+		fmt.Fprintln(w, "(transcript truncated at sessions.transcript_bytes)")
+	}
+}
+
+// printMasked prints a transcript as the dashboard shows it by default:
+// line by line, with passwords, SASL payloads and cookies masked, since a
+// terminal may be projected or shared like the dashboard.
+func printMasked(w io.Writer, d daemon.SessionDetail) {
+	in := d.Info
+	fmt.Fprintf(w, "session %d: %s over %s, %s -> %s", in.ID, in.Proto, in.Transport, in.Remote, in.Local)
+	if in.User != "" {
+		fmt.Fprintf(w, ", user %s", in.User)
+	}
+	fmt.Fprintf(w, ", %d bytes in, %d out (secrets masked; --unmask shows them)\n", in.BytesIn, in.BytesOut)
+	for _, l := range dashboard.Transcript(in, d.Transcript, false) {
+		dir := map[string]string{"C": "C>", "S": "S<", "*": " *"}[l.Dir]
+		fmt.Fprintf(w, "%s  %s  %s\n", l.Time.Format("15:04:05.000"), dir, l.Text())
 	}
 	if in.Truncated {
 		fmt.Fprintln(w, "(transcript truncated at sessions.transcript_bytes)")
