@@ -78,7 +78,7 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 		fmt.Fprintf(c, "* BYE [UNAVAILABLE] too many connections from your address (at most %d), try again later\r\n", s.cfg.MaxConnsPerIP)
 	}
 	patient := func(ln net.Listener) net.Listener {
-		return &patientListener{Listener: ln, min: time.Duration(s.cfg.IdleTimeout)}
+		return &patientListener{Listener: ln, min: time.Duration(s.cfg.IdleTimeout), maxLiteral: s.maxLiteral()}
 	}
 	if _, err := s.group.Listen(service.ListenOptions{Service: "imap", Addrs: s.cfg.Listen, MaxPerIP: s.cfg.MaxConnsPerIP, Reject: reject, Wrap: patient}); err != nil {
 		return nil, err
@@ -116,7 +116,8 @@ func (s *Service) Shutdown(ctx context.Context) error {
 // while the library still sees a *tls.Conn there.
 type patientListener struct {
 	net.Listener
-	min time.Duration
+	min        time.Duration
+	maxLiteral int64 // see limitConn
 }
 
 func (l *patientListener) Accept() (net.Conn, error) {
@@ -124,7 +125,7 @@ func (l *patientListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &patientConn{Conn: c, min: l.min}, nil
+	return newLimitConn(&patientConn{Conn: c, min: l.min}, l.maxLiteral), nil
 }
 
 type patientConn struct {
