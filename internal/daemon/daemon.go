@@ -51,8 +51,12 @@ type Options struct {
 // Run runs the daemon until ctx is cancelled or SIGTERM/SIGINT arrives.
 func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	logger := o.Logger
+	// level lets a reload change the log level of the daemon's own logger.
+	var level *slog.LevelVar
 	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: LogLevel(cfg.Server.LogLevel)}))
+		level = new(slog.LevelVar)
+		level.Set(LogLevel(cfg.Server.LogLevel))
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	}
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
@@ -117,7 +121,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		}()
 	}
 
-	ctl, err := startControl(deps, func(ctx context.Context) string { return reload(ctx, cfg, deps, svcs) })
+	ctl, err := startControl(deps, func(ctx context.Context) string { return reload(ctx, cfg, deps, svcs, level) })
 	if err != nil {
 		logger.Warn("control socket unavailable: labd sessions and labd reload will not reach this daemon", "err", err)
 	}
@@ -143,7 +147,7 @@ loop:
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				notifySystemd("RELOADING=1")
-				reload(context.Background(), cfg, deps, svcs)
+				reload(context.Background(), cfg, deps, svcs, level)
 				notifySystemd("READY=1")
 				continue
 			}
@@ -277,7 +281,7 @@ func tlsNames(cfg *config.Config) ([]string, []net.IP) {
 }
 
 // reload re-reads what can change without a restart and returns a summary.
-func reload(ctx context.Context, cfg *config.Config, deps service.Deps, svcs []service.Service) string {
+func reload(ctx context.Context, cfg *config.Config, deps service.Deps, svcs []service.Service, level *slog.LevelVar) string {
 	var done []string
 	if err := ensureHomes(ctx, deps.Store, deps.Layout); err != nil {
 		deps.Logger.Error("reload: users", "err", err)
@@ -297,6 +301,7 @@ func reload(ctx context.Context, cfg *config.Config, deps service.Deps, svcs []s
 		}
 		done = append(done, s.Name()+": "+what)
 	}
+	done = append(done, reloadConfig(cfg, level, deps.Logger))
 	summary := strings.Join(done, "; ")
 	deps.Logger.Info("reloaded", "what", summary)
 	return summary
