@@ -169,6 +169,16 @@ func TestParallelBruteForceAcrossProtocols(t *testing.T) {
 	if ownerWait > 10*time.Second {
 		t.Errorf("the owner waited %v, want a few seconds at most", ownerWait)
 	}
+	// The teacher sees the throttling on the attacker's sessions.
+	marked := 0
+	for _, in := range d.Deps.Sessions.List() {
+		if in.Attrs["auth_throttled"] == "alice" {
+			marked++
+		}
+	}
+	if marked == 0 {
+		t.Error("no session is marked auth_throttled")
+	}
 	// The owner really got in.
 	if n := countLogins(d, "alice", "127.0.0.2"); n == 0 {
 		t.Error("no logged-in session of alice from 127.0.0.2")

@@ -63,6 +63,11 @@ type Options struct {
 	// Forget clears the failures of an account, address or pair idle for
 	// this long.
 	Forget time.Duration
+	// OnThrottle, if set, hears of each burst the guard starts slowing
+	// down (once per burst, as the log line), outside the guard's lock:
+	// the daemon notes it on the client's session for labd sessions and
+	// the dashboard.
+	OnThrottle func(protocol, remote, user string, wait time.Duration, refused bool)
 }
 
 func (o *Options) defaults() {
@@ -171,7 +176,10 @@ func (g *Guard) Authenticate(ctx context.Context, protocol, remote, name, passwo
 func (g *Guard) Check(ctx context.Context, protocol, remote, name string, check func(context.Context) error) error {
 	account := store.NormalizeUser(name)
 	addr := Address(remote)
-	wait, p, a, i, err := g.reserve(protocol, remote, account, addr)
+	wait, p, a, i, burst, err := g.reserve(protocol, remote, account, addr)
+	if burst && g.opts.OnThrottle != nil {
+		g.opts.OnThrottle(protocol, remote, account, wait, err != nil)
+	}
 	if err != nil {
 		return err
 	}
@@ -193,14 +201,14 @@ func (g *Guard) Check(ctx context.Context, protocol, remote, name string, check 
 	return err
 }
 
-func (g *Guard) reserve(protocol, remote, account, addr string) (time.Duration, *track, *track, *track, error) {
+func (g *Guard) reserve(protocol, remote, account, addr string) (wait time.Duration, p, a, i *track, burst bool, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
 	g.maybeSweep(now)
-	p := g.get(g.pairs, pairKey{account, addr}, now)
-	a := g.getS(g.account, account, now)
-	i := g.getS(g.address, addr, now)
+	p = g.get(g.pairs, pairKey{account, addr}, now)
+	a = g.getS(g.account, account, now)
+	i = g.getS(g.address, addr, now)
 	o := g.opts
 
 	start := maxT(now, p.next)
@@ -215,13 +223,13 @@ func (g *Guard) reserve(protocol, remote, account, addr string) (time.Duration, 
 		aq, iq = &a.ownerNext, &i.ownerNext
 	}
 	start = maxT(maxT(start, *aq), *iq)
-	wait := start.Sub(now)
+	wait = start.Sub(now)
 	if wait > o.MaxWait {
-		g.throttled(p, protocol, remote, account, wait, true)
-		return 0, nil, nil, nil, ErrThrottled
+		burst = g.throttled(p, protocol, remote, account, wait, true)
+		return wait, nil, nil, nil, burst, ErrThrottled
 	}
 	if wait > 0 {
-		g.throttled(p, protocol, remote, account, wait, false)
+		burst = g.throttled(p, protocol, remote, account, wait, false)
 	} else {
 		p.logged = false
 	}
@@ -237,7 +245,7 @@ func (g *Guard) reserve(protocol, remote, account, addr string) (time.Duration, 
 	a.pending++
 	i.pending++
 	p.last, a.last, i.last = now, now, now
-	return wait, p, a, i, nil
+	return wait, p, a, i, burst, nil
 }
 
 // pairGap is the spacing after n failures of one account from one address.
@@ -249,13 +257,14 @@ func pairGap(n int, o Options) time.Duration {
 	return min(d, o.PairMaxGap)
 }
 
-func (g *Guard) throttled(p *track, protocol, remote, account string, wait time.Duration, refused bool) {
+func (g *Guard) throttled(p *track, protocol, remote, account string, wait time.Duration, refused bool) bool {
 	if p.logged {
-		return
+		return false
 	}
 	p.logged = true
 	g.log.Warn("auth throttled", "user", account, "remote", remote, "protocol", protocol,
 		"wait", wait.Round(time.Millisecond).String(), "refused", refused, "failures", p.failures)
+	return true
 }
 
 func (g *Guard) finish(p, a, i *track, account string, checked, failed bool) {

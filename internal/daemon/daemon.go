@@ -231,16 +231,17 @@ func Prepare(cfg *config.Config, logger *slog.Logger, bcryptCost int) (service.D
 		st.Close()
 		return service.Deps{}, err
 	}
+	reg := sessions.New(sessions.Options{
+		History:         cfg.Sessions.History,
+		TranscriptBytes: cfg.Sessions.TranscriptBytes,
+		TotalBytes:      cfg.Sessions.TotalBytes,
+	})
 	return service.Deps{
-		Config: cfg,
-		Store:  st,
-		Sessions: sessions.New(sessions.Options{
-			History:         cfg.Sessions.History,
-			TranscriptBytes: cfg.Sessions.TranscriptBytes,
-			TotalBytes:      cfg.Sessions.TotalBytes,
-		}),
+		Config:    cfg,
+		Store:     st,
+		Sessions:  reg,
 		TLS:       mat,
-		Guard:     authguard.New(st, authguard.Options{}, logger),
+		Guard:     authguard.New(st, authguard.Options{OnThrottle: noteThrottle(reg)}, logger),
 		Layout:    layout,
 		Logger:    logger,
 		Endpoints: &service.Endpoints{},
@@ -354,4 +355,26 @@ func notifySystemd(state string) {
 	}
 	defer c.Close()
 	_, _ = c.Write([]byte(state))
+}
+
+// noteThrottle marks the session of a throttled login attempt, so that the
+// teacher sees it in labd sessions and on the dashboard next to the log
+// line.
+func noteThrottle(reg *sessions.Registry) func(protocol, remote, user string, wait time.Duration, refused bool) {
+	return func(protocol, remote, user string, wait time.Duration, refused bool) {
+		for _, in := range reg.Live() {
+			if in.Remote != remote {
+				continue
+			}
+			if s, ok := reg.Get(in.ID); ok {
+				what := fmt.Sprintf("delayed %s", wait.Round(time.Millisecond))
+				if refused {
+					what = "refused without checking the password"
+				}
+				s.SetAttr("auth_throttled", user)
+				s.Notef("auth throttled (user %s, %s): too many failed logins for this account from this address", user, what)
+			}
+			return
+		}
+	}
 }
