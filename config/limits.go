@@ -32,6 +32,12 @@ type Limits struct {
 	// LineTimeout: a command line started before login must end within it,
 	// so a connection trickling a byte every few seconds is cut.
 	LineTimeout Duration `yaml:"line_timeout"`
+	// InflightMessageBytes bounds the bytes of messages being received
+	// (SMTP DATA, IMAP APPEND) by all sessions together; each is held in
+	// memory about three times while it is stored. Beyond it a transfer
+	// gets a try-again reply (SMTP 452, IMAP NO [LIMIT]). 0: the default;
+	// -1: no limit.
+	InflightMessageBytes int64 `yaml:"inflight_message_bytes"`
 }
 
 func (l *Limits) setDefaults(c *Config) {
@@ -53,6 +59,9 @@ func (l *Limits) setDefaults(c *Config) {
 	if l.SSHMaxConnsPerIP == 0 {
 		l.SSHMaxConnsPerIP = 50
 	}
+	if l.InflightMessageBytes == 0 {
+		l.InflightMessageBytes = 64 << 20
+	}
 	if l.LineTimeout == 0 {
 		l.LineTimeout = Duration(60 * time.Second)
 	}
@@ -62,6 +71,9 @@ func (l *Limits) validate(v *validator) {
 	v.positive("limits.max_conns_per_service", l.MaxConnsPerService)
 	v.positive("limits.max_conns_per_user", l.MaxConnsPerUser)
 	v.positive("limits.ssh_max_conns_per_ip", l.SSHMaxConnsPerIP)
+	if l.InflightMessageBytes < -1 {
+		v.errorf("limits.inflight_message_bytes", "must be a byte count, or -1 for no limit (got %d)", l.InflightMessageBytes)
+	}
 	for _, d := range []struct {
 		key string
 		d   Duration

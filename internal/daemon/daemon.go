@@ -26,6 +26,7 @@ import (
 
 	"labd/config"
 	"labd/internal/authguard"
+	"labd/internal/budget"
 	"labd/internal/fsroot"
 	"labd/internal/service"
 	"labd/internal/sessions"
@@ -242,6 +243,7 @@ func Prepare(cfg *config.Config, logger *slog.Logger, bcryptCost int) (service.D
 		Sessions:  reg,
 		TLS:       mat,
 		Guard:     authguard.New(st, authguard.Options{OnThrottle: noteThrottle(reg)}, logger),
+		Inflight:  budget.New(cfg.Limits.InflightMessageBytes),
 		Layout:    layout,
 		Logger:    logger,
 		Endpoints: &service.Endpoints{},

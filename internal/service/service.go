@@ -12,6 +12,7 @@ import (
 
 	"labd/config"
 	"labd/internal/authguard"
+	"labd/internal/budget"
 	"labd/internal/fsroot"
 	"labd/internal/sessions"
 	"labd/internal/store"
@@ -29,6 +30,9 @@ type Deps struct {
 	// Guard throttles password guessing across all services: every login
 	// path checks passwords through it, never through Store directly.
 	Guard *authguard.Guard
+	// Inflight bounds the message bytes all sessions hold in memory at
+	// once (SMTP DATA, IMAP APPEND): limits.inflight_message_bytes.
+	Inflight *budget.Budget
 	// Endpoints is filled once every service is bound; the lab shell's ss
 	// and the dashboard read it.
 	Endpoints *Endpoints

@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
 
+	"labd/internal/budget"
 	"labd/internal/mail"
 	"labd/internal/sessions"
 	"labd/internal/store"
@@ -115,7 +116,16 @@ func (s *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
 }
 
 func (s *session) Data(r io.Reader) error {
-	body, err := io.ReadAll(r)
+	br := budget.NewReader(r, s.svc.deps.Inflight)
+	defer br.Close()
+	body, err := io.ReadAll(br)
+	if br.Exhausted() {
+		s.log.Warn("message refused: in-flight message budget used up", "bytes_read", len(body))
+		if s.sess != nil {
+			s.sess.Notef("DATA refused with 452: the server holds too many message bytes right now (limits.inflight_message_bytes)")
+		}
+		return &gosmtp.SMTPError{Code: 452, EnhancedCode: gosmtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage: too many large messages in flight, try again in a minute"}
+	}
 	if err != nil {
 		return err // ErrDataTooLarge is a *SMTPError (552)
 	}
