@@ -38,6 +38,8 @@ type Config struct {
 
 	Dashboard Dashboard `yaml:"dashboard"`
 	Limits    Limits    `yaml:"limits"`
+	// AuthThrottle: see config/auththrottle.go.
+	AuthThrottle AuthThrottle `yaml:"auth_throttle"`
 
 	// File is the path the config was read from; empty for the lab profile.
 	File string `yaml:"-"`
@@ -258,7 +260,7 @@ type section interface {
 }
 
 func (c *Config) sections() []section {
-	return []section{&c.HTTP, &c.SMTP, &c.POP3, &c.IMAP, &c.DNS, &c.FTP, &c.TFTP, &c.SSH, &c.Telnet, &c.Dashboard, &c.Limits}
+	return []section{&c.HTTP, &c.SMTP, &c.POP3, &c.IMAP, &c.DNS, &c.FTP, &c.TFTP, &c.SSH, &c.Telnet, &c.Dashboard, &c.Limits, &c.AuthThrottle}
 }
 
 // Addrs returns host:port for each server listen address and the given

@@ -242,7 +242,7 @@ func Prepare(cfg *config.Config, logger *slog.Logger, bcryptCost int) (service.D
 		Store:     st,
 		Sessions:  reg,
 		TLS:       mat,
-		Guard:     authguard.New(st, authguard.Options{OnThrottle: noteThrottle(reg)}, logger),
+		Guard:     authguard.New(st, guardOptions(cfg.AuthThrottle, reg), logger),
 		Inflight:  budget.New(cfg.Limits.InflightMessageBytes),
 		Layout:    layout,
 		Logger:    logger,
@@ -378,5 +378,13 @@ func noteThrottle(reg *sessions.Registry) func(protocol, remote, user string, wa
 			}
 			return
 		}
+	}
+}
+
+func guardOptions(a config.AuthThrottle, reg *sessions.Registry) authguard.Options {
+	return authguard.Options{
+		FreeTries: a.FreeTries, PairMaxGap: a.MaxGap.D(), AccountGap: a.AccountGap.D(),
+		AddressFreeFailures: a.AddressFreeFailures, AddressGap: a.AddressGap.D(),
+		MaxWait: a.MaxWait.D(), Forget: a.Forget.D(), OnThrottle: noteThrottle(reg),
 	}
 }
