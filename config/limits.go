@@ -42,7 +42,7 @@ type Limits struct {
 
 func (l *Limits) setDefaults(c *Config) {
 	if l.MaxConnsPerService == 0 {
-		l.MaxConnsPerService = 1000
+		l.MaxConnsPerService = 3000
 	}
 	if l.MaxConnsPerUser == 0 {
 		l.MaxConnsPerUser = 16
