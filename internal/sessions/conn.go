@@ -237,7 +237,8 @@ func (l *Listener) login(rc *Conn, ip netip.Addr, user string) {
 	rc.lineStart.Store(0)
 	rc.user = user
 	l.perUser[user]++
-	over := l.opts.MaxPerUser > 0 && l.perUser[user] > l.opts.MaxPerUser
+	// Anonymous FTP is one "user" for the whole class: no per-user cap.
+	over := l.opts.MaxPerUser > 0 && l.perUser[user] > l.opts.MaxPerUser && user != "anonymous"
 	l.mu.Unlock()
 	if rc.loginTimer != nil {
 		rc.loginTimer.Stop()
