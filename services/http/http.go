@@ -32,6 +32,9 @@ type Service struct {
 	group  *service.Group
 	srv    *http.Server
 	extras []Mount
+	// dash serves the dashboard on its own addresses (dashboard.listen);
+	// nil when it is mounted under /labd/ of srv.
+	dash *http.Server
 }
 
 // Mount is a handler served under a path prefix (the dashboard uses it).
@@ -49,6 +52,15 @@ func New(deps service.Deps) (service.Service, error) {
 	dash, err := dashboard.New(deps)
 	if err != nil {
 		return nil, err
+	}
+	if deps.Config.Dashboard.OwnListener() {
+		s, err := NewWith(deps)
+		if err != nil {
+			return nil, err
+		}
+		s.dash = s.newServer(s.common(dash))
+		s.dash.RegisterOnShutdown(dash.Close)
+		return s, nil
 	}
 	s, err := NewWith(deps, Mount{Pattern: dashboard.Prefix, Handler: dash})
 	if err != nil {
@@ -68,8 +80,15 @@ func NewWith(deps service.Deps, mounts ...Mount) (*Service, error) {
 		}
 	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, group: service.NewGroup(deps), extras: mounts}
-	s.srv = &http.Server{
-		Handler:           s.handler(),
+	s.srv = s.newServer(s.handler())
+	return s, nil
+}
+
+func (s *Service) newServer(h http.Handler) *http.Server {
+	cfg := s.cfg
+	deps := s.deps
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: cfg.ReadTimeout.D(),
 		ReadTimeout:       cfg.ReadTimeout.D(),
 		WriteTimeout:      10 * time.Minute,
@@ -83,7 +102,6 @@ func NewWith(deps service.Deps, mounts ...Mount) (*Service, error) {
 			return context.WithValue(ctx, sessionKey{}, sessions.FromConn(c))
 		},
 	}
-	return s, nil
 }
 
 // Name implements service.Service.
@@ -103,6 +121,17 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 		s.group.Close()
 		return nil, err
 	}
+	if s.dash != nil {
+		dc := s.deps.Config.Dashboard
+		if _, err := s.group.Listen(service.ListenOptions{Service: "dashboard", Addrs: dc.Listen, MaxPerIP: s.cfg.MaxConnsPerIP, Reject: reject}); err != nil {
+			s.group.Close()
+			return nil, err
+		}
+		if _, err := s.group.Listen(service.ListenOptions{Service: "dashboard", Addrs: dc.TLSListen, TLS: tc, MaxPerIP: s.cfg.MaxConnsPerIP}); err != nil {
+			s.group.Close()
+			return nil, err
+		}
+	}
 	return s.group.Endpoints(), nil
 }
 
@@ -110,10 +139,14 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 func (s *Service) Serve(ctx context.Context) error {
 	return s.group.ServeEach(ctx, func(b *service.Bound) error {
 		ln := b.Listener
+		srv := s.srv
+		if b.Endpoint.Service == "dashboard" {
+			srv = s.dash
+		}
 		if !b.Endpoint.TLS {
 			ln = captureListener{ln}
 		}
-		err := s.srv.Serve(ln)
+		err := srv.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
@@ -125,6 +158,9 @@ func (s *Service) Serve(ctx context.Context) error {
 // once, requests in flight finish within ctx.
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.group.Close()
+	if s.dash != nil && s.dash.Shutdown(ctx) != nil {
+		s.dash.Close()
+	}
 	err := s.srv.Shutdown(ctx)
 	if err != nil {
 		s.srv.Close()
