@@ -206,9 +206,9 @@ func (g *Guard) reserve(protocol, remote, account, addr string) (wait time.Durat
 	defer g.mu.Unlock()
 	now := g.now()
 	g.maybeSweep(now)
-	p = g.get(g.pairs, pairKey{account, addr}, now)
-	a = g.getS(g.account, account, now)
-	i = g.getS(g.address, addr, now)
+	p = trackOf(g, g.pairs, pairKey{account, addr}, now)
+	a = trackOf(g, g.account, account, now)
+	i = trackOf(g, g.address, addr, now)
 	o := g.opts
 
 	start := maxT(now, p.next)
@@ -297,17 +297,8 @@ func (g *Guard) Checks(account string) int {
 	return g.checks[store.NormalizeUser(account)]
 }
 
-func (g *Guard) get(m map[pairKey]*track, k pairKey, now time.Time) *track {
-	t := m[k]
-	if t == nil {
-		t = &track{}
-		m[k] = t
-	}
-	g.decay(t, now)
-	return t
-}
-
-func (g *Guard) getS(m map[string]*track, k string, now time.Time) *track {
+// track returns the entry of k in m, created if needed, forgotten if idle.
+func trackOf[K comparable](g *Guard, m map[K]*track, k K, now time.Time) *track {
 	t := m[k]
 	if t == nil {
 		t = &track{}
