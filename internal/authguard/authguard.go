@@ -297,7 +297,7 @@ func (g *Guard) Checks(account string) int {
 	return g.checks[store.NormalizeUser(account)]
 }
 
-// track returns the entry of k in m, created if needed, forgotten if idle.
+// trackOf returns the entry of k in m, created if needed, forgotten if idle.
 func trackOf[K comparable](g *Guard, m map[K]*track, k K, now time.Time) *track {
 	t := m[k]
 	if t == nil {
