@@ -149,7 +149,9 @@ func TestManyLargeMessagesMemoryBounded(t *testing.T) {
 	if int64(len(msgs)) != ok.Load() {
 		t.Errorf("%d messages stored, %d acknowledged with 250", len(msgs), ok.Load())
 	}
-	if grew > 700<<20 {
+	if raceOn {
+		t.Logf("race detector on: RSS bound not checked (it multiplies memory use)")
+	} else if grew > 700<<20 {
 		t.Errorf("RSS grew by %d MB: the in-flight budget does not hold", grew>>20)
 	}
 }
