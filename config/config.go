@@ -41,6 +41,9 @@ type Config struct {
 	Metrics   Metrics   `yaml:"metrics"`
 	Faults    Faults    `yaml:"faults"`
 	Exercises Exercises `yaml:"exercises"`
+	Limits    Limits    `yaml:"limits"`
+	// AuthThrottle: see config/auththrottle.go.
+	AuthThrottle AuthThrottle `yaml:"auth_throttle"`
 
 	// File is the path the config was read from; empty for the lab profile.
 	File string `yaml:"-"`
@@ -296,7 +299,7 @@ type section interface {
 }
 
 func (c *Config) sections() []section {
-	return []section{&c.HTTP, &c.SMTP, &c.POP3, &c.IMAP, &c.DNS, &c.FTP, &c.TFTP, &c.SSH, &c.Telnet, &c.Dashboard, &c.Metrics, &c.Faults, &c.Exercises, &c.Store}
+	return []section{&c.HTTP, &c.SMTP, &c.POP3, &c.IMAP, &c.DNS, &c.FTP, &c.TFTP, &c.SSH, &c.Telnet, &c.Dashboard, &c.Metrics, &c.Faults, &c.Exercises, &c.Store, &c.Limits, &c.AuthThrottle}
 }
 
 // Addrs returns host:port for each server listen address and the given

@@ -19,7 +19,15 @@ type Dashboard struct {
 	// the student was logged in from at that time (default false: behind a
 	// shared address students would see each other's).
 	StudentsSeeByAddress bool `yaml:"students_see_by_address"`
+	// Listen and TLSListen, if set, serve the dashboard on addresses of its
+	// own (HTTP and HTTPS), a separate origin from the students' pages,
+	// instead of under /labd/ of the HTTP service.
+	Listen    []string `yaml:"listen"`
+	TLSListen []string `yaml:"tls_listen"`
 }
+
+// OwnListener says whether the dashboard has addresses of its own.
+func (d *Dashboard) OwnListener() bool { return len(d.Listen)+len(d.TLSListen) > 0 }
 
 // On says whether the dashboard is mounted.
 func (d *Dashboard) On() bool { return d.Enabled == nil || *d.Enabled }
@@ -47,4 +55,6 @@ func (d *Dashboard) validate(v *validator) {
 	if d.SessionTTL < 0 {
 		v.errorf("dashboard.session_ttl", "must be positive (write 12h)")
 	}
+	v.listen("dashboard.listen", d.Listen)
+	v.listen("dashboard.tls_listen", d.TLSListen)
 }

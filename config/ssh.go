@@ -6,6 +6,9 @@ type SSH struct {
 	Listen  []string `yaml:"listen"`
 	// MaxAuthTries closes the connection after this many failures.
 	MaxAuthTries int `yaml:"max_auth_tries"`
+	// LegacyRSASHA1 also signs with the RSA host key in ssh-rsa (SHA-1),
+	// for PuTTY before 0.75 and other clients without rsa-sha2-256.
+	LegacyRSASHA1 bool `yaml:"legacy_rsa_sha1"`
 	// AllowForwarding enables TCP port forwarding (off: a lab host is not a
 	// proxy).
 	AllowForwarding bool     `yaml:"allow_forwarding"`

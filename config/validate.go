@@ -151,6 +151,7 @@ func (c *Config) Endpoints() []Endpoint {
 	}
 	add(c.HTTP.Enabled, "http", "tcp", c.HTTP.Listen)
 	add(c.HTTP.Enabled, "https", "tcp", c.HTTP.TLSListen)
+	add(c.HTTP.Enabled && c.Dashboard.On(), "dashboard", "tcp", append(append([]string(nil), c.Dashboard.Listen...), c.Dashboard.TLSListen...))
 	add(c.SMTP.Enabled, "smtp", "tcp", c.SMTP.Listen)
 	add(c.SMTP.Enabled, "submission", "tcp", c.SMTP.SubmissionListen)
 	add(c.SMTP.Enabled, "smtps", "tcp", c.SMTP.TLSListen)

@@ -381,7 +381,7 @@ func TestSessionsCommand(t *testing.T) {
 		t.Fatalf("sessions: %d\n%s", code, out)
 	}
 	id := strings.Fields(strings.Split(out, "\n")[1])[0]
-	out, code = labd(t, "sessions", "--transcript", id, "--config", path)
+	out, code = labd(t, "sessions", "--transcript", id, "--unmask", "--config", path)
 	if code != 0 || !strings.Contains(out, `C>  GET /status/404 HTTP/1.1\r\n`) || !strings.Contains(out, `S<  HTTP/1.1 404 Not Found\r\n`) {
 		t.Errorf("transcript: %d\n%s", code, out)
 	}

@@ -28,6 +28,7 @@ func (c *cli) sessions(args []string) error {
 	pcap := fs.Uint64("pcap", 0, "write session ID (with its FTP data connections) as a pcapng file for Wireshark")
 	out := fs.String("o", "", "file for --pcap (- for standard output)")
 	flow := fs.Uint64("flow", 0, "print session ID as a ladder diagram (secrets masked)")
+	unmask := fs.Bool("unmask", false, "with --transcript: show passwords and other secrets in clear (they are masked by default)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -52,7 +53,11 @@ func (c *cli) sessions(args []string) error {
 		if err != nil {
 			return err
 		}
-		printTranscript(c.stdout, d)
+		if *unmask {
+			printTranscript(c.stdout, d)
+		} else {
+			printMasked(c.stdout, d)
+		}
 		return nil
 	}
 	list, err := ctl.Sessions()
@@ -109,6 +114,25 @@ func printTranscript(w io.Writer, d daemon.SessionDetail) {
 				fmt.Fprintf(w, "%s  %s  %s\n", ts, arrow(e.Dir), strconv.Quote(line)[1:len(strconv.Quote(line))-1])
 			}
 		}
+	}
+	if in.Truncated {
+		fmt.Fprintln(w, "(transcript truncated at sessions.transcript_bytes)")
+	}
+}
+
+// printMasked prints a transcript as the dashboard shows it by default:
+// line by line, with passwords, SASL payloads and cookies masked, since a
+// terminal may be projected or shared like the dashboard.
+func printMasked(w io.Writer, d daemon.SessionDetail) {
+	in := d.Info
+	fmt.Fprintf(w, "session %d: %s over %s, %s -> %s", in.ID, in.Proto, in.Transport, in.Remote, in.Local)
+	if in.User != "" {
+		fmt.Fprintf(w, ", user %s", in.User)
+	}
+	fmt.Fprintf(w, ", %d bytes in, %d out (secrets masked; --unmask shows them)\n", in.BytesIn, in.BytesOut)
+	for _, l := range dashboard.Transcript(in, d.Transcript, false) {
+		dir := map[string]string{"C": "C>", "S": "S<", "*": " *"}[l.Dir]
+		fmt.Fprintf(w, "%s  %s  %s\n", l.Time.Format("15:04:05.000"), dir, l.Text())
 	}
 	if in.Truncated {
 		fmt.Fprintln(w, "(transcript truncated at sessions.transcript_bytes)")

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -24,6 +25,8 @@ import (
 	"time"
 
 	"labd/config"
+	"labd/internal/authguard"
+	"labd/internal/budget"
 	"labd/internal/fsroot"
 	"labd/internal/journal"
 	"labd/internal/metrics"
@@ -53,8 +56,12 @@ type Options struct {
 // Run runs the daemon until ctx is cancelled or SIGTERM/SIGINT arrives.
 func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	logger := o.Logger
+	// level lets a reload change the log level of the daemon's own logger.
+	var level *slog.LevelVar
 	if logger == nil {
-		logger = defaultLogger(LogLevel(cfg.Server.LogLevel))
+		level = new(slog.LevelVar)
+		level.Set(LogLevel(cfg.Server.LogLevel))
+		logger = defaultLogger(level)
 	}
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
@@ -95,6 +102,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	}
 	if addr := cfg.Metrics.Listen; addr != "" {
 		m := metrics.New(deps.Sessions, deps.Store, o.Version)
+		if deps.Guard != nil {
+			deps.Guard.Observe(m.Login)
+		}
 		svcs = append(svcs, metrics.NewService(m, addr, logger.With("service", "metrics")))
 	}
 
@@ -137,7 +147,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		}()
 	}
 
-	ctl, err := startControl(deps, func(ctx context.Context) string { return reload(ctx, cfg, deps, svcs) })
+	ctl, err := startControl(deps, func(ctx context.Context) string { return reload(ctx, cfg, deps, svcs, level) })
 	if err != nil {
 		logger.Warn("control socket unavailable: labd sessions and labd reload will not reach this daemon", "err", err)
 	}
@@ -163,7 +173,7 @@ loop:
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				notifySystemd("RELOADING=1")
-				reload(context.Background(), cfg, deps, svcs)
+				reload(context.Background(), cfg, deps, svcs, level)
 				notifySystemd("READY=1")
 				continue
 			}
@@ -219,6 +229,14 @@ func Prepare(cfg *config.Config, logger *slog.Logger, bcryptCost int) (service.D
 	if err != nil {
 		return service.Deps{}, err
 	}
+	// The database holds password hashes: owner only, whatever the umask
+	// the daemon was started with (SQLite creates files 0644 &^ umask).
+	for _, f := range []string{layout.Database(), layout.Database() + "-wal", layout.Database() + "-shm"} {
+		if err := os.Chmod(f, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			st.Close()
+			return service.Deps{}, fmt.Errorf("restrict %s to 0600: %w", f, err)
+		}
+	}
 	ctx := context.Background()
 	if cfg.Users.Demo {
 		for _, u := range []string{"alice", "bob"} {
@@ -264,6 +282,8 @@ func Prepare(cfg *config.Config, logger *slog.Logger, bcryptCost int) (service.D
 		Store:     st,
 		Sessions:  reg,
 		TLS:       mat,
+		Guard:     authguard.New(st, guardOptions(cfg.AuthThrottle, reg), logger),
+		Inflight:  budget.New(cfg.Limits.InflightMessageBytes),
 		Layout:    layout,
 		Logger:    logger,
 		Endpoints: &service.Endpoints{},
@@ -306,7 +326,7 @@ func tlsNames(cfg *config.Config) ([]string, []net.IP) {
 }
 
 // reload re-reads what can change without a restart and returns a summary.
-func reload(ctx context.Context, cfg *config.Config, deps service.Deps, svcs []service.Service) string {
+func reload(ctx context.Context, cfg *config.Config, deps service.Deps, svcs []service.Service, level *slog.LevelVar) string {
 	var done []string
 	if err := ensureHomes(ctx, deps.Store, deps.Layout); err != nil {
 		deps.Logger.Error("reload: users", "err", err)
@@ -326,6 +346,7 @@ func reload(ctx context.Context, cfg *config.Config, deps service.Deps, svcs []s
 		}
 		done = append(done, s.Name()+": "+what)
 	}
+	done = append(done, reloadConfig(cfg, level, deps.Logger))
 	if what := reloadExercises(cfg, deps); what != "" {
 		done = append(done, what)
 	}
@@ -386,11 +407,41 @@ func notifySystemd(state string) {
 // defaultLogger writes structured journal entries when systemd connected
 // stderr to the journal (`journalctl -u labd SERVICE=smtp USER=alice`),
 // text lines on stderr otherwise.
-func defaultLogger(level slog.Level) *slog.Logger {
+func defaultLogger(level slog.Leveler) *slog.Logger {
 	if journal.StderrIsJournal() {
 		if h, err := journal.New(journal.SocketPath, "labd", level); err == nil {
 			return slog.New(h)
 		}
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// noteThrottle marks the session of a throttled login attempt, so that the
+// teacher sees it in labd sessions and on the dashboard next to the log
+// line.
+func noteThrottle(reg *sessions.Registry) func(protocol, remote, user string, wait time.Duration, refused bool) {
+	return func(protocol, remote, user string, wait time.Duration, refused bool) {
+		for _, in := range reg.Live() {
+			if in.Remote != remote {
+				continue
+			}
+			if s, ok := reg.Get(in.ID); ok {
+				what := fmt.Sprintf("delayed %s", wait.Round(time.Millisecond))
+				if refused {
+					what = "refused without checking the password"
+				}
+				s.SetAttr("auth_throttled", user)
+				s.Notef("auth throttled (user %s, %s): too many failed logins for this account from this address", user, what)
+			}
+			return
+		}
+	}
+}
+
+func guardOptions(a config.AuthThrottle, reg *sessions.Registry) authguard.Options {
+	return authguard.Options{
+		FreeTries: a.FreeTries, PairMaxGap: a.MaxGap.D(), AccountGap: a.AccountGap.D(),
+		AddressFreeFailures: a.AddressFreeFailures, AddressGap: a.AddressGap.D(),
+		MaxWait: a.MaxWait.D(), Forget: a.Forget.D(), OnThrottle: noteThrottle(reg),
+	}
 }

@@ -30,21 +30,7 @@ func TestBrowserLiveSessions(t *testing.T) {
 	}
 	base := "http://" + d.Addr(t, "http", "tcp")
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-default-browser-check", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithLogf(t.Logf))
+	ctx, cancel := newBrowser(t, chromium)
 	defer cancel()
 	// A watchdog rather than a deadline on the first Run, whose context
 	// owns the browser.

@@ -18,6 +18,7 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
+	"errors"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -29,6 +30,7 @@ import (
 	"time"
 
 	"labd/config"
+	"labd/internal/authguard"
 	"labd/internal/service"
 )
 
@@ -55,61 +57,9 @@ type Dashboard struct {
 
 	mu       sync.Mutex
 	sessions map[string]*login
-	failures map[string]*failures // by client IP
 
 	ctx    context.Context // cancelled by Close: ends the event streams
 	cancel context.CancelFunc
-}
-
-// failures counts wrong logins from one address.
-type failures struct {
-	n     int
-	since time.Time
-}
-
-const (
-	maxFailures   = 10
-	failureWindow = 10 * time.Minute
-)
-
-// lockedOut says whether ip failed too often lately.
-func (d *Dashboard) lockedOut(ip string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	f := d.failures[ip]
-	if f == nil {
-		return false
-	}
-	if time.Since(f.since) > failureWindow {
-		delete(d.failures, ip)
-		return false
-	}
-	return f.n >= maxFailures
-}
-
-func (d *Dashboard) failed(ip string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	now := time.Now()
-	for k, f := range d.failures {
-		if now.Sub(f.since) > failureWindow {
-			delete(d.failures, k)
-		}
-	}
-	f := d.failures[ip]
-	if f == nil {
-		f = &failures{since: now}
-		d.failures[ip] = f
-	}
-	f.n++
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 type login struct {
@@ -126,7 +76,6 @@ func New(deps service.Deps) (*Dashboard, error) {
 		log:       deps.Logger,
 		mux:       http.NewServeMux(),
 		sessions:  map[string]*login{},
-		failures:  map[string]*failures{},
 		FailDelay: time.Second,
 	}
 	if d.log == nil {
@@ -192,7 +141,18 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
+	// A window opened by a student page gets no handle on the dashboard's,
+	// and no other origin may embed its responses.
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 	d.markOwn(r)
+	if guarded(r) {
+		if ok, why := sameOrigin(r); !ok {
+			d.log.Warn("dashboard refused a cross-origin request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "evidence", why)
+			http.Error(w, "403 forbidden: this request did not come from a dashboard page (cross-origin requests are refused)", http.StatusForbidden)
+			return
+		}
+	}
 	d.mux.ServeHTTP(w, r)
 }
 
@@ -306,17 +266,16 @@ func (d *Dashboard) loginPage(w http.ResponseWriter, r *http.Request) {
 func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
 	name, pass := r.PostFormValue("user"), r.PostFormValue("password")
 	next := safeNext(r.PostFormValue("next"))
-	ip := clientIP(r)
-	if d.lockedOut(ip) {
-		d.log.Warn("dashboard login refused: too many failures", "remote", r.RemoteAddr)
+	// The shared guard spaces guesses per account and address (it never
+	// locks the teacher out): see internal/authguard.
+	u, err := d.deps.Guard.Authenticate(r.Context(), "http-admin", r.RemoteAddr, name, pass)
+	if errors.Is(err, authguard.ErrThrottled) {
 		d.render(w, r, http.StatusTooManyRequests, "login", map[string]any{"Next": next, "User": name, "Student": isMe(next),
-			"Error": "Too many failed logins from your address: wait ten minutes."})
+			"Error": "Too many failed logins for this account from your address: wait a few seconds and try again."})
 		return
 	}
-	u, err := d.deps.Store.Authenticate(r.Context(), "http-admin", name, pass)
 	// Students log in for their own page only (me.go).
 	if err != nil || (!u.Admin && !isMe(next)) {
-		d.failed(ip)
 		msg := "Wrong user name or password."
 		status := http.StatusUnauthorized
 		if err == nil {

@@ -71,6 +71,12 @@ func (l Layout) Ensure() error {
 			return fmt.Errorf("create %s: %w (is data_dir writable by the labd user?)", d, err)
 		}
 	}
+	// The data directory holds the user database, keys and every home:
+	// no other account on the host has business in it, whatever the umask
+	// or an earlier version left.
+	if err := os.Chmod(l.DataDir, 0o750); err != nil {
+		return fmt.Errorf("restrict %s to 0750: %w", l.DataDir, err)
+	}
 	readme := filepath.Join(l.Pub(), "README.txt")
 	if _, err := os.Stat(readme); errors.Is(err, os.ErrNotExist) {
 		_ = os.WriteFile(readme, []byte("This is labd's public directory (anonymous FTP and TFTP).\n"), 0o644)

@@ -1,6 +1,8 @@
 package metrics_test
 
 import (
+	"bufio"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -77,6 +79,22 @@ func TestMetricsFollowSessions(t *testing.T) {
 			t.Fatalf("dns sessions not counted:\n%s", grep(after, "labd_"))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// A wrong POP3 password moves the failure counter of POP3.
+	c := labtest.Dial(t, d.Addr(t, "pop3", "tcp"))
+	br := bufio.NewReader(c)
+	br.ReadString('\n')
+	fmt.Fprintf(c, "USER alice\r\nPASS wrong\r\n")
+	br.ReadString('\n')
+	if l, _ := br.ReadString('\n'); !strings.HasPrefix(l, "-ERR") {
+		t.Fatalf("wrong password answered %q", l)
+	}
+	for value(after, `labd_logins_total{protocol="pop3",result="failed"}`) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("failed POP3 login not counted:\n%s", grep(after, "labd_logins"))
+		}
+		time.Sleep(50 * time.Millisecond)
+		after = scrape(t, maddr)
 	}
 	if value(after, `labd_bytes_total{direction="in",protocol="dns"}`) <= 0 {
 		t.Errorf("no DNS bytes in:\n%s", grep(after, "labd_bytes"))

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"labd/config"
 	"labd/internal/sessions"
 )
 
@@ -73,9 +74,13 @@ func (g *Group) Listen(o ListenOptions) ([]*Bound, error) {
 			}
 			return nil, err
 		}
-		rec := sessions.Listen(g.deps.Sessions, ln, sessions.ListenerOptions{
+		lo := sessions.ListenerOptions{
 			Proto: o.Service, MaxPerIP: o.MaxPerIP, Reject: o.Reject, Logger: g.deps.Logger,
-		})
+		}
+		if g.deps.Config != nil {
+			fairness(&lo, g.deps.Config.Limits)
+		}
+		rec := sessions.Listen(g.deps.Sessions, ln, lo)
 		var l net.Listener = rec
 		if o.Wrap != nil {
 			l = o.Wrap(l)
@@ -188,5 +193,26 @@ func (g *Group) Wait(ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
+	}
+}
+
+// fairness applies the daemon's limits (config.Limits) to a listener by
+// the kind of protocol it serves: a login deadline where clients log in, a
+// session deadline for SMTP, which is mostly used without logging in, and
+// the line watchdog on plain-text line protocols.
+func fairness(lo *sessions.ListenerOptions, l config.Limits) {
+	lo.MaxConns = l.MaxConnsPerService
+	lo.MaxPerUser = l.MaxConnsPerUser
+	switch lo.Proto {
+	case "pop3", "pop3s", "imap", "imaps", "ftp", "telnet":
+		lo.LoginTimeout = l.LoginTimeout.D()
+	case "smtp", "submission", "smtps":
+		lo.LoginTimeout = l.SMTPSessionTimeout.D()
+	case "ssh":
+		lo.LoginTimeout = l.SSHLoginGrace.D()
+	}
+	switch lo.Proto {
+	case "smtp", "submission", "pop3", "imap", "ftp":
+		lo.LineTimeout = l.LineTimeout.D()
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"labd/config"
+	"labd/internal/authguard"
+	"labd/internal/budget"
 	"labd/internal/exercises"
 	"labd/internal/faults"
 	"labd/internal/fsroot"
@@ -27,6 +29,12 @@ type Deps struct {
 	TLS      *tlsutil.Material
 	Layout   fsroot.Layout
 	Logger   *slog.Logger
+	// Guard throttles password guessing across all services: every login
+	// path checks passwords through it, never through Store directly.
+	Guard *authguard.Guard
+	// Inflight bounds the message bytes all sessions hold in memory at
+	// once (SMTP DATA, IMAP APPEND): limits.inflight_message_bytes.
+	Inflight *budget.Budget
 	// Endpoints is filled once every service is bound; the lab shell's ss
 	// and the dashboard read it.
 	Endpoints *Endpoints

@@ -1,12 +1,14 @@
 package sessions
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +23,14 @@ type Conn struct {
 	onClose func(*Conn)
 	// fault is the state of the teacher's TCP faults on this connection.
 	fault faultState
+
+	// Fairness state (see ListenerOptions): lineStart is when the command
+	// line being received began (UnixNano, 0 between lines), user is set
+	// once the session logged in, loginTimer closes it if it never does.
+	lineStart  atomic.Int64
+	loggedIn   atomic.Bool
+	user       string // guarded by the listener's mu
+	loginTimer *time.Timer
 }
 
 // Wrap registers c as a session of proto and returns the recording conn.
@@ -38,6 +48,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 		c.faultRead(n)
 	}
 	if n > 0 {
+		c.trackLine(b[:n])
 		c.sess.bytesIn.Add(int64(n))
 		c.record(FromClient, b[:n])
 	}
@@ -85,6 +96,20 @@ func (c *Conn) record(dir Direction, b []byte) {
 	}
 }
 
+// trackLine notes when an unfinished command line started, for the
+// listener's line watchdog.
+func (c *Conn) trackLine(b []byte) {
+	if c.loggedIn.Load() {
+		return
+	}
+	switch i := bytes.LastIndexByte(b, '\n'); {
+	case i == len(b)-1:
+		c.lineStart.Store(0)
+	case i >= 0 || c.lineStart.Load() == 0:
+		c.lineStart.Store(time.Now().UnixNano())
+	}
+}
+
 // Close closes the socket and ends the session.
 func (c *Conn) Close() error {
 	err := c.Conn.Close()
@@ -127,6 +152,22 @@ type ListenerOptions struct {
 	// the cap before it is closed ("421 too many connections").
 	Reject func(net.Conn)
 	Logger *slog.Logger
+
+	// MaxConns caps the connections of the listener (0: no cap); Reject
+	// answers those over it too.
+	MaxConns int
+	// MaxPerUser caps the connections of one logged-in user (0: no cap).
+	// A connection leaves the per-address count when it logs in
+	// (Session.SetUser) and joins its user's.
+	MaxPerUser int
+	// LoginTimeout closes a connection that has not logged in by then
+	// (0: never).
+	LoginTimeout time.Duration
+	// LineTimeout closes a connection not logged in that started a line
+	// and did not end it within this time (0: no limit): a trickle of a
+	// byte every few seconds holds no slot for long. Only for line-based
+	// protocols; TLS sessions are exempt (their bytes are not lines).
+	LineTimeout time.Duration
 }
 
 // Listener wraps a bound listener: every accepted connection is registered,
@@ -136,10 +177,14 @@ type Listener struct {
 	reg  *Registry
 	opts ListenerOptions
 
-	mu    sync.Mutex
-	conns map[*Conn]struct{}
-	perIP map[netip.Addr]int
-	idle  chan struct{} // closed when conns drops to zero; nil if never waited
+	mu      sync.Mutex
+	conns   map[*Conn]struct{}
+	perIP   map[netip.Addr]int
+	perUser map[string]int
+	idle    chan struct{} // closed when conns drops to zero; nil if never waited
+
+	stop     chan struct{} // closed by Close: ends the line watchdog
+	stopOnce sync.Once
 }
 
 // Listen wraps ln.
@@ -147,7 +192,79 @@ func Listen(r *Registry, ln net.Listener, opts ListenerOptions) *Listener {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Listener{Listener: ln, reg: r, opts: opts, conns: map[*Conn]struct{}{}, perIP: map[netip.Addr]int{}}
+	l := &Listener{Listener: ln, reg: r, opts: opts, conns: map[*Conn]struct{}{}, perIP: map[netip.Addr]int{},
+		perUser: map[string]int{}, stop: make(chan struct{})}
+	if opts.LineTimeout > 0 {
+		go l.watchLines()
+	}
+	return l
+}
+
+// Close stops accepting and ends the line watchdog.
+func (l *Listener) Close() error {
+	l.stopOnce.Do(func() { close(l.stop) })
+	return l.Listener.Close()
+}
+
+// watchLines closes connections whose current line is overdue.
+func (l *Listener) watchLines() {
+	tick := max(l.opts.LineTimeout/4, 100*time.Millisecond)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+		}
+		limit := time.Now().Add(-l.opts.LineTimeout).UnixNano()
+		var late []*Conn
+		l.mu.Lock()
+		for c := range l.conns {
+			if st := c.lineStart.Load(); st != 0 && st < limit && !c.loggedIn.Load() && !c.sess.tls.Load() {
+				late = append(late, c)
+			}
+		}
+		l.mu.Unlock()
+		for _, c := range late {
+			c.sess.Notef("closed: a line took more than %s to arrive (too slow before login)", l.opts.LineTimeout)
+			l.opts.Logger.Warn("connection closed: line too slow before login", "service", l.opts.Proto, "remote", c.RemoteAddr().String(), "limit", l.opts.LineTimeout)
+			c.Close()
+		}
+	}
+}
+
+// login moves a connection from its address's count to its user's.
+func (l *Listener) login(rc *Conn, ip netip.Addr, user string) {
+	l.mu.Lock()
+	if _, open := l.conns[rc]; !open {
+		l.mu.Unlock()
+		return
+	}
+	if rc.loggedIn.Load() {
+		if rc.user == user {
+			l.mu.Unlock()
+			return
+		}
+		l.perUser[rc.user]--
+	} else {
+		l.perIP[ip]--
+	}
+	rc.loggedIn.Store(true)
+	rc.lineStart.Store(0)
+	rc.user = user
+	l.perUser[user]++
+	// Anonymous FTP is one "user" for the whole class: no per-user cap.
+	over := l.opts.MaxPerUser > 0 && l.perUser[user] > l.opts.MaxPerUser && user != "anonymous"
+	l.mu.Unlock()
+	if rc.loginTimer != nil {
+		rc.loginTimer.Stop()
+	}
+	if over {
+		rc.sess.Notef("closed: %s has more than %d connections to %s", user, l.opts.MaxPerUser, l.opts.Proto)
+		l.opts.Logger.Warn("connection closed: per-user limit", "service", l.opts.Proto, "user", user, "remote", rc.RemoteAddr().String(), "limit", l.opts.MaxPerUser)
+		rc.Close()
+	}
 }
 
 // Accept returns the next connection under the per-IP cap. Transient accept
@@ -177,15 +294,21 @@ func (l *Listener) Accept() (net.Conn, error) {
 		delay = 0
 		ip := addrIP(c.RemoteAddr())
 		l.mu.Lock()
-		over := l.opts.MaxPerIP > 0 && l.perIP[ip] >= l.opts.MaxPerIP
+		full := l.opts.MaxConns > 0 && len(l.conns) >= l.opts.MaxConns
+		over := full || l.opts.MaxPerIP > 0 && l.perIP[ip] >= l.opts.MaxPerIP
 		if !over {
 			l.perIP[ip]++
 		}
 		l.mu.Unlock()
 		rc := Wrap(l.reg, l.opts.Proto, c)
 		if over {
-			rc.sess.Notef("refused: more than %d connections from %s", l.opts.MaxPerIP, ip)
-			l.opts.Logger.Warn("connection refused: per-address limit", "service", l.opts.Proto, "remote", c.RemoteAddr().String(), "limit", l.opts.MaxPerIP)
+			if full {
+				rc.sess.Notef("refused: %s has %d connections, its limit", l.opts.Proto, l.opts.MaxConns)
+				l.opts.Logger.Warn("connection refused: service limit", "service", l.opts.Proto, "remote", c.RemoteAddr().String(), "limit", l.opts.MaxConns)
+			} else {
+				rc.sess.Notef("refused: more than %d connections from %s not logged in", l.opts.MaxPerIP, ip)
+				l.opts.Logger.Warn("connection refused: per-address limit", "service", l.opts.Proto, "remote", c.RemoteAddr().String(), "limit", l.opts.MaxPerIP)
+			}
 			if l.opts.Reject != nil {
 				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
 				l.opts.Reject(rc)
@@ -197,14 +320,34 @@ func (l *Listener) Accept() (net.Conn, error) {
 		l.mu.Lock()
 		l.conns[rc] = struct{}{}
 		l.mu.Unlock()
+		rc.sess.mu.Lock()
+		rc.sess.onUser = func(user string) { l.login(rc, ip, user) }
+		rc.sess.mu.Unlock()
+		if d := l.opts.LoginTimeout; d > 0 {
+			rc.loginTimer = time.AfterFunc(d, func() {
+				if rc.loggedIn.Load() {
+					return
+				}
+				rc.sess.Notef("closed: not logged in after %s", d)
+				l.opts.Logger.Info("connection closed: no login in time", "service", l.opts.Proto, "remote", rc.RemoteAddr().String(), "limit", d)
+				rc.Close()
+			})
+		}
 		return rc, nil
 	}
 }
 
 func (l *Listener) release(rc *Conn, ip netip.Addr) {
+	if rc.loginTimer != nil {
+		rc.loginTimer.Stop()
+	}
 	l.mu.Lock()
 	delete(l.conns, rc)
-	if l.perIP[ip]--; l.perIP[ip] <= 0 {
+	if rc.loggedIn.Load() {
+		if l.perUser[rc.user]--; l.perUser[rc.user] <= 0 {
+			delete(l.perUser, rc.user)
+		}
+	} else if l.perIP[ip]--; l.perIP[ip] <= 0 {
 		delete(l.perIP, ip)
 	}
 	if len(l.conns) == 0 && l.idle != nil {

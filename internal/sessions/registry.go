@@ -327,6 +327,8 @@ type Session struct {
 	// wireOff: ciphertext no longer kept (see keepWire); read without mu
 	// by the recording conn, so that bulk TLS stops copying.
 	wireOff atomic.Bool
+	// onUser is the listener's bookkeeping when the session logs in.
+	onUser func(user string)
 }
 
 // ID returns the session's registry ID.
@@ -360,9 +362,13 @@ func (s *Session) Transcript() []Entry {
 func (s *Session) SetUser(user string) {
 	s.mu.Lock()
 	s.info.User = user
+	hook := s.onUser
 	s.mu.Unlock()
 	s.Notef("authenticated as %s", user)
 	s.reg.publish("update", s)
+	if hook != nil {
+		hook(user)
+	}
 }
 
 // SetAttr records a protocol-specific fact (DNS name and type, TFTP file,

@@ -46,6 +46,16 @@ func (m *Material) Config() *tls.Config {
 		Certificates: []tls.Certificate{m.cert},
 		MinVersion:   tls.VersionTLS12,
 		KeyLogWriter: m.KeyLog,
+		// TLS 1.2 suites with forward secrecy and AEAD only: no CBC-SHA1,
+		// no RSA key exchange (TLS 1.3 suites are not configurable).
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
 	}
 }
 

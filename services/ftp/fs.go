@@ -1,10 +1,13 @@
 package ftp
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"sort"
 	"syscall"
 	"time"
@@ -191,7 +194,7 @@ func (r *rootFs) Chmod(name string, mode os.FileMode) error {
 	if err := r.writable(); err != nil {
 		return err
 	}
-	return clean(r.root.Chmod(rel(name), mode&0o777))
+	return clean(r.root.Chmod(rel(name), mode&0o775)) // never world-writable, setuid or setgid
 }
 
 func (r *rootFs) Chown(string, int, int) error { return syscall.EPERM }
@@ -284,6 +287,19 @@ func (r *rootFs) GetHandle(name string, flags int, offset int64) (ftpserver.File
 			}
 		}
 	}
+	if write && t.replaces {
+		// A new or replaced file is written under a temporary name and
+		// renamed over the real one only when the upload succeeded: a
+		// failed STOR (disk full, connection lost) leaves the old file or
+		// nothing, never a truncated file under the real name.
+		f, tmp, err := r.tempFile(p)
+		if err != nil {
+			return nil, clean(err)
+		}
+		t.f, t.tmp = f, tmp
+		r.client.transferStarted()
+		return t, nil
+	}
 	f, err := r.root.OpenFile(p, flags, 0o644)
 	if err != nil {
 		return nil, clean(err)
@@ -291,6 +307,25 @@ func (r *rootFs) GetHandle(name string, flags int, offset int64) (ftpserver.File
 	t.f = f
 	r.client.transferStarted()
 	return t, nil
+}
+
+// uploadPrefix starts the names of uploads in progress.
+const uploadPrefix = ".labd-upload-"
+
+// tempFile creates a new file next to p for an upload to p.
+func (r *rootFs) tempFile(p string) (*os.File, string, error) {
+	dir := path.Dir(p)
+	for range 10 {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		tmp := path.Join(dir, uploadPrefix+hex.EncodeToString(b[:]))
+		f, err := r.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, tmp, err
+	}
+	return nil, "", fs.ErrExist
 }
 
 // file hides the real path an *os.File carries.

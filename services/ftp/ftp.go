@@ -211,7 +211,7 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (drv ft
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	u, err := s.deps.Store.Authenticate(ctx, "ftp", user, pass)
+	u, err := s.deps.Guard.Authenticate(ctx, "ftp", c.remote, user, pass)
 	if err != nil {
 		if errors.Is(err, store.ErrAuthFailed) && anonName {
 			c.note("anonymous login refused: ftp.anonymous is off")

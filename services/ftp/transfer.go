@@ -95,8 +95,12 @@ type transfer struct {
 	// replaces: the upload created the file or truncated it; a refused
 	// upload then removes it instead of restoring its old size.
 	replaces bool
-	name     string
-	write    bool
+	// tmp is the temporary name a replacing upload is written to (empty
+	// otherwise): renamed to rel on success, removed on failure.
+	tmp   string
+	name  string
+	write bool
+	start time.Time
 
 	pos       int64 // file offset where the transfer started
 	n         int64 // bytes read from or written to the file
@@ -260,8 +264,17 @@ func (t *transfer) Close() error {
 			_ = t.f.Truncate(t.pos)
 		}
 	}
-	err := clean(t.f.Close())
-	if t.exceeded && t.replaces {
+	closeErr := t.f.Close()
+	err := clean(closeErr)
+	switch {
+	case t.tmp != "" && (t.exceeded || t.failed != nil || closeErr != nil):
+		_ = t.fs.root.Remove(t.tmp)
+	case t.tmp != "":
+		if rerr := t.fs.root.Rename(t.tmp, t.rel); rerr != nil {
+			_ = t.fs.root.Remove(t.tmp)
+			err = clean(rerr)
+		}
+	case t.exceeded && t.replaces:
 		_ = t.fs.root.Remove(t.rel)
 	}
 	c := t.client

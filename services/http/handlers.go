@@ -226,7 +226,7 @@ func (s *Service) status(tmpl *template.Template) http.HandlerFunc {
 func (s *Service) basicAuth(w http.ResponseWriter, r *http.Request) {
 	user, pass, ok := r.BasicAuth()
 	if ok {
-		u, err := s.deps.Store.Authenticate(r.Context(), "http", user, pass)
+		u, err := s.deps.Guard.Authenticate(r.Context(), "http", r.RemoteAddr, user, pass)
 		if err == nil {
 			if sess := sessionOf(r); sess != nil {
 				sess.SetUser(u.Name)
@@ -240,6 +240,12 @@ func (s *Service) basicAuth(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.log.Info("basic auth failed", "remote", r.RemoteAddr, "user", user)
+		// As on the other protocols, a wrong password answers after a
+		// pause: a script looping on 401s costs the host little.
+		select {
+		case <-time.After(time.Second):
+		case <-r.Context().Done():
+		}
 	}
 	w.Header().Set("WWW-Authenticate", `Basic realm="labd", charset="UTF-8"`)
 	http.Error(w, "401 unauthorized: log in with a lab user name and password", http.StatusUnauthorized)
@@ -281,11 +287,27 @@ func (s *Service) userDir(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dir := filepath.Join(s.deps.Layout.Home(user), "public_html")
+	untrusted(w)
 	s.files.serveRoot(w, r, dir, "/"+rest, "/~"+user+"/")
 }
 
 func (s *Service) rootDir(w http.ResponseWriter, r *http.Request) {
+	// http.root may be a directory students upload to (FTP pub/).
+	untrusted(w)
 	s.files.serveRoot(w, r, s.cfg.Root, r.URL.Path, "/")
+}
+
+// userContentCSP puts pages written by users into an opaque origin: their
+// scripts run (the class writes JavaScript), but the browser treats them as
+// another site, so they neither carry the teacher's SameSite dashboard
+// cookie nor read same-origin responses, storage or cookies.
+const userContentCSP = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
+
+// untrusted marks an answer as user content: sandboxed, and never sniffed
+// into HTML from a file named .txt or .png.
+func untrusted(w http.ResponseWriter) {
+	w.Header().Set("Content-Security-Policy", userContentCSP)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 }
 
 func (fc *fileCache) serveRoot(w http.ResponseWriter, r *http.Request, dir, p, base string) {

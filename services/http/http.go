@@ -33,6 +33,9 @@ type Service struct {
 	srv    *http.Server
 	extras []Mount
 	files  fileCache
+	// dash serves the dashboard on its own addresses (dashboard.listen);
+	// nil when it is mounted under /labd/ of srv.
+	dash *http.Server
 }
 
 // Mount is a handler served under a path prefix (the dashboard uses it).
@@ -50,6 +53,15 @@ func New(deps service.Deps) (service.Service, error) {
 	dash, err := dashboard.New(deps)
 	if err != nil {
 		return nil, err
+	}
+	if deps.Config.Dashboard.OwnListener() {
+		s, err := NewWith(deps)
+		if err != nil {
+			return nil, err
+		}
+		s.dash = s.newServer(s.common(dash))
+		s.dash.RegisterOnShutdown(dash.Close)
+		return s, nil
 	}
 	s, err := NewWith(deps, Mount{Pattern: dashboard.Prefix, Handler: dash})
 	if err != nil {
@@ -69,6 +81,13 @@ func NewWith(deps service.Deps, mounts ...Mount) (*Service, error) {
 		}
 	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, group: service.NewGroup(deps), extras: mounts}
+	s.srv = s.newServer(s.withFaults(s.handler()))
+	return s, nil
+}
+
+func (s *Service) newServer(h http.Handler) *http.Server {
+	cfg := s.cfg
+	deps := s.deps
 	// HTTP/2 on the plain port too, with prior knowledge (curl
 	// --http2-prior-knowledge, h2c): without it the preface got an empty
 	// reply. HTTP/1.1 Upgrade: h2c is not supported (Go has no such mode).
@@ -76,9 +95,9 @@ func NewWith(deps service.Deps, mounts ...Mount) (*Service, error) {
 	protos.SetHTTP1(true)
 	protos.SetHTTP2(true)
 	protos.SetUnencryptedHTTP2(true)
-	s.srv = &http.Server{
+	return &http.Server{
 		Protocols:         protos,
-		Handler:           s.withFaults(s.handler()),
+		Handler:           h,
 		ReadHeaderTimeout: cfg.ReadTimeout.D(),
 		ReadTimeout:       cfg.ReadTimeout.D(),
 		WriteTimeout:      10 * time.Minute,
@@ -92,7 +111,6 @@ func NewWith(deps service.Deps, mounts ...Mount) (*Service, error) {
 			return context.WithValue(ctx, sessionKey{}, sessions.FromConn(c))
 		},
 	}
-	return s, nil
 }
 
 // Name implements service.Service.
@@ -112,6 +130,17 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 		s.group.Close()
 		return nil, err
 	}
+	if s.dash != nil {
+		dc := s.deps.Config.Dashboard
+		if _, err := s.group.Listen(service.ListenOptions{Service: "dashboard", Addrs: dc.Listen, MaxPerIP: s.cfg.MaxConnsPerIP, Reject: reject}); err != nil {
+			s.group.Close()
+			return nil, err
+		}
+		if _, err := s.group.Listen(service.ListenOptions{Service: "dashboard", Addrs: dc.TLSListen, TLS: tc, MaxPerIP: s.cfg.MaxConnsPerIP}); err != nil {
+			s.group.Close()
+			return nil, err
+		}
+	}
 	return s.group.Endpoints(), nil
 }
 
@@ -119,10 +148,14 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 func (s *Service) Serve(ctx context.Context) error {
 	return s.group.ServeEach(ctx, func(b *service.Bound) error {
 		ln := b.Listener
+		srv := s.srv
+		if b.Endpoint.Service == "dashboard" {
+			srv = s.dash
+		}
 		if !b.Endpoint.TLS {
 			ln = captureListener{ln}
 		}
-		err := s.srv.Serve(ln)
+		err := srv.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
@@ -134,6 +167,9 @@ func (s *Service) Serve(ctx context.Context) error {
 // once, requests in flight finish within ctx.
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.group.Close()
+	if s.dash != nil && s.dash.Shutdown(ctx) != nil {
+		s.dash.Close()
+	}
 	err := s.srv.Shutdown(ctx)
 	if err != nil {
 		s.srv.Close()

@@ -84,7 +84,7 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 		fmt.Fprintf(c, "* BYE [UNAVAILABLE] too many connections from your address (at most %d), try again later\r\n", s.cfg.MaxConnsPerIP)
 	}
 	patient := func(ln net.Listener) net.Listener {
-		return &patientListener{Listener: ln, min: time.Duration(s.cfg.IdleTimeout)}
+		return &patientListener{Listener: ln, min: time.Duration(s.cfg.IdleTimeout), maxLiteral: s.maxLiteral()}
 	}
 	front := func(ln net.Listener) net.Listener {
 		return &frontListener{Listener: patient(ln), requireTLS: s.cfg.RequireTLSForAuth}
@@ -135,7 +135,8 @@ func (s *Service) Shutdown(ctx context.Context) error {
 // while the library still sees a *tls.Conn there.
 type patientListener struct {
 	net.Listener
-	min time.Duration
+	min        time.Duration
+	maxLiteral int64 // see limitConn
 }
 
 func (l *patientListener) Accept() (net.Conn, error) {
@@ -143,7 +144,7 @@ func (l *patientListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &patientConn{Conn: c, min: l.min, ack: newQuickAcker(c)}, nil
+	return newLimitConn(&patientConn{Conn: c, min: l.min, ack: newQuickAcker(c)}, l.maxLiteral), nil
 }
 
 type patientConn struct {

@@ -124,7 +124,7 @@ func (ss *session) Login(username, password string) (err error) {
 	if err := ss.fault("unavailable", username); err != nil {
 		return err
 	}
-	u, err := ss.s.deps.Store.Authenticate(ss.ctx(), "imap", username, password)
+	u, err := ss.s.deps.Guard.Authenticate(ss.ctx(), "imap", ss.conn.NetConn().RemoteAddr().String(), username, password)
 	if err != nil {
 		ss.fails++
 		ss.log.Info("login failed", "user", username)
@@ -434,6 +434,13 @@ func (ss *session) AppendLimit() uint32 {
 
 func (ss *session) Append(name string, r imap.LiteralReader, options *imap.AppendOptions) (_ *imap.AppendData, err error) {
 	defer ss.guard(&err)
+	// The size is known before the data: take it from the daemon's
+	// in-flight budget or refuse at once (the library discards the data).
+	if !ss.s.deps.Inflight.TryAcquire(r.Size()) {
+		ss.log.Warn("APPEND refused: in-flight message budget used up", "bytes", r.Size())
+		return nil, noCode(imap.ResponseCodeLimit, "too many large messages in flight on this server, try again in a minute")
+	}
+	defer ss.s.deps.Inflight.Release(r.Size())
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err

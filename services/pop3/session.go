@@ -355,7 +355,7 @@ func (p *conn) login(user, pass string) error {
 		p.err("[SYS/TEMP] the server cannot open maildrops right now, try again later")
 		return nil
 	}
-	u, err := p.s.deps.Store.Authenticate(ctx, "pop3", user, pass)
+	u, err := p.s.deps.Guard.Authenticate(ctx, "pop3", p.raw.RemoteAddr().String(), user, pass)
 	if err != nil {
 		if !errors.Is(err, store.ErrAuthFailed) {
 			p.log.Error("authentication error", "user", user, "err", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
 
+	"labd/internal/budget"
 	"labd/internal/mail"
 	"labd/internal/sessions"
 	"labd/internal/store"
@@ -120,7 +121,16 @@ func (s *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
 }
 
 func (s *session) Data(r io.Reader) error {
-	body, err := io.ReadAll(r)
+	br := budget.NewReader(r, s.svc.deps.Inflight)
+	defer br.Close()
+	body, err := io.ReadAll(br)
+	if br.Exhausted() {
+		s.log.Warn("message refused: in-flight message budget used up", "bytes_read", len(body))
+		if s.sess != nil {
+			s.sess.Notef("DATA refused with 452: the server holds too many message bytes right now (limits.inflight_message_bytes)")
+		}
+		return &gosmtp.SMTPError{Code: 452, EnhancedCode: gosmtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage: too many large messages in flight, try again in a minute"}
+	}
 	if err != nil {
 		return err // ErrDataTooLarge is a *SMTPError (552)
 	}
@@ -201,7 +211,7 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 func (s *session) login(user, pass string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	u, err := s.svc.deps.Store.Authenticate(ctx, "smtp", user, pass)
+	u, err := s.svc.deps.Guard.Authenticate(ctx, "smtp", s.conn.Conn().RemoteAddr().String(), user, pass)
 	if err != nil {
 		if !errors.Is(err, store.ErrAuthFailed) {
 			s.log.Error("authentication error", "user", user, "err", err)

@@ -192,7 +192,7 @@ func (h *homeFS) open(r *sftp.Request, read bool) (*os.File, error) {
 	// O_APPEND forbids; clients that append send the offsets.
 	perm := fs.FileMode(0o644)
 	if r.AttrFlags().Permissions {
-		perm = r.Attributes().FileMode().Perm()
+		perm = safeMode(r.Attributes().FileMode())
 	}
 	root, rel, err := h.atWrite(r.Filepath)
 	if err != nil {
@@ -255,7 +255,7 @@ func (h *homeFS) Filecmd(r *sftp.Request) error {
 	case "Mkdir":
 		perm := fs.FileMode(0o755)
 		if r.AttrFlags().Permissions {
-			perm = r.Attributes().FileMode().Perm()
+			perm = safeMode(r.Attributes().FileMode())
 		}
 		h.note("sftp mkdir %s", r.Filepath)
 		return h.fail("mkdir", r.Filepath, root.Mkdir(p, perm))
@@ -307,7 +307,7 @@ func (h *homeFS) setstat(r *sftp.Request, root *os.Root, p string) error {
 		}
 	}
 	if fl.Permissions {
-		if err := root.Chmod(p, a.FileMode().Perm()); err != nil {
+		if err := root.Chmod(p, safeMode(a.FileMode())); err != nil {
 			return h.fail("chmod", r.Filepath, err)
 		}
 	}
@@ -422,3 +422,8 @@ type renamed struct {
 }
 
 func (r renamed) Name() string { return r.name }
+
+// safeMode is what a student may set: permission bits only (no setuid,
+// setgid or sticky), and never world-writable, since every home is served
+// and shared on the host.
+func safeMode(m fs.FileMode) fs.FileMode { return m.Perm() &^ 0o002 }

@@ -133,7 +133,7 @@ func (s *Service) newServer() *glssh.Server {
 		srv.RequestHandlers["cancel-tcpip-forward"] = fwd.HandleSSHRequest
 	}
 	for _, k := range s.keys {
-		srv.AddHostKey(k.Signer)
+		srv.AddHostKey(s.hostSigner(k.Signer))
 	}
 	return srv
 }
@@ -153,7 +153,7 @@ func (s *Service) Name() string { return "ssh" }
 
 // Bind implements service.Service.
 func (s *Service) Bind() ([]service.Endpoint, error) {
-	if _, err := s.group.Listen(service.ListenOptions{Service: "ssh", Addrs: s.cfg.Listen}); err != nil {
+	if _, err := s.group.Listen(service.ListenOptions{Service: "ssh", Addrs: s.cfg.Listen, MaxPerIP: s.deps.Config.Limits.SSHMaxConnsPerIP}); err != nil {
 		return nil, err
 	}
 	return s.group.Endpoints(), nil
@@ -222,6 +222,16 @@ func userOf(ctx context.Context) string {
 func (s *Service) serverConfig(ctx glssh.Context) *gossh.ServerConfig {
 	sess := sessionOf(ctx)
 	cfg := &gossh.ServerConfig{
+		Config: gossh.Config{
+			// Explicit lists: the library's defaults still include SHA-1
+			// key exchange and hmac-sha1-96.
+			KeyExchanges: []string{gossh.KeyExchangeMLKEM768X25519, gossh.KeyExchangeCurve25519,
+				gossh.KeyExchangeECDHP256, gossh.KeyExchangeECDHP384, gossh.KeyExchangeECDHP521,
+				gossh.KeyExchangeDH16SHA512, gossh.KeyExchangeDH14SHA256},
+			Ciphers: []string{gossh.CipherChaCha20Poly1305, gossh.CipherAES128GCM, gossh.CipherAES256GCM,
+				gossh.CipherAES128CTR, gossh.CipherAES192CTR, gossh.CipherAES256CTR},
+			MACs: []string{gossh.HMACSHA256ETM, gossh.HMACSHA512ETM, gossh.HMACSHA256, gossh.HMACSHA512},
+		},
 		MaxAuthTries: s.cfg.MaxAuthTries,
 		PreAuthConnCallback: func(c gossh.ServerPreAuthConn) {
 			if sess != nil {
@@ -277,7 +287,7 @@ func (s *Service) password(ctx glssh.Context, pass string) bool {
 }
 
 func (s *Service) checkPassword(ctx glssh.Context, pass string) bool {
-	_, err := s.deps.Store.Authenticate(ctx, "ssh", ctx.User(), pass)
+	_, err := s.deps.Guard.Authenticate(ctx, "ssh", ctx.RemoteAddr().String(), ctx.User(), pass)
 	if err == nil {
 		return true
 	}
@@ -331,3 +341,17 @@ func (s *Service) publicKey(ctx glssh.Context, key glssh.PublicKey) bool {
 // errNoUser is returned when a channel arrives on a connection whose user
 // is unknown (cannot happen after a successful authentication).
 var errNoUser = fmt.Errorf("ssh: no authenticated user")
+
+// hostSigner restricts an RSA host key to SHA-2 signatures unless
+// ssh.legacy_rsa_sha1 is set.
+func (s *Service) hostSigner(k gossh.Signer) gossh.Signer {
+	as, ok := k.(gossh.AlgorithmSigner)
+	if !ok || k.PublicKey().Type() != gossh.KeyAlgoRSA || s.cfg.LegacyRSASHA1 {
+		return k
+	}
+	r, err := gossh.NewSignerWithAlgorithms(as, []string{gossh.KeyAlgoRSASHA512, gossh.KeyAlgoRSASHA256})
+	if err != nil {
+		return k
+	}
+	return r
+}

@@ -197,7 +197,7 @@ func (s *Service) login(ctx context.Context, n *nvt, log *slog.Logger) (string, 
 		if n.echoing() {
 			fmt.Fprint(n, "\n")
 		}
-		u, err := s.deps.Store.Authenticate(ctx, "telnet", name, pass)
+		u, err := s.deps.Guard.Authenticate(ctx, "telnet", n.conn.RemoteAddr().String(), name, pass)
 		if err == nil {
 			// What was typed ahead (a pasted script) goes to the shell.
 			n.pending = append(l.buf, n.pending...)

@@ -1,0 +1,260 @@
+package imap
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+)
+
+// Limits enforced before imapserver parses a command. The library answers
+// none of these cases correctly: a literal announced over 4 GB before
+// login gets no reply at all (the client hangs), and a command line over
+// its 50 KiB buffer or nested too deep answers NO [SERVERBUG] and then
+// resets the connection. The limiter answers them itself, BAD or NO with a
+// response code, and keeps the session.
+const (
+	maxCommandLine = 48 << 10 // below the library's 50 KiB
+	maxNesting     = 64
+)
+
+// limitConn sits above patientConn (below TLS: like the blank filter it
+// turns itself off when a TLS handshake starts, so on imaps and after
+// STARTTLS only the library's own limits apply).
+type limitConn struct {
+	net.Conn
+	lim     cmdLimiter
+	wmu     sync.Mutex
+	pending []byte // output for the library not yet read
+	closing bool   // a reply that ends the session was written
+	buf     []byte
+}
+
+func newLimitConn(c net.Conn, maxLiteral int64) *limitConn {
+	return &limitConn{Conn: c, lim: cmdLimiter{maxLiteral: maxLiteral}, buf: make([]byte, 32<<10)}
+}
+
+// NetConn lets sessions.FromConn find the recording conn below.
+func (c *limitConn) NetConn() net.Conn { return c.Conn }
+
+func (c *limitConn) Write(b []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.Conn.Write(b)
+}
+
+func (c *limitConn) Read(b []byte) (int, error) {
+	for len(c.pending) == 0 {
+		if c.closing {
+			return 0, io.EOF
+		}
+		n, err := c.Conn.Read(c.buf)
+		if n > 0 {
+			out, reply, bye := c.lim.feed(c.buf[:n])
+			c.pending = append(c.pending, out...)
+			if len(reply) > 0 {
+				c.wmu.Lock()
+				_, werr := c.Conn.Write(reply)
+				c.wmu.Unlock()
+				if werr != nil {
+					return 0, werr
+				}
+			}
+			if bye {
+				c.closing = true
+			}
+		}
+		if err != nil {
+			if len(c.pending) > 0 {
+				break
+			}
+			return 0, err
+		}
+	}
+	n := copy(b, c.pending)
+	c.pending = c.pending[n:]
+	if len(c.pending) == 0 {
+		c.pending = nil
+	}
+	return n, nil
+}
+
+// cmdLimiter follows the client's side of IMAP: command lines (whole, up
+// to maxCommandLine) and the literals they announce (passed through
+// untouched).
+type cmdLimiter struct {
+	maxLiteral int64
+	off        bool
+	line       []byte // the current line so far (without literal data)
+	tag        []byte // tag of the command the line belongs to
+	cont       bool   // the line continues a command after a literal
+	lit        int64  // literal bytes still to pass through
+	discard    bool   // dropping the rest of an over-long line
+}
+
+// feed takes bytes from the client and returns what the library may read,
+// the replies the limiter sends itself, and whether the session must end.
+func (l *cmdLimiter) feed(b []byte) (out, reply []byte, bye bool) {
+	for i := 0; i < len(b); i++ {
+		if l.off {
+			return append(out, b[i:]...), reply, false
+		}
+		if l.lit > 0 {
+			n := min(int64(len(b)-i), l.lit)
+			out = append(out, b[i:i+int(n)]...)
+			l.lit -= n
+			i += int(n) - 1
+			continue
+		}
+		c := b[i]
+		if len(l.line) == 0 && !l.cont && !l.discard && c == 0x16 {
+			l.off = true
+			return append(out, b[i:]...), reply, false
+		}
+		if l.discard {
+			if c == '\n' {
+				l.discard = false
+				reply = append(reply, l.bad("[LIMIT] command line longer than "+strconv.Itoa(maxCommandLine)+" bytes")...)
+				l.reset()
+			}
+			continue
+		}
+		l.line = append(l.line, c)
+		if c != '\n' {
+			if len(l.line) > maxCommandLine {
+				if !l.cont {
+					l.tag = tagOf(l.line)
+				}
+				l.line = l.line[:0]
+				l.discard = true
+			}
+			continue
+		}
+		o, r, end := l.endLine()
+		out, reply = append(out, o...), append(reply, r...)
+		if end {
+			return out, reply, true
+		}
+	}
+	return out, reply, false
+}
+
+// endLine checks a complete line.
+func (l *cmdLimiter) endLine() (out, reply []byte, bye bool) {
+	line := l.line
+	if !l.cont {
+		l.tag = tagOf(line)
+	}
+	if nestingOf(line) > maxNesting {
+		reply = l.bad(fmt.Sprintf("[LIMIT] parentheses nested deeper than %d", maxNesting))
+		l.reset()
+		return nil, reply, false
+	}
+	n, sync, ok := limitLiteralOf(line)
+	if ok && (n < 0 || n > l.maxLiteral) {
+		if !sync {
+			// Its data is already on the way: no way to stay in step.
+			reply = []byte(fmt.Sprintf("* BYE [TOOBIG] literal over the limit of %d bytes\r\n", l.maxLiteral))
+			return nil, reply, true
+		}
+		reply = []byte(fmt.Sprintf("%s NO [TOOBIG] literal over the limit of %d bytes\r\n", l.tag, l.maxLiteral))
+		l.reset()
+		return nil, reply, false
+	}
+	out = append([]byte(nil), line...)
+	l.line = l.line[:0]
+	if ok {
+		l.lit, l.cont = n, true
+	} else {
+		l.cont = false
+	}
+	return out, nil, false
+}
+
+func (l *cmdLimiter) reset() {
+	l.line, l.cont, l.lit = l.line[:0], false, 0
+}
+
+func (l *cmdLimiter) bad(text string) []byte {
+	return []byte(fmt.Sprintf("%s BAD %s\r\n", l.tag, text))
+}
+
+// tagOf returns the tag of a command line, or "*" if it has none that can
+// be echoed safely.
+func tagOf(line []byte) []byte {
+	end := bytes.IndexAny(line, " \r\n")
+	if end <= 0 || end > 64 {
+		return []byte("*")
+	}
+	for _, c := range line[:end] {
+		if c <= ' ' || c >= 0x7f || bytes.IndexByte([]byte(`(){%*"\]+`), c) >= 0 {
+			return []byte("*")
+		}
+	}
+	return append([]byte(nil), line[:end]...)
+}
+
+// nestingOf is the deepest parenthesis nesting of a line outside quoted
+// strings.
+func nestingOf(line []byte) int {
+	depth, deepest, quoted := 0, 0, false
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; {
+		case quoted && c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '(':
+			depth++
+			deepest = max(deepest, depth)
+		case c == ')':
+			depth = max(depth-1, 0)
+		}
+	}
+	return deepest
+}
+
+// literalOf reads the literal a line announces at its end: {n}, {n+} or
+// {n-}. n is -1 when the number does not fit an int64.
+func limitLiteralOf(line []byte) (n int64, sync, ok bool) {
+	line = bytes.TrimRight(line, "\r\n")
+	if len(line) < 3 || line[len(line)-1] != '}' {
+		return 0, false, false
+	}
+	open := bytes.LastIndexByte(line, '{')
+	if open < 0 {
+		return 0, false, false
+	}
+	num := line[open+1 : len(line)-1]
+	sync = true
+	if len(num) > 0 && (num[len(num)-1] == '+' || num[len(num)-1] == '-') {
+		num, sync = num[:len(num)-1], false
+	}
+	if len(num) == 0 {
+		return 0, false, false
+	}
+	for _, c := range num {
+		if c < '0' || c > '9' {
+			return 0, false, false
+		}
+	}
+	v, err := strconv.ParseInt(string(num), 10, 64)
+	if err != nil {
+		return -1, sync, true
+	}
+	return v, sync, true
+}
+
+// maxLiteral is the largest literal a client may announce: the APPEND
+// limit (the library refuses larger ones for APPEND, and any over 4 KiB
+// elsewhere, once the limiter let the line through).
+func (s *Service) maxLiteral() int64 {
+	n := s.deps.Config.SMTP.MaxMessageBytes
+	if n <= 0 || n > 1<<31 {
+		n = 1 << 31
+	}
+	return int64(n)
+}
