@@ -100,7 +100,7 @@ func cmdLs(s *Shell, c *call) int {
 	}
 	status := 0
 	for i, a := range args {
-		rel, err := s.resolve(a)
+		rel, err := c.resolve(a)
 		if err != nil {
 			status = c.failf("cannot access '%s': %v", a, err)
 			continue
@@ -172,40 +172,30 @@ func (s *Shell) lsEntry(c *call, rel, name string, fi fs.FileInfo, long bool) {
 }
 
 func cmdCd(s *Shell, c *call) int {
-	target := "~"
-	if len(c.args) > 1 {
-		return c.failf("too many arguments")
-	}
-	if len(c.args) == 1 {
-		target = c.args[0]
-	}
-	rel, err := s.resolve(target)
-	if err != nil {
-		return c.failf("%s: %v", target, err)
-	}
-	fi, err := s.root.Stat(rel)
-	if err != nil {
-		return c.failf("%s: %s", target, errText(err))
-	}
-	if !fi.IsDir() {
-		return c.failf("%s: Not a directory", target)
-	}
-	s.cwd = rel
+	// cd is the interpreter's (it changes its directory); this runs only
+	// through "command cd" in a pipe, where it changes nothing, as in sh.
 	return 0
 }
 
 func cmdPwd(s *Shell, c *call) int {
-	fmt.Fprintln(c.out, s.virtualCwd())
+	fmt.Fprintln(c.out, c.dir)
 	return 0
 }
 
 func cmdCat(s *Shell, c *call) int {
-	if len(c.args) == 0 {
-		return c.failf("a file name is expected (the lab shell has no standard input)")
+	args := c.args
+	if len(args) == 0 {
+		args = []string{"-"}
 	}
 	status := 0
-	for _, a := range c.args {
-		rel, err := s.resolve(a)
+	for _, a := range args {
+		if a == "-" {
+			if _, err := io.Copy(c.out, readerCtx(c.ctx, c.in)); err != nil {
+				status = c.failf("%s", errText(err))
+			}
+			continue
+		}
+		rel, err := c.resolve(a)
 		if err != nil {
 			status = c.failf("%s: %v", a, err)
 			continue
@@ -252,7 +242,7 @@ func cmdMkdir(s *Shell, c *call) int {
 	}
 	status := 0
 	for _, a := range args {
-		rel, err := s.resolve(a)
+		rel, err := c.resolve(a)
 		if err != nil {
 			status = c.failf("cannot create directory '%s': %v", a, err)
 			continue
@@ -275,7 +265,7 @@ func cmdRmdir(s *Shell, c *call) int {
 	}
 	status := 0
 	for _, a := range c.args {
-		rel, err := s.resolve(a)
+		rel, err := c.resolve(a)
 		if err == nil && rel == "." {
 			err = errors.New("refusing to remove your home")
 		}
@@ -313,7 +303,7 @@ func cmdRm(s *Shell, c *call) int {
 	recursive := fl['r'] || fl['R']
 	status := 0
 	for _, a := range args {
-		rel, err := s.resolve(a)
+		rel, err := c.resolve(a)
 		if err == nil && rel == "." {
 			err = errors.New("refusing to remove your home")
 		}
@@ -347,7 +337,7 @@ func cmdRm(s *Shell, c *call) int {
 // target resolves the last argument of mv/cp: into a directory, or as the
 // new name.
 func (s *Shell) target(c *call, srcs []string, dst string) (string, bool, int) {
-	drel, err := s.resolve(dst)
+	drel, err := c.resolve(dst)
 	if err != nil {
 		return "", false, c.failf("'%s': %v", dst, err)
 	}
@@ -373,7 +363,7 @@ func cmdMv(s *Shell, c *call) int {
 	}
 	status := 0
 	for _, a := range srcs {
-		rel, err := s.resolve(a)
+		rel, err := c.resolve(a)
 		if err == nil && rel == "." {
 			err = errors.New("refusing to move your home")
 		}
@@ -407,7 +397,7 @@ func cmdCp(s *Shell, c *call) int {
 	}
 	status := 0
 	for _, a := range srcs {
-		rel, err := s.resolve(a)
+		rel, err := c.resolve(a)
 		if err != nil {
 			status = c.failf("cannot stat '%s': %v", a, err)
 			continue
@@ -486,7 +476,7 @@ func cmdTouch(s *Shell, c *call) int {
 	status := 0
 	now := time.Now()
 	for _, a := range c.args {
-		rel, err := s.resolve(a)
+		rel, err := c.resolve(a)
 		if err != nil {
 			status = c.failf("cannot touch '%s': %v", a, err)
 			continue

@@ -1,6 +1,7 @@
 package shell
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"errors"
@@ -246,28 +247,28 @@ func (s *Shell) mailSend(c *call, args []string) int {
 	switch {
 	case len(args) > 2:
 		body = strings.Join(args[2:], " ") + "\n"
-	case s.readIn != nil:
-		fmt.Fprintln(c.out, `Type the message; end it with a line holding only "." (Ctrl-C cancels).`)
+	default:
+		if s.tty != nil {
+			fmt.Fprintln(c.out, `Type the message; end it with a line holding only "." or Ctrl-D (Ctrl-C cancels).`)
+			if f, ok := c.out.(interface{ Flush() error }); ok {
+				f.Flush()
+			}
+		}
 		var b strings.Builder
-		for b.Len() < 64<<10 {
-			line, err := s.readIn("")
-			if err != nil {
-				fmt.Fprintln(c.out, "(message cancelled)")
-				return 1
-			}
-			if s.hist.interrupted {
-				s.hist.interrupted = false
-				fmt.Fprintln(c.out, "(message cancelled)")
-				return 1
-			}
+		sc := bufio.NewScanner(readerCtx(c.ctx, c.in))
+		sc.Buffer(make([]byte, 4096), 64<<10)
+		for sc.Scan() && b.Len() < 1<<20 {
+			line := strings.TrimRight(sc.Text(), "\r")
 			if line == "." {
 				break
 			}
 			b.WriteString(line + "\n")
 		}
+		if c.ctx.Err() != nil {
+			fmt.Fprintln(c.out, "(message cancelled)")
+			return 130
+		}
 		body = b.String()
-	default:
-		return c.failf("give the body as a third argument: mail send USER SUBJECT BODY")
 	}
 	domain := "lab.test"
 	if len(d.Domains) > 0 && d.Domains[0] != "" {

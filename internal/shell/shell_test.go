@@ -135,8 +135,8 @@ func TestFileCommands(t *testing.T) {
 		{line: "clear", out: "\x1b[2J"},
 		{line: "frobnicate", status: 127},
 		{line: "ls -z", status: 2, errOut: "invalid option"},
-		{line: `echo "unterminated`, status: 2, errOut: "unterminated"},
-		{line: "echo x >", status: 2, errOut: "file name"},
+		{line: `echo "unterminated`, status: 2, errOut: "without closing quote"},
+		{line: "echo x >", status: 2, errOut: "must be followed by a word"},
 	})
 	if _, err := os.Stat(filepath.Join(home, "d2", "sub", "deeper")); err != nil {
 		t.Errorf("mkdir -p did not create the tree on disk: %v", err)
