@@ -274,6 +274,7 @@ type Session struct {
 	entries []Entry
 	held    int // transcript bytes held
 	closed  bool
+	kill    func() // ends the connection (kill in the lab shell); may be nil
 }
 
 // ID returns the session's registry ID.
