@@ -95,6 +95,11 @@ func init() {
 		"ps":        {"ps", "your labd sessions, every protocol", cmdPs},
 		"kill":      {"kill ID...", "end one of your sessions (IDs from ps)", cmdKill},
 		"type":      {"type NAME...", "what a command is", cmdType},
+		"nc":        {"nc [-uCz] HOST PORT", "connect and type a protocol by hand", cmdNc},
+		"telnet":    {"telnet HOST [PORT]", "Telnet client (negotiates; Ctrl-] quits)", cmdTelnet},
+		"curl":      {"curl [-vkIiLf] [-X M] [-d DATA] [-H H] URL", "HTTP/HTTPS client (the lab CA trusted)", cmdCurl},
+		"openssl":   {"openssl s_client -connect H:P [-starttls P]", "TLS client: certificate, then lines", cmdOpenssl},
+		"ping":      {"ping HOST", "(ICMP is not available: use nc -z)", cmdPing},
 		"which":     {"which NAME...", "where a command is", cmdType},
 	}
 }

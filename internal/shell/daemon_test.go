@@ -1,0 +1,112 @@
+package shell_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"labd/internal/labtest"
+	"labd/internal/service"
+	"labd/internal/shell"
+)
+
+// These tests run the whole daemon: the shell's network clients talk to
+// labd's own services, as a student does from inside the host.
+
+func daemonShell(t *testing.T) (*shell.Shell, *labtest.Daemon) {
+	t.Helper()
+	d := labtest.StartDaemon(t, labtest.Config(t))
+	sh, err := shell.New(shell.Env{Deps: d.Deps, User: "alice", Proto: "ssh", Remote: "127.0.0.1:40000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sh.Close() })
+	return sh, d
+}
+
+func execIn(t *testing.T, sh *shell.Shell, line, stdin string) (string, string, int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	st := sh.ExecIO(context.Background(), line, strings.NewReader(stdin), &o, &e)
+	return o.String(), e.String(), st
+}
+
+func lastMessage(t *testing.T, deps service.Deps, user string) string {
+	t.Helper()
+	ctx := context.Background()
+	mb, err := deps.Store.Mailbox(ctx, user, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := deps.Store.Messages(ctx, mb.ID)
+	if err != nil || len(msgs) == 0 {
+		t.Fatalf("%s's INBOX is empty (%v)", user, err)
+	}
+	b, err := deps.Store.Body(ctx, mb.ID, msgs[len(msgs)-1].UID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestNetworkClients(t *testing.T) {
+	sh, d := daemonShell(t)
+	smtp := labtest.Port(t, d.Addr(t, "smtp", "tcp"))
+	httpPort := labtest.Port(t, d.Addr(t, "http", "tcp"))
+
+	// A whole SMTP delivery typed into nc (LF line ends, as a student types).
+	session := "EHLO shell\nMAIL FROM:<alice@lab.test>\nRCPT TO:<bob@lab.test>\nDATA\nSubject: typed in nc\n\nhello from nc\n.\nQUIT\n"
+	o, e, st := execIn(t, sh, "nc 127.0.0.1 "+smtp, session)
+	if st != 0 || !strings.Contains(o, "250 ") || !strings.Contains(o, "221 ") {
+		t.Fatalf("nc smtp: status %d\nstdout %q\nstderr %q", st, o, e)
+	}
+	if m := lastMessage(t, d.Deps, "bob"); !strings.Contains(m, "Subject: typed in nc") || !strings.Contains(m, "hello from nc") {
+		t.Errorf("bob's INBOX:\n%s", m)
+	}
+	// -C sends CR LF; -z only tests the port.
+	if _, e, st := execIn(t, sh, "nc -C localhost "+smtp, "QUIT\n"); st != 0 {
+		t.Errorf("nc -C: %d %q", st, e)
+	}
+	if _, e, st := execIn(t, sh, "nc -z 127.0.0.1 "+smtp, ""); st != 0 || !strings.Contains(e, "succeeded") {
+		t.Errorf("nc -z: %d %q", st, e)
+	}
+	// Outside shell.allow_connect (default: labd's own sockets).
+	for _, line := range []string{"nc 192.0.2.1 25", "nc 127.0.0.1 1", "nc -z 10.1.2.3 80", "curl http://192.0.2.1/"} {
+		if _, e, st := execIn(t, sh, line, ""); st == 0 || !strings.Contains(e, "not allowed") {
+			t.Errorf("%s: status %d, stderr %q: want a refusal", line, st, e)
+		}
+	}
+	// curl -v shows the request and the response heads.
+	o, e, st = execIn(t, sh, "curl -v http://127.0.0.1:"+httpPort+"/echo", "")
+	if st != 0 || !strings.Contains(e, "> GET /echo HTTP/1.1") || !strings.Contains(e, "< HTTP/1.1 200 OK") || !strings.Contains(o, "labd echo") {
+		t.Errorf("curl -v: %d\nstdout %q\nstderr %q", st, o, e)
+	}
+	if o, _, st := execIn(t, sh, "curl -sI http://localhost:"+httpPort+"/", ""); st != 0 || !strings.HasPrefix(o, "HTTP/1.1 ") {
+		t.Errorf("curl -I: %d %q", st, o)
+	}
+	// openssl s_client -starttls smtp shows the certificate, then relays.
+	o, e, st = execIn(t, sh, "openssl s_client -connect 127.0.0.1:"+smtp+" -starttls smtp -crlf", "EHLO x\nQUIT\n")
+	if st != 0 || !strings.Contains(o, "BEGIN CERTIFICATE") || !strings.Contains(o, "Verify return code: 0 (ok)") || !strings.Contains(o, "221") {
+		t.Errorf("openssl s_client: %d\nstdout %q\nstderr %q", st, o, e)
+	}
+	// The connections were the user's sessions.
+	found := false
+	for _, in := range d.Deps.Sessions.List() {
+		if in.Proto == "shell-nc" && in.User == "alice" {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("nc's connection is not in the session registry as alice's")
+	}
+	// telnet to labd's own Telnet: negotiates, logs in, runs a command.
+	telnet := labtest.Port(t, d.Addr(t, "telnet", "tcp"))
+	o, e, st = execIn(t, sh, "telnet 127.0.0.1 "+telnet, "bob\nbob\nwhoami\nexit\n")
+	if st != 0 || !strings.Contains(o, "Connected to 127.0.0.1.") || !strings.Contains(o, "bob@labd:~$") || strings.Contains(o, "\xff") {
+		t.Errorf("telnet: %d\nstdout %q\nstderr %q", st, o, e)
+	}
+	if o, _, _ := execIn(t, sh, "ping 127.0.0.1", ""); o != "" {
+		t.Errorf("ping wrote %q", o)
+	}
+}
