@@ -97,8 +97,8 @@ func init() {
 		"type":      {"type NAME...", "what a command is", cmdType},
 		"nc":        {"nc [-uCz] HOST PORT", "connect and type a protocol by hand", cmdNc},
 		"telnet":    {"telnet HOST [PORT]", "Telnet client (negotiates; Ctrl-] quits)", cmdTelnet},
-		"curl":      {"curl [-vkIiLf] [-X M] [-d DATA] [-H H] URL", "HTTP/HTTPS client (the lab CA trusted)", cmdCurl},
-		"openssl":   {"openssl s_client -connect H:P [-starttls P]", "TLS client: certificate, then lines", cmdOpenssl},
+		"curl":      {"curl [-vkIiLf] [-d DATA] URL", "HTTP/HTTPS client (lab CA trusted)", cmdCurl},
+		"openssl":   {"openssl s_client -connect H:P", "TLS client (-starttls smtp|imap...)", cmdOpenssl},
 		"ping":      {"ping HOST", "(ICMP is not available: use nc -z)", cmdPing},
 		"which":     {"which NAME...", "where a command is", cmdType},
 	}

@@ -19,8 +19,8 @@ import (
 // lab CA trusted, through the shell's one dialer.
 func cmdCurl(s *Shell, c *call) int {
 	var (
-		method, data string
-		headers      []string
+		method, data                                               string
+		headers                                                    []string
 		verbose, insecure, head, include, silent, follow, failHTTP bool
 		target                                                     string
 		maxTime                                                    = 30 * time.Second
