@@ -99,6 +99,8 @@ func init() {
 		"telnet":    {"telnet HOST [PORT]", "Telnet client (negotiates; Ctrl-] quits)", cmdTelnet},
 		"curl":      {"curl [-vkIiLf] [-d DATA] URL", "HTTP/HTTPS client (lab CA trusted)", cmdCurl},
 		"openssl":   {"openssl s_client -connect H:P", "TLS client (-starttls smtp|imap...)", cmdOpenssl},
+		"nano":      {"nano [FILE]", "edit a file (^O save, ^X exit, ^W search)", cmdNano},
+		"edit":      {"edit [FILE]", "the same as nano", cmdNano},
 		"ping":      {"ping HOST", "(ICMP is not available: use nc -z)", cmdPing},
 		"which":     {"which NAME...", "where a command is", cmdType},
 	}

@@ -3,8 +3,13 @@ package shell_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
 
 	"labd/internal/labtest"
 	"labd/internal/service"
@@ -108,5 +113,63 @@ func TestNetworkClients(t *testing.T) {
 	}
 	if o, _, _ := execIn(t, sh, "ping 127.0.0.1", ""); o != "" {
 		t.Errorf("ping wrote %q", o)
+	}
+}
+
+// TestEditorOverSSH: keystrokes on an SSH PTY (x/crypto client) write
+// public_html/index.html with nano, and HTTP serves it at /~alice/.
+func TestEditorOverSSH(t *testing.T) {
+	d := labtest.StartDaemon(t, labtest.Config(t))
+	cfg := &gossh.ClientConfig{User: "alice", Auth: []gossh.AuthMethod{gossh.Password("alice")},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second}
+	c, err := gossh.Dial("tcp", d.Addr(t, "ssh", "tcp"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := s.StdinPipe()
+	out := &labtest.SyncBuffer{}
+	s.Stdout = out
+	if err := s.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for !strings.Contains(out.String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("never saw %q in:\n%q", want, out.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor("alice@labd:~$ ")
+	io.WriteString(in, "nano public_html/index.html\r")
+	waitFor("File: public_html/index.html")
+	io.WriteString(in, "\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b") // ^K: empty the default page
+	io.WriteString(in, "<h1>Made with nano</h1>\r")
+	io.WriteString(in, "\x0f")
+	waitFor("File Name to Write")
+	io.WriteString(in, "\r")
+	waitFor("Wrote")
+	io.WriteString(in, "\x18")
+	io.WriteString(in, "exit\r")
+	s.Wait()
+	resp, err := http.Get("http://" + d.Addr(t, "http", "tcp") + "/~alice/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "<h1>Made with nano</h1>") {
+		t.Errorf("GET /~alice/: %s\n%s", resp.Status, body)
 	}
 }

@@ -107,3 +107,40 @@ func TestInteractiveCtrlC(t *testing.T) {
 		t.Fatal("exit did not end the shell")
 	}
 }
+
+func TestEditor(t *testing.T) {
+	sh, deps := newShell(t)
+	p, errc := newPipeTerm(t, sh, nil)
+	prompt := "alice@labd:~$ "
+	p.waitFor(t, prompt, 1)
+	p.typeIn(t, "nano public_html/new.html\r")
+	p.waitFor(t, "File: public_html/new.html", 1)
+	p.typeIn(t, "<h1>Hi</h1>\rsecond lime")
+	p.typeIn(t, "\x1b[D\x7fn")            // left, backspace, n: "lime" -> "line"
+	p.typeIn(t, "\x1b[A\x01X\x1b[B\x05!") // up, ^A, X; down, ^E, !
+	p.typeIn(t, "\x17second\r")           // ^W search
+	p.typeIn(t, "\x0f")                   // ^O
+	p.waitFor(t, "File Name to Write: public_html/new.html", 1)
+	p.typeIn(t, "\r")
+	p.waitFor(t, "Wrote 2 lines", 1)
+	p.typeIn(t, "\x18") // ^X
+	p.waitFor(t, prompt, 2)
+	b, err := os.ReadFile(filepath.Join(deps.Layout.Home("alice"), "public_html", "new.html"))
+	if err != nil || string(b) != "X<h1>Hi</h1>\nsecond line!\n" {
+		t.Errorf("the file: %q, %v", b, err)
+	}
+	// ^X on a modified buffer asks; N leaves without saving.
+	p.typeIn(t, "edit x.txt\r")
+	p.waitFor(t, "New File", 1)
+	p.typeIn(t, "abc\x18")
+	p.waitFor(t, "Save modified buffer?", 1)
+	p.typeIn(t, "n\r")
+	p.waitFor(t, prompt, 3)
+	if _, err := os.Stat(filepath.Join(deps.Layout.Home("alice"), "x.txt")); err == nil {
+		t.Error("N saved the file")
+	}
+	p.typeIn(t, "exit\r")
+	if err := <-errc; err != nil {
+		t.Error(err)
+	}
+}
