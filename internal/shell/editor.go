@@ -73,6 +73,8 @@ func cmdNano(s *Shell, c *call) int {
 		defer func() {
 			io.WriteString(out, "\x1b[?1049l\x1b[0m")
 			flush(out)
+			// Keys typed after ^X belong to the shell.
+			s.tty.in.unread(e.pending)
 		}()
 		io.WriteString(out, "\x1b[?1049h") // the alternate screen, as nano
 		return e.loop(c.ctx)

@@ -103,13 +103,16 @@ func (in *inbox) Read(p []byte) (int, error) {
 // (echo, backspace, Enter sends the line, Ctrl-D ends the input, Ctrl-C
 // interrupts the line), or hands the raw bytes to a full-screen program.
 type tty struct {
-	in       *inbox
-	out      io.Writer // the terminal, for echo
-	echo     bool      // false when the client echoes itself (line mode)
-	width    int
-	height   int
-	mu       sync.Mutex
-	raw      chan []byte // non-nil while a program reads raw bytes
+	in     *inbox
+	out    io.Writer // the terminal, for echo
+	echo   bool      // false when the client echoes itself (line mode)
+	width  int
+	height int
+	mu     sync.Mutex
+	raw    chan []byte // non-nil while a program reads raw bytes
+	// partial is what was typed since the last line went to the command:
+	// a full-screen program started then gets these keys.
+	partial  []byte
 	resizeCh chan WindowSize
 }
 
@@ -172,6 +175,12 @@ func (t *tty) session(cancel context.CancelFunc) (*os.File, func()) {
 				}
 				continue
 			}
+			t.mu.Lock()
+			t.partial = append(t.partial, b...)
+			if len(t.partial) > maxLine {
+				t.partial = t.partial[len(t.partial)-maxLine:]
+			}
+			t.mu.Unlock()
 			for i := 0; i < len(b); i++ {
 				c := b[i]
 				if lastCR && (c == '\n' || c == 0) {
@@ -183,6 +192,7 @@ func (t *tty) session(cancel context.CancelFunc) (*os.File, func()) {
 				case 3: // Ctrl-C
 					t.write("^C\r\n")
 					line = line[:0]
+					t.clearPartial()
 					cancel()
 				case 4: // Ctrl-D
 					if len(line) == 0 {
@@ -192,10 +202,12 @@ func (t *tty) session(cancel context.CancelFunc) (*os.File, func()) {
 						send(append([]byte(nil), line...))
 						line = line[:0]
 					}
+					t.clearPartial()
 				case '\r', '\n':
 					t.write("\r\n")
 					send(append(append([]byte(nil), line...), '\n'))
 					line = line[:0]
+					t.clearPartial()
 				case 8, 127:
 					if len(line) > 0 {
 						_, size := utf8.DecodeLastRune(line)
@@ -234,6 +246,12 @@ func (t *tty) session(cancel context.CancelFunc) (*os.File, func()) {
 	}
 }
 
+func (t *tty) clearPartial() {
+	t.mu.Lock()
+	t.partial = nil
+	t.mu.Unlock()
+}
+
 func (t *tty) write(s string) {
 	if t.echo {
 		io.WriteString(t.out, s)
@@ -247,9 +265,14 @@ func (s *Shell) rawMode(ctx context.Context, f func(keys <-chan []byte, out io.W
 	if t == nil || !t.echo {
 		return errors.New("this needs an interactive terminal (ssh -t, or a Telnet client in character mode)")
 	}
-	ch := make(chan []byte)
+	ch := make(chan []byte, 1)
 	t.mu.Lock()
 	t.raw = ch
+	if len(t.partial) > 0 {
+		// Typed before the program started (edit f, then keys at once).
+		ch <- t.partial
+		t.partial = nil
+	}
 	t.mu.Unlock()
 	defer func() {
 		t.mu.Lock()
