@@ -99,6 +99,7 @@ func init() {
 		"telnet":    {"telnet HOST [PORT]", "Telnet client (negotiates; Ctrl-] quits)", cmdTelnet},
 		"curl":      {"curl [-vkIiLf] [-d DATA] URL", "HTTP/HTTPS client (lab CA trusted)", cmdCurl},
 		"openssl":   {"openssl s_client -connect H:P", "TLS client (-starttls smtp|imap...)", cmdOpenssl},
+		"man":       {"man COMMAND", "the manual page of a command", cmdMan},
 		"nano":      {"nano [FILE]", "edit a file (^O save, ^X exit, ^W search)", cmdNano},
 		"edit":      {"edit [FILE]", "the same as nano", cmdNano},
 		"ping":      {"ping HOST", "(ICMP is not available: use nc -z)", cmdPing},
@@ -116,6 +117,19 @@ func cmdHelp(s *Shell, c *call) int {
 	for _, n := range names {
 		fmt.Fprintf(c.out, "  %-31s %s\n", commands[n].usage, commands[n].help)
 	}
+	names = names[:0]
+	for n := range shellBuiltins {
+		if _, dup := commands[n]; !dup {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	fmt.Fprintln(c.out, "Shell syntax: | ; && || > >> < 2>&1 <<EOF $VAR $(cmd) * for while if case f(){}")
+	fmt.Fprintln(c.out, "Shell builtins:")
+	for _, n := range names {
+		fmt.Fprintf(c.out, "  %-10s %s\n", n, shellBuiltins[n])
+	}
+	fmt.Fprintln(c.out, "man CMD or CMD --help tell more; Tab completes names; !! repeats the last line.")
 	return 0
 }
 

@@ -144,3 +144,46 @@ func TestEditor(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestComfort(t *testing.T) {
+	sh, deps := newShell(t)
+	if err := os.WriteFile(filepath.Join(deps.Layout.Home("alice"), "notes.txt"), []byte("n\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ line, want string }{
+		{"gre", "grep "},
+		{"cat no", "cat notes.txt "},
+		{"ls pub", "ls public_html/"},
+		{"echo x | wc -", ""},
+		{"ls | hea", "ls | head "},
+	} {
+		got, _, ok := sh.complete(tc.line, len(tc.line), '\t')
+		if !ok {
+			got = ""
+		}
+		if got != tc.want {
+			t.Errorf("Tab after %q = %q, want %q", tc.line, got, tc.want)
+		}
+	}
+	runSteps(t, sh, []step{
+		{line: "man grep", out: "SYNOPSIS\n       grep [-ivncrElLoqwF] PATTERN [FILE...]"},
+		{line: "man export", out: "a shell builtin"},
+		{line: "man nosuch", status: 1, errOut: "no manual entry"},
+		{line: "help", out: "Shell builtins:"},
+	})
+	p, errc := newPipeTerm(t, sh, nil)
+	prompt := "alice@labd:~$ "
+	p.waitFor(t, prompt, 1)
+	p.typeIn(t, "echo again\r")
+	p.waitFor(t, prompt, 2)
+	p.typeIn(t, "!!\r")
+	p.waitFor(t, "echo again\r\nagain\r\n", 1) // the line shown, then run
+	p.typeIn(t, "wh\t")
+	p.waitFor(t, "which  who  whoami", 1)
+	p.typeIn(t, "oa\t\r")
+	p.waitFor(t, "alice\r\n", 1)
+	p.typeIn(t, "exit\r")
+	if err := <-errc; err != nil {
+		t.Error(err)
+	}
+}

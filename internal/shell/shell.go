@@ -58,7 +58,8 @@ type Shell struct {
 	line   *lineState     // the limits of the line running, nil between lines
 	tty    *tty           // the terminal while Interactive runs
 
-	maxSteps int64 // commands one line may run (a test lowers it)
+	maxSteps int64     // commands one line may run (a test lowers it)
+	termW    io.Writer // the line editor, for Tab's list of choices
 
 	hist    *history
 	exiting bool
@@ -150,6 +151,9 @@ func (s *Shell) Interactive(ctx context.Context, rw io.ReadWriter, width, height
 	}{in, rw}, s.prompt())
 	s.hist.ctrlC = in
 	t.History = s.hist
+	t.AutoCompleteCallback = s.complete
+	s.termW = t
+	defer func() { s.termW = nil }()
 	if width <= 0 || height <= 0 {
 		width, height = 80, 24
 	}
@@ -202,6 +206,15 @@ func (s *Shell) Interactive(ctx context.Context, rw io.ReadWriter, width, height
 		if s.hist.interrupted {
 			s.hist.interrupted = false
 			continue
+		}
+		line, shown, err := s.expandBang(line)
+		if err != nil {
+			fmt.Fprintf(out, "labsh: %v\n", err)
+			out.Flush()
+			continue
+		}
+		if shown {
+			fmt.Fprintf(out, "%s\n", line)
 		}
 		s.runTTY(ctx, line, out)
 		if s.exiting {
@@ -256,6 +269,14 @@ func (s *Shell) lineMode(ctx context.Context, rw io.ReadWriter, ib *inbox) error
 		}
 		if strings.TrimSpace(line) != "" {
 			s.hist.Add(line)
+		}
+		line, shown, err := s.expandBang(line)
+		if err != nil {
+			fmt.Fprintf(out, "labsh: %v\n", err)
+			continue
+		}
+		if shown {
+			fmt.Fprintf(out, "%s\n", line)
 		}
 		s.runTTY(ctx, line, out)
 		if s.exiting {

@@ -175,14 +175,13 @@ func (t *tty) session(cancel context.CancelFunc) (*os.File, func()) {
 				}
 				continue
 			}
-			t.mu.Lock()
-			t.partial = append(t.partial, b...)
-			if len(t.partial) > maxLine {
-				t.partial = t.partial[len(t.partial)-maxLine:]
-			}
-			t.mu.Unlock()
 			for i := 0; i < len(b); i++ {
 				c := b[i]
+				t.mu.Lock()
+				if len(t.partial) < maxLine {
+					t.partial = append(t.partial, c)
+				}
+				t.mu.Unlock()
 				if lastCR && (c == '\n' || c == 0) {
 					lastCR = false
 					continue
@@ -242,6 +241,10 @@ func (t *tty) session(cancel context.CancelFunc) (*os.File, func()) {
 		_ = pr.SetReadDeadline(time.Now().Add(time.Second))
 		rest, _ := io.ReadAll(io.LimitReader(pr, 1<<20))
 		pr.Close()
+		t.mu.Lock()
+		rest = append(rest, t.partial...) // a line begun but not ended
+		t.partial = nil
+		t.mu.Unlock()
 		t.in.unread(rest)
 	}
 }
