@@ -95,10 +95,18 @@ var overrides = map[string]bool{
 	"times": true, "jobs": true, "fg": true, "bg": true, "suspend": true,
 }
 
+// lineKey carries a line's lineState in the interpreter's context: a
+// command still running from an earlier line (a background job) counts
+// against its own line, which has ended and cancelled it.
+type lineKey struct{}
+
 func (s *Shell) callHandler(ctx context.Context, args []string) ([]string, error) {
-	ls := s.line
+	ls, _ := ctx.Value(lineKey{}).(*lineState)
 	if ls == nil {
-		return args, nil
+		return nil, limitf("a command ran outside of a command line")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	n := ls.steps.Add(1)
 	if n > s.maxSteps {
@@ -345,9 +353,15 @@ func (s *Shell) readDirHandler(ctx context.Context, name string) ([]fs.DirEntry,
 	hc := interp.HandlerCtx(ctx)
 	rel, err := s.relOf(virtualPath(hc.Dir, name))
 	if err != nil {
-		return nil, &os.PathError{Op: "readdir", Path: name, Err: err}
+		// Outside the home a pattern matches nothing: it stays as typed,
+		// and the command says the path is out of reach.
+		return nil, nil
 	}
-	return fs.ReadDir(s.root.FS(), rel)
+	entries, err := fs.ReadDir(s.root.FS(), rel)
+	if err != nil {
+		return nil, nil // a link out of the home, a file: no match
+	}
+	return entries, nil
 }
 
 func (s *Shell) accessHandler(ctx context.Context, name string, mode interp.AccessMode) error {

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -86,7 +87,10 @@ func cmdSeq(s *Shell, c *call) int {
 		}
 		if w.Buffered() == 0 || w.Available() < 64 {
 			if err := w.Flush(); err != nil {
-				return 1 // a closed pipe (seq | head) or the output limit
+				if errors.Is(err, errLimit) {
+					return c.failf("stopped: %v", err)
+				}
+				return 1 // a closed pipe: seq | head
 			}
 		}
 	}

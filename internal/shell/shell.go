@@ -300,6 +300,9 @@ func (s *Shell) run(ctx context.Context, line string, stdin io.Reader, stdout, s
 	}
 	ls := &lineState{goroutines: runtime.NumGoroutine()}
 	s.line = ls
+	// The line's commands, background jobs (&) too, end with the line.
+	ctx, cancel := context.WithCancel(context.WithValue(ctx, lineKey{}, ls))
+	defer cancel()
 	defer func() { s.line = nil }()
 	out, errw := &limitedWriter{w: stdout, ls: ls}, &limitedWriter{w: stderr, ls: ls}
 	if err := interp.StdIO(stdin, out, errw)(s.runner); err != nil {
