@@ -528,26 +528,6 @@ func TestLineMode(t *testing.T) {
 	}
 }
 
-func TestParse(t *testing.T) {
-	for _, tc := range []struct {
-		in    string
-		words []string
-		redir redirect
-	}{
-		{`echo a b`, []string{"echo", "a", "b"}, redirect{}},
-		{`echo "a  b" 'c d'`, []string{"echo", "a  b", "c d"}, redirect{}},
-		{`echo x>f`, []string{"echo", "x"}, redirect{path: "f"}},
-		{`echo x >> "my file"`, []string{"echo", "x"}, redirect{path: "my file", append: true}},
-		{`echo a\ b`, []string{"echo", "a b"}, redirect{}},
-		{`  `, nil, redirect{}},
-	} {
-		w, r, err := parse(tc.in)
-		if err != nil || strings.Join(w, "|") != strings.Join(tc.words, "|") || r != tc.redir {
-			t.Errorf("parse(%q) = %q %+v %v", tc.in, w, r, err)
-		}
-	}
-}
-
 // BenchmarkExec measures one command once connected (target: well under
 // 10 ms).
 func BenchmarkExec(b *testing.B) {
