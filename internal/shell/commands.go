@@ -102,6 +102,7 @@ func init() {
 		"man":       {"man COMMAND", "the manual page of a command", cmdMan},
 		"nano":      {"nano [FILE]", "edit a file (^O save, ^X exit, ^W search)", cmdNano},
 		"edit":      {"edit [FILE]", "the same as nano", cmdNano},
+		"ftp":       {"ftp [-A] HOST [PORT]", "FTP client (passive; -A active)", cmdFtp},
 		"ping":      {"ping HOST", "(ICMP is not available: use nc -z)", cmdPing},
 		"which":     {"which NAME...", "where a command is", cmdType},
 	}

@@ -111,6 +111,20 @@ func TestNetworkClients(t *testing.T) {
 	if st != 0 || !strings.Contains(o, "Connected to 127.0.0.1.") || !strings.Contains(o, "bob@labd:~$") || strings.Contains(o, "\xff") {
 		t.Errorf("telnet: %d\nstdout %q\nstderr %q", st, o, e)
 	}
+	// ftp: login, put, ls, get, passive then active.
+	ftpPort := labtest.Port(t, d.Addr(t, "ftp", "tcp"))
+	if _, _, st := execIn(t, sh, "echo 'via ftp' > f.txt", ""); st != 0 {
+		t.Fatal("echo")
+	}
+	for _, opt := range []string{"", "-A "} {
+		o, e, st = execIn(t, sh, "ftp "+opt+"127.0.0.1 "+ftpPort, "alice\nalice\nput f.txt up.txt\nls\nget up.txt down.txt\nbye\n")
+		if st != 0 || !strings.Contains(o, "230") || !strings.Contains(o, "up.txt") || !strings.Contains(o, "221") {
+			t.Errorf("ftp %s: %d\nstdout %q\nstderr %q", opt, st, o, e)
+		}
+		if o, _, _ := execIn(t, sh, "cat down.txt && rm down.txt up.txt", ""); o != "via ftp\n" {
+			t.Errorf("ftp %s: down.txt = %q", opt, o)
+		}
+	}
 	if o, _, _ := execIn(t, sh, "ping 127.0.0.1", ""); o != "" {
 		t.Errorf("ping wrote %q", o)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -110,6 +111,7 @@ type tty struct {
 	height int
 	mu     sync.Mutex
 	raw    chan []byte // non-nil while a program reads raw bytes
+	silent atomic.Bool // no echo while a password is typed
 	// partial is what was typed since the last line went to the command:
 	// a full-screen program started then gets these keys.
 	partial  []byte
@@ -256,7 +258,7 @@ func (t *tty) clearPartial() {
 }
 
 func (t *tty) write(s string) {
-	if t.echo {
+	if t.echo && !t.silent.Load() {
 		io.WriteString(t.out, s)
 	}
 }
