@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +186,54 @@ func TestEditorOverSSH(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "<h1>Made with nano</h1>") {
 		t.Errorf("GET /~alice/: %s\n%s", resp.Status, body)
+	}
+}
+
+// TestPsKill: ps lists the user's sessions of any protocol; kill ends one.
+func TestPsKill(t *testing.T) {
+	sh, d := daemonShell(t)
+	cfg := &gossh.ClientConfig{User: "alice", Auth: []gossh.AuthMethod{gossh.Password("alice")},
+		HostKeyCallback: gossh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second}
+	c, err := gossh.Dial("tcp", d.Addr(t, "ssh", "tcp"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var id uint64
+	deadline := time.Now().Add(10 * time.Second)
+	for id == 0 && time.Now().Before(deadline) {
+		for _, in := range d.Deps.Sessions.Live() {
+			if in.Proto == "ssh" && in.User == "alice" {
+				id = in.ID
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if id == 0 {
+		t.Fatal("no ssh session of alice in the registry")
+	}
+	ids := strconv.FormatUint(id, 10)
+	if o, _, _ := execIn(t, sh, "ps", ""); !strings.Contains(o, ids) || !strings.Contains(o, " ssh ") {
+		t.Errorf("ps: %q lacks session %s", o, ids)
+	}
+	// Bob cannot kill it.
+	bob, err := shell.New(shell.Env{Deps: d.Deps, User: "bob", Proto: "ssh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+	var o2, e2 bytes.Buffer
+	if st := bob.Exec(context.Background(), "kill "+ids, &o2, &e2); st == 0 {
+		t.Errorf("bob killed alice's session: %q", e2.String())
+	}
+	if _, e, st := execIn(t, sh, "kill "+ids, ""); st != 0 {
+		t.Fatalf("kill %s: %d %q", ids, st, e)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Error("the killed SSH connection is still open")
 	}
 }
