@@ -68,7 +68,7 @@ func cmdTar(s *Shell, c *call) int {
 				return c.failf("%s: %s", archive, errText(err))
 			}
 			defer f.Close()
-			w = &limitedWriter{w: f, ls: s.line}
+			w = &limitedWriter{w: f, ls: lineOf(c.ctx)}
 		}
 		var zw *gzip.Writer
 		if o.has('z') {
@@ -279,7 +279,7 @@ func cmdGzip(s *Shell, c *call) int {
 				continue
 			}
 			defer f.Close()
-			w = &limitedWriter{w: f, ls: s.line}
+			w = &limitedWriter{w: f, ls: lineOf(c.ctx)}
 		}
 		var err error
 		if o.has('d') {

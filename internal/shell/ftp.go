@@ -287,7 +287,7 @@ func cmdFtp(s *Shell, c *call) int {
 				continue
 			}
 			fmt.Fprintf(c.out, "local: %s remote: %s\n", local, arg(1))
-			f.transfer("RETR "+arg(1), &limitedWriter{w: file, ls: s.line}, nil)
+			f.transfer("RETR "+arg(1), &limitedWriter{w: file, ls: lineOf(c.ctx)}, nil)
 			file.Close()
 		case "put":
 			remote := arg(2)

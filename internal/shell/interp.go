@@ -100,6 +100,12 @@ var overrides = map[string]bool{
 // against its own line, which has ended and cancelled it.
 type lineKey struct{}
 
+// lineOf is the lineState of the line ctx belongs to (nil outside one).
+func lineOf(ctx context.Context) *lineState {
+	ls, _ := ctx.Value(lineKey{}).(*lineState)
+	return ls
+}
+
 func (s *Shell) callHandler(ctx context.Context, args []string) ([]string, error) {
 	ls, _ := ctx.Value(lineKey{}).(*lineState)
 	if ls == nil {
@@ -207,8 +213,8 @@ func (s *Shell) execHandler(ctx context.Context, args []string) error {
 		name: name,
 		args: args[1:],
 		in:   stdinOf(hc.Stdin),
-		out:  s.bounded(hc.Stdout),
-		err:  s.bounded(hc.Stderr),
+		out:  s.bounded(ctx, hc.Stdout),
+		err:  s.bounded(ctx, hc.Stderr),
 		dir:  hc.Dir,
 	}
 	if len(cl.args) == 1 && cl.args[0] == "--help" && name != "echo" {
@@ -239,7 +245,7 @@ func stdinOf(r io.Reader) io.Reader {
 
 // bounded counts what a command writes against the line's output budget.
 // Pipes between commands are not counted: what reads them is.
-func (s *Shell) bounded(w io.Writer) io.Writer {
+func (s *Shell) bounded(ctx context.Context, w io.Writer) io.Writer {
 	if w == nil {
 		return io.Discard
 	}
@@ -249,7 +255,7 @@ func (s *Shell) bounded(w io.Writer) io.Writer {
 	if _, ok := w.(*limitedWriter); ok {
 		return w
 	}
-	return &limitedWriter{w: w, ls: s.line}
+	return &limitedWriter{w: w, ls: lineOf(ctx)}
 }
 
 type limitedWriter struct {
@@ -297,7 +303,7 @@ func (s *Shell) virtual(rel string) string {
 func (s *Shell) openHandler(ctx context.Context, name string, flag int, perm os.FileMode) (io.ReadWriteCloser, error) {
 	hc := interp.HandlerCtx(ctx)
 	if name == "/dev/null" {
-		return &devNull{ls: s.line}, nil
+		return &devNull{ls: lineOf(ctx)}, nil
 	}
 	rel, err := s.relOf(virtualPath(hc.Dir, name))
 	if err != nil {
@@ -308,7 +314,7 @@ func (s *Shell) openHandler(ctx context.Context, name string, flag int, perm os.
 		return nil, &os.PathError{Op: "open", Path: name, Err: errors.New(errText(err))}
 	}
 	if flag&(os.O_WRONLY|os.O_RDWR) != 0 {
-		return &limitedFile{File: f, ls: s.line}, nil
+		return &limitedFile{File: f, ls: lineOf(ctx)}, nil
 	}
 	return f, nil
 }

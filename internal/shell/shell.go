@@ -55,7 +55,6 @@ type Shell struct {
 	home string // virtual path of the home: /home/<user>
 
 	runner *interp.Runner // keeps variables, functions and cwd between lines
-	line   *lineState     // the limits of the line running, nil between lines
 	tty    *tty           // the terminal while Interactive runs
 
 	maxSteps int64     // commands one line may run (a test lowers it)
@@ -299,11 +298,9 @@ func (s *Shell) run(ctx context.Context, line string, stdin io.Reader, stdout, s
 		return 0
 	}
 	ls := &lineState{goroutines: runtime.NumGoroutine()}
-	s.line = ls
 	// The line's commands, background jobs (&) too, end with the line.
 	ctx, cancel := context.WithCancel(context.WithValue(ctx, lineKey{}, ls))
 	defer cancel()
-	defer func() { s.line = nil }()
 	out, errw := &limitedWriter{w: stdout, ls: ls}, &limitedWriter{w: stderr, ls: ls}
 	if err := interp.StdIO(stdin, out, errw)(s.runner); err != nil {
 		fmt.Fprintf(stderr, "labsh: %v\n", err)
@@ -325,8 +322,8 @@ func (s *Shell) run(ctx context.Context, line string, stdin io.Reader, stdout, s
 		return 0
 	case errors.Is(err, errLimit):
 		fmt.Fprintf(stderr, "\nlabsh: stopped: %v\n", strings.TrimPrefix(err.Error(), "limit: "))
-		s.line = nil
-		s.dropBigVars(context.WithoutCancel(ctx), stderr)
+		fresh := &lineState{goroutines: runtime.NumGoroutine()}
+		s.dropBigVars(context.WithValue(context.WithoutCancel(ctx), lineKey{}, fresh), stderr)
 		return 124
 	case ctx.Err() != nil:
 		return 130

@@ -537,7 +537,7 @@ func BenchmarkExec(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer sh.Close()
-	for _, line := range []string{"ls -l", "ss -a", "whoami"} {
+	for _, line := range []string{"ls -l", "ss -a", "whoami", "ls | grep public | wc -l", "for i in $(seq 1000); do :; done"} {
 		b.Run(line, func(b *testing.B) {
 			for b.Loop() {
 				if st := sh.Exec(context.Background(), line, io.Discard, io.Discard); st != 0 {

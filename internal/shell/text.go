@@ -720,7 +720,7 @@ func cmdTee(s *Shell, c *call) int {
 			continue
 		}
 		defer f.Close()
-		ws = append(ws, &limitedWriter{w: f, ls: s.line})
+		ws = append(ws, &limitedWriter{w: f, ls: lineOf(c.ctx)})
 	}
 	if _, err := io.Copy(io.MultiWriter(ws...), readerCtx(c.ctx, c.in)); err != nil {
 		return c.failf("%v", err)
