@@ -187,3 +187,24 @@ func TestComfort(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestContinuationLines(t *testing.T) {
+	sh, _ := newShell(t)
+	p, errc := newPipeTerm(t, sh, nil)
+	prompt := "alice@labd:~$ "
+	p.waitFor(t, prompt, 1)
+	p.typeIn(t, "for i in 1 2; do\r")
+	p.waitFor(t, "> ", 1)
+	p.typeIn(t, "echo n$i\r")
+	p.waitFor(t, "> ", 2)
+	p.typeIn(t, "done\r")
+	p.waitFor(t, "n1\r\nn2\r\n", 1)
+	p.typeIn(t, "cat <<EOF\r")
+	p.typeIn(t, "here $USER\r")
+	p.typeIn(t, "EOF\r")
+	p.waitFor(t, "here alice\r\n", 1)
+	p.typeIn(t, "exit\r")
+	if err := <-errc; err != nil {
+		t.Error(err)
+	}
+}

@@ -206,6 +206,24 @@ func (s *Shell) Interactive(ctx context.Context, rw io.ReadWriter, width, height
 			s.hist.interrupted = false
 			continue
 		}
+		// An open for/while/if, quote or here-document goes on with "> ".
+		for s.Incomplete(line) && len(line) < 64<<10 && err == nil {
+			t.SetPrompt("> ")
+			var more string
+			more, err = t.ReadLine()
+			if s.hist.interrupted {
+				s.hist.interrupted = false
+				err = errAbandoned
+			}
+			line += "\n" + more
+		}
+		if errors.Is(err, errAbandoned) {
+			continue
+		}
+		if err != nil {
+			fmt.Fprint(rw, "\r\nlabsh: syntax error: unexpected end of file\r\n")
+			continue
+		}
 		line, shown, err := s.expandBang(line)
 		if err != nil {
 			fmt.Fprintf(out, "labsh: %v\n", err)
@@ -266,6 +284,15 @@ func (s *Shell) lineMode(ctx context.Context, rw io.ReadWriter, ib *inbox) error
 			}
 			return err
 		}
+		for s.Incomplete(line) && len(line) < 64<<10 {
+			io.WriteString(out, "> ")
+			out.Flush()
+			more, err := lr.ReadLine()
+			if err != nil {
+				break
+			}
+			line += "\n" + more
+		}
 		if strings.TrimSpace(line) != "" {
 			s.hist.Add(line)
 		}
@@ -282,6 +309,16 @@ func (s *Shell) lineMode(ctx context.Context, rw io.ReadWriter, ib *inbox) error
 			return nil
 		}
 	}
+}
+
+var errAbandoned = errors.New("line abandoned")
+
+// Incomplete reports whether text needs more lines to be a command (an
+// open loop, quote or here-document), as the "> " prompt of sh.
+func (s *Shell) Incomplete(text string) bool {
+	_, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(text), "")
+	// The parser does not mark an open here-document as incomplete.
+	return syntax.IsIncomplete(err) || (err != nil && strings.Contains(err.Error(), "unclosed here-document"))
 }
 
 // run parses and runs one line in the interpreter.

@@ -207,14 +207,24 @@ func (s *Service) lines(ctx context.Context, sh *shell.Shell, sess glssh.Session
 	sc := bufio.NewScanner(sess)
 	sc.Buffer(make([]byte, 4096), 64<<10)
 	code := 0
+	var pending string
 	for ctx.Err() == nil && sc.Scan() {
 		line := strings.TrimRight(sc.Text(), "\r")
-		if f := strings.Fields(line); len(f) > 0 && (f[0] == "exit" || f[0] == "logout") {
+		if f := strings.Fields(line); pending == "" && len(f) > 0 && (f[0] == "exit" || f[0] == "logout") {
 			return code
 		}
-		if strings.TrimSpace(line) != "" {
-			code = s.exec(ctx, sh, line, nil, sess, sess.Stderr())
+		// A loop or a here-document spans lines: run it once complete.
+		pending += line + "\n"
+		if sh.Incomplete(pending) && len(pending) < 64<<10 {
+			continue
 		}
+		if strings.TrimSpace(pending) != "" {
+			code = s.exec(ctx, sh, pending, nil, sess, sess.Stderr())
+		}
+		pending = ""
+	}
+	if strings.TrimSpace(pending) != "" {
+		code = s.exec(ctx, sh, pending, nil, sess, sess.Stderr())
 	}
 	if err := sc.Err(); err != nil {
 		fmt.Fprintf(sess.Stderr(), "labsh: %v\n", err)

@@ -1002,3 +1002,27 @@ func TestPTYCtrlC(t *testing.T) {
 		t.Errorf("exit: %v", err)
 	}
 }
+
+// TestScriptOverStdin: ssh -T host < script runs loops and here-documents
+// that span lines.
+func TestScriptOverStdin(t *testing.T) {
+	e := start(t, nil)
+	c := e.login(t)
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var o bytes.Buffer
+	s.Stdout = &o
+	s.Stdin = strings.NewReader("for i in 1 2\ndo\n  echo x$i\ndone\ncat <<EOF\nhd $USER\nEOF\n")
+	if err := s.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Wait(); err != nil {
+		t.Errorf("script: %v", err)
+	}
+	if o.String() != "x1\nx2\nhd alice\n" {
+		t.Errorf("script output %q", o.String())
+	}
+}
