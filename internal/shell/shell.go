@@ -515,6 +515,16 @@ func (c *ctrlCReader) Read(p []byte) (int, error) {
 					c.buf = append(c.buf, b)
 				}
 				in = in[1:]
+				if b == '\r' && len(in) > 0 && (in[0] == '\n' || in[0] == 0) {
+					c.buf = append(c.buf, '\n')
+					in = in[1:]
+				}
+				if u, ok := c.r.(interface{ unread([]byte) }); ok && (b == '\r' || b == '\n' || b == 3) {
+					// The line ends here: what follows is typed ahead for
+					// the command (its standard input), not for the editor.
+					u.unread(in)
+					break
+				}
 				continue
 			}
 			if !utf8.FullRune(in) {
