@@ -117,6 +117,9 @@ type Shell struct {
 	Banner string `yaml:"banner"`
 	// Motd is shown after login.
 	Motd string `yaml:"motd"`
+	// AllowConnect lists where the shell's network clients may connect
+	// (config/shell.go); empty: labd's own listening addresses.
+	AllowConnect []string `yaml:"allow_connect"`
 }
 
 // Duration is a time.Duration written as "30s" or "5m" in YAML.
@@ -299,7 +302,7 @@ type section interface {
 }
 
 func (c *Config) sections() []section {
-	return []section{&c.HTTP, &c.SMTP, &c.POP3, &c.IMAP, &c.DNS, &c.FTP, &c.TFTP, &c.SSH, &c.Telnet, &c.Dashboard, &c.Metrics, &c.Faults, &c.Exercises, &c.Store, &c.Limits, &c.AuthThrottle}
+	return []section{&c.HTTP, &c.SMTP, &c.POP3, &c.IMAP, &c.DNS, &c.FTP, &c.TFTP, &c.SSH, &c.Telnet, &c.Dashboard, &c.Metrics, &c.Faults, &c.Exercises, &c.Store, &c.Limits, &c.AuthThrottle, &c.Shell}
 }
 
 // Addrs returns host:port for each server listen address and the given

@@ -1,6 +1,8 @@
 package labtest
 
 import (
+	"labd/internal/daemon"
+
 	"bytes"
 	"context"
 	"errors"
@@ -183,8 +185,25 @@ func (s Session) Run(t testing.TB, steps []Step, input []byte) {
 // the services built from them log to the returned PanicLog only.
 func FuzzDeps(t testing.TB, cfg *config.Config) (service.Deps, *PanicLog) {
 	t.Helper()
-	d := Deps(t, cfg)
 	p := &PanicLog{}
-	d.Logger = p.Logger()
+	// A fuzzed session may fail logins over and over: the guard's gaps are
+	// made negligible so that no iteration waits, and the next iteration's
+	// own login is never refused for the previous ones' failures.
+	cfg.AuthThrottle.MaxGap = config.Duration(time.Nanosecond)
+	cfg.AuthThrottle.AccountGap = config.Duration(time.Nanosecond)
+	cfg.AuthThrottle.AddressGap = config.Duration(time.Nanosecond)
+	// Everything built here logs to the panic log, never to t: a log line
+	// from inside a fuzz target (the auth guard's "throttled") would make
+	// testing panic.
+	d, err := daemon.Prepare(cfg, p.Logger(), BcryptCost)
+	if err != nil {
+		t.Fatalf("prepare deps: %v", err)
+	}
+	t.Cleanup(func() {
+		if d.Exercises != nil {
+			d.Exercises.Close()
+		}
+		d.Store.Close()
+	})
 	return d, p
 }

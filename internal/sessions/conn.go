@@ -36,7 +36,9 @@ type Conn struct {
 // Wrap registers c as a session of proto and returns the recording conn.
 func Wrap(r *Registry, proto string, c net.Conn) *Conn {
 	s := r.Open(proto, "tcp", c.LocalAddr().String(), c.RemoteAddr().String())
-	return &Conn{Conn: c, sess: s}
+	rc := &Conn{Conn: c, sess: s}
+	s.SetKill(func() { rc.Close() })
+	return rc
 }
 
 // Session returns the registry entry of the connection.

@@ -329,6 +329,7 @@ type Session struct {
 	wireOff atomic.Bool
 	// onUser is the listener's bookkeeping when the session logs in.
 	onUser func(user string)
+	kill   func() // ends the connection (kill in the lab shell); may be nil
 }
 
 // ID returns the session's registry ID.

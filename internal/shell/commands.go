@@ -51,6 +51,60 @@ func init() {
 		"netstat":  {"netstat [-tulan]", "the same, netstat style", cmdNetstat},
 		"host":     {"host [-t TYPE] name", "ask labd's DNS server", cmdHost},
 		"dig":      {"dig name [TYPE] [+short] [+tcp]", "ask labd's DNS server, dig style", cmdDig},
+
+		"grep":      {"grep [-ivncrElLoqwF] PATTERN [FILE...]", "print lines that match", cmdGrep},
+		"wc":        {"wc [-lwcm] [FILE...]", "count lines, words, bytes", cmdWc},
+		"head":      {"head [-n N] [-c N] [FILE...]", "the first lines", cmdHead},
+		"tail":      {"tail [-n N|+N] [-c N] [FILE...]", "the last lines", cmdTail},
+		"sort":      {"sort [-nrufk N -t SEP] [FILE...]", "sort lines", cmdSort},
+		"uniq":      {"uniq [-cdui] [FILE]", "drop repeated lines", cmdUniq},
+		"cut":       {"cut -f LIST [-d SEP] | -c LIST [FILE...]", "keep fields or characters", cmdCut},
+		"tr":        {"tr [-ds] SET1 [SET2]", "translate or delete characters", cmdTr},
+		"tee":       {"tee [-a] FILE...", "copy standard input to files", cmdTee},
+		"sed":       {"sed [-nEi] 's/RE/NEW/g; /RE/d; 2p' [FILE...]", "edit lines as they pass", cmdSed},
+		"diff":      {"diff [-u] [-q] OLD NEW", "compare two files", cmdDiff},
+		"seq":       {"seq [-s SEP] [-w] [FIRST [STEP]] LAST", "print numbers", cmdSeq},
+		"printf":    {"printf FORMAT [ARG...]", "formatted output (%s %d %x %b)", cmdPrintf},
+		"sleep":     {"sleep N[smhd]", "wait", cmdSleep},
+		"env":       {"env", "the exported variables", cmdEnv},
+		"printenv":  {"printenv", "the exported variables", cmdEnv},
+		"uname":     {"uname [-asnrmo]", "the system's name", cmdUname},
+		"basename":  {"basename PATH [SUFFIX]", "the last part of a path", cmdBasename},
+		"dirname":   {"dirname PATH", "a path without its last part", cmdDirname},
+		"true":      {"true", "succeed", cmdTrue},
+		"false":     {"false", "fail", cmdFalse},
+		"base64":    {"base64 [-d] [-w N] [FILE]", "encode or decode base64", cmdBase64},
+		"md5sum":    {"md5sum [FILE...]", "MD5 checksums", cmdMd5sum},
+		"sha1sum":   {"sha1sum [FILE...]", "SHA-1 checksums", cmdSha1sum},
+		"sha256sum": {"sha256sum [FILE...]", "SHA-256 checksums", cmdSha256sum},
+		"od":        {"od [-c] [-x] [-b] [-t x1] [-A d|x|n] [FILE]", "dump bytes (-c shows \\r \\n)", cmdOd},
+		"xxd":       {"xxd [FILE]", "hex dump", cmdXxd},
+		"hexdump":   {"hexdump [-C] [FILE]", "hex dump with text", cmdHexdump},
+		"less":      {"less [FILE...]", "read a text a screen at a time", cmdPager},
+		"more":      {"more [FILE...]", "read a text a screen at a time", cmdPager},
+		"find":      {"find [DIR] [-name PAT] [-type f|d|l] [-maxdepth N]", "find files", cmdFind},
+		"du":        {"du [-sha] [PATH...]", "disk use", cmdDu},
+		"df":        {"df [-h]", "free space of the homes' disk", cmdDf},
+		"stat":      {"stat FILE...", "a file's details", cmdStat},
+		"file":      {"file FILE...", "what a file holds", cmdFile},
+		"chmod":     {"chmod [-R] MODE FILE...", "change permissions (no o+w, no setuid)", cmdChmod},
+		"tar":       {"tar c|x|t[zv] -f ARCHIVE [-C DIR] [PATH...]", "make, list or unpack archives", cmdTar},
+		"gzip":      {"gzip [-dck] [FILE...]", "compress files", cmdGzip},
+		"gunzip":    {"gunzip [-ck] FILE.gz...", "uncompress files", cmdGzip},
+		"zcat":      {"zcat FILE.gz...", "print compressed files", cmdGzip},
+		"ps":        {"ps", "your labd sessions, every protocol", cmdPs},
+		"kill":      {"kill ID...", "end one of your sessions (IDs from ps)", cmdKill},
+		"type":      {"type NAME...", "what a command is", cmdType},
+		"nc":        {"nc [-uCz] HOST PORT", "connect and type a protocol by hand", cmdNc},
+		"telnet":    {"telnet HOST [PORT]", "Telnet client (negotiates; Ctrl-] quits)", cmdTelnet},
+		"curl":      {"curl [-vkIiLf] [-d DATA] URL", "HTTP/HTTPS client (lab CA trusted)", cmdCurl},
+		"openssl":   {"openssl s_client -connect H:P", "TLS client (-starttls smtp|imap...)", cmdOpenssl},
+		"man":       {"man COMMAND", "the manual page of a command", cmdMan},
+		"nano":      {"nano [FILE]", "edit a file (^O save, ^X exit, ^W search)", cmdNano},
+		"edit":      {"edit [FILE]", "the same as nano", cmdNano},
+		"ftp":       {"ftp [-A] HOST [PORT]", "FTP client (passive; -A active)", cmdFtp},
+		"ping":      {"ping HOST", "(ICMP is not available: use nc -z)", cmdPing},
+		"which":     {"which NAME...", "where a command is", cmdType},
 	}
 }
 
@@ -64,6 +118,19 @@ func cmdHelp(s *Shell, c *call) int {
 	for _, n := range names {
 		fmt.Fprintf(c.out, "  %-31s %s\n", commands[n].usage, commands[n].help)
 	}
+	names = names[:0]
+	for n := range shellBuiltins {
+		if _, dup := commands[n]; !dup {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	fmt.Fprintln(c.out, "Shell syntax: | ; && || > >> < 2>&1 <<EOF $VAR $(cmd) * for while if case f(){}")
+	fmt.Fprintln(c.out, "Shell builtins:")
+	for _, n := range names {
+		fmt.Fprintf(c.out, "  %-10s %s\n", n, shellBuiltins[n])
+	}
+	fmt.Fprintln(c.out, "man CMD or CMD --help tell more; Tab completes names; !! repeats the last line.")
 	return 0
 }
 
@@ -100,7 +167,7 @@ func cmdLs(s *Shell, c *call) int {
 	}
 	status := 0
 	for i, a := range args {
-		rel, err := s.resolve(a)
+		rel, err := c.resolve(a)
 		if err != nil {
 			status = c.failf("cannot access '%s': %v", a, err)
 			continue
@@ -172,40 +239,30 @@ func (s *Shell) lsEntry(c *call, rel, name string, fi fs.FileInfo, long bool) {
 }
 
 func cmdCd(s *Shell, c *call) int {
-	target := "~"
-	if len(c.args) > 1 {
-		return c.failf("too many arguments")
-	}
-	if len(c.args) == 1 {
-		target = c.args[0]
-	}
-	rel, err := s.resolve(target)
-	if err != nil {
-		return c.failf("%s: %v", target, err)
-	}
-	fi, err := s.root.Stat(rel)
-	if err != nil {
-		return c.failf("%s: %s", target, errText(err))
-	}
-	if !fi.IsDir() {
-		return c.failf("%s: Not a directory", target)
-	}
-	s.cwd = rel
+	// cd is the interpreter's (it changes its directory); this runs only
+	// through "command cd" in a pipe, where it changes nothing, as in sh.
 	return 0
 }
 
 func cmdPwd(s *Shell, c *call) int {
-	fmt.Fprintln(c.out, s.virtualCwd())
+	fmt.Fprintln(c.out, c.dir)
 	return 0
 }
 
 func cmdCat(s *Shell, c *call) int {
-	if len(c.args) == 0 {
-		return c.failf("a file name is expected (the lab shell has no standard input)")
+	args := c.args
+	if len(args) == 0 {
+		args = []string{"-"}
 	}
 	status := 0
-	for _, a := range c.args {
-		rel, err := s.resolve(a)
+	for _, a := range args {
+		if a == "-" {
+			if _, err := io.Copy(c.out, readerCtx(c.ctx, c.in)); err != nil {
+				status = c.failf("%s", errText(err))
+			}
+			continue
+		}
+		rel, err := c.resolve(a)
 		if err != nil {
 			status = c.failf("%s: %v", a, err)
 			continue
@@ -252,7 +309,7 @@ func cmdMkdir(s *Shell, c *call) int {
 	}
 	status := 0
 	for _, a := range args {
-		rel, err := s.resolve(a)
+		rel, err := c.resolve(a)
 		if err != nil {
 			status = c.failf("cannot create directory '%s': %v", a, err)
 			continue
@@ -275,7 +332,7 @@ func cmdRmdir(s *Shell, c *call) int {
 	}
 	status := 0
 	for _, a := range c.args {
-		rel, err := s.resolve(a)
+		rel, err := c.resolve(a)
 		if err == nil && rel == "." {
 			err = errors.New("refusing to remove your home")
 		}
@@ -313,7 +370,7 @@ func cmdRm(s *Shell, c *call) int {
 	recursive := fl['r'] || fl['R']
 	status := 0
 	for _, a := range args {
-		rel, err := s.resolve(a)
+		rel, err := c.resolve(a)
 		if err == nil && rel == "." {
 			err = errors.New("refusing to remove your home")
 		}
@@ -347,7 +404,7 @@ func cmdRm(s *Shell, c *call) int {
 // target resolves the last argument of mv/cp: into a directory, or as the
 // new name.
 func (s *Shell) target(c *call, srcs []string, dst string) (string, bool, int) {
-	drel, err := s.resolve(dst)
+	drel, err := c.resolve(dst)
 	if err != nil {
 		return "", false, c.failf("'%s': %v", dst, err)
 	}
@@ -373,7 +430,7 @@ func cmdMv(s *Shell, c *call) int {
 	}
 	status := 0
 	for _, a := range srcs {
-		rel, err := s.resolve(a)
+		rel, err := c.resolve(a)
 		if err == nil && rel == "." {
 			err = errors.New("refusing to move your home")
 		}
@@ -407,7 +464,7 @@ func cmdCp(s *Shell, c *call) int {
 	}
 	status := 0
 	for _, a := range srcs {
-		rel, err := s.resolve(a)
+		rel, err := c.resolve(a)
 		if err != nil {
 			status = c.failf("cannot stat '%s': %v", a, err)
 			continue
@@ -486,7 +543,7 @@ func cmdTouch(s *Shell, c *call) int {
 	status := 0
 	now := time.Now()
 	for _, a := range c.args {
-		rel, err := s.resolve(a)
+		rel, err := c.resolve(a)
 		if err != nil {
 			status = c.failf("cannot touch '%s': %v", a, err)
 			continue

@@ -1,32 +1,23 @@
 package shell
 
 import (
+	"bufio"
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	"net"
 	netmail "net/mail"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/emersion/go-message"
+
 	"labd/internal/mail"
 	"labd/internal/store"
 )
-
-var wordDecoder = &mime.WordDecoder{}
-
-func decodeHeader(v string) string {
-	if d, err := wordDecoder.DecodeHeader(v); err == nil {
-		return d
-	}
-	return v
-}
 
 func cmdMail(s *Shell, c *call) int {
 	if s.env.Deps.Store == nil {
@@ -80,12 +71,13 @@ func (s *Shell) mailList(c *call) int {
 	for i, m := range msgs {
 		from, subj := "?", ""
 		if raw, err := s.env.Deps.Store.Body(c.ctx, mb.ID, m.UID); err == nil {
-			if msg, err := netmail.ReadMessage(bytes.NewReader(raw)); err == nil {
-				from = decodeHeader(msg.Header.Get("From"))
-				if a, err := netmail.ParseAddress(msg.Header.Get("From")); err == nil {
+			if e, err := message.Read(bytes.NewReader(raw)); e != nil {
+				_ = err // an unknown charset still gives the header
+				from = mail.HeaderText(e.Header, "From")
+				if a, err := netmail.ParseAddress(from); err == nil {
 					from = a.Address
 				}
-				subj = decodeHeader(msg.Header.Get("Subject"))
+				subj = mail.HeaderText(e.Header, "Subject")
 			}
 		}
 		mark := "N"
@@ -110,109 +102,61 @@ func (s *Shell) mailRead(c *call, n int) int {
 	if err != nil {
 		return c.failf("cannot read message %d: %v", n, err)
 	}
-	msg, err := netmail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
+	h, parts, err := mail.MIMETree(raw)
+	if len(parts) == 0 {
 		// Not parseable: show it as it is.
 		c.out.Write(bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n")))
+		if err != nil {
+			fmt.Fprintf(c.out, "[%v]\n", err)
+		}
 		return 0
 	}
 	fmt.Fprintf(c.out, "Message %d:\n", n)
-	for _, h := range []string{"From", "To", "Cc", "Date", "Subject"} {
-		if v := msg.Header.Get(h); v != "" {
-			fmt.Fprintf(c.out, "%s: %s\n", h, decodeHeader(v))
+	for _, k := range []string{"From", "To", "Cc", "Date", "Subject"} {
+		if v := mail.HeaderText(h, k); v != "" {
+			fmt.Fprintf(c.out, "%s: %s\n", k, v)
 		}
 	}
 	fmt.Fprintln(c.out)
-	body, note := textBody(textproto(msg.Header), msg.Body, 0)
-	body = bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n"))
-	c.out.Write(body)
-	if len(body) > 0 && body[len(body)-1] != '\n' {
-		fmt.Fprintln(c.out)
+	// The first text/plain leaf (else the first text leaf) is the body;
+	// the other leaves are listed.
+	body := -1
+	for i, p := range parts {
+		if !p.Multipart && p.ContentType == "text/plain" && p.Disposition != "attachment" {
+			body = i
+			break
+		}
 	}
-	if note != "" {
-		fmt.Fprintf(c.out, "[%s]\n", note)
+	for i, p := range parts {
+		if body < 0 && !p.Multipart && strings.HasPrefix(p.ContentType, "text/") {
+			body = i
+		}
+	}
+	var others []string
+	for i, p := range parts {
+		if p.Multipart || i == body {
+			continue
+		}
+		desc := p.ContentType
+		if p.Filename != "" {
+			desc += " " + p.Filename
+		}
+		others = append(others, fmt.Sprintf("%s (%d bytes)", desc, p.Size))
+	}
+	if body >= 0 {
+		text := strings.ReplaceAll(parts[body].Text, "\r\n", "\n")
+		io.WriteString(c.out, text)
+		if text != "" && !strings.HasSuffix(text, "\n") {
+			fmt.Fprintln(c.out)
+		}
+	}
+	if len(others) > 0 {
+		fmt.Fprintf(c.out, "[also in this message: %s]\n", strings.Join(others, ", "))
 	}
 	if !hasFlag(m.Flags, `\Seen`) {
 		_, _ = s.env.Deps.Store.StoreFlags(c.ctx, mb.ID, []uint32{m.UID}, store.FlagsAdd, []string{`\Seen`})
 	}
 	return 0
-}
-
-type header interface{ Get(string) string }
-
-func textproto(h netmail.Header) header { return h }
-
-// textBody decodes the first text/plain part of a body; note says what
-// else the message carries (attachments).
-func textBody(h header, body io.Reader, depth int) ([]byte, string) {
-	ct := h.Get("Content-Type")
-	if ct == "" {
-		ct = "text/plain"
-	}
-	mt, params, err := mime.ParseMediaType(ct)
-	if err != nil {
-		mt = "text/plain"
-	}
-	if strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" && depth < 5 {
-		mr := multipart.NewReader(body, params["boundary"])
-		var text []byte
-		var others []string
-		for {
-			p, err := mr.NextRawPart()
-			if err != nil {
-				break
-			}
-			pt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-			if text == nil && (pt == "" || pt == "text/plain" || strings.HasPrefix(pt, "multipart/")) {
-				t, note := textBody(p.Header, p, depth+1)
-				text = t
-				if note != "" {
-					others = append(others, note)
-				}
-				continue
-			}
-			desc := pt
-			if fn := p.FileName(); fn != "" {
-				desc += " " + fn
-			}
-			others = append(others, desc)
-		}
-		note := ""
-		if len(others) > 0 {
-			note = "also in this message: " + strings.Join(others, ", ")
-		}
-		return text, note
-	}
-	var r io.Reader = io.LimitReader(body, 1<<20)
-	switch strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding"))) {
-	case "base64":
-		r = base64.NewDecoder(base64.StdEncoding, &skipSpace{r: r})
-	case "quoted-printable":
-		r = quotedprintable.NewReader(r)
-	}
-	b, _ := io.ReadAll(r)
-	if !strings.HasPrefix(mt, "text/") {
-		return nil, fmt.Sprintf("a %s part of %d bytes", mt, len(b))
-	}
-	return b, ""
-}
-
-// skipSpace drops line breaks from base64 text.
-type skipSpace struct{ r io.Reader }
-
-func (s *skipSpace) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	j := 0
-	for _, b := range p[:n] {
-		if b != '\r' && b != '\n' && b != ' ' && b != '\t' {
-			p[j] = b
-			j++
-		}
-	}
-	if j == 0 && n > 0 && err == nil {
-		return s.Read(p)
-	}
-	return j, err
 }
 
 // deliverer delivers like SMTP does, through internal/mail.
@@ -246,28 +190,28 @@ func (s *Shell) mailSend(c *call, args []string) int {
 	switch {
 	case len(args) > 2:
 		body = strings.Join(args[2:], " ") + "\n"
-	case s.readIn != nil:
-		fmt.Fprintln(c.out, `Type the message; end it with a line holding only "." (Ctrl-C cancels).`)
+	default:
+		if s.tty != nil {
+			fmt.Fprintln(c.out, `Type the message; end it with a line holding only "." or Ctrl-D (Ctrl-C cancels).`)
+			if f, ok := c.out.(interface{ Flush() error }); ok {
+				f.Flush()
+			}
+		}
 		var b strings.Builder
-		for b.Len() < 64<<10 {
-			line, err := s.readIn("")
-			if err != nil {
-				fmt.Fprintln(c.out, "(message cancelled)")
-				return 1
-			}
-			if s.hist.interrupted {
-				s.hist.interrupted = false
-				fmt.Fprintln(c.out, "(message cancelled)")
-				return 1
-			}
+		sc := bufio.NewScanner(readerCtx(c.ctx, c.in))
+		sc.Buffer(make([]byte, 4096), 64<<10)
+		for sc.Scan() && b.Len() < 1<<20 {
+			line := strings.TrimRight(sc.Text(), "\r")
 			if line == "." {
 				break
 			}
 			b.WriteString(line + "\n")
 		}
+		if c.ctx.Err() != nil {
+			fmt.Fprintln(c.out, "(message cancelled)")
+			return 130
+		}
 		body = b.String()
-	default:
-		return c.failf("give the body as a third argument: mail send USER SUBJECT BODY")
 	}
 	domain := "lab.test"
 	if len(d.Domains) > 0 && d.Domains[0] != "" {

@@ -15,12 +15,15 @@ import (
 	"io"
 	"os"
 	"path"
+	"runtime"
 	"strings"
 
 	"time"
 	"unicode/utf8"
 
 	"golang.org/x/term"
+	"mvdan.cc/sh/v3/interp"
+	"mvdan.cc/sh/v3/syntax"
 
 	"labd/internal/fsroot"
 	"labd/internal/service"
@@ -51,11 +54,14 @@ type Shell struct {
 	env  Env
 	root *os.Root
 	home string // virtual path of the home: /home/<user>
-	cwd  string // relative to the home: "." or "a/b"
+
+	runner *interp.Runner // keeps variables, functions and cwd between lines
+	tty    *tty           // the terminal while Interactive runs
+
+	maxSteps int64     // commands one line may run (a test lowers it)
+	termW    io.Writer // the line editor, for Tab's list of choices
 
 	hist    *history
-	term    *term.Terminal // nil outside Interactive
-	readIn  func(prompt string) (string, error)
 	exiting bool
 }
 
@@ -72,7 +78,12 @@ func New(env Env) (*Shell, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shell: open home of %s: %w", env.User, err)
 	}
-	return &Shell{env: env, root: root, home: "/home/" + env.User, cwd: ".", hist: &history{}}, nil
+	s := &Shell{env: env, root: root, home: "/home/" + env.User, hist: &history{}, maxSteps: maxSteps}
+	if s.runner, err = s.newRunner(); err != nil {
+		root.Close()
+		return nil, fmt.Errorf("shell: interpreter: %w", err)
+	}
+	return s, nil
 }
 
 // Close releases the home.
@@ -87,9 +98,11 @@ func (s *Shell) hostname() string {
 
 // prompt is user@host:path$ with the home shown as ~.
 func (s *Shell) prompt() string {
-	p := "~"
-	if s.cwd != "." {
-		p = "~/" + s.cwd
+	p := s.runner.Dir
+	if p == s.home {
+		p = "~"
+	} else if strings.HasPrefix(p, s.home+"/") {
+		p = "~" + strings.TrimPrefix(p, s.home)
 	}
 	return fmt.Sprintf("%s@%s:%s$ ", s.env.User, s.hostname(), p)
 }
@@ -104,7 +117,12 @@ func (s *Shell) Motd() string {
 
 // Exec runs one command line (ssh host CMD) and returns its exit status.
 func (s *Shell) Exec(ctx context.Context, line string, stdout, stderr io.Writer) int {
-	return s.run(ctx, line, stdout, stderr)
+	return s.run(ctx, line, nil, stdout, stderr)
+}
+
+// ExecIO is Exec with a standard input (ssh host 'cat > f' < f).
+func (s *Shell) ExecIO(ctx context.Context, line string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return s.run(ctx, line, stdin, stdout, stderr)
 }
 
 // Interactive runs the line-edited shell over a terminal until
@@ -122,22 +140,30 @@ func (s *Shell) Interactive(ctx context.Context, rw io.ReadWriter, width, height
 		}
 	})
 	defer stop()
+	ib := newInbox(rw)
 	if s.env.LineMode {
-		return s.lineMode(ctx, rw)
+		return s.lineMode(ctx, rw, ib)
 	}
-	in := &ctrlCReader{r: rw}
+	in := &ctrlCReader{r: ib}
 	t := term.NewTerminal(struct {
 		io.Reader
 		io.Writer
 	}{in, rw}, s.prompt())
 	s.hist.ctrlC = in
 	t.History = s.hist
+	t.AutoCompleteCallback = s.complete
+	s.termW = t
+	defer func() { s.termW = nil }()
 	if width <= 0 || height <= 0 {
 		width, height = 80, 24
 	}
 	_ = t.SetSize(width, height)
-	s.term = t
-	defer func() { s.term = nil }()
+	// Command output goes straight to the stream, in few writes, with LF
+	// made CR LF: while a command runs the line editor shows nothing, so
+	// it need not be involved.
+	out := &flushWriter{w: &crlfWriter{w: rw}}
+	s.tty = &tty{in: ib, out: out, echo: true, width: width, height: height}
+	defer func() { s.tty = nil }()
 	if resize != nil {
 		go func() {
 			for {
@@ -150,6 +176,9 @@ func (s *Shell) Interactive(ctx context.Context, rw io.ReadWriter, width, height
 					}
 					if ws.Width > 0 && ws.Height > 0 {
 						_ = t.SetSize(ws.Width, ws.Height)
+						s.tty.mu.Lock()
+						s.tty.width, s.tty.height = ws.Width, ws.Height
+						s.tty.mu.Unlock()
 					}
 				}
 			}
@@ -158,19 +187,6 @@ func (s *Shell) Interactive(ctx context.Context, rw io.ReadWriter, width, height
 	if m := s.Motd(); m != "" {
 		fmt.Fprintf(t, "%s\n", strings.TrimRight(m, "\n"))
 	}
-	// Command output goes straight to the stream, one write per command
-	// (one segment in Wireshark), with LF made CR LF: while a command
-	// runs the line editor shows nothing, so it need not be involved.
-	out := &bufWriter{w: &crlfWriter{w: rw}}
-	s.readIn = func(prompt string) (string, error) {
-		out.Flush()
-		t.SetPrompt(prompt)
-		defer t.SetPrompt(s.prompt())
-		s.hist.skip = true
-		defer func() { s.hist.skip = false }()
-		return t.ReadLine()
-	}
-	defer func() { s.readIn = nil }()
 	for {
 		t.SetPrompt(s.prompt())
 		line, err := t.ReadLine()
@@ -191,31 +207,75 @@ func (s *Shell) Interactive(ctx context.Context, rw io.ReadWriter, width, height
 			s.hist.interrupted = false
 			continue
 		}
-		s.run(ctx, line, out, out)
-		out.Flush()
+		// An open for/while/if, quote or here-document goes on with "> ".
+		for s.Incomplete(line) && len(line) < 64<<10 && err == nil {
+			t.SetPrompt("> ")
+			var more string
+			more, err = t.ReadLine()
+			if s.hist.interrupted {
+				s.hist.interrupted = false
+				err = errAbandoned
+			}
+			line += "\n" + more
+		}
+		if errors.Is(err, errAbandoned) {
+			continue
+		}
+		if err != nil {
+			fmt.Fprint(rw, "\r\nlabsh: syntax error: unexpected end of file\r\n")
+			continue
+		}
+		line, shown, err := s.expandBang(line)
+		if err != nil {
+			fmt.Fprintf(out, "labsh: %v\n", err)
+			out.Flush()
+			continue
+		}
+		if shown {
+			fmt.Fprintf(out, "%s\n", line)
+		}
+		s.runTTY(ctx, line, out)
 		if s.exiting {
 			return nil
 		}
 	}
 }
 
+// runTTY runs a line typed on the terminal: its standard input is the
+// terminal, Ctrl-C interrupts it.
+func (s *Shell) runTTY(ctx context.Context, line string, out *flushWriter) {
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stdin, end := s.tty.session(cancel)
+	var in io.Reader
+	if stdin != nil {
+		in = stdin
+	}
+	s.run(lctx, line, in, out, out)
+	end()
+	out.Flush()
+}
+
 // lineMode reads plain lines: the client echoes and edits them itself.
-func (s *Shell) lineMode(ctx context.Context, rw io.ReadWriter) error {
-	out := &crlfWriter{w: rw}
-	bw := &bufWriter{w: out}
-	lr := newLineReader(rw)
+func (s *Shell) lineMode(ctx context.Context, rw io.ReadWriter, ib *inbox) error {
+	out := &flushWriter{w: &crlfWriter{w: rw}}
+	s.tty = &tty{in: ib, out: out, echo: false, width: 80, height: 24}
+	defer func() { s.tty = nil }()
+	lr := newLineReader(ib)
 	if m := s.Motd(); m != "" {
 		fmt.Fprintf(out, "%s\n", strings.TrimRight(m, "\n"))
 	}
-	s.readIn = func(prompt string) (string, error) {
-		bw.Flush()
-		io.WriteString(out, prompt)
-		return lr.ReadLine()
-	}
-	defer func() { s.readIn = nil }()
 	for {
 		io.WriteString(out, s.prompt())
+		out.Flush()
 		line, err := lr.ReadLine()
+		// What was typed after the line is the command's input (a pasted
+		// mail body) or the next lines: the inbox hands it on.
+		if lr.lastCR && len(lr.buf) > 0 && (lr.buf[0] == '\n' || lr.buf[0] == 0) {
+			lr.buf, lr.lastCR = lr.buf[1:], false
+		}
+		ib.unread(lr.buf)
+		lr.buf = nil
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
@@ -225,66 +285,101 @@ func (s *Shell) lineMode(ctx context.Context, rw io.ReadWriter) error {
 			}
 			return err
 		}
+		for s.Incomplete(line) && len(line) < 64<<10 {
+			io.WriteString(out, "> ")
+			out.Flush()
+			more, err := lr.ReadLine()
+			if err != nil {
+				break
+			}
+			line += "\n" + more
+		}
 		if strings.TrimSpace(line) != "" {
 			s.hist.Add(line)
 		}
-		s.run(ctx, line, bw, bw)
-		bw.Flush()
+		line, shown, err := s.expandBang(line)
+		if err != nil {
+			fmt.Fprintf(out, "labsh: %v\n", err)
+			continue
+		}
+		if shown {
+			fmt.Fprintf(out, "%s\n", line)
+		}
+		s.runTTY(ctx, line, out)
 		if s.exiting {
 			return nil
 		}
 	}
 }
 
-// run parses and runs one line, with > and >> redirection of stdout.
-func (s *Shell) run(ctx context.Context, line string, stdout, stderr io.Writer) int {
-	words, redir, err := parse(line)
+var errAbandoned = errors.New("line abandoned")
+
+// Incomplete reports whether text needs more lines to be a command (an
+// open loop, quote or here-document), as the "> " prompt of sh.
+func (s *Shell) Incomplete(text string) bool {
+	_, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(text), "")
+	// The parser does not mark an open here-document as incomplete.
+	return syntax.IsIncomplete(err) || (err != nil && strings.Contains(err.Error(), "unclosed here-document"))
+}
+
+// run parses and runs one line in the interpreter.
+func (s *Shell) run(ctx context.Context, line string, stdin io.Reader, stdout, stderr io.Writer) int {
+	f, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(line), "")
+	if err == nil {
+		err = prepare(f)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "labsh: %v\n", err)
 		return 2
 	}
-	if len(words) == 0 {
-		if redir.path != "" {
-			fmt.Fprintln(stderr, "labsh: a redirection needs a command")
-			return 2
-		}
+	if len(f.Stmts) == 0 {
 		return 0
 	}
-	name := words[0]
-	c, ok := commands[name]
-	if !ok {
-		fmt.Fprintf(stderr, "%s: command not found (type help for the list of commands)\n", name)
-		return 127
+	ls := &lineState{goroutines: runtime.NumGoroutine()}
+	// The line's commands, background jobs (&) too, end with the line.
+	ctx, cancel := context.WithCancel(context.WithValue(ctx, lineKey{}, ls))
+	defer cancel()
+	out, errw := &limitedWriter{w: stdout, ls: ls}, &limitedWriter{w: stderr, ls: ls}
+	if err := interp.StdIO(stdin, out, errw)(s.runner); err != nil {
+		fmt.Fprintf(stderr, "labsh: %v\n", err)
+		return 2
 	}
-	out := stdout
-	if redir.path != "" {
-		rel, err := s.resolve(redir.path)
-		if err != nil {
-			fmt.Fprintf(stderr, "labsh: %s: %v\n", redir.path, err)
-			return 1
+	defer interp.StdIO(nil, io.Discard, io.Discard)(s.runner)
+	err = s.runner.Run(ctx, f)
+	if code, ok := interp.IsExitStatus(err); ok {
+		if s.runner.Exited() {
+			s.exiting = true
 		}
-		flag := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-		if redir.append {
-			flag = os.O_WRONLY | os.O_CREATE | os.O_APPEND
-		}
-		f, err := s.root.OpenFile(rel, flag, 0o644)
-		if err != nil {
-			fmt.Fprintf(stderr, "labsh: %s: %s\n", redir.path, errText(err))
-			return 1
-		}
-		defer f.Close()
-		out = f
+		return int(code)
 	}
-	return c.run(s, &call{ctx: ctx, name: name, args: words[1:], out: out, err: stderr})
+	switch {
+	case err == nil:
+		if s.runner.Exited() {
+			s.exiting = true
+		}
+		return 0
+	case errors.Is(err, errLimit):
+		fmt.Fprintf(stderr, "\nlabsh: stopped: %v\n", strings.TrimPrefix(err.Error(), "limit: "))
+		fresh := &lineState{goroutines: runtime.NumGoroutine()}
+		s.dropBigVars(context.WithValue(context.WithoutCancel(ctx), lineKey{}, fresh), stderr)
+		return 124
+	case ctx.Err() != nil:
+		return 130
+	}
+	fmt.Fprintf(stderr, "labsh: %v\n", err)
+	return 2
 }
 
 // call is one command invocation.
 type call struct {
 	ctx  context.Context
+	sh   *Shell
 	name string
 	args []string
+	in   io.Reader
 	out  io.Writer
 	err  io.Writer
+	dir  string // the working directory, virtual (/home/alice/...)
 }
 
 func (c *call) failf(format string, a ...any) int {
@@ -292,13 +387,22 @@ func (c *call) failf(format string, a ...any) int {
 	return 1
 }
 
+// resolveFrom turns a user path into a path relative to the home.
+func (c *call) resolve(p string) (string, error) {
+	dir := c.dir
+	if dir == "" {
+		dir = c.sh.home
+	}
+	return c.sh.resolveFrom(dir, p)
+}
+
 // errEscape is what any path outside the home gets.
 var errEscape = errors.New("permission denied (the lab shell only reaches your home)")
 
-// resolve turns a user path into a path relative to the home for os.Root.
+// resolveFrom turns a user path into a path relative to the home for os.Root.
 // ~ and /home/<user> name the home; any other absolute path, or a ".."
 // above the home, is refused.
-func (s *Shell) resolve(p string) (string, error) {
+func (s *Shell) resolveFrom(dir, p string) (string, error) {
 	if p == "" {
 		return "", errors.New("empty path")
 	}
@@ -308,24 +412,9 @@ func (s *Shell) resolve(p string) (string, error) {
 	case strings.HasPrefix(p, "~/"):
 		p = s.home + p[1:]
 	case !strings.HasPrefix(p, "/"):
-		p = path.Join(s.virtualCwd(), p)
+		p = path.Join(dir, p)
 	}
-	p = path.Clean(p)
-	if p == s.home {
-		return ".", nil
-	}
-	if !strings.HasPrefix(p, s.home+"/") {
-		return "", errEscape
-	}
-	return strings.TrimPrefix(p, s.home+"/"), nil
-}
-
-// virtualCwd is the working directory as the user sees it.
-func (s *Shell) virtualCwd() string {
-	if s.cwd == "." {
-		return s.home
-	}
-	return s.home + "/" + s.cwd
+	return s.relOf(p)
 }
 
 // errText shortens an os error to what a shell prints.
@@ -420,6 +509,16 @@ func (c *ctrlCReader) Read(p []byte) (int, error) {
 					c.buf = append(c.buf, b)
 				}
 				in = in[1:]
+				if b == '\r' && len(in) > 0 && (in[0] == '\n' || in[0] == 0) {
+					c.buf = append(c.buf, '\n')
+					in = in[1:]
+				}
+				if u, ok := c.r.(interface{ unread([]byte) }); ok && (b == '\r' || b == '\n' || b == 3) {
+					// The line ends here: what follows is typed ahead for
+					// the command (its standard input), not for the editor.
+					u.unread(in)
+					break
+				}
 				continue
 			}
 			if !utf8.FullRune(in) {

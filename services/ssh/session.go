@@ -161,7 +161,11 @@ func (s *Service) handleSession(sess glssh.Session) {
 		if args := sess.Command(); isSCP(args) && !isPty {
 			code = s.runSCP(sess, user, args)
 		} else {
-			code = s.exec(ctx, sh, cmd, sess, stderr)
+			var stdin io.Reader
+			if !isPty {
+				stdin = sess // ssh host 'cat > f' < f
+			}
+			code = s.exec(ctx, sh, cmd, stdin, sess, stderr)
 		}
 		log.Info("ssh exec", "command", cmd, "status", code)
 		if reg != nil {
@@ -204,12 +208,12 @@ func (s *Service) track(w io.Writer, on bool) {
 
 // exec runs one command line in the lab shell. scp here means a legacy
 // scp that cannot run (on a PTY, or typed in a script).
-func (s *Service) exec(ctx context.Context, sh *shell.Shell, cmd string, stdout, stderr io.Writer) int {
+func (s *Service) exec(ctx context.Context, sh *shell.Shell, cmd string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if isSCP(strings.Fields(cmd)) {
 		fmt.Fprintln(stderr, "labd: scp runs only as the server side of an scp client (scp -t/-f, without a PTY); use scp, sftp or FileZilla from your machine")
 		return 1
 	}
-	return sh.Exec(ctx, cmd, stdout, stderr)
+	return sh.ExecIO(ctx, cmd, stdin, stdout, stderr)
 }
 
 // lines runs the lab shell over a pipe (ssh -T, ssh host < script): each
@@ -219,14 +223,24 @@ func (s *Service) lines(ctx context.Context, sh *shell.Shell, sess glssh.Session
 	sc := bufio.NewScanner(sess)
 	sc.Buffer(make([]byte, 4096), 64<<10)
 	code := 0
+	var pending string
 	for ctx.Err() == nil && sc.Scan() {
 		line := strings.TrimRight(sc.Text(), "\r")
-		if f := strings.Fields(line); len(f) > 0 && (f[0] == "exit" || f[0] == "logout") {
+		if f := strings.Fields(line); pending == "" && len(f) > 0 && (f[0] == "exit" || f[0] == "logout") {
 			return code
 		}
-		if strings.TrimSpace(line) != "" {
-			code = s.exec(ctx, sh, line, sess, sess.Stderr())
+		// A loop or a here-document spans lines: run it once complete.
+		pending += line + "\n"
+		if sh.Incomplete(pending) && len(pending) < 64<<10 {
+			continue
 		}
+		if strings.TrimSpace(pending) != "" {
+			code = s.exec(ctx, sh, pending, nil, sess, sess.Stderr())
+		}
+		pending = ""
+	}
+	if strings.TrimSpace(pending) != "" {
+		code = s.exec(ctx, sh, pending, nil, sess, sess.Stderr())
 	}
 	if err := sc.Err(); err != nil {
 		fmt.Fprintf(sess.Stderr(), "labsh: %v\n", err)

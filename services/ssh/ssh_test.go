@@ -360,6 +360,12 @@ func TestExec(t *testing.T) {
 		{cmd: "ls", stdout: "public_html", contains: true},
 		{cmd: "frobnicate", status: 127, stderr: "frobnicate: command not found"},
 		{cmd: "cat /etc/passwd", status: 1, stderr: "permission denied"},
+		// Shell syntax, and the status of the line as the exit status.
+		{cmd: "true"},
+		{cmd: "false", status: 1},
+		{cmd: "exit 3", status: 3},
+		{cmd: "ls | cat; echo $HOME", stdout: "public_html/\n/home/alice\n"},
+		{cmd: "for i in 1 2; do echo $i; done && cat nothere 2>&1", status: 1, stdout: "1\n2\ncat: nothere: No such file or directory\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.cmd, func(t *testing.T) {
@@ -388,6 +394,19 @@ func TestExec(t *testing.T) {
 				t.Errorf("stderr %q, want %q in it", eb.String(), tc.stderr)
 			}
 		})
+	}
+	// Without a PTY, the standard input of ssh reaches the command.
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Stdin = strings.NewReader("from stdin\n")
+	if err := s.Run("cat > in.txt"); err != nil {
+		t.Errorf("cat > in.txt: %v", err)
+	}
+	s.Close()
+	if b, err := os.ReadFile(filepath.Join(e.deps.Layout.Home("alice"), "in.txt")); err != nil || string(b) != "from stdin\n" {
+		t.Errorf("in.txt = %q, %v", b, err)
 	}
 	// A file written by one exec is there for the next: same home.
 	runCmd(t, c, "echo persisted > note.txt")
@@ -1019,5 +1038,48 @@ func TestSFTPPub(t *testing.T) {
 		if err := sc.RemoveDirectory("/pub"); err == nil {
 			t.Error("rmdir /pub accepted")
 		}
+	}
+}
+
+// TestPTYCtrlC: Ctrl-C on the PTY ends a running loop, not the session.
+func TestPTYCtrlC(t *testing.T) {
+	e := start(t, nil)
+	c := e.login(t)
+	tm := openPTY(t, c, nil)
+	prompt := "alice@labd:~$ "
+	tm.until(prompt)
+	tm.send("while true; do :; done\r")
+	tm.until("done\r\n")
+	tm.send("\x03")
+	tm.until("^C\r\n" + prompt)
+	tm.send("echo still $USER\r")
+	tm.until("still alice\r\n" + prompt)
+	tm.send("exit\r")
+	if err := tm.s.Wait(); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+}
+
+// TestScriptOverStdin: ssh -T host < script runs loops and here-documents
+// that span lines.
+func TestScriptOverStdin(t *testing.T) {
+	e := start(t, nil)
+	c := e.login(t)
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var o bytes.Buffer
+	s.Stdout = &o
+	s.Stdin = strings.NewReader("for i in 1 2\ndo\n  echo x$i\ndone\ncat <<EOF\nhd $USER\nEOF\n")
+	if err := s.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Wait(); err != nil {
+		t.Errorf("script: %v", err)
+	}
+	if o.String() != "x1\nx2\nhd alice\n" {
+		t.Errorf("script output %q", o.String())
 	}
 }

@@ -536,3 +536,33 @@ func TestShutdownWarns(t *testing.T) {
 		t.Fatal("shutdown waited for its deadline, not for the session to end")
 	}
 }
+
+// TestShellSyntaxOverTelnet: pipelines, redirections, loops and Ctrl-C in
+// a negotiated Telnet session.
+func TestShellSyntaxOverTelnet(t *testing.T) {
+	addr, _, _ := start(t, nil)
+	cl := dial(t, addr)
+	cl.negotiate()
+	cl.expect("login: ")
+	cl.sendString("alice\r\n")
+	cl.expect("Password: ")
+	cl.sendString("alice\r\n")
+	prompt := "alice@labd:~$ "
+	cl.expect(prompt)
+	cl.sendString("echo a > f; echo b >> f; cat < f | wc -l\r\n")
+	if out := cl.expect(prompt); !strings.Contains(out, "\r\n2\r\n") {
+		t.Errorf("pipeline: %q", out)
+	}
+	cl.sendString("for i in 1 2 3; do echo n$i; done | grep -c n 2>&1\r\n")
+	if out := cl.expect(prompt); !strings.Contains(out, "\r\n3\r\n") {
+		t.Errorf("loop: %q", out)
+	}
+	cl.sendString("while true; do :; done\r\n")
+	cl.expect("done\r\n")
+	cl.send(3) // Ctrl-C
+	cl.expect("^C\r\n" + prompt)
+	cl.sendString("echo still $USER\r\n")
+	if out := cl.expect(prompt); !strings.Contains(out, "still alice\r\n") {
+		t.Errorf("after Ctrl-C: %q", out)
+	}
+}

@@ -1,0 +1,364 @@
+package shell
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// inbox holds the bytes typed on the terminal. One goroutine reads the
+// client's stream all the time, so that Ctrl-C is seen while a command
+// runs; the line editor (at the prompt) or the running command (its
+// standard input, or the editor in raw mode) takes the bytes from here.
+type inbox struct {
+	mu     sync.Mutex
+	buf    []byte
+	err    error
+	notify chan struct{}
+}
+
+func newInbox(r io.Reader) *inbox {
+	in := &inbox{notify: make(chan struct{}, 1)}
+	go func() {
+		tmp := make([]byte, 4096)
+		for {
+			n, err := r.Read(tmp)
+			in.mu.Lock()
+			if len(in.buf) < 1<<20 { // typed ahead beyond 1 MiB is dropped
+				in.buf = append(in.buf, tmp[:n]...)
+			}
+			if err != nil {
+				in.err = err
+			}
+			in.mu.Unlock()
+			in.signal()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return in
+}
+
+func (in *inbox) signal() {
+	select {
+	case in.notify <- struct{}{}:
+	default:
+	}
+}
+
+var errStopped = errors.New("stopped")
+
+// take returns what was typed, waiting for it until stop is closed.
+func (in *inbox) take(stop <-chan struct{}) ([]byte, error) {
+	for {
+		in.mu.Lock()
+		if len(in.buf) > 0 {
+			b := in.buf
+			in.buf = nil
+			in.mu.Unlock()
+			return b, nil
+		}
+		err := in.err
+		in.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case <-in.notify:
+		case <-stop:
+			return nil, errStopped
+		}
+	}
+}
+
+// unread puts bytes back in front.
+func (in *inbox) unread(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	in.mu.Lock()
+	in.buf = append(append([]byte(nil), b...), in.buf...)
+	in.mu.Unlock()
+	in.signal()
+}
+
+// Read is the line editor's view: it blocks until bytes come.
+func (in *inbox) Read(p []byte) (int, error) {
+	b, err := in.take(nil)
+	if err != nil {
+		return 0, err
+	}
+	n := copy(p, b)
+	in.unread(b[n:])
+	return n, nil
+}
+
+// tty is the terminal while a command line runs: it turns what is typed
+// into the command's standard input like a Unix tty in canonical mode
+// (echo, backspace, Enter sends the line, Ctrl-D ends the input, Ctrl-C
+// interrupts the line), or hands the raw bytes to a full-screen program.
+type tty struct {
+	in     *inbox
+	out    io.Writer // the terminal, for echo
+	echo   bool      // false when the client echoes itself (line mode)
+	width  int
+	height int
+	mu     sync.Mutex
+	raw    chan []byte // non-nil while a program reads raw bytes
+	silent atomic.Bool // no echo while a password is typed
+	// partial is what was typed since the last line went to the command:
+	// a full-screen program started then gets these keys.
+	partial  []byte
+	resizeCh chan WindowSize
+}
+
+// session runs while one command line runs: it returns the command's
+// standard input and a function that ends the session.
+func (t *tty) session(cancel context.CancelFunc) (*os.File, func()) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, func() {}
+	}
+	lines := make(chan []byte, 256)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // writes to the pipe, so that a full pipe never blocks Ctrl-C
+		defer pw.Close()
+		for b := range lines {
+			if b == nil {
+				return // Ctrl-D
+			}
+			if _, err := pw.Write(b); err != nil {
+				for range lines {
+				}
+				return
+			}
+		}
+	}()
+	go func() {
+		defer close(done)
+		defer close(lines)
+		var line []byte
+		eof := false
+		lastCR := false
+		send := func(b []byte) {
+			if eof {
+				return
+			}
+			select {
+			case lines <- b:
+			default: // the command does not read: drop
+			}
+		}
+		for {
+			b, err := t.in.take(stop)
+			if err != nil {
+				if !errors.Is(err, errStopped) {
+					send(nil) // the client closed its side: end of input
+					<-stop
+				}
+				return
+			}
+			t.mu.Lock()
+			raw := t.raw
+			t.mu.Unlock()
+			if raw != nil {
+				select {
+				case raw <- b:
+				case <-stop:
+					t.in.unread(b)
+					return
+				}
+				continue
+			}
+			for i := 0; i < len(b); i++ {
+				c := b[i]
+				t.mu.Lock()
+				if len(t.partial) < maxLine {
+					t.partial = append(t.partial, c)
+				}
+				t.mu.Unlock()
+				if lastCR && (c == '\n' || c == 0) {
+					lastCR = false
+					continue
+				}
+				lastCR = c == '\r'
+				switch c {
+				case 3: // Ctrl-C
+					t.write("^C\r\n")
+					line = line[:0]
+					t.clearPartial()
+					cancel()
+				case 4: // Ctrl-D
+					if len(line) == 0 {
+						send(nil)
+						eof = true
+					} else {
+						send(append([]byte(nil), line...))
+						line = line[:0]
+					}
+					t.clearPartial()
+				case '\r', '\n':
+					t.write("\r\n")
+					send(append(append([]byte(nil), line...), '\n'))
+					line = line[:0]
+					t.clearPartial()
+				case 8, 127:
+					if len(line) > 0 {
+						_, size := utf8.DecodeLastRune(line)
+						line = line[:len(line)-size]
+						t.write("\b \b")
+					}
+				case 0x1b: // an escape sequence (arrows): skipped
+					i++
+					if i < len(b) && (b[i] == '[' || b[i] == 'O') {
+						for i+1 < len(b) && (b[i+1] < 0x40 || b[i+1] > 0x7e) {
+							i++
+						}
+						i++
+					}
+				default:
+					if c < 32 && c != '\t' {
+						continue
+					}
+					if len(line) < maxLine {
+						line = append(line, c)
+						t.write(string(c))
+					}
+				}
+			}
+		}
+	}()
+	return pr, func() {
+		close(stop)
+		<-done
+		// What the command did not read goes back to the shell, as a
+		// tty keeps typed-ahead lines for the next reader.
+		_ = pr.SetReadDeadline(time.Now().Add(time.Second))
+		rest, _ := io.ReadAll(io.LimitReader(pr, 1<<20))
+		pr.Close()
+		t.mu.Lock()
+		rest = append(rest, t.partial...) // a line begun but not ended
+		t.partial = nil
+		t.mu.Unlock()
+		t.in.unread(rest)
+	}
+}
+
+func (t *tty) clearPartial() {
+	t.mu.Lock()
+	t.partial = nil
+	t.mu.Unlock()
+}
+
+func (t *tty) write(s string) {
+	if t.echo && !t.silent.Load() {
+		io.WriteString(t.out, s)
+	}
+}
+
+// rawMode hands the bytes typed to f (a full-screen program) until it
+// returns. Outside an interactive terminal it fails.
+func (s *Shell) rawMode(ctx context.Context, f func(keys <-chan []byte, out io.Writer, width, height int) error) error {
+	t := s.tty
+	if t == nil || !t.echo {
+		return errors.New("this needs an interactive terminal (ssh -t, or a Telnet client in character mode)")
+	}
+	ch := make(chan []byte, 1)
+	t.mu.Lock()
+	t.raw = ch
+	if len(t.partial) > 0 {
+		// Typed before the program started (edit f, then keys at once).
+		ch <- t.partial
+		t.partial = nil
+	}
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		t.raw = nil
+		t.mu.Unlock()
+	}()
+	return f(ch, t.out, t.width, t.height)
+}
+
+// readerCtx makes reads of a pipe end when ctx ends (Ctrl-C on cat).
+func readerCtx(ctx context.Context, r io.Reader) io.Reader {
+	f, ok := r.(*os.File)
+	if !ok || f == nil {
+		return r
+	}
+	return &ctxFile{ctx: ctx, f: f}
+}
+
+type ctxFile struct {
+	ctx context.Context
+	f   *os.File
+}
+
+func (c *ctxFile) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	stop := context.AfterFunc(c.ctx, func() { _ = c.f.SetReadDeadline(time.Now()) })
+	n, err := c.f.Read(p)
+	if !stop() {
+		_ = c.f.SetReadDeadline(time.Time{})
+		if n == 0 && err != nil {
+			err = c.ctx.Err()
+		}
+	}
+	return n, err
+}
+
+// flushWriter sends a command's output to the terminal in few writes (one
+// segment in Wireshark for a short output) yet without waiting for the end
+// of the command: what is written is sent within 20 ms.
+type flushWriter struct {
+	mu    sync.Mutex
+	w     io.Writer
+	buf   []byte
+	timer *time.Timer
+	err   error
+}
+
+func (f *flushWriter) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return 0, f.err
+	}
+	f.buf = append(f.buf, p...)
+	if len(f.buf) >= 16<<10 {
+		f.flushLocked()
+	} else if f.timer == nil {
+		f.timer = time.AfterFunc(20*time.Millisecond, func() { f.Flush() })
+	}
+	return len(p), f.err
+}
+
+// Flush sends what is buffered.
+func (f *flushWriter) Flush() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.flushLocked()
+	return f.err
+}
+
+func (f *flushWriter) flushLocked() {
+	if f.timer != nil {
+		f.timer.Stop()
+		f.timer = nil
+	}
+	if len(f.buf) == 0 || f.err != nil {
+		f.buf = f.buf[:0]
+		return
+	}
+	_, f.err = f.w.Write(f.buf)
+	f.buf = f.buf[:0]
+}
