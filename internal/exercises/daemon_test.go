@@ -142,3 +142,12 @@ func TestFTPActiveAndTFTPBinary(t *testing.T) {
 	// alice alone is logged in from 127.0.0.1 (her FTP sessions).
 	waitStatus(t, d, "alice", "tftp-binary", "done")
 }
+
+// runInput runs a client with the given standard input and returns its
+// standard output.
+func runInput(name, stdin string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.Output()
+	return string(out), err
+}
