@@ -75,8 +75,9 @@ var tcpServices = []string{"http", "https", "ftp", "ftp-data", "ssh", "telnet", 
 
 // Kinds lists every fault labd can inject.
 var Kinds = []Kind{
-	// TFTP loss and duplication need the packets themselves, which
-	// pin/tftp v3.1.0 sends from a socket of its own: not offered yet.
+	// pin/tftp v3.1.0 sends from a socket of its own: loss is a kernel
+	// filter on that socket (incoming datagrams), duplication is not offered.
+	{"tftp", "loss", "drop a share of the ACKs (downloads) or DATA (uploads) reaching labd: retransmissions follow", []Param{{"percent", "20", intIn(1, 90)}}},
 	{"tftp", "delay", "delay each DATA packet (beyond the client's timeout, it retransmits its ACK)", []Param{{"ms", "200", intIn(1, 10000)}}},
 	{"dns", "servfail", "answer SERVFAIL (for one name, or every name)", []Param{{"name", "", nil}}},
 	{"dns", "refused", "answer REFUSED (for one name, or every name)", []Param{{"name", "", nil}}},

@@ -145,7 +145,7 @@ func (s *Service) newServer() *pintftp.Server {
 	// Retransmit as soon as the timeout expires (the default adds a
 	// random sleep of up to 1 s on top).
 	srv.SetBackoff(func(int) time.Duration { return 0 })
-	srv.SetHook(hook{s.log})
+	srv.SetHook(hook{s.log, s.deps.Sessions})
 	return srv
 }
 
@@ -235,13 +235,37 @@ func (s *Service) Shutdown(ctx context.Context) error {
 
 // hook logs what the library reports outside any handler (unparsable
 // requests); transfers are logged by labd's handlers.
-type hook struct{ log *slog.Logger }
+type hook struct {
+	log *slog.Logger
+	reg *sessions.Registry
+}
 
-func (h hook) OnSuccess(pintftp.TransferStats) {}
+func (h hook) OnSuccess(st pintftp.TransferStats) { h.retransmissions(st) }
 
 func (h hook) OnFailure(st pintftp.TransferStats, err error) {
 	if st.Filename == "" && err != nil {
 		h.log.Debug("tftp: bad datagram ignored", "err", err)
+	}
+	h.retransmissions(st)
+}
+
+// retransmissions notes on the transfer's session how many DATA packets
+// labd sent again after a timeout (a lossy link, or the loss fault): the
+// library counts them, labd's handlers cannot see them.
+func (h hook) retransmissions(st pintftp.TransferStats) {
+	extra := st.DatagramsSent - st.DatagramsAcked
+	if h.reg == nil || extra <= 0 || st.RemoteAddr == nil {
+		return
+	}
+	remote := net.JoinHostPort(st.RemoteAddr.String(), strconv.Itoa(st.Tid))
+	list := h.reg.List()
+	for i := len(list) - 1; i >= 0; i-- {
+		if in := list[i]; in.Proto == "tftp" && in.Remote == remote {
+			if s, ok := h.reg.Get(in.ID); ok {
+				s.Notef("%d DATA packets sent for %d acknowledged: %d sent again after a timeout", st.DatagramsSent, st.DatagramsAcked, extra)
+			}
+			return
+		}
 	}
 }
 
@@ -304,6 +328,7 @@ func (s *Service) begin(x any, filename, dir string) *transfer {
 	}
 	t.sess = s.deps.Sessions.Open("tftp", "udp", local, t.remote.String())
 	t.sess.SetAttr("file", filename)
+	t.applyLoss()
 	t.wl = wireLog{t: t, reqLocal: s.requestLocal(t, local)}
 	op := uint16(opRRQ)
 	if dir == "write" {
