@@ -201,3 +201,36 @@ func TestTFTPLossWithCurl(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// Under the duplicate fault, tftp clients still get the file unchanged:
+// a block received twice is acknowledged, not written twice.
+func TestTFTPDuplicate(t *testing.T) {
+	d := labtest.StartDaemon(t, labtest.Config(t))
+	data := bytes.Repeat([]byte("once is enough\n"), 400) // 6 KB: 12 blocks
+	if err := os.WriteFile(filepath.Join(d.Deps.Layout.Pub(), "twice.txt"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set(t, d, faults.Fault{Service: "tftp", Kind: "duplicate", Params: map[string]string{"percent": "100"}})
+	port := labtest.Port(t, d.Addr(t, "tftp", "udp"))
+	for _, get := range []func(dst string){
+		func(dst string) {
+			labtest.RunTool(t, "curl", "-s", "-S", "-o", dst, "tftp://127.0.0.1:"+port+"/twice.txt")
+		},
+		func(dst string) {
+			labtest.RunTool(t, "atftp", "-g", "-r", "twice.txt", "-l", dst, "127.0.0.1", port)
+		},
+	} {
+		dst := filepath.Join(t.TempDir(), "twice.txt")
+		get(dst)
+		if got, err := os.ReadFile(dst); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("file under duplication: %d bytes, %v", len(got), err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(notes(d, "tftp"), "DATA blocks were sent twice") {
+		if time.Now().After(deadline) {
+			t.Fatalf("duplication not in the transcript:\n%s", notes(d, "tftp"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

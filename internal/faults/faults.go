@@ -76,7 +76,9 @@ var tcpServices = []string{"http", "https", "ftp", "ftp-data", "ssh", "telnet", 
 // Kinds lists every fault labd can inject.
 var Kinds = []Kind{
 	// pin/tftp v3.1.0 sends from a socket of its own: loss is a kernel
-	// filter on that socket (incoming datagrams), duplication is not offered.
+	// filter on that socket (incoming datagrams), duplication a copy of the
+	// block labd sends itself from that socket.
+	{"tftp", "duplicate", "send a share of the DATA blocks of downloads twice (the Sorcerer's Apprentice lesson)", []Param{{"percent", "20", intIn(1, 100)}}},
 	{"tftp", "loss", "drop a share of the ACKs (downloads) or DATA (uploads) reaching labd: retransmissions follow", []Param{{"percent", "20", intIn(1, 90)}}},
 	{"tftp", "delay", "delay each DATA packet (beyond the client's timeout, it retransmits its ACK)", []Param{{"ms", "200", intIn(1, 10000)}}},
 	{"dns", "servfail", "answer SERVFAIL (for one name, or every name)", []Param{{"name", "", nil}}},

@@ -14,7 +14,7 @@ func TestAddValidates(t *testing.T) {
 		want string
 	}{
 		{Fault{Service: "gopher", Kind: "loss"}, 0, "no faults for service"},
-		{Fault{Service: "tftp", Kind: "explode"}, 0, "its kinds: loss, delay"},
+		{Fault{Service: "tftp", Kind: "explode"}, 0, "its kinds: duplicate, loss, delay"},
 		{Fault{Service: "dns", Kind: "drop", Params: map[string]string{"percent": "200"}}, 0, "from 1 to 100"},
 		{Fault{Service: "dns", Kind: "drop", Params: map[string]string{"pct": "20"}}, 0, `unknown parameter "pct"; it takes percent`},
 		{Fault{Service: "http", Kind: "cut", Params: map[string]string{"x": "1"}}, 0, "takes no parameters"},

@@ -1,9 +1,13 @@
 package tftp
 
 import (
+	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
+	"math/rand/v2"
 	"net"
+	"time"
 
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -75,4 +79,68 @@ func lossFilter(percent int) ([]unix.SockFilter, error) {
 		out[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
 	}
 	return out, nil
+}
+
+// dupReader serves the tftp duplicate fault on downloads: it sees the
+// file's bytes as the library reads them for each DATA block (the library
+// fills one block per io.ReadFull, so the first Read's size is the block
+// size) and, for the given share of blocks, sends a copy of the DATA
+// packet from the transfer's socket shortly after the library sent it.
+// The client receives the block twice (RFC 1123 4.2.3.1's Sorcerer's
+// Apprentice lesson): it must not answer both.
+type dupReader struct {
+	r       io.Reader
+	t       *transfer
+	percent int
+	blk     int
+	block   uint16
+	cur     []byte
+	sent    int
+}
+
+func (d *dupReader) Read(p []byte) (int, error) {
+	if d.blk == 0 {
+		d.blk = len(p)
+		d.block = 1
+	}
+	n, err := d.r.Read(p)
+	d.cur = append(d.cur, p[:n]...)
+	for len(d.cur) >= d.blk {
+		d.maybeDup(d.cur[:d.blk])
+		d.cur = d.cur[d.blk:]
+	}
+	if err == io.EOF {
+		// The last block is short (possibly empty).
+		d.maybeDup(d.cur)
+		d.cur = nil
+	}
+	return n, err
+}
+
+func (d *dupReader) maybeDup(data []byte) {
+	block := d.block
+	d.block++
+	if rand.IntN(100) >= d.percent || d.t.conn == nil {
+		return
+	}
+	pkt := make([]byte, 4+len(data))
+	binary.BigEndian.PutUint16(pkt[0:2], opDATA)
+	binary.BigEndian.PutUint16(pkt[2:4], block)
+	copy(pkt[4:], data)
+	d.sent++
+	remote := d.t.remote
+	conn := d.t.conn
+	// After the library's own send of this block, which follows the read.
+	time.AfterFunc(20*time.Millisecond, func() { _, _ = conn.WriteToUDP(pkt, &remote) })
+}
+
+// applyDuplicate wraps the download reader when the duplicate fault is on.
+func (t *transfer) applyDuplicate(r io.Reader) (io.Reader, *dupReader) {
+	f, ok := t.s.deps.Faults.Match("tftp", "duplicate", "", t.remote.String())
+	if !ok || t.conn == nil {
+		return r, nil
+	}
+	t.sess.Notef("fault %d (%s): about %d%% of the DATA blocks are sent twice", f.ID, f, f.Int("percent"))
+	d := &dupReader{r: r, t: t, percent: f.Int("percent")}
+	return d, d
 }

@@ -592,8 +592,12 @@ func (s *Service) handleRead(filename string, rf io.ReaderFrom) (err error) {
 		t.finish("ok")
 		return nil
 	}
+	wr, dup := t.applyDuplicate(wr)
 	t.started = true
 	_, err = rf.ReadFrom(wr)
+	if dup != nil && dup.sent > 0 {
+		t.sess.Notef("%d DATA blocks were sent twice", dup.sent)
+	}
 	if err != nil {
 		return t.fail(err)
 	}
