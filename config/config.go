@@ -72,6 +72,9 @@ type Server struct {
 	GracePeriod Duration `yaml:"grace_period"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
+	// Language of what labd writes for people (en or fr); empty: from the
+	// environment (see Lang).
+	Language string `yaml:"language"`
 }
 
 // TLS names the certificate every TLS listener uses. Empty fields mean a CA

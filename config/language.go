@@ -1,0 +1,48 @@
+package config
+
+import (
+	"os"
+	"strings"
+)
+
+// Languages are the values server.language accepts.
+var Languages = []string{"en", "fr"}
+
+// Lang is the language labd writes in for people: server.language, or when
+// it is empty the one the environment asks for (LanguageFromEnv), so that a
+// host installed in French speaks French without a setting.
+func (s Server) Lang() string {
+	if s.Language != "" {
+		return s.Language
+	}
+	return LanguageFromEnv(os.Getenv)
+}
+
+// LanguageFromEnv follows the POSIX precedence LC_ALL, LC_MESSAGES, LANG:
+// the first one set decides, "fr" or "fr_FR.UTF-8" give French, anything
+// else (C, POSIX, en_US...) English.
+func LanguageFromEnv(getenv func(string) string) string {
+	for _, k := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		v := getenv(k)
+		if v == "" {
+			continue
+		}
+		if strings.HasPrefix(strings.ToLower(v), "fr") {
+			return "fr"
+		}
+		return "en"
+	}
+	return "en"
+}
+
+func validateLanguage(v *validator, lang string) {
+	if lang == "" {
+		return
+	}
+	for _, l := range Languages {
+		if lang == l {
+			return
+		}
+	}
+	v.errorf("server.language", "%q is not one of en, fr (empty: from LANG)", lang)
+}
