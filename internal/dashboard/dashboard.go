@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"labd/config"
+	"labd/internal/i18n"
 	"labd/internal/service"
 )
 
@@ -50,6 +51,8 @@ type Dashboard struct {
 	log  *slog.Logger
 	mux  *http.ServeMux
 	tmpl map[string]*template.Template
+	// tr speaks server.language in the pages and their messages.
+	tr *i18n.Printer
 	// FailDelay slows down wrong logins (tests shrink it).
 	FailDelay time.Duration
 
@@ -128,6 +131,7 @@ func New(deps service.Deps) (*Dashboard, error) {
 		sessions:  map[string]*login{},
 		failures:  map[string]*failures{},
 		FailDelay: time.Second,
+		tr:        i18n.New(deps.Config.Server.Lang()),
 	}
 	if d.log == nil {
 		d.log = slog.Default()
@@ -310,17 +314,17 @@ func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
 	if d.lockedOut(ip) {
 		d.log.Warn("dashboard login refused: too many failures", "remote", r.RemoteAddr)
 		d.render(w, r, http.StatusTooManyRequests, "login", map[string]any{"Next": next, "User": name, "Student": isMe(next),
-			"Error": "Too many failed logins from your address: wait ten minutes."})
+			"Error": d.tr.T("Too many failed logins from your address: wait ten minutes.")})
 		return
 	}
 	u, err := d.deps.Store.Authenticate(r.Context(), "http-admin", name, pass)
 	// Students log in for their own page only (me.go).
 	if err != nil || (!u.Admin && !isMe(next)) {
 		d.failed(ip)
-		msg := "Wrong user name or password."
+		msg := d.tr.T("Wrong user name or password.")
 		status := http.StatusUnauthorized
 		if err == nil {
-			msg = "User " + u.Name + " is not an administrator. Create one with: labd user add teacher --admin. Students: your own sessions are at /labd/me."
+			msg = d.tr.T("User %s is not an administrator. Create one with: labd user add teacher --admin. Students: your own sessions are at /labd/me.", u.Name)
 			status = http.StatusForbidden
 		}
 		d.log.Warn("dashboard login refused", "user", name, "remote", r.RemoteAddr, "admin", err == nil)
