@@ -278,6 +278,38 @@ var frDashboard = map[string]string{
 	"Service Unavailable":   "Service indisponible",
 }
 
-var frStart = map[string]string{}
+// frStart is the start page of the HTTP service (services/http).
+var frStart = map[string]string{
+	"%s: a labd lab host": "%s : un serveur de TP labd",
+	": HTTP Basic authentication with your lab user name and password":        " : authentification HTTP Basic avec votre nom d'utilisateur et votre mot de passe du TP",
+	": any status code from 200 to 599":                                       " : n'importe quel code d'état de 200 à 599",
+	": the <code>public_html</code> folder of %s":                             " : le dossier <code>public_html</code> de %s",
+	": the lab CA; trust it once and every TLS service of this host verifies": " : l'autorité de certification du TP ; faites-lui confiance une fois et chaque service TLS de ce serveur se vérifie",
+	": your request exactly as the server received it":                        " : votre requête exactement telle que le serveur l'a reçue",
+	"Apple devices:":         "Appareils Apple :",
+	"Back to the start page": "Retour à la page d'accueil",
+	"Every service below is a real server; connect with your usual clients and watch the exchanges in Wireshark.": "Chaque service ci-dessous est un vrai serveur ; connectez-vous avec vos clients habituels et observez les échanges dans Wireshark.",
+	"Mail clients":     "Clients de messagerie",
+	"Pages to explore": "Pages à explorer",
+	"The mail and DNS domain is <code>%s</code>.":                                                                        "Le domaine de courriel et DNS est <code>%s</code>.",
+	"This host runs <strong>labd</strong>: one daemon that is a whole small Internet for the networking class.":          "Ce serveur fait tourner <strong>labd</strong> : un seul démon qui forme à lui seul un petit Internet complet pour le cours de réseaux.",
+	"This is a %s answer to <code>%s %s</code>.":                                                                         "Ceci est une réponse de type %s à <code>%s %s</code>.",
+	"Thunderbird's account wizard needs only the address (<code>alice@%s</code>) and the password: it finds the rest in": "L'assistant de création de compte de Thunderbird n'a besoin que de l'adresse (<code>alice@%s</code>) et du mot de passe : il trouve le reste dans",
+	"Try": "Essayer",
+	"Use the host name <code>%s</code>, not an IP address: mail clients (Thunderbird, fetchmail, mbsync, s-nail)": "Utilisez le nom d'hôte <code>%s</code>, pas une adresse IP : les clients de messagerie (Thunderbird, fetchmail, mbsync, s-nail)",
+	"and": "et",
+	"check the certificate's names. It resolves through this host's DNS service, or add a line": "vérifient les noms du certificat. Il se résout par le service DNS de ce serveur, ou bien ajoutez une ligne",
+	"to <code>/etc/hosts</code>.": "à <code>/etc/hosts</code>.",
+	"1xx informational":           "1xx (information)",
+	"2xx success":                 "2xx (succès)",
+	"3xx redirection":             "3xx (redirection)",
+	"4xx client error":            "4xx (erreur du client)",
+	"5xx server error":            "5xx (erreur du serveur)",
+	// The "Try" column: commands stay as typed.
+	"nc HOST PORT, then EHLO me":             "nc HOST PORT, puis EHLO me",
+	"nc HOST PORT, then USER alice":          "nc HOST PORT, puis USER alice",
+	"nc HOST PORT, then a LOGIN alice alice": "nc HOST PORT, puis a LOGIN alice alice",
+	"tftp HOST PORT, then get README.txt":    "tftp HOST PORT, puis get README.txt",
+}
 
 var frCLI = map[string]string{}
