@@ -17,6 +17,7 @@ import (
 
 	"labd/config"
 	"labd/internal/daemon"
+	"labd/internal/i18n"
 	"labd/services"
 )
 
@@ -62,10 +63,13 @@ type cli struct {
 	ctx    context.Context
 	stdout io.Writer
 	stderr io.Writer
+	// tr speaks the language of the terminal (LC_ALL, LC_MESSAGES, LANG).
+	tr *i18n.Printer
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c := &cli{ctx: ctx, stdout: stdout, stderr: stderr}
+	c := &cli{ctx: ctx, stdout: stdout, stderr: stderr, tr: i18n.New(config.LanguageFromEnv(os.Getenv))}
+	usage := translateUsage(c.tr)
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -101,13 +105,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
-		fmt.Fprintf(stderr, "labd: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "labd: %s\n\n%s", c.tr.T("unknown command %q", args[0]), usage)
 		return 2
 	}
 	if err != nil {
 		var u usageError
 		if errors.As(err, &u) {
-			fmt.Fprintf(stderr, "labd: %v\n\n%s", err, usage)
+			fmt.Fprintf(stderr, "labd: %v\n\n%s", c.tr.Err(err), usage)
 			return 2
 		}
 		if errors.Is(err, flag.ErrHelp) {

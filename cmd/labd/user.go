@@ -24,7 +24,7 @@ var systemConfig = "/etc/labd/labd.yaml"
 // itself, so that a new user can log in at once.
 func (c *cli) user(args []string) error {
 	if len(args) == 0 {
-		return usageError{"user needs a subcommand: add, del, passwd, list, import, key"}
+		return usageError{c.tr.T("user needs a subcommand: add, del, passwd, list, import, key")}
 	}
 	fs, cfgPath := c.flags("user " + args[0])
 	password := fs.String("password", "", "password (default: generate one and print it)")
@@ -45,7 +45,7 @@ func (c *cli) user(args []string) error {
 		// means the installed daemon's users, not a new ./labd-data.
 		if _, err := os.Stat(systemConfig); err == nil {
 			path = systemConfig
-			fmt.Fprintf(c.stderr, "labd: using %s (--config FILE for another one)\n", path)
+			fmt.Fprintln(c.stderr, c.tr.T("labd: using %s (--config FILE for another one)", path))
 		}
 	}
 	cfg, err := loadConfig(path)
@@ -54,7 +54,7 @@ func (c *cli) user(args []string) error {
 	}
 	if path == "" {
 		abs, _ := filepath.Abs(cfg.Server.DataDir)
-		fmt.Fprintf(c.stderr, "labd: no --config, no $LABD_CONFIG and no %s: using the lab profile's data directory %s\n", systemConfig, abs)
+		fmt.Fprintln(c.stderr, c.tr.T("labd: no --config, no $LABD_CONFIG and no %s: using the lab profile's data directory %s", systemConfig, abs))
 	}
 	layout := fsroot.Layout{DataDir: cfg.Server.DataDir}
 	if err := layout.Ensure(); err != nil {
@@ -89,9 +89,9 @@ func (c *cli) user(args []string) error {
 		name := store.NormalizeUser(pos[0])
 		// The password first: it is shown once, whatever happens next.
 		if generated {
-			fmt.Fprintf(c.stdout, "created user %s with password %s\n", name, pw)
+			fmt.Fprintln(c.stdout, c.tr.T("created user %s with password %s", name, pw))
 		} else {
-			fmt.Fprintf(c.stdout, "created user %s\n", name)
+			fmt.Fprintln(c.stdout, c.tr.T("created user %s", name))
 		}
 		if err := makeHome(cfg, layout, name); err != nil {
 			return err
@@ -103,7 +103,7 @@ func (c *cli) user(args []string) error {
 		if err := st.DeleteUser(c.ctx, pos[0]); err != nil {
 			return explain(err)
 		}
-		fmt.Fprintf(c.stdout, "deleted user %s (their home %s is kept; remove it by hand if you wish)\n", store.NormalizeUser(pos[0]), layout.Home(store.NormalizeUser(pos[0])))
+		fmt.Fprintln(c.stdout, c.tr.T("deleted user %s (their home %s is kept; remove it by hand if you wish)", store.NormalizeUser(pos[0]), layout.Home(store.NormalizeUser(pos[0]))))
 	case "passwd", "password":
 		if err := need(1, "NAME"); err != nil {
 			return err
@@ -121,9 +121,9 @@ func (c *cli) user(args []string) error {
 			}
 		}
 		if *password == "" {
-			fmt.Fprintf(c.stdout, "new password of %s: %s\n", store.NormalizeUser(pos[0]), pw)
+			fmt.Fprintln(c.stdout, c.tr.T("new password of %s: %s", store.NormalizeUser(pos[0]), pw))
 		} else {
-			fmt.Fprintf(c.stdout, "password of %s changed\n", store.NormalizeUser(pos[0]))
+			fmt.Fprintln(c.stdout, c.tr.T("password of %s changed", store.NormalizeUser(pos[0])))
 		}
 	case "list", "ls":
 		users, err := st.ListUsers(c.ctx)
@@ -157,7 +157,7 @@ func (c *cli) user(args []string) error {
 		if err := st.AddKey(c.ctx, pos[1], string(data)); err != nil {
 			return explain(err)
 		}
-		fmt.Fprintf(c.stdout, "added SSH key for %s\n", store.NormalizeUser(pos[1]))
+		fmt.Fprintln(c.stdout, c.tr.T("added SSH key for %s", store.NormalizeUser(pos[1])))
 	default:
 		return usageError{fmt.Sprintf("unknown user subcommand %q", args[0])}
 	}
@@ -206,7 +206,7 @@ func (c *cli) importRoster(st *store.SQLite, cfg *config.Config, layout fsroot.L
 		}
 	}
 	tw.Flush()
-	fmt.Fprintf(c.stdout, "imported %d users\n", len(todo))
+	fmt.Fprintln(c.stdout, c.tr.T("imported %d users", len(todo)))
 	return nil
 }
 
