@@ -15,8 +15,9 @@ import (
 // keyRE finds the literal keys of {{t "..."}} and {{th "..."}}.
 var keyRE = regexp.MustCompile(`\{\{-?\s*(?:t|th) ("(?:[^"\\]|\\.)*")`)
 
-// goKeyRE finds the literal keys the handlers translate: d.tr.T("...").
-var goKeyRE = regexp.MustCompile(`tr\.T\(("(?:[^"\\]|\\.)*")`)
+// goKeyRE finds the literal keys the handlers translate: d.tr.T("..."),
+// and the ladder diagram's labels: f.t("...").
+var goKeyRE = regexp.MustCompile(`(?:tr\.T|f\.t)\(("(?:[^"\\]|\\.)*")`)
 
 // TestEveryKeyTranslated fails when a template or a handler uses a text
 // that the French catalog lacks: it would show in English on a French

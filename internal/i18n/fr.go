@@ -30,6 +30,7 @@ var frenchPlural = map[string][2]string{
 	"Credentials of %d imported users":                {"Identifiants de %d utilisateur importé", "Identifiants des %d utilisateurs importés"},
 	"%d users":                                        {"%d utilisateur", "%d utilisateurs"},
 	"imported %d users":                               {"%d utilisateur importé", "%d utilisateurs importés"},
+	"… %d more arrows (see the transcript)":           {"… %d flèche de plus (voir la transcription)", "… %d flèches de plus (voir la transcription)"},
 	"%d fault(s) cleared":                             {"%d panne arrêtée", "%d pannes arrêtées"},
 	"%d problem(s) found; labd serve would not start": {"%d problème trouvé ; labd serve ne démarrerait pas", "%d problèmes trouvés ; labd serve ne démarrerait pas"},
 	"mail emptied: %d messages removed":               {"courriel vidé : %d message supprimé", "courriel vidé : %d messages supprimés"},
@@ -44,6 +45,7 @@ var englishPlural = map[string][2]string{
 	"Credentials of %d imported users":                {"Credentials of %d imported user", "Credentials of %d imported users"},
 	"%d users":                                        {"%d user", "%d users"},
 	"imported %d users":                               {"imported %d user", "imported %d users"},
+	"… %d more arrows (see the transcript)":           {"… %d more arrow (see the transcript)", "… %d more arrows (see the transcript)"},
 	"%d fault(s) cleared":                             {"%d fault cleared", "%d faults cleared"},
 	"%d problem(s) found; labd serve would not start": {"%d problem found; labd serve would not start", "%d problems found; labd serve would not start"},
 	"mail emptied: %d messages removed":               {"mail emptied: %d message removed", "mail emptied: %d messages removed"},
@@ -249,6 +251,10 @@ var frDashboard = map[string]string{
 	"today":                      "aujourd'hui",
 	"transcript truncated (sessions.transcript_bytes)": "transcription tronquée (sessions.transcript_bytes)",
 	"user name or IP address":                          "nom d'utilisateur ou adresse IP",
+
+	// The ladder diagram (SVG).
+	"ladder diagram of session %s": "diagramme des échanges de la session %s",
+	"server %s":                    "serveur %s",
 
 	// Messages of the handlers.
 	"Too many failed logins from your address: wait ten minutes.": "Trop d'échecs de connexion depuis votre adresse : attendez dix minutes.",
