@@ -52,6 +52,9 @@ func TestEveryPageInBothLanguages(t *testing.T) {
 				{admin, "/labd/sessions/999999", 404, "Not Found", "Introuvable"},
 				{admin, "/labd/mail?user=alice&box=Nope", 404, "No such mailbox.", "Boîte aux lettres inconnue."},
 				{student, "/labd/me", 200, "My sessions", "Mes sessions"},
+				// The exercises' own French (title_fr in the built-in pack).
+				{student, "/labd/me", 200, "Basic authentication, 401 then 200", "Authentification Basic, 401 puis 200"},
+				{admin, "/labd/progress", 200, `title="Basic authentication, 401 then 200"`, `title="Authentification Basic, 401 puis 200"`},
 			}
 			pages = append(pages, page{student, "/labd/me/sessions/" + mine, 200, "All my sessions", "Toutes mes sessions"})
 			for _, p := range pages {
