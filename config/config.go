@@ -280,7 +280,7 @@ func (c *Config) setDefaults() {
 		c.Sessions.TLSKeyLog = &on
 	}
 	if c.Shell.Motd == "" {
-		c.Shell.Motd = "Welcome to the labd lab shell. Type help for the list of commands."
+		c.Shell.Motd = DefaultMotd(c.Server.Lang())
 	}
 	for _, s := range c.sections() {
 		s.setDefaults(c)

@@ -46,3 +46,12 @@ func validateLanguage(v *validator, lang string) {
 	}
 	v.errorf("server.language", "%q is not one of en, fr (empty: from LANG)", lang)
 }
+
+// DefaultMotd is the welcome of the lab shell in lang. The shell's own
+// messages and help are not translated yet: the commands stay English.
+func DefaultMotd(lang string) string {
+	if lang == "fr" {
+		return "Bienvenue dans le shell de TP de labd. Tapez help pour la liste des commandes."
+	}
+	return "Welcome to the labd lab shell. Type help for the list of commands."
+}

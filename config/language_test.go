@@ -35,3 +35,14 @@ func TestLanguageValidated(t *testing.T) {
 		t.Fatal("Lang ignores server.language")
 	}
 }
+
+func TestMotdFollowsLanguage(t *testing.T) {
+	t.Setenv("LC_ALL", "fr_FR.UTF-8")
+	if c := Lab(); c.Shell.Motd != DefaultMotd("fr") {
+		t.Errorf("motd under LC_ALL=fr: %q", c.Shell.Motd)
+	}
+	t.Setenv("LC_ALL", "C")
+	if c := Lab(); c.Shell.Motd != DefaultMotd("en") {
+		t.Errorf("motd under LC_ALL=C: %q", c.Shell.Motd)
+	}
+}

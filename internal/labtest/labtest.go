@@ -53,6 +53,7 @@ func Config(t testing.TB) *config.Config {
 	c := config.LabEphemeral(t.TempDir())
 	// Tests read English texts whatever the developer's LANG says.
 	c.Server.Language = "en"
+	c.Shell.Motd = config.DefaultMotd("en")
 	return c
 }
 
