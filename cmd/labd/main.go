@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"labd/config"
@@ -173,8 +174,8 @@ func (c *cli) serve(args []string) error {
 		return err
 	}
 	if *cfgPath == "" {
-		fmt.Fprintf(c.stdout, "labd %s: lab profile (no --config): 127.0.0.1, standard ports + %d, domain %s, data in %s, demo users alice/alice and bob/bob\n",
-			version, cfg.Server.PortOffset, cfg.Server.Domain, cfg.Server.DataDir)
+		fmt.Fprintln(c.stdout, c.tr.T("labd %s: lab profile (no --config): 127.0.0.1, standard ports + %s, domain %s, data in %s, demo users alice/alice and bob/bob",
+			version, strconv.Itoa(cfg.Server.PortOffset), cfg.Server.Domain, cfg.Server.DataDir))
 	}
 	return daemon.Run(c.ctx, cfg, daemon.Options{Builders: services.All(), Stdout: c.stdout, Version: version})
 }
@@ -192,6 +193,6 @@ func (c *cli) reload(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(c.stdout, "reloaded:", out)
+	fmt.Fprintln(c.stdout, c.tr.T("reloaded: %s", out))
 	return nil
 }
