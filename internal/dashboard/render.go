@@ -51,7 +51,7 @@ func humanSize(n int64) string {
 func (d *Dashboard) parseTemplates() error {
 	d.tmpl = map[string]*template.Template{}
 	for _, p := range pages {
-		t, err := template.New(p).Funcs(funcs).Funcs(d.tr.Funcs()).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
+		t, err := template.New(p).Funcs(funcs).Funcs(d.langFuncs()).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return fmt.Errorf("dashboard template %s: %w", p, err)
 		}

@@ -252,6 +252,11 @@ var frDashboard = map[string]string{
 	"transcript truncated (sessions.transcript_bytes)": "transcription tronquée (sessions.transcript_bytes)",
 	"user name or IP address":                          "nom d'utilisateur ou adresse IP",
 
+	// Sizes: French units (octet, kibioctet).
+	"%d B":     "%d o",
+	"%.1f KiB": "%.1f Kio",
+	"%.1f MiB": "%.1f Mio",
+
 	// The ladder diagram (SVG).
 	"ladder diagram of session %s": "diagramme des échanges de la session %s",
 	"server %s":                    "serveur %s",
