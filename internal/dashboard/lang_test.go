@@ -42,7 +42,7 @@ func TestEveryPageInBothLanguages(t *testing.T) {
 				{admin, "/labd/sessions/" + id, 200, "Open in Wireshark", "Ouvrir dans Wireshark"},
 				{admin, "/labd/sessions/" + id + "/flow", 200, "Download SVG (for slides)", "Télécharger en SVG (pour les diapositives)"},
 				{admin, "/labd/sessions/" + id + "/flow", 200, ">server submission<", ">serveur submission<"},
-				{admin, "/labd/mail?user=alice", 200, "Mailboxes of alice", "Boîtes aux lettres de alice"},
+				{admin, "/labd/mail?user=alice", 200, "Mailboxes of alice", "Boîtes aux lettres de l&#39;utilisateur alice"},
 				{admin, "/labd/mail?user=alice", 200, `"num">0 B<`, `"num">0 o<`},
 				{admin, "/labd/mail?user=alice&box=INBOX", 200, "Flags", "Indicateurs"},
 				{admin, "/labd/files?user=alice", 200, "Recent transfers", "Transferts récents"},

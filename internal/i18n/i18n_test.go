@@ -15,7 +15,7 @@ func TestFrench(t *testing.T) {
 	}{
 		{"Mailbox", nil, "Boîte aux lettres"},
 		{"Password:", nil, "Mot de passe\u00a0:"},
-		{"Mailboxes of %s", []any{"alice"}, "Boîtes aux lettres de alice"},
+		{"Mailboxes of %s", []any{"alice"}, "Boîtes aux lettres de l'utilisateur alice"},
 		// CLDR: 0 and 1 are singular in French, only 1 in English.
 		{"%d messages", []any{0}, "0 message"},
 		{"%d messages", []any{1}, "1 message"},
