@@ -33,7 +33,7 @@ func (c *cli) fault(args []string) error {
 			for _, p := range k.Params {
 				ps = append(ps, p.Name+"="+p.Default)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Service, k.Name, strings.Join(ps, " "), k.Help)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Service, k.Name, strings.Join(ps, " "), c.tr.T(k.Help))
 		}
 		return tw.Flush()
 	}

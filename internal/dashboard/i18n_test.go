@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"labd/internal/faults"
 	"labd/internal/i18n"
 )
 
@@ -69,6 +70,15 @@ func TestEveryKeyTranslated(t *testing.T) {
 	for k, where := range keys {
 		if !i18n.Has(k) {
 			t.Errorf("%s: %q is not in the French catalog (internal/i18n/fr.go)", where, k)
+		}
+	}
+}
+
+// TestFaultHelpTranslated: the Faults page shows each kind's help.
+func TestFaultHelpTranslated(t *testing.T) {
+	for _, k := range faults.Kinds {
+		if !i18n.Has(k.Help) {
+			t.Errorf("fault %s/%s: help %q is not in the French catalog (internal/i18n/fr.go, frFaults)", k.Service, k.Name, k.Help)
 		}
 	}
 }

@@ -8,7 +8,7 @@ package i18n
 
 // frenchText merges the tables of each part of labd (one table per file
 // keeps merges between branches easy).
-var frenchText = merge(frDashboard, frStart, frCLI)
+var frenchText = merge(frDashboard, frFaults, frStart, frCLI)
 
 func merge(ms ...map[string]string) map[string]string {
 	out := map[string]string{}
@@ -298,6 +298,35 @@ var frDashboard = map[string]string{
 }
 
 // frStart is the start page of the HTTP service (services/http).
+// frFaults are the help texts of the fault kinds (internal/faults), shown
+// by the dashboard's Faults page and labd fault kinds.
+var frFaults = map[string]string{
+	"delay each DATA packet (beyond the client's timeout, it retransmits its ACK)":                        "retarde chaque paquet DATA (au-delà du délai du client, il retransmet son ACK)",
+	"answer SERVFAIL (for one name, or every name)":                                                       "répond SERVFAIL (pour un nom, ou pour tous)",
+	"answer REFUSED (for one name, or every name)":                                                        "répond REFUSED (pour un nom, ou pour tous)",
+	"answer late, beyond a client's timeout if long enough":                                               "répond en retard, au-delà du délai d'attente d'un client si c'est assez long",
+	"set TC on every UDP answer: clients retry over TCP":                                                  "met TC dans chaque réponse UDP : les clients réessaient en TCP",
+	"drop a share of UDP answers: clients time out and retry":                                             "perd une part des réponses UDP : les clients attendent puis réessaient",
+	"answer a temporary failure at connect, RCPT or after DATA":                                           "répond par un échec temporaire à la connexion, à RCPT ou après DATA",
+	"451 to the first attempt of a sender/recipient/address triplet; a retry after the delay is accepted": "451 à la première tentative d'un triplet expéditeur/destinataire/adresse ; un nouvel essai après le délai est accepté",
+	"add latency before each response":                                                                    "ajoute de la latence avant chaque réponse",
+	"answer 500 or 503 (with Retry-After) for one path prefix, or every path":                             "répond 500 ou 503 (avec Retry-After) pour un préfixe de chemin, ou pour tous",
+	"cut the response body in the middle (the connection closes)":                                         "coupe le corps de la réponse au milieu (la connexion se ferme)",
+	"send the response body slowly":                                                                       "envoie le corps de la réponse lentement",
+	"refuse passive data connections, as behind a firewall (active mode works)":                           "refuse les connexions de données passives, comme derrière un pare-feu (le mode actif fonctionne)",
+	"refuse active data connections (passive mode works)":                                                 "refuse les connexions de données actives (le mode passif fonctionne)",
+	"limit the transfer rate so that a transfer lasts long enough to watch":                               "limite le débit pour qu'un transfert dure assez longtemps pour être observé",
+	"refuse the mailbox lock: -ERR [IN-USE]":                                                              "refuse le verrou de la boîte aux lettres : -ERR [IN-USE]",
+	"answer -ERR [SYS/TEMP] to logins":                                                                    "répond -ERR [SYS/TEMP] aux authentifications",
+	"close the session in the middle, after the next command":                                             "ferme la session en plein milieu, après la commande suivante",
+	"refuse SELECT of a mailbox in use: NO [INUSE]":                                                       "refuse le SELECT d'une boîte aux lettres déjà utilisée : NO [INUSE]",
+	"answer NO [UNAVAILABLE] to logins":                                                                   "répond NO [UNAVAILABLE] aux authentifications",
+	"send BYE and close in the middle of a session, after the next command":                               "envoie BYE et ferme en plein milieu d'une session, après la commande suivante",
+	"cap each connection's bandwidth":                                                                     "plafonne la bande passante de chaque connexion",
+	"delay every write":                                                                                   "retarde chaque écriture",
+	"reset the connection after N bytes sent":                                                             "réinitialise la connexion après N octets envoyés",
+}
+
 var frStart = map[string]string{
 	"%s: a labd lab host": "%s : un serveur de TP labd",
 	": HTTP Basic authentication with your lab user name and password":        " : authentification HTTP Basic avec votre nom d'utilisateur et votre mot de passe du TP",
