@@ -37,6 +37,8 @@ func TestEveryPageInBothLanguages(t *testing.T) {
 				{anon, "/labd/login", 200, "Instructor login", "Connexion enseignant"},
 				{anon, "/labd/login?next=/labd/me", 200, "Log in to see your sessions", "Connectez-vous pour voir vos sessions"},
 				{anon, "/labd/board", 200, "Recent sessions", "Sessions récentes"},
+				// The words app.js writes on live updates.
+				{anon, "/labd/board", 200, `data-open="open" data-closed="closed"`, `data-open="ouverte" data-closed="fermée"`},
 				{admin, "/labd/", 200, "Activity per protocol", "Activité par protocole"},
 				{admin, "/labd/sessions", 200, "Class capture", "Capture de la classe"},
 				{admin, "/labd/sessions/" + id, 200, "Open in Wireshark", "Ouvrir dans Wireshark"},
