@@ -5,9 +5,6 @@ import (
 	"strings"
 )
 
-// Languages are the values server.language accepts.
-var Languages = []string{"en", "fr"}
-
 // Lang is the language labd writes in for people: server.language, or when
 // it is empty the one the environment asks for (LanguageFromEnv), so that a
 // host installed in French speaks French without a setting.
@@ -36,13 +33,9 @@ func LanguageFromEnv(getenv func(string) string) string {
 }
 
 func validateLanguage(v *validator, lang string) {
-	if lang == "" {
+	switch lang {
+	case "", "en", "fr":
 		return
-	}
-	for _, l := range Languages {
-		if lang == l {
-			return
-		}
 	}
 	v.errorf("server.language", "%q is not one of en, fr (empty: from LANG)", lang)
 }
