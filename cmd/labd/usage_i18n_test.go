@@ -76,3 +76,22 @@ func TestUsageInFrench(t *testing.T) {
 		t.Errorf("English usage under LANG=C:\n%s", out.String())
 	}
 }
+
+func TestUserMessagesInFrench(t *testing.T) {
+	path, _ := writeConfig(t, nil)
+	t.Setenv("LC_ALL", "fr_FR.UTF-8")
+	cmd := func(args ...string) (int, string) {
+		var out bytes.Buffer
+		code := run(context.Background(), append(args, "--config", path), &out, &out)
+		return code, out.String()
+	}
+	if code, out := cmd("user", "add", "carol", "--password", "pw-carol-1"); code != 0 || !strings.Contains(out, "utilisateur carol créé") {
+		t.Errorf("user add: %d %s", code, out)
+	}
+	if code, out := cmd("user", "add", "carol"); code != 1 || !strings.Contains(out, "l'utilisateur carol existe déjà (choisissez un autre nom") {
+		t.Errorf("duplicate user: %d %s", code, out)
+	}
+	if code, out := cmd("user", "passwd", "nobody", "--password", "x"); code != 1 || !strings.Contains(out, "l'utilisateur nobody n'existe pas") {
+		t.Errorf("passwd of a missing user: %d %s", code, out)
+	}
+}

@@ -84,7 +84,7 @@ func (c *cli) user(args []string) error {
 			pw, generated = genPassword(), true
 		}
 		if err := st.CreateUser(c.ctx, pos[0], pw, *admin); err != nil {
-			return explain(err)
+			return c.explain(err, pos[0])
 		}
 		name := store.NormalizeUser(pos[0])
 		// The password first: it is shown once, whatever happens next.
@@ -101,7 +101,7 @@ func (c *cli) user(args []string) error {
 			return err
 		}
 		if err := st.DeleteUser(c.ctx, pos[0]); err != nil {
-			return explain(err)
+			return c.explain(err, pos[0])
 		}
 		fmt.Fprintln(c.stdout, c.tr.T("deleted user %s (their home %s is kept; remove it by hand if you wish)", store.NormalizeUser(pos[0]), layout.Home(store.NormalizeUser(pos[0]))))
 	case "passwd", "password":
@@ -113,11 +113,11 @@ func (c *cli) user(args []string) error {
 			pw = genPassword()
 		}
 		if err := st.SetPassword(c.ctx, pos[0], pw); err != nil {
-			return explain(err)
+			return c.explain(err, pos[0])
 		}
 		if *admin {
 			if err := st.SetAdmin(c.ctx, pos[0], true); err != nil {
-				return explain(err)
+				return c.explain(err, pos[0])
 			}
 		}
 		if *password == "" {
@@ -155,7 +155,10 @@ func (c *cli) user(args []string) error {
 			return fmt.Errorf("read public key: %w", err)
 		}
 		if err := st.AddKey(c.ctx, pos[1], string(data)); err != nil {
-			return explain(err)
+			if errors.Is(err, store.ErrExists) {
+				return err // the key, not the user
+			}
+			return c.explain(err, pos[1])
 		}
 		fmt.Fprintln(c.stdout, c.tr.T("added SSH key for %s", store.NormalizeUser(pos[1])))
 	default:
@@ -164,16 +167,28 @@ func (c *cli) user(args []string) error {
 	return nil
 }
 
-// explain turns store errors into the sentences the CLI prints.
-func explain(err error) error {
+// explain turns the store's errors about user name into the sentences the
+// CLI prints, in the terminal's language.
+func (c *cli) explain(err error, name string) error {
+	name = store.NormalizeUser(name)
 	switch {
 	case errors.Is(err, store.ErrExists):
-		return fmt.Errorf("%w (choose another name, or labd user passwd to change its password)", err)
+		return userError{c.tr.T("user %s already exists (choose another name, or labd user passwd to change its password)", name), err}
 	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("%w: no such user (labd user list shows who exists)", err)
+		return userError{c.tr.T("no such user %s (labd user list shows who exists)", name), err}
 	}
 	return err
 }
+
+// userError is a store error told for people; errors.Is still sees the
+// store's own.
+type userError struct {
+	msg string
+	err error
+}
+
+func (e userError) Error() string { return e.msg }
+func (e userError) Unwrap() error { return e.err }
 
 // importRoster reads a CSV of name[,password[,admin]] (a header line is
 // allowed), checks every line before creating anyone, then creates the
@@ -198,7 +213,7 @@ func (c *cli) importRoster(st *store.SQLite, cfg *config.Config, layout fsroot.L
 	defer tw.Flush()
 	for _, rl := range todo {
 		if err := st.CreateUser(c.ctx, rl.Name, rl.Password, rl.Admin); err != nil {
-			return fmt.Errorf("%s: line %d: %w (users above this line were created)", file, rl.Line, explain(err))
+			return fmt.Errorf("%s: line %d: %w (users above this line were created)", file, rl.Line, c.explain(err, rl.Name))
 		}
 		fmt.Fprintf(tw, "%s\t%s\n", rl.Name, rl.Password)
 		if err := makeHome(cfg, layout, rl.Name); err != nil {
