@@ -80,6 +80,9 @@ type Server struct {
 	// this loopback address:port for whoever administers the host. Off
 	// (empty) by default.
 	DebugListen string `yaml:"debug_listen"`
+	// Language of what labd writes for people (en or fr); empty: from the
+	// environment (see Lang).
+	Language string `yaml:"language"`
 }
 
 // TLS names the certificate every TLS listener uses. Empty fields mean a CA
@@ -288,7 +291,7 @@ func (c *Config) setDefaults() {
 		c.Sessions.TLSKeyLog = &on
 	}
 	if c.Shell.Motd == "" {
-		c.Shell.Motd = "Welcome to the labd lab shell. Type help for the list of commands."
+		c.Shell.Motd = DefaultMotd(c.Server.Lang())
 	}
 	for _, s := range c.sections() {
 		s.setDefaults(c)

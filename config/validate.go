@@ -111,6 +111,7 @@ func (c *Config) Validate() error {
 	default:
 		v.errorf("server.log_level", "%q is not one of trace, debug, info, warn, error", s.LogLevel)
 	}
+	validateLanguage(v, s.Language)
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		v.errorf("tls", "cert and key go together: set both or neither")
 	}

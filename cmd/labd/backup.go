@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -34,7 +35,7 @@ func (c *cli) backup(args []string) error {
 		return err
 	}
 	if *out == "" {
-		return usageError{"backup needs -o FILE.tar.zst"}
+		return usageError{c.tr.T("backup needs -o FILE.tar.zst")}
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -52,10 +53,10 @@ func (c *cli) backup(args []string) error {
 		return err
 	}
 	if db == "" {
-		fmt.Fprintf(c.stdout, "backup of %s written to %s: %d files (%d bytes); the store is on PostgreSQL: back it up with pg_dump\n", cfg.Server.DataDir, *out, m.Files, m.Bytes)
+		fmt.Fprintln(c.stdout, c.tr.T("backup of %s written to %s: %d files (%d bytes); the store is on PostgreSQL: back it up with pg_dump", cfg.Server.DataDir, *out, m.Files, m.Bytes))
 		return nil
 	}
-	fmt.Fprintf(c.stdout, "backup of %s written to %s: database and %d files (%d bytes)\n", cfg.Server.DataDir, *out, m.Files, m.Bytes)
+	fmt.Fprintln(c.stdout, c.tr.T("backup of %s written to %s: database and %d files (%d bytes)", cfg.Server.DataDir, *out, m.Files, m.Bytes))
 	return nil
 }
 
@@ -68,14 +69,14 @@ func (c *cli) restore(args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError{"restore takes one archive: labd restore FILE.tar.zst"}
+		return usageError{c.tr.T("restore takes one archive: labd restore FILE.tar.zst")}
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err
 	}
 	if daemonRunning(cfg) {
-		return fmt.Errorf("restore: labd is running on %s; stop it first (systemctl stop labd)", cfg.Server.DataDir)
+		return errors.New(c.tr.T("restore: labd is running on %s; stop it first (systemctl stop labd)", cfg.Server.DataDir))
 	}
 	layout := fsroot.Layout{DataDir: cfg.Server.DataDir}
 	m, err := backup.Restore(c.ctx, layout, pos[0], *force)
@@ -83,14 +84,14 @@ func (c *cli) restore(args []string) error {
 		return err
 	}
 	fixOwnershipTree(cfg, cfg.Server.DataDir)
-	fmt.Fprintf(c.stdout, "restored %s into %s: database and %d files from %s (labd %s)\n", pos[0], cfg.Server.DataDir, m.Files, m.Created.Format(time.RFC3339), m.Version)
+	fmt.Fprintln(c.stdout, c.tr.T("restored %s into %s: database and %d files from %s (labd %s)", pos[0], cfg.Server.DataDir, m.Files, m.Created.Format(time.RFC3339), m.Version))
 	return nil
 }
 
 // class runs `labd class reset`.
 func (c *cli) class(args []string) error {
 	if len(args) == 0 || args[0] != "reset" {
-		return usageError{"class takes one subcommand: labd class reset [--keep-users] [--keep-files]"}
+		return usageError{c.tr.T("class takes one subcommand: labd class reset [--keep-users] [--keep-files]")}
 	}
 	fs, cfgPath := c.flags("class reset")
 	keepUsers := fs.Bool("keep-users", false, "keep the students' accounts (their mail is still emptied)")
@@ -104,7 +105,7 @@ func (c *cli) class(args []string) error {
 		return err
 	}
 	if daemonRunning(cfg) {
-		return fmt.Errorf("class reset: labd is running on %s; stop it first (systemctl stop labd), then start it again after the reset", cfg.Server.DataDir)
+		return errors.New(c.tr.T("class reset: labd is running on %s; stop it first (systemctl stop labd), then start it again after the reset", cfg.Server.DataDir))
 	}
 	layout := fsroot.Layout{DataDir: cfg.Server.DataDir}
 	db := sqlitePath(cfg, layout)
@@ -132,9 +133,9 @@ func (c *cli) class(args []string) error {
 	if err != nil {
 		return fmt.Errorf("class reset: the archive failed, nothing was reset: %w", err)
 	}
-	fmt.Fprintf(c.stdout, "class archived to %s (%d files); restore it with labd restore --force\n", *out, m.Files)
+	fmt.Fprintln(c.stdout, c.tr.T("class archived to %s (%d files); restore it with labd restore --force", *out, m.Files))
 	if db == "" {
-		fmt.Fprintln(c.stdout, "the store is on PostgreSQL: the archive holds the files only; pg_dump the database first if you want last term's mail")
+		fmt.Fprintln(c.stdout, c.tr.T("the store is on PostgreSQL: the archive holds the files only; pg_dump the database first if you want last term's mail"))
 	}
 	st, err := daemon.OpenStore(cfg, layout, 0, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -145,15 +146,15 @@ func (c *cli) class(args []string) error {
 	// Last term's progress goes with it (it is in the archive).
 	_ = os.Remove(daemon.ProgressFile(layout))
 	if len(rep.UsersDeleted) > 0 {
-		fmt.Fprintf(c.stdout, "students deleted: %s\n", strings.Join(rep.UsersDeleted, " "))
+		fmt.Fprintln(c.stdout, c.tr.T("students deleted: %s", strings.Join(rep.UsersDeleted, " ")))
 	}
 	if *keepUsers {
-		fmt.Fprintf(c.stdout, "mail emptied: %d messages removed\n", rep.MessagesRemoved)
+		fmt.Fprintln(c.stdout, c.tr.T("mail emptied: %d messages removed", rep.MessagesRemoved))
 	}
 	if len(rep.HomesCleared) > 0 {
-		fmt.Fprintf(c.stdout, "homes cleared: %s\n", strings.Join(rep.HomesCleared, " "))
+		fmt.Fprintln(c.stdout, c.tr.T("homes cleared: %s", strings.Join(rep.HomesCleared, " ")))
 	}
-	fmt.Fprintln(c.stdout, "kept: admin accounts, pub/, the TLS CA and the SSH host keys (students' clients still trust this host)")
+	fmt.Fprintln(c.stdout, c.tr.T("kept: admin accounts, pub/, the TLS CA and the SSH host keys (students' clients still trust this host)"))
 	return err
 }
 

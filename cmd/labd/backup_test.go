@@ -149,7 +149,7 @@ func TestClassReset(t *testing.T) {
 	ca, _ := os.ReadFile(filepath.Join(cfg.Server.DataDir, "tls", "ca.pem"))
 
 	out, code = labd(t, "class", "reset", "--keep-users", "--config", path)
-	if code != 0 || !strings.Contains(out, "class archived to") || !strings.Contains(out, "1 messages removed") {
+	if code != 0 || !strings.Contains(out, "class archived to") || !strings.Contains(out, "1 message removed") {
 		t.Fatalf("class reset --keep-users: %d %s", code, out)
 	}
 	if n := len(inbox(t, cfg.Server.DataDir, "alice")); n != 0 {

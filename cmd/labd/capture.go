@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -39,7 +40,7 @@ func (c *cli) capture(args []string) error {
 func (c *cli) writeOut(name string, write func(io.Writer) error) error {
 	switch name {
 	case "":
-		return fmt.Errorf("say where to write the capture: -o FILE.pcapng (or -o - for standard output)")
+		return errors.New(c.tr.T("say where to write the capture: -o FILE.pcapng (or -o - for standard output)"))
 	case "-":
 		bw := bufio.NewWriter(c.stdout)
 		if err := write(bw); err != nil {
@@ -65,6 +66,6 @@ func (c *cli) writeOut(name string, write func(io.Writer) error) error {
 	if err := os.Rename(tmp.Name(), name); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
-	fmt.Fprintf(c.stderr, "wrote %s: open it with wireshark %s\n", name, name)
+	fmt.Fprintln(c.stderr, c.tr.T("wrote %s: open it with wireshark %s", name, name))
 	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"labd/config"
@@ -22,15 +23,15 @@ func (c *cli) check(args []string) error {
 	}
 	where := *cfgPath
 	if where == "" {
-		where = "the lab profile"
+		where = c.tr.T("the lab profile")
 	}
-	fmt.Fprintf(c.stdout, "%s: config is valid\n", where)
+	fmt.Fprintln(c.stdout, c.tr.T("%s: config is valid", where))
 	var problems int
 	if ex, err := daemon.LoadExercises(cfg); err != nil {
 		fmt.Fprintf(c.stdout, "%v\n", err)
 		problems++
 	} else if len(ex) > 0 {
-		fmt.Fprintf(c.stdout, "exercises: %d declared\n", len(ex))
+		fmt.Fprintln(c.stdout, c.tr.T("exercises: %d declared", len(ex)))
 	}
 	for _, b := range services.All() {
 		if b.Check == nil || !b.Enabled(cfg) {
@@ -53,9 +54,9 @@ func (c *cli) check(args []string) error {
 	}
 	daemon.PrintTable(c.stdout, eps)
 	if problems > 0 {
-		return fmt.Errorf("%d problem(s) found; labd serve would not start", problems)
+		return errors.New(c.tr.T("%d problem(s) found; labd serve would not start", problems))
 	}
-	fmt.Fprintln(c.stdout, "every listen address can be bound: labd serve can start")
+	fmt.Fprintln(c.stdout, c.tr.T("every listen address can be bound: labd serve can start"))
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,7 +14,7 @@ import (
 // fault runs `labd fault set|list|clear|kinds` against the running daemon.
 func (c *cli) fault(args []string) error {
 	if len(args) == 0 {
-		return usageError{"fault needs a subcommand: set, list, clear, kinds"}
+		return usageError{c.tr.T("fault needs a subcommand: set, list, clear, kinds")}
 	}
 	fs, cfgPath := c.flags("fault " + args[0])
 	user := fs.String("user", "", "only this user's sessions")
@@ -32,7 +33,7 @@ func (c *cli) fault(args []string) error {
 			for _, p := range k.Params {
 				ps = append(ps, p.Name+"="+p.Default)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Service, k.Name, strings.Join(ps, " "), k.Help)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Service, k.Name, strings.Join(ps, " "), c.tr.T(k.Help))
 		}
 		return tw.Flush()
 	}
@@ -58,14 +59,14 @@ func (c *cli) fault(args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "fault %d: %s for %s until %s\n", got.ID, got, got.Scope(), got.Expires.Local().Format("15:04:05"))
+		fmt.Fprintln(c.stdout, c.tr.T("fault %d: %s for %s until %s", got.ID, got, got.Scope(), got.Expires.Local().Format("15:04:05")))
 	case "list", "ls":
 		list, err := ctl.Faults()
 		if err != nil {
 			return err
 		}
 		if len(list) == 0 {
-			fmt.Fprintln(c.stdout, "no fault is active")
+			fmt.Fprintln(c.stdout, c.tr.T("no fault is active"))
 			return nil
 		}
 		tw := tabwriter.NewWriter(c.stdout, 2, 8, 2, ' ', 0)
@@ -80,19 +81,19 @@ func (c *cli) fault(args []string) error {
 		case *all && len(pos) == 0:
 		case !*all && len(pos) == 1:
 			if id, err = strconv.Atoi(pos[0]); err != nil || id <= 0 {
-				return usageError{"fault clear takes a fault ID (see labd fault list) or --all"}
+				return usageError{c.tr.T("fault clear takes a fault ID (see labd fault list) or --all")}
 			}
 		default:
-			return usageError{"fault clear takes a fault ID (see labd fault list) or --all"}
+			return usageError{c.tr.T("fault clear takes a fault ID (see labd fault list) or --all")}
 		}
 		n, err := ctl.ClearFaults(id)
 		if err != nil {
 			return err
 		}
 		if n == 0 && id != 0 {
-			return fmt.Errorf("no active fault %d (it may have ended by itself)", id)
+			return errors.New(c.tr.T("no active fault %d (it may have ended by itself)", id))
 		}
-		fmt.Fprintf(c.stdout, "%d fault(s) cleared\n", n)
+		fmt.Fprintln(c.stdout, c.tr.T("%d fault(s) cleared", n))
 	default:
 		return usageError{fmt.Sprintf("unknown fault subcommand %q", args[0])}
 	}

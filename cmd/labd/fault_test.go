@@ -29,7 +29,7 @@ func TestFaultCLI(t *testing.T) {
 		t.Errorf("fault list after a reload:\n%s", out)
 	}
 	out, code = labd(t, "fault", "clear", "1", "--config", path)
-	if code != 0 || !strings.Contains(out, "1 fault(s) cleared") {
+	if code != 0 || !strings.Contains(out, "1 fault cleared") {
 		t.Errorf("fault clear: %d %s", code, out)
 	}
 	if out, _ = labd(t, "fault", "list", "--config", path); !strings.Contains(out, "no fault is active") {

@@ -13,10 +13,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"labd/config"
 	"labd/internal/daemon"
+	"labd/internal/i18n"
 	"labd/services"
 )
 
@@ -63,10 +65,13 @@ type cli struct {
 	ctx    context.Context
 	stdout io.Writer
 	stderr io.Writer
+	// tr speaks the language of the terminal (LC_ALL, LC_MESSAGES, LANG).
+	tr *i18n.Printer
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c := &cli{ctx: ctx, stdout: stdout, stderr: stderr}
+	c := &cli{ctx: ctx, stdout: stdout, stderr: stderr, tr: i18n.New(config.LanguageFromEnv(os.Getenv))}
+	usage := translateUsage(c.tr)
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -104,13 +109,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
-		fmt.Fprintf(stderr, "labd: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "labd: %s\n\n%s", c.tr.T("unknown command %q", args[0]), usage)
 		return 2
 	}
 	if err != nil {
 		var u usageError
 		if errors.As(err, &u) {
-			fmt.Fprintf(stderr, "labd: %v\n\n%s", err, usage)
+			fmt.Fprintf(stderr, "labd: %v\n\n%s", c.tr.Err(err), usage)
 			return 2
 		}
 		if errors.Is(err, flag.ErrHelp) {
@@ -172,8 +177,8 @@ func (c *cli) serve(args []string) error {
 		return err
 	}
 	if *cfgPath == "" {
-		fmt.Fprintf(c.stdout, "labd %s: lab profile (no --config): 127.0.0.1, standard ports + %d, domain %s, data in %s, demo users alice/alice and bob/bob\n",
-			version, cfg.Server.PortOffset, cfg.Server.Domain, cfg.Server.DataDir)
+		fmt.Fprintln(c.stdout, c.tr.T("labd %s: lab profile (no --config): 127.0.0.1, standard ports + %s, domain %s, data in %s, demo users alice/alice and bob/bob",
+			version, strconv.Itoa(cfg.Server.PortOffset), cfg.Server.Domain, cfg.Server.DataDir))
 	}
 	return daemon.Run(c.ctx, cfg, daemon.Options{Builders: services.All(), Stdout: c.stdout, Version: version})
 }
@@ -191,6 +196,6 @@ func (c *cli) reload(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(c.stdout, "reloaded:", out)
+	fmt.Fprintln(c.stdout, c.tr.T("reloaded: %s", out))
 	return nil
 }

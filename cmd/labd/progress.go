@@ -58,7 +58,7 @@ func (c *cli) progress(args []string) error {
 		return w.Error()
 	}
 	if len(users) == 0 {
-		fmt.Fprintf(c.stdout, "no progress yet on the %d exercises\n", len(rep.Exercises))
+		fmt.Fprintln(c.stdout, c.tr.T("no progress yet on the %d exercises", len(rep.Exercises)))
 	}
 	tw := tabwriter.NewWriter(c.stdout, 2, 8, 2, ' ', 0)
 	for _, u := range users {
@@ -77,7 +77,7 @@ func (c *cli) progress(args []string) error {
 		}
 	}
 	if n := len(rep.Progress.Unattributed); n > 0 {
-		fmt.Fprintf(tw, "unattributed (assign them on the dashboard's Progress page):\n")
+		fmt.Fprintln(tw, c.tr.T("unattributed (assign them on the dashboard's Progress page):"))
 		for _, u := range rep.Progress.Unattributed {
 			fmt.Fprintf(tw, "  %s\tsession %d\tfrom %s\n", u.Exercise, u.Session, u.Remote)
 		}

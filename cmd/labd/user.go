@@ -25,7 +25,7 @@ var systemConfig = "/etc/labd/labd.yaml"
 // itself, so that a new user can log in at once.
 func (c *cli) user(args []string) error {
 	if len(args) == 0 {
-		return usageError{"user needs a subcommand: add, del, passwd, list, import, key"}
+		return usageError{c.tr.T("user needs a subcommand: add, del, passwd, list, import, key")}
 	}
 	fs, cfgPath := c.flags("user " + args[0])
 	password := fs.String("password", "", "password (default: generate one and print it)")
@@ -46,7 +46,7 @@ func (c *cli) user(args []string) error {
 		// means the installed daemon's users, not a new ./labd-data.
 		if _, err := os.Stat(systemConfig); err == nil {
 			path = systemConfig
-			fmt.Fprintf(c.stderr, "labd: using %s (--config FILE for another one)\n", path)
+			fmt.Fprintln(c.stderr, c.tr.T("labd: using %s (--config FILE for another one)", path))
 		}
 	}
 	cfg, err := loadConfig(path)
@@ -55,7 +55,7 @@ func (c *cli) user(args []string) error {
 	}
 	if path == "" {
 		abs, _ := filepath.Abs(cfg.Server.DataDir)
-		fmt.Fprintf(c.stderr, "labd: no --config, no $LABD_CONFIG and no %s: using the lab profile's data directory %s\n", systemConfig, abs)
+		fmt.Fprintln(c.stderr, c.tr.T("labd: no --config, no $LABD_CONFIG and no %s: using the lab profile's data directory %s", systemConfig, abs))
 	}
 	layout := fsroot.Layout{DataDir: cfg.Server.DataDir}
 	if err := layout.Ensure(); err != nil {
@@ -85,14 +85,14 @@ func (c *cli) user(args []string) error {
 			pw, generated = genPassword(), true
 		}
 		if err := st.CreateUser(c.ctx, pos[0], pw, *admin); err != nil {
-			return explain(err)
+			return c.explain(err, pos[0])
 		}
 		name := store.NormalizeUser(pos[0])
 		// The password first: it is shown once, whatever happens next.
 		if generated {
-			fmt.Fprintf(c.stdout, "created user %s with password %s\n", name, pw)
+			fmt.Fprintln(c.stdout, c.tr.T("created user %s with password %s", name, pw))
 		} else {
-			fmt.Fprintf(c.stdout, "created user %s\n", name)
+			fmt.Fprintln(c.stdout, c.tr.T("created user %s", name))
 		}
 		if err := makeHome(cfg, layout, name); err != nil {
 			return err
@@ -102,9 +102,9 @@ func (c *cli) user(args []string) error {
 			return err
 		}
 		if err := st.DeleteUser(c.ctx, pos[0]); err != nil {
-			return explain(err)
+			return c.explain(err, pos[0])
 		}
-		fmt.Fprintf(c.stdout, "deleted user %s (their home %s is kept; remove it by hand if you wish)\n", store.NormalizeUser(pos[0]), layout.Home(store.NormalizeUser(pos[0])))
+		fmt.Fprintln(c.stdout, c.tr.T("deleted user %s (their home %s is kept; remove it by hand if you wish)", store.NormalizeUser(pos[0]), layout.Home(store.NormalizeUser(pos[0]))))
 	case "passwd", "password":
 		if err := need(1, "NAME"); err != nil {
 			return err
@@ -114,17 +114,17 @@ func (c *cli) user(args []string) error {
 			pw = genPassword()
 		}
 		if err := st.SetPassword(c.ctx, pos[0], pw); err != nil {
-			return explain(err)
+			return c.explain(err, pos[0])
 		}
 		if *admin {
 			if err := st.SetAdmin(c.ctx, pos[0], true); err != nil {
-				return explain(err)
+				return c.explain(err, pos[0])
 			}
 		}
 		if *password == "" {
-			fmt.Fprintf(c.stdout, "new password of %s: %s\n", store.NormalizeUser(pos[0]), pw)
+			fmt.Fprintln(c.stdout, c.tr.T("new password of %s: %s", store.NormalizeUser(pos[0]), pw))
 		} else {
-			fmt.Fprintf(c.stdout, "password of %s changed\n", store.NormalizeUser(pos[0]))
+			fmt.Fprintln(c.stdout, c.tr.T("password of %s changed", store.NormalizeUser(pos[0])))
 		}
 	case "list", "ls":
 		users, err := st.ListUsers(c.ctx)
@@ -156,25 +156,40 @@ func (c *cli) user(args []string) error {
 			return fmt.Errorf("read public key: %w", err)
 		}
 		if err := st.AddKey(c.ctx, pos[1], string(data)); err != nil {
-			return explain(err)
+			if errors.Is(err, store.ErrExists) {
+				return err // the key, not the user
+			}
+			return c.explain(err, pos[1])
 		}
-		fmt.Fprintf(c.stdout, "added SSH key for %s\n", store.NormalizeUser(pos[1]))
+		fmt.Fprintln(c.stdout, c.tr.T("added SSH key for %s", store.NormalizeUser(pos[1])))
 	default:
 		return usageError{fmt.Sprintf("unknown user subcommand %q", args[0])}
 	}
 	return nil
 }
 
-// explain turns store errors into the sentences the CLI prints.
-func explain(err error) error {
+// explain turns the store's errors about user name into the sentences the
+// CLI prints, in the terminal's language.
+func (c *cli) explain(err error, name string) error {
+	name = store.NormalizeUser(name)
 	switch {
 	case errors.Is(err, store.ErrExists):
-		return fmt.Errorf("%w (choose another name, or labd user passwd to change its password)", err)
+		return userError{c.tr.T("user %s already exists (choose another name, or labd user passwd to change its password)", name), err}
 	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("%w: no such user (labd user list shows who exists)", err)
+		return userError{c.tr.T("no such user %s (labd user list shows who exists)", name), err}
 	}
 	return err
 }
+
+// userError is a store error told for people; errors.Is still sees the
+// store's own.
+type userError struct {
+	msg string
+	err error
+}
+
+func (e userError) Error() string { return e.msg }
+func (e userError) Unwrap() error { return e.err }
 
 // importRoster reads a CSV of name[,password[,admin]] (a header line is
 // allowed), checks every line before creating anyone, then creates the
@@ -199,7 +214,7 @@ func (c *cli) importRoster(st *store.SQLite, cfg *config.Config, layout fsroot.L
 	defer tw.Flush()
 	for _, rl := range todo {
 		if err := st.CreateUser(c.ctx, rl.Name, rl.Password, rl.Admin); err != nil {
-			return fmt.Errorf("%s: line %d: %w (users above this line were created)", file, rl.Line, explain(err))
+			return fmt.Errorf("%s: line %d: %w (users above this line were created)", file, rl.Line, c.explain(err, rl.Name))
 		}
 		fmt.Fprintf(tw, "%s\t%s\n", rl.Name, rl.Password)
 		if err := makeHome(cfg, layout, rl.Name); err != nil {
@@ -207,7 +222,7 @@ func (c *cli) importRoster(st *store.SQLite, cfg *config.Config, layout fsroot.L
 		}
 	}
 	tw.Flush()
-	fmt.Fprintf(c.stdout, "imported %d users\n", len(todo))
+	fmt.Fprintln(c.stdout, c.tr.T("imported %d users", len(todo)))
 	return nil
 }
 

@@ -31,6 +31,7 @@ import (
 
 	"labd/config"
 	"labd/internal/authguard"
+	"labd/internal/i18n"
 	"labd/internal/service"
 )
 
@@ -52,6 +53,8 @@ type Dashboard struct {
 	log  *slog.Logger
 	mux  *http.ServeMux
 	tmpl map[string]*template.Template
+	// tr speaks server.language in the pages and their messages.
+	tr *i18n.Printer
 	// FailDelay slows down wrong logins (tests shrink it).
 	FailDelay time.Duration
 
@@ -77,6 +80,7 @@ func New(deps service.Deps) (*Dashboard, error) {
 		mux:       http.NewServeMux(),
 		sessions:  map[string]*login{},
 		FailDelay: time.Second,
+		tr:        i18n.New(deps.Config.Server.Lang()),
 	}
 	if d.log == nil {
 		d.log = slog.Default()
@@ -271,15 +275,15 @@ func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
 	u, err := d.deps.Guard.Authenticate(r.Context(), "http-admin", r.RemoteAddr, name, pass)
 	if errors.Is(err, authguard.ErrThrottled) {
 		d.render(w, r, http.StatusTooManyRequests, "login", map[string]any{"Next": next, "User": name, "Student": isMe(next),
-			"Error": "Too many failed logins for this account from your address: wait a few seconds and try again."})
+			"Error": d.tr.T("Too many failed logins for this account from your address: wait a few seconds and try again.")})
 		return
 	}
 	// Students log in for their own page only (me.go).
 	if err != nil || (!u.Admin && !isMe(next)) {
-		msg := "Wrong user name or password."
+		msg := d.tr.T("Wrong user name or password.")
 		status := http.StatusUnauthorized
 		if err == nil {
-			msg = "User " + u.Name + " is not an administrator. Create one with: labd user add teacher --admin. Students: your own sessions are at /labd/me."
+			msg = d.tr.T("User %s is not an administrator. Create one with: labd user add teacher --admin. Students: your own sessions are at /labd/me.", u.Name)
 			status = http.StatusForbidden
 		}
 		d.log.Warn("dashboard login refused", "user", name, "remote", r.RemoteAddr, "admin", err == nil)

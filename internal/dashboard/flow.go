@@ -6,9 +6,11 @@ import (
 	"html/template"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
+	"labd/internal/i18n"
 	"labd/internal/sessions"
 )
 
@@ -32,6 +34,22 @@ type Flow struct {
 	Arrows []Arrow
 	// Omitted counts the arrows left out beyond maxArrows.
 	Omitted int
+	// tr translates the labels of the SVG (In); nil: English.
+	tr *i18n.Printer
+}
+
+// In returns the diagram with its labels in tr's language.
+func (f Flow) In(tr *i18n.Printer) Flow {
+	f.tr = tr
+	return f
+}
+
+// t translates a label of the diagram.
+func (f Flow) t(key string, args ...any) string {
+	if f.tr == nil {
+		return fmt.Sprintf(key, args...)
+	}
+	return f.tr.T(key, args...)
 }
 
 const maxArrows = 400
@@ -129,7 +147,7 @@ func (f Flow) SVG() string {
 	var b strings.Builder
 	h := headerH + rowH*(len(f.Arrows)+1) + 20
 	esc := html.EscapeString
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="monospace" font-size="12" role="img" aria-label="ladder diagram of session %d">`, svgWidth, h, svgWidth, h, f.Info.ID)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="monospace" font-size="12" role="img" aria-label="%s">`, svgWidth, h, svgWidth, h, esc(f.t("ladder diagram of session %s", strconv.FormatUint(f.Info.ID, 10))))
 	fmt.Fprintf(&b, `<title>labd session %d: %s</title>`, f.Info.ID, esc(f.Info.Proto))
 	// One arrowhead per colour: context-stroke is too recent for some
 	// slide tools.
@@ -143,7 +161,7 @@ func (f Flow) SVG() string {
 		x     int
 		title string
 		addr  string
-	}{{clientX, "client", f.Info.Remote}, {serverX, "server " + f.Info.Proto, f.Info.Local}} {
+	}{{clientX, f.t("client"), f.Info.Remote}, {serverX, f.t("server %s", f.Info.Proto), f.Info.Local}} {
 		fmt.Fprintf(&b, `<text x="%d" y="22" text-anchor="middle" font-weight="bold">%s</text>`, col.x, esc(col.title))
 		fmt.Fprintf(&b, `<text x="%d" y="40" text-anchor="middle">%s</text>`, col.x, esc(col.addr))
 		fmt.Fprintf(&b, `<line x1="%d" y1="50" x2="%d" y2="%d" stroke="#555555" stroke-width="2"/>`, col.x, col.x, h-10)
@@ -184,7 +202,7 @@ func (f Flow) SVG() string {
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" fill="%s">%s</text></g>`, (clientX+serverX)/2, y, fill, esc(a.label(labelRune)))
 	}
 	if f.Omitted > 0 {
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" fill="#777777">… %d more arrows (see the transcript)</text>`, (clientX+serverX)/2, headerH+rowH*len(f.Arrows), f.Omitted)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" fill="#777777">%s</text>`, (clientX+serverX)/2, headerH+rowH*len(f.Arrows), esc(f.t("… %d more arrows (see the transcript)", f.Omitted)))
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
@@ -237,7 +255,7 @@ func (d *Dashboard) flowPage(w http.ResponseWriter, r *http.Request) {
 	}
 	unmask := d.unmask(r)
 	f := FlowOf(s.Info(), s.Transcript(), unmask)
-	d.render(w, r, http.StatusOK, "flow", map[string]any{"Info": f.Info, "SVG": template.HTML(f.SVG()), "Unmask": unmask})
+	d.render(w, r, http.StatusOK, "flow", map[string]any{"Info": f.Info, "SVG": template.HTML(f.In(d.tr).SVG()), "Unmask": unmask})
 }
 
 func (d *Dashboard) flowSVG(w http.ResponseWriter, r *http.Request) {
@@ -248,5 +266,5 @@ func (d *Dashboard) flowSVG(w http.ResponseWriter, r *http.Request) {
 	f := FlowOf(s.Info(), s.Transcript(), d.unmask(r))
 	w.Header().Set("Content-Type", "image/svg+xml")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename="labd-session-%d-%s.svg"`, f.Info.ID, f.Info.Proto))
-	_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + f.SVG()))
+	_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + f.In(d.tr).SVG()))
 }

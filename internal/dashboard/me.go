@@ -191,7 +191,7 @@ func (d *Dashboard) checklist(v *viewer) []checkItem {
 		}
 	}
 	var out []checkItem
-	for _, ex := range t.Exercises() {
+	for _, ex := range d.localizedAll(t.Exercises()) {
 		it := checkItem{ID: ex.ID, Title: ex.Title, Description: ex.Description, Status: "not-started"}
 		if e, ok := mine[ex.ID]; ok {
 			it.Status, it.Missing, it.Session = e.Status, e.Missing, e.Session
@@ -211,7 +211,7 @@ func (d *Dashboard) meSession(w http.ResponseWriter, r *http.Request) {
 	f := FlowOf(info, entries, show)
 	d.render(w, r, http.StatusOK, "me_session", map[string]any{
 		"Info": info, "Row": rowOf(info), "Lines": Transcript(info, entries, show),
-		"SVG": template.HTML(f.SVG()), "KeyLog": len(s.KeyLog()) > 0, "Captures": show,
+		"SVG": template.HTML(f.In(d.tr).SVG()), "KeyLog": len(s.KeyLog()) > 0, "Captures": show,
 	})
 }
 
@@ -222,7 +222,7 @@ func (d *Dashboard) meFlowSVG(w http.ResponseWriter, r *http.Request) {
 	}
 	f := FlowOf(s.Info(), s.Transcript(), d.showSecrets(v))
 	w.Header().Set("Content-Type", "image/svg+xml")
-	_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + f.SVG()))
+	_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + f.In(d.tr).SVG()))
 }
 
 func (d *Dashboard) meCapture(w http.ResponseWriter, r *http.Request) {

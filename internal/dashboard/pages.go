@@ -504,7 +504,7 @@ func (d *Dashboard) usersCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.log.Info("dashboard: user created", "user", name, "admin", admin, "by", current(r).user)
-	d.sheet(w, r, "New user", []credential{{name, pw, admin}})
+	d.sheet(w, r, d.tr.T("New user"), []credential{{name, pw, admin}})
 }
 
 func (d *Dashboard) usersPassword(w http.ResponseWriter, r *http.Request) {
@@ -523,7 +523,7 @@ func (d *Dashboard) usersPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	u, _ := d.deps.Store.User(r.Context(), name)
 	d.log.Info("dashboard: password reset", "user", name, "by", current(r).user)
-	d.sheet(w, r, "New password", []credential{{name, pw, u.Admin}})
+	d.sheet(w, r, d.tr.T("New password"), []credential{{name, pw, u.Admin}})
 }
 
 func (d *Dashboard) usersImport(w http.ResponseWriter, r *http.Request) {
@@ -533,7 +533,7 @@ func (d *Dashboard) usersImport(w http.ResponseWriter, r *http.Request) {
 		return err == nil
 	})
 	if len(problems) > 0 {
-		d.renderUsers(w, r, http.StatusBadRequest, append([]string{"Nothing imported:"}, problems...))
+		d.renderUsers(w, r, http.StatusBadRequest, append([]string{d.tr.T("Nothing imported:")}, problems...))
 		return
 	}
 	if len(todo) == 0 {
@@ -554,7 +554,7 @@ func (d *Dashboard) usersImport(w http.ResponseWriter, r *http.Request) {
 		creds = append(creds, credential{rl.Name, rl.Password, rl.Admin})
 	}
 	d.log.Info("dashboard: roster imported", "users", len(creds), "by", current(r).user)
-	d.sheet(w, r, fmt.Sprintf("Credentials of %d imported users", len(creds)), creds)
+	d.sheet(w, r, d.tr.T("Credentials of %d imported users", len(creds)), creds)
 }
 
 var _ = service.Endpoint{}

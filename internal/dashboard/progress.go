@@ -82,7 +82,7 @@ func (d *Dashboard) progressPage(w http.ResponseWriter, r *http.Request) {
 		students = append(students, row.User)
 	}
 	d.render(w, r, http.StatusOK, "progress", map[string]any{
-		"Exercises": ex, "Rows": rows, "Unattributed": snap.Unattributed, "Students": students,
+		"Exercises": d.localizedAll(ex), "Rows": rows, "Unattributed": snap.Unattributed, "Students": students,
 	})
 }
 

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -50,7 +51,7 @@ func humanSize(n int64) string {
 func (d *Dashboard) parseTemplates() error {
 	d.tmpl = map[string]*template.Template{}
 	for _, p := range pages {
-		t, err := template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
+		t, err := template.New(p).Funcs(funcs).Funcs(d.langFuncs()).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return fmt.Errorf("dashboard template %s: %w", p, err)
 		}
@@ -89,5 +90,5 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, n
 }
 
 func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	d.render(w, r, status, "error", map[string]any{"Status": status, "Text": http.StatusText(status), "Message": msg})
+	d.render(w, r, status, "error", map[string]any{"Status": status, "Text": d.tr.T(http.StatusText(status)), "Message": d.tr.Err(errors.New(msg))})
 }

@@ -50,7 +50,11 @@ func (w *testWriter) Write(p []byte) (int, error) {
 // Config returns the lab profile on ephemeral ports with state in a fresh
 // temporary directory; edit it before passing it on.
 func Config(t testing.TB) *config.Config {
-	return config.LabEphemeral(t.TempDir())
+	c := config.LabEphemeral(t.TempDir())
+	// Tests read English texts whatever the developer's LANG says.
+	c.Server.Language = "en"
+	c.Shell.Motd = config.DefaultMotd("en")
+	return c
 }
 
 // Deps prepares the shared dependencies of cfg (store with alice/alice and

@@ -96,8 +96,12 @@ func (s *DB) commitBatch(batch []*writeReq) {
 		if r.err != nil {
 			r.events = nil
 			if _, err := tx.Exec("ROLLBACK TO w"); err != nil {
+				// Some errors (disk full, I/O) make SQLite roll back the
+				// whole transaction itself: the savepoint is gone ("no
+				// such savepoint"). Every writer of the batch failed,
+				// for the reason this write gives.
 				tx.Rollback()
-				fail(fmt.Errorf("roll back a failed write: %w", err))
+				fail(fmt.Errorf("store write failed and the database rolled back the whole batch: %w", r.err))
 				return
 			}
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -155,5 +156,25 @@ func TestPasswordsStoredHashed(t *testing.T) {
 	}
 	if !strings.HasPrefix(hash, "$2") || strings.Contains(hash, "bob") {
 		t.Errorf("password not stored as a bcrypt hash: %q", hash)
+	}
+}
+
+// A write whose error made SQLite roll back the whole transaction (disk
+// full, I/O error) fails with its own error, not "no such savepoint", and
+// the store goes on.
+func TestGroupCommitAfterAutomaticRollback(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "labd.db"))
+	errFull := errors.New("database or disk is full")
+	err := s.groupWrite(context.Background(), func(ctx context.Context, tx *Tx, emit func(Event)) error {
+		if _, err := tx.Exec("ROLLBACK"); err != nil { // what SQLite does on SQLITE_FULL
+			t.Fatal(err)
+		}
+		return errFull
+	})
+	if !errors.Is(err, errFull) || strings.Contains(err.Error(), "savepoint") {
+		t.Fatalf("error after an automatic rollback: %v", err)
+	}
+	if err := s.CreateUser(context.Background(), "carol", "pw", false); err != nil {
+		t.Fatalf("the store after a rolled back batch: %v", err)
 	}
 }

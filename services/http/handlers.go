@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"labd/internal/fsroot"
+	"labd/internal/i18n"
 	"labd/internal/store"
 )
 
@@ -29,7 +30,8 @@ var templates embed.FS
 
 func (s *Service) handler() http.Handler {
 	mux := http.NewServeMux()
-	tmpl := template.Must(template.ParseFS(templates, "templates/*.html"))
+	tr := i18n.New(s.deps.Config.Server.Lang())
+	tmpl := template.Must(template.New("").Funcs(tr.Funcs()).ParseFS(templates, "templates/*.html"))
 
 	mux.HandleFunc("/echo", s.echo)
 	mux.HandleFunc("/status/{code}", s.status(tmpl))
@@ -49,8 +51,8 @@ func (s *Service) handler() http.Handler {
 	if s.cfg.Root != "" {
 		mux.HandleFunc("/", s.rootDir)
 	} else {
-		mux.HandleFunc("/{$}", s.index(tmpl))
-		mux.HandleFunc("/index.html", s.index(tmpl))
+		mux.HandleFunc("/{$}", s.index(tmpl, tr))
+		mux.HandleFunc("/index.html", s.index(tmpl, tr))
 		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.page(w, r, tmpl, http.StatusNotFound) })
 	}
 	// ServeMux wildcards are whole segments, so /~user/ is routed here.
@@ -115,7 +117,7 @@ var hints = map[string]string{
 	"telnet":     "telnet HOST PORT",
 }
 
-func (s *Service) index(tmpl *template.Template) http.HandlerFunc {
+func (s *Service) index(tmpl *template.Template, tr *i18n.Printer) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		cfg := s.deps.Config
 		d := indexData{Host: cfg.FQDN(), Domain: cfg.Server.Domain, HasCA: len(s.deps.TLS.CAPEM) > 0, MailHost: cfg.MailHost()}
@@ -132,7 +134,7 @@ func (s *Service) index(tmpl *template.Template) http.HandlerFunc {
 			if d.HostAddr == "" && e.Service == "http" {
 				d.HostAddr = host
 			}
-			hint := strings.NewReplacer("HOSTPORT", net.JoinHostPort(host, port), "HOST", host, "PORT", port).Replace(hints[e.Service])
+			hint := strings.NewReplacer("HOSTPORT", net.JoinHostPort(host, port), "HOST", host, "PORT", port).Replace(tr.T(hints[e.Service]))
 			d.Endpoints = append(d.Endpoints, endpointRow{Service: e.Service, Network: e.Network, Addr: e.Addr, TLS: e.TLS, Hint: hint})
 		}
 		if net.ParseIP(d.HostAddr) == nil {

@@ -21,6 +21,16 @@ function duration(startMs, endMs) {
   return (h ? h + "h" : "") + (h || m ? m + "m" : "") + r + "s";
 }
 
+// word translates the few words the live parts write, with the
+// translations the page carries (data-open... on <body>, server.language).
+function word(w, english) {
+  return document.body.dataset[w] || english || w;
+}
+
+function state(s) {
+  return s === "open" || s === "closed" ? word(s) : s;
+}
+
 function getJSON(url) {
   return fetch(url, { credentials: "same-origin" }).then((r) => {
     if (!r.ok) throw new Error(r.status);
@@ -48,7 +58,7 @@ function sessionRow(s) {
   tr.appendChild(el("td", duration(s.start_ms, s.end_ms), "dur"));
   tr.appendChild(el("td", s.bytes_in, "num"));
   tr.appendChild(el("td", s.bytes_out, "num"));
-  tr.appendChild(el("td", s.state));
+  tr.appendChild(el("td", state(s.state)));
   return tr;
 }
 
@@ -146,7 +156,7 @@ function initBoard() {
     const rows = document.createDocumentFragment();
     for (const s of d.recent) {
       const tr = el("tr");
-      [s.proto, s.remote, s.user || "", clock(s.start_ms), s.open ? "open" : "closed"].forEach((v, i) => tr.appendChild(el("td", v, i === 1 ? "mono" : "")));
+      [s.proto, s.remote, s.user || "", clock(s.start_ms), word(s.open ? "open" : "closed")].forEach((v, i) => tr.appendChild(el("td", v, i === 1 ? "mono" : "")));
       rows.appendChild(tr);
     }
     tbody.replaceChildren(rows);
@@ -167,7 +177,7 @@ function transcriptRow(l) {
     x.appendChild(document.createTextNode(l.pre || ""));
     if (l.secret) x.appendChild(el("span", l.masked ? "********" : l.secret, l.masked ? "masked" : "secret"));
     if (l.post) x.appendChild(document.createTextNode(l.post));
-    if (l.decoded) { x.appendChild(document.createTextNode(" ")); x.appendChild(el("span", "base64 of: " + l.decoded, "decoded")); }
+    if (l.decoded) { x.appendChild(document.createTextNode(" ")); x.appendChild(el("span", word("b64", "base64 of:") + " " + l.decoded, "decoded")); }
   }
   if (l.label) { x.appendChild(document.createTextNode(" ")); x.appendChild(el("span", l.label, "badge " + (l.class || ""))); }
   tr.appendChild(x);
@@ -188,7 +198,7 @@ function initTranscript() {
       table.tBodies[0].replaceChildren(frag);
     }
     const st = document.getElementById("state");
-    if (st) { st.textContent = d.session.state; st.className = d.session.open ? "open" : "closed"; }
+    if (st) { st.textContent = state(d.session.state); st.className = d.session.open ? "open" : "closed"; }
     if (d.session.open) setTimeout(poll, 1000);
   }).catch(() => setTimeout(poll, 3000));
   setTimeout(poll, 1000);
