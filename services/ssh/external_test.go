@@ -275,3 +275,32 @@ func TestPlink(t *testing.T) {
 }
 
 func labtestTool(t *testing.T, name string) string { return labtest.Tool(t, name) }
+
+// The lab shell's real syntax through OpenSSH, on a PTY as a student
+// types it and as a one-shot command.
+func TestOpenSSHShellSyntax(t *testing.T) {
+	sshpass := labtestTool(t, "sshpass")
+	e := start(t, nil)
+	tt := append([]string{"-p", "alice", "ssh", "-tt"}, sshOpts...)
+	tt = append(tt, "-p", e.port(t), "alice@127.0.0.1")
+	r := runTool(t, "ls | grep public | wc -l\necho a > f; cat < f\nfor i in 1 2; do echo n$i; done\necho $HOME $USER\nexit\n", sshpass, tt...)
+	if r.code != 0 {
+		t.Fatalf("ssh -tt: exit code %d; stderr %q", r.code, r.stderr)
+	}
+	for _, want := range []string{"1\r\n", "a\r\n", "n1\r\nn2\r\n", "/home/alice alice\r\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("ssh -tt: no %q in %q", want, r.stdout)
+		}
+	}
+	base := append([]string{"-p", "alice", "ssh"}, sshOpts...)
+	base = append(base, "-p", e.port(t), "alice@127.0.0.1")
+	if r := runTool(t, "", sshpass, append(base, "true")...); r.code != 0 {
+		t.Errorf("ssh host true: exit %d %q", r.code, r.stderr)
+	}
+	if r := runTool(t, "", sshpass, append(base, "false")...); r.code != 1 {
+		t.Errorf("ssh host false: exit %d", r.code)
+	}
+	if r := runTool(t, "", sshpass, append(base, "cat < /etc/passwd")...); r.code == 0 || strings.Contains(r.stdout, "root:") {
+		t.Errorf("cat < /etc/passwd: exit %d %q", r.code, r.stdout)
+	}
+}
