@@ -194,18 +194,18 @@ func (s *Shell) execHandler(ctx context.Context, args []string) error {
 	name := strings.TrimPrefix(args[0], "labsh:")
 	if args[0] == tickName {
 		if hc.LastExitStatus != 0 {
-			return interp.NewExitStatus(uint8(hc.LastExitStatus))
+			return interp.ExitStatus(uint8(hc.LastExitStatus))
 		}
 		return nil
 	}
 	if strings.Contains(name, "/") {
 		fmt.Fprintf(hc.Stderr, "%s: the lab shell runs no program files, only its own commands (type help)\n", args[0])
-		return interp.NewExitStatus(126)
+		return interp.ExitStatus(126)
 	}
 	c, ok := commands[name]
 	if !ok {
 		fmt.Fprintf(hc.Stderr, "%s: command not found (type help for the list of commands)\n", name)
-		return interp.NewExitStatus(127)
+		return interp.ExitStatus(127)
 	}
 	cl := &call{
 		ctx:  ctx,
@@ -226,7 +226,7 @@ func (s *Shell) execHandler(ctx context.Context, args []string) error {
 		st = 130
 	}
 	if st != 0 {
-		return interp.NewExitStatus(uint8(st))
+		return interp.ExitStatus(uint8(st))
 	}
 	return nil
 }

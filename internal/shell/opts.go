@@ -148,7 +148,7 @@ func (c *call) open(name string) (fs.File, error) {
 	}
 	if fi, err := f.Stat(); err == nil && fi.IsDir() {
 		f.Close()
-		return nil, errors.New("Is a directory")
+		return nil, errors.New("is a directory")
 	}
 	return f, nil
 }

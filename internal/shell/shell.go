@@ -346,7 +346,7 @@ func (s *Shell) run(ctx context.Context, line string, stdin io.Reader, stdout, s
 	}
 	defer interp.StdIO(nil, io.Discard, io.Discard)(s.runner)
 	err = s.runner.Run(ctx, f)
-	if code, ok := interp.IsExitStatus(err); ok {
+	if code := interp.ExitStatus(0); errors.As(err, &code) {
 		if s.runner.Exited() {
 			s.exiting = true
 		}
@@ -560,32 +560,6 @@ func (c *crlfWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
-}
-
-// bufWriter collects a command's output; Flush sends it in one write.
-type bufWriter struct {
-	w   io.Writer
-	buf []byte
-}
-
-func (b *bufWriter) Write(p []byte) (int, error) {
-	b.buf = append(b.buf, p...)
-	if len(b.buf) >= 16<<10 {
-		if err := b.Flush(); err != nil {
-			return 0, err
-		}
-	}
-	return len(p), nil
-}
-
-// Flush writes what was collected.
-func (b *bufWriter) Flush() error {
-	if len(b.buf) == 0 {
-		return nil
-	}
-	_, err := b.w.Write(b.buf)
-	b.buf = b.buf[:0]
-	return err
 }
 
 // lineReader reads lines ended by CR, LF, CR LF or CR NUL.

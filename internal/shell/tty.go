@@ -114,8 +114,7 @@ type tty struct {
 	silent atomic.Bool // no echo while a password is typed
 	// partial is what was typed since the last line went to the command:
 	// a full-screen program started then gets these keys.
-	partial  []byte
-	resizeCh chan WindowSize
+	partial []byte
 }
 
 // session runs while one command line runs: it returns the command's

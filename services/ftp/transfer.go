@@ -100,7 +100,6 @@ type transfer struct {
 	tmp   string
 	name  string
 	write bool
-	start time.Time
 
 	pos       int64 // file offset where the transfer started
 	n         int64 // bytes read from or written to the file
