@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,12 +18,7 @@ import (
 // daemonRunning says whether a labd serves this data directory (its
 // control socket answers).
 func daemonRunning(cfg *config.Config) bool {
-	c, err := net.DialTimeout("unix", fsroot.Layout{DataDir: cfg.Server.DataDir}.ControlSocket(), time.Second)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
+	return daemon.Running(fsroot.Layout{DataDir: cfg.Server.DataDir}, time.Second)
 }
 
 // backup archives the data directory while the daemon serves.

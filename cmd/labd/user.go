@@ -233,15 +233,7 @@ func makeHome(cfg *config.Config, layout fsroot.Layout, name string) error {
 	if err := layout.EnsureHome(name); err != nil {
 		return err
 	}
-	home := layout.Home(name)
-	var paths []string
-	_ = filepath.Walk(home, func(p string, _ os.FileInfo, err error) error {
-		if err == nil {
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	fixOwnership(cfg, paths...)
+	fixOwnershipTree(cfg, layout.Home(name))
 	return nil
 }
 

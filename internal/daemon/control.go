@@ -18,6 +18,7 @@ import (
 	"labd/internal/capture"
 	"labd/internal/exercises"
 	"labd/internal/faults"
+	"labd/internal/fsroot"
 	"labd/internal/service"
 	"labd/internal/sessions"
 )
@@ -34,8 +35,7 @@ type SessionDetail struct {
 
 func startControl(deps service.Deps, reload func(context.Context) string) (*http.Server, error) {
 	path := deps.Layout.ControlSocket()
-	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
-		c.Close()
+	if Running(deps.Layout, 200*time.Millisecond) {
 		return nil, fmt.Errorf("%s answers: is another labd running on this data directory?", path)
 	}
 	_ = os.Remove(path)
@@ -114,6 +114,17 @@ func writeCapture(w http.ResponseWriter, ss []capture.Session) {
 	}
 	w.Header().Set("Content-Type", "application/vnd.tcpdump.pcap")
 	_, _ = w.Write(buf.Bytes())
+}
+
+// Running says whether a labd serves layout's data directory: its control
+// socket answers within timeout.
+func Running(layout fsroot.Layout, timeout time.Duration) bool {
+	c, err := net.DialTimeout("unix", layout.ControlSocket(), timeout)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -83,9 +83,10 @@ func (d *Dashboard) faultsClear(w http.ResponseWriter, r *http.Request) {
 // activeFaults is what the class board shows: which services have a fault
 // on, not which fault (finding it is the lesson).
 func (d *Dashboard) activeFaults() []string {
+	active := d.deps.Faults.Active()
 	var out []string
 	for _, k := range faults.Kinds {
-		if d.deps.Faults.Active()[k.Service] && (len(out) == 0 || out[len(out)-1] != k.Service) {
+		if active[k.Service] && (len(out) == 0 || out[len(out)-1] != k.Service) {
 			out = append(out, k.Service)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -156,6 +157,15 @@ func (t *Tracker) evaluate(id uint64) bool {
 	}
 	changed := false
 	exs := t.Exercises()
+	// One snapshot of the registry for every attribution and "also" look-up
+	// of this session, not one per exercise and candidate.
+	var all []sessions.Info
+	snapshot := func() []sessions.Info {
+		if all == nil {
+			all = t.reg.List()
+		}
+		return all
+	}
 	for i := range exs {
 		e := &exs[i]
 		out, missing := e.When.match(&r)
@@ -164,7 +174,7 @@ func (t *Tracker) evaluate(id uint64) bool {
 		}
 		user := e.attribute(&r, t.users)
 		if user == "" {
-			user = t.byAddress(r.Info)
+			user = t.byAddress(r.Info, snapshot())
 		}
 		if user == "" {
 			if out == Done {
@@ -176,13 +186,13 @@ func (t *Tracker) evaluate(id uint64) bool {
 			continue
 		}
 		if out == Done {
-			if m := t.alsoMissing(e, user); m != "" {
+			if m := t.alsoMissing(e, user, snapshot()); m != "" {
 				out, missing = Started, m
 			}
 		}
 		changed = t.set(Entry{User: user, Exercise: e.ID, Status: out.String(), Time: r.Info.End, Session: id, Missing: missing}) || changed
 		// A session may complete another exercise's "also" part.
-		changed = t.recheck(user) || changed
+		changed = t.recheck(user, snapshot()) || changed
 	}
 	return changed
 }
@@ -202,7 +212,7 @@ func (t *Tracker) set(e Entry) bool {
 
 // recheck upgrades a student's started exercises whose main session is
 // done once the other sessions they need have come.
-func (t *Tracker) recheck(user string) bool {
+func (t *Tracker) recheck(user string, all []sessions.Info) bool {
 	t.mu.Lock()
 	var started []Entry
 	for _, e := range t.prog {
@@ -226,7 +236,7 @@ func (t *Tracker) recheck(user string) bool {
 			if out, _ := e.When.match(&r); out != Done {
 				continue
 			}
-			if t.alsoMissing(e, user) == "" {
+			if t.alsoMissing(e, user, all) == "" {
 				en.Status, en.Missing = "done", ""
 				t.mu.Lock()
 				t.prog[[2]string{user, e.ID}] = en
@@ -240,12 +250,12 @@ func (t *Tracker) recheck(user string) bool {
 
 // alsoMissing says which of the exercise's other sessions the student has
 // not done yet, or "".
-func (t *Tracker) alsoMissing(e *Exercise, user string) string {
+func (t *Tracker) alsoMissing(e *Exercise, user string, all []sessions.Info) string {
 	for j := range e.Also {
 		c := &e.Also[j]
 		found := false
-		for _, in := range t.reg.List() {
-			if in.Open || len(c.Protocol) > 0 && !contains(c.Protocol, in.Proto) {
+		for _, in := range all {
+			if in.Open || len(c.Protocol) > 0 && !slices.Contains(c.Protocol, in.Proto) {
 				continue
 			}
 			r, ok := t.record(in.ID)
@@ -257,7 +267,7 @@ func (t *Tracker) alsoMissing(e *Exercise, user string) string {
 			}
 			u := e.attribute(&r, t.users)
 			if u == "" {
-				u = t.byAddress(r.Info)
+				u = t.byAddress(r.Info, all)
 			}
 			if u == user {
 				found = true
@@ -269,15 +279,6 @@ func (t *Tracker) alsoMissing(e *Exercise, user string) string {
 		}
 	}
 	return ""
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func joinProtos(p []string) string {
@@ -308,11 +309,11 @@ func describe(c *Condition) string {
 // byAddress names the student when exactly one user was logged in from
 // the session's address around its time; behind a shared address with
 // several students logged in, it never guesses.
-func (t *Tracker) byAddress(in sessions.Info) string {
+func (t *Tracker) byAddress(in sessions.Info, all []sessions.Info) string {
 	ip := host(in.Remote)
 	const slack = 2 * time.Minute
 	users := map[string]bool{}
-	for _, o := range t.reg.List() {
+	for _, o := range all {
 		if o.User == "" || host(o.Remote) != ip {
 			continue
 		}

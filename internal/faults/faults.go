@@ -398,3 +398,24 @@ func (s *Set) Active() map[string]bool {
 	}
 	return out
 }
+
+// WritePaced writes p through write at about kbps kilobits per second: a
+// slice of what 100 ms allow, then a pause, as a slow link would. The
+// HTTP slow fault and the TCP bandwidth and FTP ratelimit faults use it.
+func WritePaced(write func([]byte) (int, error), p []byte, kbps int) (int, error) {
+	per := max(1, kbps*1000/8/10) // bytes per 100 ms
+	n := 0
+	for len(p) > 0 {
+		k := min(len(p), per)
+		m, err := write(p[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		p = p[k:]
+		if len(p) > 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return n, nil
+}

@@ -91,3 +91,15 @@ func TestNilSetHasNoFaults(t *testing.T) {
 		t.Error("a nil set has faults")
 	}
 }
+
+// WritePaced slices a write into what 100 ms of the rate allow.
+func TestWritePacedSlices(t *testing.T) {
+	var sizes []int
+	n, err := WritePaced(func(b []byte) (int, error) {
+		sizes = append(sizes, len(b))
+		return len(b), nil
+	}, make([]byte, 25), 8) // 8 kbit/s: 10 bytes per 100 ms
+	if err != nil || n != 25 || len(sizes) != 3 || sizes[0] != 10 || sizes[1] != 10 || sizes[2] != 5 {
+		t.Errorf("WritePaced: n=%d err=%v slices %v, want 10 10 5", n, err, sizes)
+	}
+}

@@ -25,18 +25,6 @@ func (c *Conn) faultWrite(b []byte) (int, error) {
 	proto := c.sess.info.Proto
 	user := c.sess.Info().User
 	remote := c.RemoteAddr().String()
-	note := func(f faults.Fault, format string, args ...any) {
-		c.fault.mu.Lock()
-		if c.fault.noted == nil {
-			c.fault.noted = map[int]bool{}
-		}
-		first := !c.fault.noted[f.ID]
-		c.fault.noted[f.ID] = true
-		c.fault.mu.Unlock()
-		if first {
-			c.sess.Notef("fault %d (%s): "+format, append([]any{f.ID, f.String()}, args...)...)
-		}
-	}
 	if f, ok := set.Match(proto, "reset", user, remote); ok {
 		limit := int64(f.Int("bytes"))
 		c.fault.mu.Lock()
@@ -62,7 +50,7 @@ func (c *Conn) faultWrite(b []byte) (int, error) {
 	}
 	if f, ok := set.Match(proto, "writedelay", user, remote); ok {
 		d := time.Duration(f.Int("ms")) * time.Millisecond
-		note(f, "every write delayed %s", d)
+		c.noteOnce(f, "every write delayed %s", d)
 		time.Sleep(d)
 	}
 	f, ok := set.Match(proto, "bandwidth", user, remote)
@@ -70,22 +58,8 @@ func (c *Conn) faultWrite(b []byte) (int, error) {
 		f, ok = set.Match("ftp", "ratelimit", user, remote)
 	}
 	if ok {
-		note(f, "bandwidth capped at %d kbit/s", f.Int("kbps"))
-		per := max(1, f.Int("kbps")*1000/8/10) // bytes per 100 ms
-		n := 0
-		for len(b) > 0 {
-			k := min(len(b), per)
-			m, err := c.write(b[:k])
-			n += m
-			if err != nil {
-				return n, err
-			}
-			b = b[k:]
-			if len(b) > 0 {
-				time.Sleep(100 * time.Millisecond)
-			}
-		}
-		return n, nil
+		c.noteOnce(f, "bandwidth capped at %d kbit/s", f.Int("kbps"))
+		return faults.WritePaced(c.write, b, f.Int("kbps"))
 	}
 	return c.write(b)
 }
@@ -101,6 +75,14 @@ func (c *Conn) faultRead(n int) {
 	if !ok {
 		return
 	}
+	c.noteOnce(f, "transfer rate limited to %d kbit/s", f.Int("kbps"))
+	bytesPerSec := max(1, f.Int("kbps")*1000/8)
+	time.Sleep(time.Duration(n) * time.Second / time.Duration(bytesPerSec))
+}
+
+// noteOnce notes a fault in the transcript the first time it acts on this
+// connection, not at every write.
+func (c *Conn) noteOnce(f faults.Fault, format string, args ...any) {
 	c.fault.mu.Lock()
 	if c.fault.noted == nil {
 		c.fault.noted = map[int]bool{}
@@ -109,8 +91,6 @@ func (c *Conn) faultRead(n int) {
 	c.fault.noted[f.ID] = true
 	c.fault.mu.Unlock()
 	if first {
-		c.sess.Notef("fault %d (%s): transfer rate limited to %d kbit/s", f.ID, f, f.Int("kbps"))
+		c.sess.Notef("fault %d (%s): "+format, append([]any{f.ID, f.String()}, args...)...)
 	}
-	bytesPerSec := max(1, f.Int("kbps")*1000/8)
-	time.Sleep(time.Duration(n) * time.Second / time.Duration(bytesPerSec))
 }

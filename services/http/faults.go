@@ -60,7 +60,7 @@ func (s *Service) withFaults(next http.Handler) http.Handler {
 			w = &cutWriter{ResponseWriter: w}
 		} else if f, ok := set.Match("http", "slow", user, r.RemoteAddr); ok {
 			note(f, "response body sent at %d kbit/s", f.Int("kbps"))
-			w = &slowWriter{ResponseWriter: w, bytesPerTick: max(1, f.Int("kbps")*1000/8/10)}
+			w = &slowWriter{ResponseWriter: w, kbps: f.Int("kbps")}
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -96,28 +96,18 @@ func (c *cutWriter) Write(p []byte) (int, error) {
 	return c.ResponseWriter.Write(p)
 }
 
-// slowWriter sends bytesPerTick every 100 ms.
+// slowWriter sends the body at a slow link's pace.
 type slowWriter struct {
 	http.ResponseWriter
-	bytesPerTick int
+	kbps int
 }
 
 func (s *slowWriter) Write(p []byte) (int, error) {
-	n := 0
-	for len(p) > 0 {
-		k := min(len(p), s.bytesPerTick)
-		m, err := s.ResponseWriter.Write(p[:k])
-		n += m
-		if err != nil {
-			return n, err
-		}
+	return faults.WritePaced(func(b []byte) (int, error) {
+		n, err := s.ResponseWriter.Write(b)
 		if f, ok := s.ResponseWriter.(http.Flusher); ok {
 			f.Flush()
 		}
-		p = p[k:]
-		if len(p) > 0 {
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	return n, nil
+		return n, err
+	}, p, s.kbps)
 }
