@@ -98,8 +98,8 @@ func TestWritePacedSlices(t *testing.T) {
 	n, err := WritePaced(func(b []byte) (int, error) {
 		sizes = append(sizes, len(b))
 		return len(b), nil
-	}, make([]byte, 25), 8) // 8 kbit/s: 10 bytes per 100 ms
-	if err != nil || n != 25 || len(sizes) != 3 || sizes[0] != 10 || sizes[1] != 10 || sizes[2] != 5 {
-		t.Errorf("WritePaced: n=%d err=%v slices %v, want 10 10 5", n, err, sizes)
+	}, make([]byte, 25), 1) // 1 kbit/s: 125 bytes/s, 12 per 100 ms
+	if err != nil || n != 25 || len(sizes) != 3 || sizes[0] != 12 || sizes[1] != 12 || sizes[2] != 1 {
+		t.Errorf("WritePaced: n=%d err=%v slices %v, want 12 12 1", n, err, sizes)
 	}
 }
