@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"html/template"
-	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -99,7 +98,7 @@ func (d *Dashboard) logins(v *viewer, all []sessions.Info) []span {
 	var out []span
 	for _, in := range all {
 		if in.User == v.user {
-			sp := span{ip: hostOf(in.Remote), start: in.Start}
+			sp := span{ip: sessions.Host(in.Remote), start: in.Start}
 			if !in.Open {
 				sp.end = in.End
 			}
@@ -118,20 +117,13 @@ func (v *viewer) visible(in sessions.Info, logins []span) bool {
 	if in.User != "" || in.Attrs[ownAttr] != "" {
 		return false
 	}
-	ip := hostOf(in.Remote)
+	ip := sessions.Host(in.Remote)
 	for _, sp := range logins {
 		if sp.ip == ip && !in.Start.Before(sp.start) && (sp.end.IsZero() || !in.Start.After(sp.end)) {
 			return true
 		}
 	}
 	return false
-}
-
-func hostOf(addr string) string {
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		return h
-	}
-	return addr
 }
 
 // meSessionOf returns the session of the path if the viewer may see it;

@@ -2,7 +2,6 @@ package exercises
 
 import (
 	"encoding/json"
-	"net"
 	"os"
 	"slices"
 	"sort"
@@ -310,11 +309,11 @@ func describe(c *Condition) string {
 // the session's address around its time; behind a shared address with
 // several students logged in, it never guesses.
 func (t *Tracker) byAddress(in sessions.Info, all []sessions.Info) string {
-	ip := host(in.Remote)
+	ip := sessions.Host(in.Remote)
 	const slack = 2 * time.Minute
 	users := map[string]bool{}
 	for _, o := range all {
-		if o.User == "" || host(o.Remote) != ip {
+		if o.User == "" || sessions.Host(o.Remote) != ip {
 			continue
 		}
 		end := o.End
@@ -332,13 +331,6 @@ func (t *Tracker) byAddress(in sessions.Info, all []sessions.Info) string {
 		return u
 	}
 	return ""
-}
-
-func host(addr string) string {
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		return h
-	}
-	return addr
 }
 
 // Snapshot returns the progress, entries sorted by user then exercise.

@@ -408,3 +408,12 @@ func addrIP(a net.Addr) netip.Addr {
 	}
 	return ap.Addr().Unmap()
 }
+
+// Host returns the host part of a session's address ("127.0.0.1" of
+// "127.0.0.1:4242", "::1" of "[::1]:4242"), or the address itself.
+func Host(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
+}

@@ -427,7 +427,7 @@ type dataListener struct {
 
 func (l *dataListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
-	for err == nil && l.svc.deps.Faults.Any() && l.refusePassive(c, l.svc.onlyClientFrom(hostOf(c.RemoteAddr().String()))) {
+	for err == nil && l.svc.deps.Faults.Any() && l.refusePassive(c, l.svc.onlyClientFrom(sessions.Host(c.RemoteAddr().String()))) {
 		c, err = l.Listener.Accept()
 	}
 	if err != nil {
@@ -454,7 +454,7 @@ func (l *dataListener) Accept() (net.Conn, error) {
 // whose PASV/EPSV reply announced this listener's port, else the only
 // logged-in client from the same address.
 func (l *dataListener) controlOf(c net.Conn) *client {
-	ip := hostOf(c.RemoteAddr().String())
+	ip := sessions.Host(c.RemoteAddr().String())
 	port := 0
 	if _, lp, err := net.SplitHostPort(l.Addr().String()); err == nil {
 		port, _ = strconv.Atoi(lp)
@@ -463,7 +463,7 @@ func (l *dataListener) controlOf(c net.Conn) *client {
 	count := 0
 	l.svc.clients.Range(func(_, v any) bool {
 		cl := v.(*client)
-		if hostOf(cl.remote) != ip {
+		if sessions.Host(cl.remote) != ip {
 			return true
 		}
 		if port != 0 && int(cl.pasvPort.Load()) == port {
@@ -482,12 +482,4 @@ func (l *dataListener) controlOf(c net.Conn) *client {
 		return byIP
 	}
 	return nil
-}
-
-func hostOf(addr string) string {
-	h, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	return h
 }

@@ -2,6 +2,8 @@ package ftp
 
 import (
 	"net"
+
+	"labd/internal/sessions"
 )
 
 // blockActive plays a firewall that drops the connections the server
@@ -53,7 +55,7 @@ func (s *Service) onlyClientFrom(ip string) *client {
 	count := 0
 	s.clients.Range(func(_, v any) bool {
 		cl := v.(*client)
-		if hostOf(cl.remote) == ip && cl.userName() != "" {
+		if sessions.Host(cl.remote) == ip && cl.userName() != "" {
 			match = cl
 			count++
 		}
