@@ -176,8 +176,23 @@ func TestEditorOverSSH(t *testing.T) {
 	io.WriteString(in, "\r")
 	waitFor("Wrote")
 	io.WriteString(in, "\x18")
+	// exit only once the shell is back: typed while the editor still runs,
+	// the editor would take it and the session would never end.
+	deadline := time.Now().Add(15 * time.Second)
+	for strings.Count(out.String(), "alice@labd:~$ ") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no prompt after leaving the editor:\n%q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	io.WriteString(in, "exit\r")
-	s.Wait()
+	done := make(chan error, 1)
+	go func() { done <- s.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the session did not end after exit:\n%q", out.String())
+	}
 	resp, err := http.Get("http://" + d.Addr(t, "http", "tcp") + "/~alice/")
 	if err != nil {
 		t.Fatal(err)

@@ -261,7 +261,7 @@ func TestPlink(t *testing.T) {
 	r = runTool(t, "pwd\nwhoami\nexit\n", plink, append(append([]string{"-t"}, args...), "alice@127.0.0.1")...)
 	// Keys typed ahead are echoed when they arrive, as a Unix terminal
 	// does, so the echo of the next line may come before pwd's output.
-	for _, want := range []string{"alice@labd:~$ pwd\r\n", "/home/alice\r\n", "whoami\r\nalice\r\n"} {
+	for _, want := range []string{"alice@labd:~$ pwd\r\n", "/home/alice\r\n", "alice@labd:~$ whoami\r\n", "\r\nalice\r\n"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("plink -t session: no %q in %q (stderr %q)", want, r.stdout, r.stderr)
 		}
