@@ -38,6 +38,21 @@ func TestGreetingsFrench(t *testing.T) {
 			}
 		})
 	}
+	t.Run("http", func(t *testing.T) {
+		tr := g.dial(t, "http")
+		tr.send("GET /auth HTTP/1.1\r\nHost: labd.lab.test\r\nConnection: close\r\n\r\n")
+		tr.eof()
+		got := tr.String() // non-ASCII bytes escaped: \xc3\xa9 is é
+		for _, want := range []string{
+			"S: HTTP/1.1 401 Unauthorized\\r\\n",
+			`S: Www-Authenticate: Basic realm="labd", charset="UTF-8"\r\n`,
+			`S: 401 non autoris\xc3\xa9\xc2\xa0: connectez-vous avec un nom d'utilisateur et un mot de passe du TP\n`,
+		} {
+			if !strings.Contains(got, want) {
+				t.Errorf("%q missing from:\n%s", want, got)
+			}
+		}
+	})
 	t.Run("telnet", func(t *testing.T) {
 		tr := g.dial(t, "telnet")
 		tr.send("\xff\xfd\x01\xff\xfd\x03\xff\xfc\x1f\xff\xfc\x18")

@@ -100,4 +100,28 @@ var frOps = map[string]string{
 	" over %s":    " sur %s",
 	" with %s %s": " avec %s %s",
 	" with %s":    " avec %s",
+
+	// The HTTP service's plain-text pages and error bodies (the status
+	// line and the headers stay).
+	"too many connections from your address":                                 "trop de connexions depuis votre adresse",
+	"500 internal server error":                                              "500 erreur interne du serveur",
+	"400 bad request: /status/NNN takes a code between 200 and 599":          "400 requête invalide : /status/NNN prend un code entre 200 et 599",
+	"401 unauthorized: log in with a lab user name and password":             "401 non autorisé : connectez-vous avec un nom d'utilisateur et un mot de passe du TP",
+	"404 not found: this host uses a configured certificate, not the lab CA": "404 introuvable : ce serveur utilise un certificat configuré, pas l'autorité de certification du TP",
+	"403 forbidden": "403 accès interdit",
+	"Index of %s":   "Contenu de %s",
+	"Hello %s: the server accepted your Basic credentials.\nThey crossed the network as %q, base64 and not encrypted.": "Bonjour %s : le serveur a accepté vos identifiants Basic.\nIls ont traversé le réseau sous la forme %q, en base64 et non chiffrés.",
+	"a fault the teacher switched on for this lesson":                                                                  "une panne que l'enseignant a activée pour cette séance",
+	"labd echo: this is the request exactly as the server received it.":                                                "labd echo : voici la requête exactement telle que le serveur l'a reçue.",
+	"Client address: %s": "Adresse du client :  %s",
+	"Server address: %s": "Adresse du serveur : %s",
+	"Protocol:       %s": "Protocole :          %s",
+	" over TLS (%s)":     " sur TLS (%s)",
+	"Server time:    %s": "Heure du serveur :   %s",
+	"--- request head, byte for byte (line ends shown as \\r\\n or \\n) ---":                                                       "--- en-tête de la requête, octet par octet (fins de ligne affichées \\r\\n ou \\n) ---",
+	"--- request head as parsed (over TLS or HTTP/2 the raw bytes are not visible to this page; header order is alphabetical) ---": "--- en-tête de la requête tel qu'analysé (en TLS ou en HTTP/2, les octets bruts ne sont pas visibles de cette page ; les en-têtes sont dans l'ordre alphabétique) ---",
+	"(body: %d bytes)":               "(corps : %d octets)",
+	"no Content-Length":              "sans Content-Length",
+	"(body: more than %d bytes, %s)": "(corps : plus de %d octets, %s)",
+	"(body: %d bytes, %s)":           "(corps : %d octets, %s)",
 }
