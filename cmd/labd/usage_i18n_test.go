@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -105,5 +106,24 @@ func TestCLINoBareEnglish(t *testing.T) {
 		if wordRE.MatchString(rest) {
 			t.Errorf("%s: %q is written without c.tr.T: put it in the catalog (internal/i18n/fr_ops.go)", l.File, l.Text)
 		}
+	}
+}
+
+func TestCLIOutputInFrench(t *testing.T) {
+	path, _ := writeConfig(t, nil)
+	t.Setenv("LC_ALL", "fr_FR.UTF-8")
+	out, code := labd(t, "fault", "kinds")
+	if code != 0 || !strings.Contains(out, "PARAMÈTRES") {
+		t.Errorf("fault kinds: %d\n%s", code, out)
+	}
+	out, code = labd(t, "check", "--config", path)
+	for _, want := range []string{"ADRESSE", "libre", "la configuration est valide"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("check: %d, %q missing:\n%s", code, want, out)
+		}
+	}
+	out, code = labd(t, "store", "copy", "--from", "sqlite:"+filepath.Join(t.TempDir(), "none.db"), "--to", "sqlite:x")
+	if code != 1 || !strings.Contains(out, "base SQLite") {
+		t.Errorf("store copy from a missing file: %d\n%s", code, out)
 	}
 }
