@@ -201,10 +201,10 @@ func (c *cli) importRoster(st *store.SQLite, cfg *config.Config, layout fsroot.L
 		return fmt.Errorf("%s: %w", c.tr.T("open roster"), err)
 	}
 	defer f.Close()
-	todo, problems := roster.Parse(f, file, func(name string) bool {
+	todo, problems := roster.ParseIn(f, file, func(name string) bool {
 		_, err := st.User(c.ctx, name)
 		return err == nil
-	})
+	}, c.tr)
 	if len(problems) > 0 {
 		return errors.New(c.tr.T("nothing imported:") + "\n  " + strings.Join(problems, "\n  "))
 	}

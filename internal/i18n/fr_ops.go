@@ -124,4 +124,11 @@ var frOps = map[string]string{
 	"no Content-Length":              "sans Content-Length",
 	"(body: more than %d bytes, %s)": "(corps : plus de %d octets, %s)",
 	"(body: %d bytes, %s)":           "(corps : %d octets, %s)",
+
+	// A roster's problems (labd user import, the dashboard's import form).
+	"%s: bad CSV line %s: %v": "%s : ligne CSV %s incorrecte : %v",
+	"%s: bad CSV line %s: %d fields; expected name[,password[,admin]]": "%s : ligne CSV %s incorrecte : %d champs ; attendu : nom[,mot de passe[,admin]]",
+	"%s: bad CSV line %s: %s already on line %s":                       "%s : ligne CSV %s incorrecte : %s figure déjà à la ligne %s",
+	"%s: line %s: user %s already exists":                              "%s : ligne %s : l'utilisateur %s existe déjà",
+	"%s: bad CSV line %s: admin field %q is not yes or no":             "%s : ligne CSV %s incorrecte : le champ admin %q n'est ni yes ni no",
 }
