@@ -48,7 +48,9 @@ type frontConn struct {
 	wmu sync.Mutex // serialises writes (the library's and ours)
 	// ready, when set, is the greeting's human text in server.language:
 	// the library's "* OK [CAPABILITY ...] IMAP server ready" keeps its
-	// status and code (clients parse them) and gets this text.
+	// status and code (clients parse them) and gets this text. A go-imap
+	// whose text differs keeps its English greeting, and
+	// TestGreetingsFrench (internal/golden) fails.
 	ready   string
 	greeted bool          // under wmu
 	env     envelopeFixer // ENVELOPE address lists without spaces (envelope.go)

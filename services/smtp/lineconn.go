@@ -60,6 +60,8 @@ type lineConn struct {
 	// ready, when set, is the greeting's human text in server.language:
 	// the library's first reply "220 DOMAIN ESMTP Service Ready" keeps its
 	// code, domain and ESMTP keyword (clients read those) and gets it.
+	// A go-smtp whose text differs keeps its English greeting, and
+	// TestGreetingsFrench (internal/golden) fails.
 	ready   string
 	greeted bool
 }
