@@ -51,6 +51,9 @@ func writeConfig(t testing.TB, mutate func(*config.Config)) (string, *config.Con
 	dir := t.TempDir()
 	c := config.LabEphemeral(filepath.Join(dir, "data"))
 	c.Server.GracePeriod = config.Duration(5 * time.Second)
+	// The daemon's own output (the listener table the tests read) in
+	// English whatever the machine's locale; tests of French set it.
+	c.Server.Language = "en"
 	if mutate != nil {
 		mutate(c)
 	}

@@ -45,8 +45,15 @@ type frontConn struct {
 	overTLS, requireTLS bool
 	tls                 atomic.Bool // a TLS handshake started: writes are ciphertext
 
-	wmu sync.Mutex    // serialises writes (the library's and ours)
-	env envelopeFixer // ENVELOPE address lists without spaces (envelope.go)
+	wmu sync.Mutex // serialises writes (the library's and ours)
+	// ready, when set, is the greeting's human text in server.language:
+	// the library's "* OK [CAPABILITY ...] IMAP server ready" keeps its
+	// status and code (clients parse them) and gets this text. A go-imap
+	// whose text differs keeps its English greeting, and
+	// TestGreetingsFrench (internal/golden) fails.
+	ready   string
+	greeted bool          // under wmu
+	env     envelopeFixer // ENVELOPE address lists without spaces (envelope.go)
 
 	mu      sync.Mutex
 	off     bool
@@ -84,6 +91,7 @@ type frontListener struct {
 	net.Listener
 	overTLS    bool // 993: accepted conns are TLS, the filter sees plaintext
 	requireTLS bool // imap.require_tls_for_auth (plaintext 143)
+	ready      string
 }
 
 func (l *frontListener) Accept() (net.Conn, error) {
@@ -91,7 +99,7 @@ func (l *frontListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &frontConn{Conn: c, overTLS: l.overTLS, requireTLS: l.requireTLS}, nil
+	return &frontConn{Conn: c, overTLS: l.overTLS, requireTLS: l.requireTLS, ready: l.ready}, nil
 }
 
 // NetConn lets sessions.FromConn find the recording conn below.
@@ -120,6 +128,12 @@ func (c *frontConn) Write(p []byte) (int, error) {
 		return c.Conn.Write(p)
 	}
 	out := c.env.fix(p)
+	if !c.greeted {
+		c.greeted = true
+		if c.ready != "" && bytes.HasPrefix(out, []byte("* OK ")) && bytes.HasSuffix(out, []byte(" IMAP server ready\r\n")) {
+			out = append(append([]byte(nil), bytes.TrimSuffix(out, []byte("IMAP server ready\r\n"))...), c.ready+"\r\n"...)
+		}
+	}
 	if bytes.HasPrefix(out, []byte("* CAPABILITY ")) || bytes.Contains(out, []byte("[CAPABILITY ")) {
 		if c.overTLS {
 			out = bytes.Replace(out, []byte(" STARTTLS"), nil, 1)

@@ -20,6 +20,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"labd/config"
+	"labd/internal/i18n"
 	"labd/internal/service"
 	"labd/internal/store"
 )
@@ -40,6 +41,9 @@ type Service struct {
 	boxes  *boxes
 	parsed *parseCache
 	cancel func()
+	// ready replaces the library's "IMAP server ready" in the greeting
+	// when server.language is not English ("" keeps it).
+	ready string
 }
 
 // New builds the service from deps.Config.IMAP.
@@ -50,6 +54,9 @@ func NewService(deps service.Deps) (*Service, error) {
 	s := &Service{
 		cfg: deps.Config.IMAP, deps: deps, log: deps.Logger, group: service.NewGroup(deps),
 		AuthFailDelay: time.Second, MaxAuthFailures: 3,
+	}
+	if tr := i18n.New(deps.Config.Server.Lang()); tr.Lang() != "en" {
+		s.ready = tr.ASCII("IMAP server ready")
 	}
 	s.boxes = newBoxes(deps.Store)
 	s.parsed = newParseCache(parseCacheBytes)
@@ -87,7 +94,7 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 		return &patientListener{Listener: ln, min: time.Duration(s.cfg.IdleTimeout), maxLiteral: s.maxLiteral()}
 	}
 	front := func(ln net.Listener) net.Listener {
-		return &frontListener{Listener: patient(ln), requireTLS: s.cfg.RequireTLSForAuth}
+		return &frontListener{Listener: patient(ln), requireTLS: s.cfg.RequireTLSForAuth, ready: s.ready}
 	}
 	if _, err := s.group.Listen(service.ListenOptions{Service: "imap", Addrs: s.cfg.Listen, MaxPerIP: s.cfg.MaxConnsPerIP, Reject: reject, Wrap: front}); err != nil {
 		return nil, err
@@ -112,7 +119,7 @@ func (s *Service) Serve(ctx context.Context) error {
 		ln := b.Listener
 		if b.Endpoint.TLS {
 			// 993: the front filter above TLS, on the plaintext.
-			ln = &frontListener{Listener: ln, overTLS: true}
+			ln = &frontListener{Listener: ln, overTLS: true, ready: s.ready}
 		}
 		err := s.srv.Serve(ln)
 		if errors.Is(err, net.ErrClosed) {
