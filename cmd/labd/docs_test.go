@@ -453,6 +453,11 @@ func program(cmd string) string {
 
 var assignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=(\$\(.*\)|\S*)$`)
 
+// printsSomething are clients whose output is the point of the command
+// (unless it goes to a file): silence means the command did not do what
+// the page says, as curl imap://HOST/INBOX listing nothing did.
+var printsSomething = map[string]bool{"curl": true, "dig": true, "host": true, "lftp": true, "swaks": true, "plink": true}
+
 // runShell runs one line of a sh block with bash, after the page's
 // earlier variable assignments.
 func (e *docEnv) runShell(t *testing.T, c docCmd, stdin string) {
@@ -475,6 +480,9 @@ func (e *docEnv) runShell(t *testing.T, c docCmd, stdin string) {
 	if err != nil {
 		t.Errorf("%s\nfails as written (ran %s): %v\n%s", c, cmd, err, out)
 		return
+	}
+	if printsSomething[prog] && !regexp.MustCompile(` -[a-zA-Z]*[oT] `).MatchString(c.Text) && strings.TrimSpace(string(out)) == "" {
+		t.Errorf("%s\nprinted nothing (ran %s)", c, cmd)
 	}
 	for _, m := range regexp.MustCompile(`"([^"]+)"`).FindAllStringSubmatch(c.Comment, -1) {
 		if !strings.Contains(string(out), m[1]) {
