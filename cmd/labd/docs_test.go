@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"labd/config"
 	"labd/internal/labtest"
 )
 
@@ -61,6 +62,14 @@ var commandPrograms = map[string]bool{
 	"openssl": true, "wget": true, "kdig": true, "drill": true, "psql": true,
 	"sudoedit": true, "apt": true, "apt-get": true, "install": true,
 }
+
+// A command in the text (`curl -u bob:bob pop3://127.0.0.1:10110/`) is a
+// command too when it names the lab host's address: the reader copies it.
+// With a placeholder (HOST, ID...) it is a synopsis.
+var (
+	inlineCode   = regexp.MustCompile("`([^`]+)`")
+	concreteHost = regexp.MustCompile(`127\.0\.0\.1|::1|` + labHosts)
+)
 
 var fenceLine = regexp.MustCompile("^\\s*```\\s*([A-Za-z0-9_-]*)")
 
@@ -121,6 +130,11 @@ func parseDoc(file, text string) (cmds []docCmd, problems []string) {
 			guard(i, line)
 		} else if strings.TrimSpace(line) != "" {
 			inIndented = false
+			for _, m := range inlineCode.FindAllStringSubmatch(line, -1) {
+				if f := strings.Fields(m[1]); len(f) > 1 && commandPrograms[f[0]] && concreteHost.MatchString(m[1]) {
+					cmds = append(cmds, docCmd{File: file, Line: i + 1, Text: m[1]})
+				}
+			}
 		}
 		prevBlank = strings.TrimSpace(line) == ""
 	}
@@ -267,6 +281,7 @@ type docEnv struct {
 	dir     string // the commands' working directory
 	env     []string
 	vars    []string // NAME=... lines of the page so far
+	v6      bool     // the command being rewritten connects to ::1
 }
 
 // labHosts are the names the pages use for the lab host.
@@ -280,7 +295,18 @@ var (
 
 func newDocEnv(t *testing.T) *docEnv {
 	t.Helper()
-	path, c := writeConfig(t, nil)
+	// The lab profile listens on ::1 too where the host has it, as the
+	// pages' IPv6 commands expect.
+	hosts := []string{"127.0.0.1"}
+	if ln, err := net.Listen("tcp", "[::1]:0"); err == nil {
+		ln.Close()
+		hosts = append(hosts, "::1")
+	}
+	path, c := writeConfig(t, func(c *config.Config) {
+		grace := c.Server.GracePeriod
+		*c = *config.LabEphemeralOn(c.Server.DataDir, hosts...)
+		c.Server.GracePeriod = grace
+	})
 	e := &docEnv{config: path, dataDir: c.Server.DataDir, dir: t.TempDir()}
 	e.p = serve(t, path)
 	// Mail for alice (the IMAP session reads and copies message 1) and bob
@@ -311,6 +337,17 @@ func newDocEnv(t *testing.T) *docEnv {
 		writeTestFile(t, filepath.Join(e.dir, name), content)
 	}
 	writeTestFile(t, filepath.Join(e.dataDir, "pub", "big.iso"), strings.Repeat("x", 3<<20))
+	// The lab CA, which the pages have the reader download once.
+	resp, err := http.Get("http://" + e.p.addr(t, "http/tcp") + "/ca.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("ca.pem: %s %v", resp.Status, err)
+	}
+	writeTestFile(t, filepath.Join(e.dir, "ca.pem"), string(ca))
 	// SSH: a key that alice and carol accept, and the pages' host names.
 	home := t.TempDir()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -374,6 +411,10 @@ func writeTestFile(t *testing.T, path, content string) {
 // port returns the test daemon's port for a listener key.
 func (e *docEnv) port(t *testing.T, key string) string {
 	t.Helper()
+	if e.v6 {
+		labtest.Require(t, e.p.addrs[key+"@::1"] != "", "an IPv6 loopback (::1)")
+		key += "@::1"
+	}
 	_, p, err := net.SplitHostPort(e.p.addr(t, key))
 	if err != nil {
 		t.Fatal(err)
@@ -385,6 +426,8 @@ func (e *docEnv) port(t *testing.T, key string) string {
 // host's names with a standard port or in a URL, the installed paths.
 func (e *docEnv) rewrite(t *testing.T, cmd string) string {
 	t.Helper()
+	e.v6 = strings.Contains(cmd, "::1")
+	defer func() { e.v6 = false }()
 	cmd = strings.ReplaceAll(cmd, "/etc/labd/labd.yaml", e.config)
 	cmd = strings.ReplaceAll(cmd, "/var/lib/labd", e.dataDir)
 	if strings.Contains(cmd, "-hostkey SHA256:...") {
@@ -476,16 +519,21 @@ func (e *docEnv) runShell(t *testing.T, c docCmd, stdin string) {
 	x := exec.CommandContext(ctx, "bash", "-c", script)
 	x.Dir, x.Env = e.dir, e.env
 	x.Stdin = strings.NewReader(stdin)
-	out, err := x.CombinedOutput()
+	var stdout, all labtest.SyncBuffer
+	x.Stdout, x.Stderr = io.MultiWriter(&stdout, &all), &all
+	err := x.Run()
+	out := all.String()
 	if err != nil {
 		t.Errorf("%s\nfails as written (ran %s): %v\n%s", c, cmd, err, out)
 		return
 	}
-	if printsSomething[prog] && !regexp.MustCompile(` -[a-zA-Z]*[oT] `).MatchString(c.Text) && strings.TrimSpace(string(out)) == "" {
+	// Progress meters and -v go to stderr: what the command prints is
+	// its standard output.
+	if printsSomething[prog] && !regexp.MustCompile(` -[a-zA-Z]*[oT] `).MatchString(c.Text) && strings.TrimSpace(stdout.String()) == "" {
 		t.Errorf("%s\nprinted nothing (ran %s)", c, cmd)
 	}
 	for _, m := range regexp.MustCompile(`"([^"]+)"`).FindAllStringSubmatch(c.Comment, -1) {
-		if !strings.Contains(string(out), m[1]) {
+		if !strings.Contains(out, m[1]) {
 			t.Errorf("%s\nits comment says %q, the output does not:\n%s", c, m[1], out)
 		}
 	}
@@ -506,6 +554,12 @@ func TestDocsCommandsRun(t *testing.T) {
 			pages = append(pages, c.File)
 		}
 		byPage[c.File] = append(byPage[c.File], c)
+	}
+	// A page's sessions run after its other commands: what they delete
+	// (DELE, EXPUNGE) is gone for good, as message 1 of a later
+	// curl .../INBOX;UID=1 would be.
+	for _, cmds := range byPage {
+		sort.SliceStable(cmds, func(i, j int) bool { return !cmds[i].Console && cmds[j].Console })
 	}
 	for _, page := range pages {
 		t.Run(page, func(t *testing.T) {
