@@ -499,7 +499,7 @@ var assignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=(\$\(.*\)|\S*)$`)
 // printsSomething are clients whose output is the point of the command
 // (unless it goes to a file): silence means the command did not do what
 // the page says, as curl imap://HOST/INBOX listing nothing did.
-var printsSomething = map[string]bool{"curl": true, "dig": true, "host": true, "lftp": true, "swaks": true, "plink": true}
+var printsSomething = map[string]bool{"curl": true, "dig": true, "host": true, "lftp": true, "swaks": true, "plink": true, "tshark": true, "capinfos": true}
 
 // runShell runs one line of a sh block with bash, after the page's
 // earlier variable assignments.
