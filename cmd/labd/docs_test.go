@@ -36,7 +36,9 @@ import (
 //     what the server answers. nc and telnet sessions are replayed over a
 //     socket, line by line, and each answer shown is checked by its status
 //     (reply code, +OK/-ERR, IMAP tag and status); for another program,
-//     the lines after its "prog> " prompt are its input.
+//     the lines after its "prog> " prompt, or after the lab shell's
+//     "alice@labd:~$ ", are its input, and the first word of each line it
+//     shows must be in its output.
 //   - Any other block (indented, untagged, yaml, text) holds no command: a
 //     line there that starts with a client's or labd's name fails the test.
 
@@ -503,7 +505,7 @@ var printsSomething = map[string]bool{"curl": true, "dig": true, "host": true, "
 
 // runShell runs one line of a sh block with bash, after the page's
 // earlier variable assignments.
-func (e *docEnv) runShell(t *testing.T, c docCmd, stdin string) {
+func (e *docEnv) runShell(t *testing.T, c docCmd, stdin string) (output string) {
 	prog := program(c.Text)
 	isVar := assignment.MatchString(c.Text)
 	if prog != "labd" && prog != "echo" && !isVar {
@@ -525,7 +527,7 @@ func (e *docEnv) runShell(t *testing.T, c docCmd, stdin string) {
 	out := all.String()
 	if err != nil {
 		t.Errorf("%s\nfails as written (ran %s): %v\n%s", c, cmd, err, out)
-		return
+		return out
 	}
 	// Progress meters and -v go to stderr: what the command prints is
 	// its standard output.
@@ -538,7 +540,12 @@ func (e *docEnv) runShell(t *testing.T, c docCmd, stdin string) {
 		}
 	}
 	t.Logf("%s\n%s", cmd, out)
+	return out
 }
+
+// shellPrompt is the lab shell's prompt in a session: what follows it
+// was typed.
+var shellPrompt = regexp.MustCompile(`^[a-z0-9._-]+@[a-z0-9.-]+:[^$]*\$ (.*)$`)
 
 // Every command of the pages runs as written against a test daemon (one
 // per page), unless docs-not-run.txt says why it cannot.
@@ -572,14 +579,23 @@ func TestDocsCommandsRun(t *testing.T) {
 					case program(c.Text) == "nc" || program(c.Text) == "telnet":
 						e.replay(t, c)
 					default:
-						var typed []string
+						var typed, shown []string
 						prompt := program(c.Text) + "> "
 						for _, l := range c.Session {
 							if in, ok := strings.CutPrefix(l, prompt); ok {
 								typed = append(typed, in)
+							} else if m := shellPrompt.FindStringSubmatch(l); m != nil {
+								typed = append(typed, m[1])
+							} else if f := strings.Fields(l); len(f) > 0 && f[0] != "..." && f[0] != "…" {
+								shown = append(shown, f[0])
 							}
 						}
-						e.runShell(t, c, strings.Join(typed, "\n")+"\n")
+						out := e.runShell(t, c, strings.Join(typed, "\n")+"\n")
+						for _, w := range shown {
+							if !strings.Contains(out, w) {
+								t.Errorf("%s\nthe session shows %q, the output does not", c, w)
+							}
+						}
 					}
 				})
 			}
