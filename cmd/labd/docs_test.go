@@ -66,12 +66,28 @@ var commandPrograms = map[string]bool{
 }
 
 // A command in the text (`curl -u bob:bob pop3://127.0.0.1:10110/`) is a
-// command too when it names the lab host's address: the reader copies it.
-// With a placeholder (HOST, ID...) it is a synopsis.
+// command too when it names the lab host's address, or is a complete labd
+// command: the reader copies it. With a placeholder (HOST, ID...) it is a
+// synopsis.
 var (
 	inlineCode   = regexp.MustCompile("`([^`]+)`")
 	concreteHost = regexp.MustCompile(`127\.0\.0\.1|::1|` + labHosts)
 )
+
+// concreteLabd says whether an inline labd command is complete (a
+// subcommand and at least two arguments, no placeholder such as ID, FILE,
+// [--csv] or ...), rather than the name of a command in a sentence.
+func concreteLabd(f []string) bool {
+	if len(f) < 4 || f[0] != "labd" {
+		return false
+	}
+	for _, w := range f {
+		if strings.ContainsAny(w, "[]|…") || strings.Contains(w, "...") || regexp.MustCompile(`^[A-Z][A-Z0-9_.]*$`).MatchString(w) {
+			return false
+		}
+	}
+	return true
+}
 
 var fenceLine = regexp.MustCompile("^\\s*```\\s*([A-Za-z0-9_-]*)")
 
@@ -133,7 +149,7 @@ func parseDoc(file, text string) (cmds []docCmd, problems []string) {
 		} else if strings.TrimSpace(line) != "" {
 			inIndented = false
 			for _, m := range inlineCode.FindAllStringSubmatch(line, -1) {
-				if f := strings.Fields(m[1]); len(f) > 1 && commandPrograms[f[0]] && concreteHost.MatchString(m[1]) {
+				if f := strings.Fields(m[1]); len(f) > 1 && commandPrograms[f[0]] && concreteHost.MatchString(m[1]) || concreteLabd(f) {
 					cmds = append(cmds, docCmd{File: file, Line: i + 1, Text: m[1]})
 				}
 			}
@@ -367,6 +383,16 @@ func newDocEnv(t *testing.T) *docEnv {
 	writeTestFile(t, filepath.Join(home, ".ssh", "id_ed25519"), string(pem.EncodeToMemory(block)))
 	os.Chmod(filepath.Join(home, ".ssh", "id_ed25519"), 0o600)
 	writeTestFile(t, filepath.Join(e.dir, "carol.pub"), string(ssh.MarshalAuthorizedKey(spub)))
+	// A student's own key, not yet known to labd.
+	pub2, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spub2, err := ssh.NewPublicKey(pub2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, filepath.Join(e.dir, "id_ed25519.pub"), string(ssh.MarshalAuthorizedKey(spub2)))
 	_, sshPort, _ := net.SplitHostPort(e.p.addr(t, "ssh/tcp"))
 	sshConfig := filepath.Join(home, ".ssh", "config")
 	writeTestFile(t, sshConfig, fmt.Sprintf(`Host labhost
