@@ -368,31 +368,16 @@ func newDocEnv(t *testing.T) *docEnv {
 	writeTestFile(t, filepath.Join(e.dir, "ca.pem"), string(ca))
 	// SSH: a key that alice and carol accept, and the pages' host names.
 	home := t.TempDir()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	priv, pub := sshKey(t)
 	block, err := ssh.MarshalPrivateKey(priv, "docs test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	spub, err := ssh.NewPublicKey(pub)
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeTestFile(t, filepath.Join(home, ".ssh", "id_ed25519"), string(pem.EncodeToMemory(block)))
 	os.Chmod(filepath.Join(home, ".ssh", "id_ed25519"), 0o600)
-	writeTestFile(t, filepath.Join(e.dir, "carol.pub"), string(ssh.MarshalAuthorizedKey(spub)))
-	// A student's own key, not yet known to labd.
-	pub2, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spub2, err := ssh.NewPublicKey(pub2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeTestFile(t, filepath.Join(e.dir, "id_ed25519.pub"), string(ssh.MarshalAuthorizedKey(spub2)))
+	writeTestFile(t, filepath.Join(e.dir, "carol.pub"), pub)
+	_, pub2 := sshKey(t) // a student's own key, not yet known to labd
+	writeTestFile(t, filepath.Join(e.dir, "id_ed25519.pub"), pub2)
 	_, sshPort, _ := net.SplitHostPort(e.p.addr(t, "ssh/tcp"))
 	sshConfig := filepath.Join(home, ".ssh", "config")
 	writeTestFile(t, sshConfig, fmt.Sprintf(`Host labhost
@@ -424,6 +409,20 @@ Host *
 		"LANG=C", "LC_ALL=", "LC_MESSAGES=",
 	)
 	return e
+}
+
+// sshKey returns a new Ed25519 key and its authorized_keys line.
+func sshKey(t *testing.T) (ed25519.PrivateKey, string) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return priv, string(ssh.MarshalAuthorizedKey(spub))
 }
 
 func writeTestFile(t *testing.T, path, content string) {
