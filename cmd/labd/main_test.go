@@ -103,6 +103,9 @@ func serve(t testing.TB, path string) *proc {
 				if _, ok := p.addrs[key]; !ok {
 					p.addrs[key] = m[3]
 				}
+				if h, _, err := net.SplitHostPort(m[3]); err == nil {
+					p.addrs[key+"@"+h] = m[3] // "http/tcp@::1": each address family
+				}
 			}
 			if strings.HasPrefix(line, "labd ready:") {
 				ready <- nil
