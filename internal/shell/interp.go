@@ -37,7 +37,7 @@ const (
 var errLimit = errors.New("limit")
 
 func limitf(format string, a ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{errLimit}, a...)...)
+	return fmt.Errorf("%w: %w", errLimit, errorf(format, a...))
 }
 
 // tickName is an internal command labd inserts into loops and after
@@ -160,7 +160,7 @@ func (s *Shell) callHandler(ctx context.Context, args []string) ([]string, error
 // before the interpreter's cd changes the directory.
 func (s *Shell) cdCheck(hc interp.HandlerContext, args []string) ([]string, error) {
 	if len(args) > 2 {
-		fmt.Fprintln(hc.Stderr, "cd: too many arguments")
+		fmt.Fprintf(hc.Stderr, "cd: %s\n", s.t("too many arguments"))
 		return []string{"false"}, nil
 	}
 	target := s.home
@@ -172,16 +172,16 @@ func (s *Shell) cdCheck(hc interp.HandlerContext, args []string) ([]string, erro
 	}
 	rel, err := s.resolveFrom(hc.Dir, target)
 	if err != nil {
-		fmt.Fprintf(hc.Stderr, "cd: %s: %v\n", target, err)
+		fmt.Fprintf(hc.Stderr, "cd: %s: %v\n", target, s.trArg(err))
 		return []string{"false"}, nil
 	}
 	fi, err := s.root.Stat(rel)
 	if err != nil {
-		fmt.Fprintf(hc.Stderr, "cd: %s: %s\n", target, errText(err))
+		fmt.Fprintf(hc.Stderr, "cd: %s: %s\n", target, s.trArg(errText(err)))
 		return []string{"false"}, nil
 	}
 	if !fi.IsDir() {
-		fmt.Fprintf(hc.Stderr, "cd: %s: Not a directory\n", target)
+		fmt.Fprintf(hc.Stderr, "cd: %s: %s\n", target, s.t("Not a directory"))
 		return []string{"false"}, nil
 	}
 	return []string{"cd", s.virtual(rel)}, nil
@@ -199,12 +199,12 @@ func (s *Shell) execHandler(ctx context.Context, args []string) error {
 		return nil
 	}
 	if strings.Contains(name, "/") {
-		fmt.Fprintf(hc.Stderr, "%s: the lab shell runs no program files, only its own commands (type help)\n", args[0])
+		fmt.Fprintf(hc.Stderr, "%s: %s\n", args[0], s.t("the lab shell runs no program files, only its own commands (type help)"))
 		return interp.ExitStatus(126)
 	}
 	c, ok := commands[name]
 	if !ok {
-		fmt.Fprintf(hc.Stderr, "%s: command not found (type help for the list of commands)\n", name)
+		fmt.Fprintf(hc.Stderr, "%s: %s\n", name, s.t("command not found (type help for the list of commands)"))
 		return interp.ExitStatus(127)
 	}
 	cl := &call{
@@ -218,7 +218,7 @@ func (s *Shell) execHandler(ctx context.Context, args []string) error {
 		dir:  hc.Dir,
 	}
 	if len(cl.args) == 1 && cl.args[0] == "--help" && name != "echo" {
-		fmt.Fprintf(cl.out, "usage: %s\n%s\n", c.usage, c.help)
+		fmt.Fprintf(cl.out, "%s\n%s\n", s.tf("usage: %s", c.usage), s.t(c.help))
 		return nil
 	}
 	st := c.run(s, cl)
@@ -412,7 +412,7 @@ func prepare(f *syntax.File) error {
 							k = max(a-b, b-a) + 1
 						}
 						if k <= 0 || words > maxBraceWords/k {
-							err = fmt.Errorf("brace expansion makes more than %d words; use seq", maxBraceWords)
+							err = errorf("brace expansion makes more than %d words; use seq", maxBraceWords)
 							return false
 						}
 						words *= k
@@ -482,7 +482,7 @@ func (s *Shell) dropBigVars(ctx context.Context, stderr io.Writer) {
 			f, err := syntax.NewParser().Parse(strings.NewReader("unset "+name), "")
 			if err == nil {
 				_ = s.runner.Run(ctx, f)
-				fmt.Fprintf(stderr, "labsh: variable %s (%d KiB) unset\n", name, n>>10)
+				fmt.Fprintf(stderr, "labsh: %s\n", s.tf("variable %s (%d KiB) unset", name, n>>10))
 			}
 		}
 	}

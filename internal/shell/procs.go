@@ -94,22 +94,22 @@ func cmdType(s *Shell, c *call) int {
 		}
 		switch {
 		case c.name == "type" && syntax.IsKeyword(a):
-			fmt.Fprintf(c.out, "%s is a shell keyword\n", a)
+			fmt.Fprintln(c.out, s.tf("%s is a shell keyword", a))
 		case interp.IsBuiltin(a) && !overrides[a]:
 			if c.name == "type" {
-				fmt.Fprintf(c.out, "%s is a shell builtin\n", a)
+				fmt.Fprintln(c.out, s.tf("%s is a shell builtin", a))
 			} else {
 				fmt.Fprintln(c.out, a)
 			}
 		case commands[a].run != nil:
 			if c.name == "type" {
-				fmt.Fprintf(c.out, "%s is /bin/%s (built into labd)\n", a, a)
+				fmt.Fprintln(c.out, s.tf("%s is /bin/%s (built into labd)", a, a))
 			} else {
 				fmt.Fprintf(c.out, "/bin/%s\n", a)
 			}
 		default:
 			if c.name == "type" {
-				fmt.Fprintf(c.err, "type: %s: not found\n", a)
+				fmt.Fprintf(c.err, "type: %s: %s\n", a, s.t("not found"))
 			}
 			status = 1
 		}

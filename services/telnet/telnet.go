@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"labd/config"
+	"labd/internal/i18n"
 	"labd/internal/service"
 	"labd/internal/sessions"
 	"labd/internal/shell"
@@ -133,7 +134,7 @@ func (s *Service) handle(c net.Conn) {
 		sess.SetUser(user)
 	}
 	log.Info("telnet login")
-	sh, err := shell.New(shell.Env{Deps: s.deps, User: user, Proto: "telnet", Remote: remote, Session: sess, LineMode: !n.echoing()})
+	sh, err := shell.New(shell.Env{Deps: s.deps, User: user, Proto: "telnet", Remote: remote, Session: sess, LineMode: !n.echoing(), Tr: i18n.New(s.deps.Config.Server.Lang())})
 	if err != nil {
 		log.Error("lab shell", "err", err)
 		fmt.Fprintf(n, "The lab shell cannot start: %v\n", err)
