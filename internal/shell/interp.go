@@ -141,6 +141,16 @@ func (s *Shell) callHandler(ctx context.Context, args []string) ([]string, error
 		return nil, limitf("the variables hold over %d MiB", maxVarBytes>>20)
 	}
 	name := args[0]
+	if len(args) == 2 && args[1] == "--help" && name != "echo" {
+		// An interpreter builtin's --help is labd's help, in the
+		// class's language, not the interpreter's error.
+		if _, ok := commands[name]; ok {
+			return []string{"labsh:" + name, "--help"}, nil
+		}
+		if _, ok := shellBuiltins[name]; ok {
+			return []string{"labsh:man", name}, nil
+		}
+	}
 	switch {
 	case name == "cd":
 		return s.cdCheck(hc, args)
@@ -435,6 +445,11 @@ func prepare(f *syntax.File) error {
 					n.Cmd = andTick(c)
 				}
 			case *syntax.DeclClause:
+				if helpOf(c) {
+					// export --help: labd's help, not declare's error.
+					n.Cmd = &syntax.CallExpr{Args: []*syntax.Word{litWord("labsh:man"), litWord(c.Variant.Value)}}
+					break
+				}
 				wrapped[c] = true
 				n.Cmd = andTick(c)
 			}
@@ -442,6 +457,21 @@ func prepare(f *syntax.File) error {
 		return true
 	})
 	return err
+}
+
+// helpOf says whether a declaration (export, local, declare) asks for its
+// --help.
+func helpOf(c *syntax.DeclClause) bool {
+	if len(c.Args) != 1 || c.Variant == nil {
+		return false
+	}
+	a := c.Args[0]
+	_, known := shellBuiltins[c.Variant.Value]
+	return known && a.Naked && a.Name == nil && a.Value != nil && a.Value.Lit() == "--help"
+}
+
+func litWord(s string) *syntax.Word {
+	return &syntax.Word{Parts: []syntax.WordPart{&syntax.Lit{Value: s}}}
 }
 
 func tickStmt() *syntax.Stmt {

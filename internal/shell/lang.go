@@ -33,6 +33,8 @@ func (s *Shell) tf(format string, a ...any) string {
 	if wordy(format) {
 		format = s.tr.T(format)
 	}
+	// errorf's formats may wrap (%w): the text is made by Sprintf.
+	format = strings.ReplaceAll(format, "%w", "%v")
 	args := make([]any, len(a))
 	for i, x := range a {
 		args[i] = s.trArg(x)
@@ -54,7 +56,7 @@ func (s *Shell) trArg(x any) any {
 		var te *textError
 		if errors.As(v, &te) {
 			if inner := te.Error(); msg == inner || strings.HasSuffix(msg, ": "+inner) {
-				return strings.TrimSuffix(msg, inner) + s.tf(strings.ReplaceAll(te.format, "%w", "%v"), te.args...)
+				return strings.TrimSuffix(msg, inner) + s.tf(te.format, te.args...)
 			}
 		}
 	case string:

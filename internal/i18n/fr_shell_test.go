@@ -1,0 +1,15 @@
+package i18n
+
+import "testing"
+
+// TestShellKeysAgree: a key of the shell's table that another table also
+// has must translate the same, or merge would pick one silently.
+func TestShellKeysAgree(t *testing.T) {
+	for name, m := range map[string]map[string]string{"frDashboard": frDashboard, "frFaults": frFaults, "frStart": frStart, "frCLI": frCLI} {
+		for k, v := range frShell {
+			if w, ok := m[k]; ok && w != v {
+				t.Errorf("%q: frShell says %q, %s says %q", k, v, name, w)
+			}
+		}
+	}
+}

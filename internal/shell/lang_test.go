@@ -1,0 +1,228 @@
+package shell
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"labd/internal/i18n"
+)
+
+// frShell is a French shell that reports every text missing from the
+// catalog.
+func frShell(t *testing.T) (*Shell, *[]string) {
+	t.Helper()
+	missed := &[]string{}
+	seen := map[string]bool{}
+	tr := i18n.New("fr").OnMiss(func(k string) {
+		if !seen[k] {
+			seen[k] = true
+			*missed = append(*missed, k)
+		}
+	})
+	deps := testDeps(t)
+	sh, err := New(Env{Deps: deps, User: "alice", Proto: "ssh", Remote: "127.0.0.1:40000", Tr: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sh.Close() })
+	return sh, missed
+}
+
+func reportMissed(t *testing.T, missed []string) {
+	t.Helper()
+	if len(missed) == 0 {
+		return
+	}
+	sort.Strings(missed)
+	var b strings.Builder
+	for _, k := range missed {
+		b.WriteString("\t" + strconv.Quote(k) + ": \"\",\n")
+	}
+	t.Errorf("%d shell texts are missing from the French catalog (internal/i18n/fr_shell.go):\n%s", len(missed), b.String())
+}
+
+// TestSourceTextsTranslated reads the shell's source: every literal text
+// given to the translating helpers (failf, usageError, t, tf, errorf, limitf and
+// errors.New whose text trArg translates) and every
+// help line, hint and man example must be in the French catalog, so that
+// an error path no test reaches still speaks French.
+func TestSourceTextsTranslated(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	var missed []string
+	seen := map[string]bool{}
+	check := func(lit *ast.BasicLit) {
+		if lit == nil || lit.Kind != token.STRING {
+			return
+		}
+		s, err := strconv.Unquote(lit.Value)
+		if err != nil || !wordy(s) || seen[s] || internalErrors[s] {
+			return
+		}
+		seen[s] = true
+		if !i18n.Has(s) {
+			missed = append(missed, s)
+		}
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		af, err := parser.ParseFile(fset, f, src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(af, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) == 0 {
+				return true
+			}
+			var name string
+			switch fn := call.Fun.(type) {
+			case *ast.SelectorExpr:
+				name = fn.Sel.Name
+				if x, ok := fn.X.(*ast.Ident); ok && x.Name == "errors" && name == "New" {
+					name = "errors.New"
+				}
+			case *ast.Ident:
+				name = fn.Name
+			}
+			switch name {
+			case "failf", "usageError", "t", "tf", "prompt", "errorf", "limitf", "errors.New":
+				arg := call.Args[0]
+				if name == "prompt" && len(call.Args) > 1 {
+					arg = call.Args[1]
+				}
+				if lit, ok := arg.(*ast.BasicLit); ok {
+					check(lit)
+				}
+			}
+			return true
+		})
+	}
+	var texts []string
+	for _, c := range commands {
+		texts = append(texts, c.help)
+	}
+	for _, h := range shellBuiltins {
+		texts = append(texts, h)
+	}
+	for _, h := range hints {
+		texts = append(texts, h)
+	}
+	for _, ex := range manExamples {
+		for _, e := range ex {
+			if strings.Contains(e, "(") {
+				texts = append(texts, e)
+			}
+		}
+	}
+	for _, k := range editorKeys {
+		texts = append(texts, k[1])
+	}
+	for _, s := range texts {
+		if !seen[s] && !i18n.Has(s) {
+			seen[s] = true
+			missed = append(missed, s)
+		}
+	}
+	reportMissed(t, missed)
+}
+
+// internalErrors never reach the user as they are.
+var internalErrors = map[string]bool{"limit": true, "line abandoned": true}
+
+// TestFrenchHelpAndErrors runs help, every command's --help, man for every
+// command and builtin, and the common error paths in a French shell: no
+// text may be missing from the catalog, and what help prints must not be
+// the English text (a message that bypasses the catalog).
+func TestFrenchHelpAndErrors(t *testing.T) {
+	fr, missed := frShell(t)
+	en, _ := newShell(t)
+	if _, _, st := run(t, fr, "mkdir -p dir && echo hi > f.txt"); st != 0 {
+		t.Fatal("setup failed")
+	}
+	var lines []string
+	for n := range commands {
+		if n != "echo" {
+			lines = append(lines, n+" --help")
+		}
+		lines = append(lines, "man "+n)
+	}
+	for n := range shellBuiltins {
+		lines = append(lines, "man "+n)
+		if _, dup := commands[n]; !dup && n != "echo" {
+			lines = append(lines, n+" --help")
+		}
+	}
+	sort.Strings(lines)
+	lines = append([]string{"help"}, lines...)
+	for _, line := range lines {
+		fo, fe, _ := run(t, fr, line)
+		eo, _, _ := run(t, en, line)
+		if fe != "" {
+			t.Errorf("%s: stderr %q", line, fe)
+		}
+		if fo == "" || fo == eo {
+			t.Errorf("%s: the French output is the English one:\n%s", line, fo)
+		}
+	}
+	for _, tc := range []struct{ line, want string }{
+		{"nosuchcmd", "nosuchcmd: commande introuvable (tapez help pour la liste des commandes)"},
+		{"./prog", "ne lance aucun fichier programme"},
+		{"cat nofile", "cat: nofile: Aucun fichier ou dossier de ce type"},
+		{"cat /etc/passwd", "permission refusée (le shell de TP n'accède qu'à votre répertoire personnel)"},
+		{"ls /etc", "ls: impossible d'accéder à '/etc'"},
+		{"cd /etc", "cd: /etc: permission refusée"},
+		{"cd nodir", "cd: nodir: Aucun fichier ou dossier de ce type"},
+		{"cd f.txt", "cd: f.txt: N'est pas un répertoire"},
+		{"cd a b", "cd: trop d'arguments"},
+		{"cat dir", "cat: dir\u00a0: Est un répertoire"},
+		{"rm dir", "rm: impossible de supprimer 'dir'\u00a0: Est un répertoire"},
+		{"rm", "rm: opérande manquant"},
+		{"mkdir dir", "mkdir: impossible de créer le répertoire 'dir'\u00a0: Le fichier existe"},
+		{"mv f.txt", "mv: opérande de fichier de destination manquant"},
+		{"ls -Z", "ls: option non valide -- 'Z'\nutilisation\u00a0: ls"},
+		{"sort -Z", "sort: -Z n'est pas pris en charge"},
+		{"ls --color", "ls: option non valide -- '-'"},
+		{"sort --reverse", "sort: l'option --reverse n'est pas prise en charge"},
+		{"grep -P x f.txt", "utilisez -E"},
+		{"tail -f f.txt", "relancez tail"},
+		{"head -n", "head: -n demande une valeur"},
+		{"man", "utilisation\u00a0: man COMMAND"},
+		{"man nosuch", "aucune page de manuel pour nosuch"},
+		{"nc -l 25", "le shell de TP ne peut pas écouter"},
+		{"nc 127.0.0.1 1", "non autorisé depuis le shell de TP"},
+		{"ping localhost", "ICMP n'est pas disponible"},
+		{"type nosuch", "type: nosuch: introuvable"},
+		{"type ls", "ls est /bin/ls (intégré à labd)"},
+		{"nano", "ce programme demande un terminal interactif"},
+		{"seq x", "seq: \"x\" n'est pas un nombre"},
+		{"sed", "il faut un script"},
+		{"mail 99", "aucun message 99"},
+		{"mail send nobody subj body", "nobody\u00a0: utilisateur inconnu ici"},
+		{"chmod o+w f.txt", "les autres ne peuvent pas recevoir le droit d'écriture"},
+		{"x=$(seq 1 200000); x=$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x", "labsh: "},
+		{"cat <(ls)", "la substitution de processus <(...) n'est pas prise en charge"},
+	} {
+		fo, fe, _ := run(t, fr, tc.line)
+		if fe += fo; !strings.Contains(fe, tc.want) {
+			t.Errorf("%s: printed %q, want %q", tc.line, fe, tc.want)
+		}
+	}
+	reportMissed(t, *missed)
+}
