@@ -102,7 +102,7 @@ func cmdCurl(s *Shell, c *call) int {
 	}
 	u, err := url.Parse(target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		fmt.Fprintf(c.err, "curl: (1) Protocol %q not supported here; use http:// or https://\n", u.Scheme)
+		fmt.Fprintf(c.err, "curl: (1) %s\n", s.tf("Protocol %q not supported here; use http:// or https://", u.Scheme))
 		return 1
 	}
 	if method == "" {

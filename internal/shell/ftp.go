@@ -216,7 +216,7 @@ func cmdFtp(s *Shell, c *call) int {
 				return c.failf("%v", err)
 			}
 			if code != 230 {
-				fmt.Fprintln(c.out, "Login failed.")
+				fmt.Fprintln(c.out, s.t("Login failed."))
 			}
 		}
 	}
@@ -303,9 +303,9 @@ func cmdFtp(s *Shell, c *call) int {
 			f.transfer("STOR "+remote, nil, file)
 			file.Close()
 		case "help", "?":
-			fmt.Fprintln(c.out, "Commands: ls dir cd cdup pwd get put mkdir rmdir delete size binary ascii passive quote bye")
+			fmt.Fprintln(c.out, s.t("Commands:"), "ls dir cd cdup pwd get put mkdir rmdir delete size binary ascii passive quote bye")
 		default:
-			fmt.Fprintf(c.out, "?Invalid command: %s (help lists them)\n", w[0])
+			fmt.Fprintln(c.out, s.tf("?Invalid command: %s (help lists them)", w[0]))
 		}
 		if err != nil {
 			return c.failf("%v", err)
