@@ -231,3 +231,35 @@ func TestFrenchHelpAndErrors(t *testing.T) {
 	}
 	reportMissed(t, *missed)
 }
+
+// TestFrenchEditor: nano's title, status and key lines in French, and its
+// (O/N) question takes "o".
+func TestFrenchEditor(t *testing.T) {
+	sh, missed := frShell(t)
+	p, errc := newPipeTerm(t, sh, nil)
+	prompt := "alice@labd:~$ "
+	p.waitFor(t, prompt, 1)
+	p.typeIn(t, "nano note.txt\r")
+	p.waitFor(t, "labd nano   Fichier\u00a0: note.txt", 1)
+	p.waitFor(t, "[ Nouveau fichier ]", 1)
+	p.waitFor(t, "\x1b[7m^O\x1b[0m Enregistrer  \x1b[7m^X\x1b[0m Quitter  \x1b[7m^W\x1b[0m Chercher", 1)
+	p.typeIn(t, "bonjour")
+	p.waitFor(t, "Fichier\u00a0: note.txt   Modifié", 1)
+	p.typeIn(t, "\x07") // ^G
+	p.waitFor(t, "^X quitter", 1)
+	p.typeIn(t, "\x18") // ^X
+	p.waitFor(t, "Enregistrer les modifications\u202f? (O/N)\u00a0:", 1)
+	p.typeIn(t, "o\r")
+	p.waitFor(t, "Nom du fichier à écrire\u00a0: note.txt", 1)
+	p.typeIn(t, "\r")
+	p.waitFor(t, prompt, 2)
+	b, err := os.ReadFile(filepath.Join(sh.env.Deps.Layout.Home("alice"), "note.txt"))
+	if err != nil || string(b) != "bonjour\n" {
+		t.Errorf("the file: %q, %v", b, err)
+	}
+	p.typeIn(t, "exit\r")
+	if err := <-errc; err != nil {
+		t.Error(err)
+	}
+	reportMissed(t, *missed)
+}
