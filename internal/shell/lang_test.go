@@ -221,13 +221,17 @@ func TestFrenchHelpAndErrors(t *testing.T) {
 		{"curl gopher://localhost/", "curl: (1) Protocole \"gopher\" non pris en charge ici"},
 		{"mail send nobody subj body", "nobody\u00a0: utilisateur inconnu ici"},
 		{"chmod o+w f.txt", "les autres ne peuvent pas recevoir le droit d'écriture"},
-		{"x=$(seq 1 200000); x=$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x$x", "labsh: "},
 		{"cat <(ls)", "la substitution de processus <(...) n'est pas prise en charge"},
 	} {
 		fo, fe, _ := run(t, fr, tc.line)
 		if fe += fo; !strings.Contains(fe, tc.want) {
 			t.Errorf("%s: printed %q, want %q", tc.line, fe, tc.want)
 		}
+	}
+	// A limit says what stopped the line, in French too.
+	fr.maxSteps = 1000
+	if _, fe, st := run(t, fr, "while :; do :; done"); st != 124 || !strings.Contains(fe, "labsh: arrêté\u00a0: plus de 1000 commandes dans une ligne\u202f; faites des boucles plus petites") {
+		t.Errorf("limit: status %d, stderr %q", st, fe)
 	}
 	reportMissed(t, *missed)
 }
