@@ -197,7 +197,7 @@ func TestFrenchHelpAndErrors(t *testing.T) {
 		{"mkdir dir", "mkdir: impossible de créer le répertoire 'dir'\u00a0: Le fichier existe"},
 		{"mv f.txt", "mv: opérande de fichier de destination manquant"},
 		{"ls -Z", "ls: option non valide -- 'Z'\nutilisation\u00a0: ls"},
-		{"sort -Z", "sort: -Z n'est pas pris en charge"},
+		{"sort -Z", "sort: l'option -Z n'est pas prise en charge"},
 		{"ls --color", "ls: option non valide -- '-'"},
 		{"sort --reverse", "sort: l'option --reverse n'est pas prise en charge"},
 		{"grep -P x f.txt", "utilisez -E"},

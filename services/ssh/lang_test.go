@@ -26,7 +26,7 @@ func TestShellInFrench(t *testing.T) {
 	}{
 		{cmd: "frobnicate", status: 127, stderr: "frobnicate: commande introuvable (tapez help pour la liste des commandes)"},
 		{cmd: "cat /etc/passwd", status: 1, stderr: "permission refusée (le shell de TP n'accède qu'à votre répertoire personnel)"},
-		{cmd: "grep -P x", status: 2, stderr: "grep: -P n'est pas pris en charge\u202f; utilisez -E\nutilisation\u00a0: grep"},
+		{cmd: "grep -P x", status: 2, stderr: "grep: l'option -P n'est pas prise en charge\u202f; utilisez -E\nutilisation\u00a0: grep"},
 		{cmd: "ls --help", stdout: "utilisation\u00a0: ls [-l] [-a] [path...]\nliste un répertoire\n"},
 		{cmd: "man mail", stdout: "liste la boîte de réception (INBOX), lit le message N, envoie un courriel"},
 	} {
