@@ -353,6 +353,9 @@ var frShell = map[string]string{
 	"only labd's own DNS server can be asked":                                                         "seul le serveur DNS de labd peut être interrogé",
 	"only labd's own DNS server can be asked (drop %s)":                                               "seul le serveur DNS de labd peut être interrogé (retirez %s)",
 
+	// the pager (less, more)
+	"--More-- (%d%%) space: page, Enter: line, b: back, q: quit": "--Plus-- (%d%%) espace : page, Entrée : ligne, b : retour, q : quitter",
+
 	// the editor (nano)
 	"edit one file at a time":                        "un seul fichier à la fois",
 	"%s is larger than %d MiB: too big to edit here": "%s fait plus de %d Mio : trop gros pour être modifié ici",

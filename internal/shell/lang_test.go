@@ -237,7 +237,7 @@ func TestFrenchHelpAndErrors(t *testing.T) {
 }
 
 // TestFrenchEditor: nano's title, status and key lines in French, and its
-// (O/N) question takes "o".
+// (O/N) question takes "o"; the pager's status line.
 func TestFrenchEditor(t *testing.T) {
 	sh, missed := frShell(t)
 	p, errc := newPipeTerm(t, sh, nil)
@@ -261,6 +261,11 @@ func TestFrenchEditor(t *testing.T) {
 	if err != nil || string(b) != "bonjour\n" {
 		t.Errorf("the file: %q, %v", b, err)
 	}
+	// The pager's status line.
+	p.typeIn(t, "seq 1 100 | less\r")
+	p.waitFor(t, "--Plus-- (23%) espace\u00a0: page, Entrée\u00a0: ligne, b\u00a0: retour, q\u00a0: quitter", 1)
+	p.typeIn(t, "q")
+	p.waitFor(t, prompt, 3)
 	p.typeIn(t, "exit\r")
 	if err := <-errc; err != nil {
 		t.Error(err)

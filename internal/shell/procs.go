@@ -162,7 +162,7 @@ func cmdPager(s *Shell, c *call) int {
 			if len(text) > 0 {
 				pct = min(top+page, len(text)) * 100 / len(text)
 			}
-			fmt.Fprintf(&b, "\x1b[7m--More-- (%d%%) space: page, Enter: line, b: back, q: quit\x1b[0m", pct)
+			fmt.Fprintf(&b, "\x1b[7m%s\x1b[0m", s.tf("--More-- (%d%%) space: page, Enter: line, b: back, q: quit", pct))
 			io.WriteString(out, b.String())
 			if f, ok := out.(interface{ Flush() error }); ok {
 				f.Flush()
