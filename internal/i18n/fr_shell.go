@@ -241,6 +241,9 @@ var frShell = map[string]string{
 	"more than %d entries: stopped":                             "plus de %d entrées : arrêté",
 	"invalid type: %s":                                          "type non valide : %s",
 
+	"mode of '%s' changed to %04o (%s)": "mode de '%s' changé en %04o (%s)",
+	"Files %s and %s differ":            "Les fichiers %s et %s sont différents",
+
 	// archives
 	"say one of -c (create), -x (extract), -t (list): tar czf out.tar.gz dir; tar xzf in.tar.gz; tar tzf in.tar.gz": "indiquez -c (créer), -x (extraire) ou -t (lister) : tar czf out.tar.gz dir; tar xzf in.tar.gz; tar tzf in.tar.gz",
 	"name what to put in the archive":                        "indiquez ce qu'il faut mettre dans l'archive",

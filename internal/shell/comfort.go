@@ -126,7 +126,7 @@ func (s *Shell) expandBang(line string) (string, bool, error) {
 	n := s.hist.Len()
 	// The line itself is already the latest entry.
 	if n < 2 {
-		return "", false, fmt.Errorf("!!: event not found")
+		return "", false, errorf("!!: event not found")
 	}
 	prev := s.hist.At(1)
 	out := strings.ReplaceAll(line, "!!", prev)

@@ -436,7 +436,7 @@ func chmodMode(spec string, old fs.FileMode) (fs.FileMode, error) {
 			return 0, errorf("invalid mode: %q", spec)
 		}
 		if v&0o7000 != 0 {
-			return 0, fmt.Errorf("setuid, setgid and sticky bits are not allowed in the lab")
+			return 0, errorf("setuid, setgid and sticky bits are not allowed in the lab")
 		}
 		return fs.FileMode(v), nil
 	}
@@ -474,7 +474,7 @@ func chmodMode(spec string, old fs.FileMode) (fs.FileMode, error) {
 			case 'x':
 				bits |= 0o111
 			case 's', 't':
-				return 0, fmt.Errorf("setuid, setgid and sticky bits are not allowed in the lab")
+				return 0, errorf("setuid, setgid and sticky bits are not allowed in the lab")
 			default:
 				return 0, errorf("invalid mode: %q (use 644, u+x or go-w)", spec)
 			}
@@ -523,7 +523,7 @@ func cmdChmod(s *Shell, c *call) int {
 			return
 		}
 		if o.has('v') {
-			fmt.Fprintf(c.out, "mode of '%s' changed to %04o (%s)\n", shown, m, m)
+			fmt.Fprintln(c.out, s.tf("mode of '%s' changed to %04o (%s)", shown, m, m))
 		}
 	}
 	for _, a := range files {

@@ -217,6 +217,8 @@ func TestFrenchHelpAndErrors(t *testing.T) {
 		{"mail 99", "aucun message 99"},
 		{"mail send alice hello body && mail", "Courriel remis à alice@"},
 		{"mail", "Boîte de réception (INBOX) de alice\u00a0: 1 message(s), 1 non lu(s)"},
+		{"echo a > a.txt; diff -q a.txt f.txt", "Les fichiers a.txt et f.txt sont différents"},
+		{"chmod -v 600 f.txt", "mode de 'f.txt' changé en 0600 (-rw-------)"},
 		{"netstat", "Connexions Internet actives (les sockets de labd)"},
 		{"curl gopher://localhost/", "curl: (1) Protocole \"gopher\" non pris en charge ici"},
 		{"mail send nobody subj body", "nobody\u00a0: utilisateur inconnu ici"},

@@ -333,7 +333,7 @@ func cmdBase64(s *Shell, c *call) int {
 				dec, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(clean, "="))
 			}
 			if err != nil {
-				return fmt.Errorf("invalid input")
+				return errorf("invalid input")
 			}
 			_, err = c.out.Write(dec)
 			return err

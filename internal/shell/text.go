@@ -760,7 +760,7 @@ func cmdDiff(s *Shell, c *call) int {
 		return 0
 	}
 	if o.has('q') {
-		fmt.Fprintf(c.out, "Files %s and %s differ\n", args[0], args[1])
+		fmt.Fprintln(c.out, s.tf("Files %s and %s differ", args[0], args[1]))
 		return 1
 	}
 	if o.has('u') {
