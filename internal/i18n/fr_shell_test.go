@@ -12,4 +12,10 @@ func TestShellKeysAgree(t *testing.T) {
 			}
 		}
 	}
+	// And no table merged after it changed one of its texts.
+	for k, v := range frShell {
+		if got := french()[k]; got != Typography(v) {
+			t.Errorf("%q: the catalog says %q, frShell %q", k, got, v)
+		}
+	}
 }
