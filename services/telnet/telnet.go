@@ -139,7 +139,7 @@ func (s *Service) handle(c net.Conn) {
 		sess.SetUser(user)
 	}
 	log.Info("telnet login")
-	sh, err := shell.New(shell.Env{Deps: s.deps, User: user, Proto: "telnet", Remote: remote, Session: sess, LineMode: !n.echoing()})
+	sh, err := shell.New(shell.Env{Deps: s.deps, User: user, Proto: "telnet", Remote: remote, Session: sess, LineMode: !n.echoing(), Tr: i18n.New(s.deps.Config.Server.Lang())})
 	if err != nil {
 		log.Error("lab shell", "err", err)
 		fmt.Fprintln(n, s.tr.T("The lab shell cannot start: %v", err))
