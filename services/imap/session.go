@@ -147,14 +147,15 @@ func (ss *session) Login(username, password string) (err error) {
 	return nil
 }
 
-// overTLS reports whether the connection is encrypted: STARTTLS done
-// (the library's *tls.Conn) or 993 (the front filter above TLS).
+// overTLS reports whether the connection is encrypted: 993 or STARTTLS
+// done (both by the front filter, above TLS; a *tls.Conn only if the
+// library ever did STARTTLS itself).
 func (ss *session) overTLS() bool {
 	switch c := ss.conn.NetConn().(type) {
 	case *tls.Conn:
 		return true
 	case *frontConn:
-		return c.overTLS
+		return c.overTLS.Load()
 	}
 	return false
 }
