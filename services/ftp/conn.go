@@ -2,9 +2,11 @@ package ftp
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"net"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,7 +31,7 @@ func (l *ctrlListener) Accept() (net.Conn, error) {
 	remote := c.RemoteAddr().String()
 	cl := &client{svc: l.svc, sess: sessions.FromConn(c), remote: remote, log: l.svc.log.With("remote", remote)}
 	l.svc.clients.Store(remote, cl)
-	return &ctrlConn{Conn: c, client: cl, idle: l.svc.cfg.IdleTimeout.D(), help: true}, nil
+	return &ctrlConn{Conn: c, client: cl, idle: l.svc.cfg.IdleTimeout.D(), help: true, tlsConf: l.svc.tls, requireTLS: l.svc.cfg.RequireTLS}, nil
 }
 
 // ctrlConn is the control connection as ftpserverlib sees it. It does
@@ -39,24 +41,36 @@ func (l *ctrlListener) Accept() (net.Conn, error) {
 //     connection, which also fires during a long transfer (the control
 //     connection is silent meanwhile). ctrlConn extends the deadline as
 //     long as a data transfer moved bytes within the idle period.
-//   - On plaintext, it answers some command lines itself (HELP, STRU,
-//     EPSV ALL and the data commands it forbids, OPTS MLST, a malformed
-//     SITE CHMOD; see answer), in order: it only answers a line once the
-//     library has consumed every line before it, since it hands the
-//     library one line per Read.
+//   - It answers some command lines itself (HELP, STRU, EPSV ALL and the
+//     data commands it forbids, OPTS MLST, a malformed SITE CHMOD; see
+//     answer), in order: it only answers a line once the library has
+//     consumed every line before it, since it hands the library one line
+//     per Read.
+//   - AUTH TLS (RFC 4217): the library would wrap this conn in TLS itself
+//     and leave it only ciphertext to see, so every fix here would stop at
+//     AUTH TLS. ctrlConn answers AUTH itself and puts TLS under itself;
+//     the library never knows the control connection is encrypted, so
+//     ftp.require_tls is enforced here too (USER/PASS before AUTH TLS,
+//     data connections without PROT P).
 //   - An ABOR sent as urgent data (ftplib's abort(): on Linux the urgent
 //     byte, the final LF, is not in the stream) arrives as "ABOR\r"
 //     directly followed by the next command; it is cut there.
 //   - The library's stock reply texts become RFC 959's (see replyTexts).
 type ctrlConn struct {
-	net.Conn
-	client *client
-	idle   time.Duration
+	net.Conn // the plaintext connection (under TLS after AUTH TLS)
+	client   *client
+	idle     time.Duration
+
+	tlsConf    *tls.Config // nil: TLS not configured
+	requireTLS bool        // ftp.require_tls
+	lmu        sync.Mutex
+	tls        *tls.Conn // set by AUTH TLS: reads and writes go through it
+	protP      bool      // PROT P was accepted (data connections in TLS)
 
 	mu       sync.Mutex // serialises writes (library replies and ours)
 	pending  []byte     // read from the socket, not yet examined
 	ready    []byte     // examined, for the library
-	help     bool       // plaintext: line examination on
+	help     bool       // line examination on
 	epsvAll  bool       // EPSV ALL was accepted (RFC 2428 4)
 	aborLF   bool       // an ABOR was cut at its CR: drop a late LF
 	readDead time.Time
@@ -66,21 +80,52 @@ type ctrlConn struct {
 // NetConn lets sessions.FromConn find the recording conn.
 func (c *ctrlConn) NetConn() net.Conn { return c.Conn }
 
+// lower is the connection commands are read from and replies written
+// to: the TLS conn after AUTH TLS.
+func (c *ctrlConn) lower() net.Conn {
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
+	if c.tls != nil {
+		return c.tls
+	}
+	return c.Conn
+}
+
+func (c *ctrlConn) encrypted() bool {
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
+	return c.tls != nil
+}
+
+// startTLS puts TLS under the control connection once 234 was sent; the
+// handshake runs at the next read. Plaintext the client sent after AUTH
+// TLS is dropped (command injection, as in CVE-2011-0411).
+func (c *ctrlConn) startTLS() {
+	c.pending, c.aborLF = nil, false
+	c.lmu.Lock()
+	c.tls = tls.Server(c.Conn, c.tlsConf)
+	c.lmu.Unlock()
+	c.client.note("control connection upgraded to TLS (AUTH TLS)")
+}
+
+func (c *ctrlConn) Close() error { return c.lower().Close() }
+
 func (c *ctrlConn) SetDeadline(t time.Time) error {
 	c.readDead = t
-	return c.Conn.SetReadDeadline(t)
+	return c.lower().SetReadDeadline(t)
 }
 
 func (c *ctrlConn) SetReadDeadline(t time.Time) error {
 	c.readDead = t
-	return c.Conn.SetReadDeadline(t)
+	return c.lower().SetReadDeadline(t)
 }
 
 func (c *ctrlConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	lower := c.lower()
 	if c.idle > 0 {
-		_ = c.Conn.SetWriteDeadline(time.Now().Add(max(c.idle, time.Minute)))
+		_ = lower.SetWriteDeadline(time.Now().Add(max(c.idle, time.Minute)))
 	}
 	if port := pasvPort(p); port > 0 {
 		c.client.pasvPort.Store(int32(port))
@@ -90,7 +135,7 @@ func (c *ctrlConn) Write(p []byte) (int, error) {
 	if rest, ok := bytes.CutPrefix(p, []byte("Connected to ")); ok {
 		if _, after, ok := bytes.Cut(rest, []byte(" from ")); ok {
 			line := append([]byte("Connected to "+c.Conn.LocalAddr().String()+" from "), after...)
-			if _, err := c.Conn.Write(line); err != nil {
+			if _, err := lower.Write(line); err != nil {
 				return 0, err
 			}
 			return len(p), nil
@@ -98,12 +143,12 @@ func (c *ctrlConn) Write(p []byte) (int, error) {
 	}
 	// The library writes and flushes one reply line at a time.
 	if r, ok := replyTexts[string(p)]; ok {
-		if _, err := c.Conn.Write([]byte(r)); err != nil {
+		if _, err := lower.Write([]byte(r)); err != nil {
 			return 0, err
 		}
 		return len(p), nil
 	}
-	return c.Conn.Write(p)
+	return lower.Write(p)
 }
 
 // replyTexts replaces ftpserverlib's stock reply lines by plain RFC 959
@@ -150,6 +195,9 @@ func (c *ctrlConn) Read(p []byte) (int, error) {
 			if line, ok := c.nextLine(); ok {
 				if reply := c.answer(line); reply != "" {
 					_, _ = c.Write([]byte(reply))
+					if strings.HasPrefix(reply, "234 ") {
+						c.startTLS()
+					}
 					continue
 				}
 				c.noteCommand(line)
@@ -158,13 +206,9 @@ func (c *ctrlConn) Read(p []byte) (int, error) {
 			}
 			// Otherwise an incomplete line: read the rest.
 		}
-		n, err := c.Conn.Read(c.buf[:])
+		lower := c.lower()
+		n, err := lower.Read(c.buf[:])
 		if n > 0 {
-			if c.pending == nil && c.buf[0] == 0x16 {
-				// TLS handshake after AUTH TLS: from here on the
-				// library reads ciphertext; leave it alone.
-				c.help = false
-			}
 			c.pending = append(c.pending, c.buf[:n]...)
 			continue
 		}
@@ -175,7 +219,7 @@ func (c *ctrlConn) Read(p []byte) (int, error) {
 				// moving data? Then the session is not idle.
 				if last, busy := c.client.busyWithin(c.idle); busy {
 					c.readDead = last.Add(c.idle)
-					_ = c.Conn.SetReadDeadline(c.readDead)
+					_ = lower.SetReadDeadline(c.readDead)
 					continue
 				}
 				c.client.note("idle for %s: closing the control connection (421)", c.idle)
@@ -291,6 +335,9 @@ func (c *ctrlConn) answer(line []byte) string {
 	if reply := c.blockActive(strings.ToUpper(cmd)); reply != "" {
 		return reply
 	}
+	if reply := c.answerTLS(strings.ToUpper(cmd), arg); reply != "" {
+		return reply
+	}
 	switch strings.ToUpper(cmd) {
 	case "HELP":
 		return helpReply(arg)
@@ -331,6 +378,45 @@ func (c *ctrlConn) answer(line []byte) string {
 			if !octalMode(mode) || strings.TrimSpace(file) == "" {
 				return "501 Syntax: SITE CHMOD <octal mode, e.g. 644 or 0755> <file>\r\n"
 			}
+		}
+	}
+	return ""
+}
+
+// answerTLS answers AUTH (RFC 4217) and, with ftp.require_tls, what must
+// wait for TLS; it notes PROT.
+func (c *ctrlConn) answerTLS(cmd, arg string) string {
+	enc := c.encrypted()
+	switch cmd {
+	case "AUTH":
+		switch {
+		case arg == "":
+			return "501 Syntax: AUTH TLS\r\n"
+		case enc:
+			return "503 The control connection is already protected by TLS.\r\n"
+		case !slices.Contains([]string{"TLS", "TLS-C", "SSL", "TLS-P"}, strings.ToUpper(arg)):
+			return "504 Only AUTH TLS is supported (RFC 4217).\r\n"
+		case c.tlsConf == nil:
+			return "431 TLS is not configured on this server.\r\n"
+		}
+		return "234 AUTH TLS okay: start the TLS negotiation.\r\n"
+	case "USER", "PASS":
+		if c.requireTLS && !enc {
+			return "530 This server requires TLS: send AUTH TLS first (ftp.require_tls; lftp and curl --ssl-reqd do).\r\n"
+		}
+	case "PROT":
+		switch strings.ToUpper(arg) {
+		case "P":
+			c.protP = true
+		case "C":
+			if c.requireTLS {
+				return "534 Data connections must be protected on this server (ftp.require_tls): PROT P.\r\n"
+			}
+			c.protP = false
+		}
+	case "LIST", "NLST", "MLSD", "RETR", "STOR", "STOU", "APPE":
+		if c.requireTLS && !c.protP {
+			return "521 Data connections must be protected on this server (ftp.require_tls): send PBSZ 0 and PROT P first.\r\n"
 		}
 	}
 	return ""
