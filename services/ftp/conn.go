@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"labd/internal/sessions"
@@ -65,7 +66,10 @@ type ctrlConn struct {
 	requireTLS bool        // ftp.require_tls
 	lmu        sync.Mutex
 	tls        *tls.Conn // set by AUTH TLS: reads and writes go through it
-	protP      bool      // PROT P was accepted (data connections in TLS)
+	// fakeEPSV: the library got an EPSV in place of PORT/EPRT (active.go);
+	// substitute is the line it gets in place of the one read.
+	fakeEPSV   atomic.Bool
+	substitute []byte
 
 	mu       sync.Mutex // serialises writes (library replies and ours)
 	pending  []byte     // read from the socket, not yet examined
@@ -129,6 +133,18 @@ func (c *ctrlConn) Write(p []byte) (int, error) {
 	}
 	if port := pasvPort(p); port > 0 {
 		c.client.pasvPort.Store(int32(port))
+	}
+	if q, ok := c.statLine(p); ok {
+		if _, err := lower.Write(q); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	if q, ok := c.activeReply(p); ok {
+		if _, err := lower.Write(q); err != nil {
+			return 0, err
+		}
+		return len(p), nil
 	}
 	// STAT names the listener's address (0.0.0.0:21 on a wildcard
 	// listener): the address this client reached is more telling.
@@ -202,6 +218,9 @@ func (c *ctrlConn) Read(p []byte) (int, error) {
 				}
 				c.noteCommand(line)
 				c.ready = line
+				if c.substitute != nil {
+					c.ready, c.substitute = c.substitute, nil
+				}
 				continue
 			}
 			// Otherwise an incomplete line: read the rest.
@@ -300,9 +319,9 @@ func pasvPort(p []byte) int {
 	return 0
 }
 
-// ownerConn is a passive data connection whose LIST lines name the
-// user as owner and group: the library writes the constant "ftp ftp"
-// (plaintext only: with PROT P the library's TLS sits above this conn).
+// ownerConn is a data connection (passive or active, above the TLS of
+// PROT P) whose LIST lines name the user as owner and group: the library
+// writes the constant "ftp ftp".
 type ownerConn struct {
 	net.Conn
 	client *client
@@ -312,6 +331,24 @@ type ownerConn struct {
 func (c *ownerConn) NetConn() net.Conn { return c.Conn }
 
 var listOwner = regexp.MustCompile(`^([-dlcbps][-rwxsStT]{9} +\d+) ftp ftp `)
+
+// statListLine is a line of STAT <path> on the control connection: the
+// library writes " %s" literally before each line of a directory (a format
+// string passed as text) and "ftp ftp" as owner.
+var statListLine = regexp.MustCompile(`^ (?:%s)?([-dlcbps][-rwxsStT]{9} +\d+) ftp ftp `)
+
+// statLine fixes a STAT <path> listing line (the library writes and
+// flushes one line at a time).
+func (c *ctrlConn) statLine(p []byte) ([]byte, bool) {
+	if len(p) == 0 || p[0] != ' ' || !statListLine.Match(p) {
+		return p, false
+	}
+	owner := "ftp"
+	if u := c.client.userName(); u != "" && !c.client.isAnon() {
+		owner = u
+	}
+	return statListLine.ReplaceAll(p, []byte(" ${1} "+owner+" "+owner+" ")), true
+}
 
 func (c *ownerConn) Write(p []byte) (int, error) {
 	if c.client.listing.Load() && listOwner.Match(p) {
@@ -358,6 +395,7 @@ func (c *ctrlConn) answer(line []byte) string {
 		}
 		return "501 Syntax: MODE S\r\n"
 	case "EPSV":
+		c.client.active.Store(nil)
 		if strings.EqualFold(arg, "ALL") {
 			c.epsvAll = true
 			return "200 EPSV ALL accepted: from now on only EPSV opens data connections.\r\n"
@@ -366,6 +404,10 @@ func (c *ctrlConn) answer(line []byte) string {
 		if c.epsvAll {
 			return "503 EPSV ALL was sent on this connection: use EPSV (RFC 2428).\r\n"
 		}
+		if cmd := strings.ToUpper(cmd); cmd == "PORT" || cmd == "EPRT" {
+			return c.answerActive(cmd, arg)
+		}
+		c.client.active.Store(nil)
 	case "OPTS":
 		opt, _, _ := strings.Cut(arg, " ")
 		if strings.EqualFold(opt, "MLST") {
@@ -405,17 +447,29 @@ func (c *ctrlConn) answerTLS(cmd, arg string) string {
 			return "530 This server requires TLS: send AUTH TLS first (ftp.require_tls; lftp and curl --ssl-reqd do).\r\n"
 		}
 	case "PROT":
+		// Data connections get TLS from labd (active.go), not from the
+		// library, so that LIST lines can be fixed inside TLS.
 		switch strings.ToUpper(arg) {
-		case "P":
-			c.protP = true
-		case "C":
+		case "P", "C":
+		case "S", "E":
+			return "536 Only PROT P (private) and PROT C (clear) are supported.\r\n"
+		default:
+			return "501 Syntax: PROT P or PROT C\r\n"
+		}
+		if !enc {
+			return "503 Send AUTH TLS first: PROT P protects data connections with the control connection's TLS.\r\n"
+		}
+		if strings.EqualFold(arg, "C") {
 			if c.requireTLS {
 				return "534 Data connections must be protected on this server (ftp.require_tls): PROT P.\r\n"
 			}
-			c.protP = false
+			c.client.protP.Store(false)
+			return "200 Protection level set to C (clear).\r\n"
 		}
+		c.client.protP.Store(true)
+		return "200 Protection level set to P (private).\r\n"
 	case "LIST", "NLST", "MLSD", "RETR", "STOR", "STOU", "APPE":
-		if c.requireTLS && !c.protP {
+		if c.requireTLS && !c.client.protP.Load() {
 			return "521 Data connections must be protected on this server (ftp.require_tls): send PBSZ 0 and PROT P first.\r\n"
 		}
 	}
@@ -512,6 +566,9 @@ type dataListener struct {
 }
 
 func (l *dataListener) Accept() (net.Conn, error) {
+	if cl, t := l.activeClient(); cl != nil {
+		return l.dialActive(cl, t)
+	}
 	c, err := l.Listener.Accept()
 	for err == nil && l.svc.deps.Faults.Any() && l.refusePassive(c, l.svc.onlyClientFrom(sessions.Host(c.RemoteAddr().String()))) {
 		c, err = l.Listener.Accept()
@@ -519,21 +576,7 @@ func (l *dataListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc := sessions.Wrap(l.svc.deps.Sessions, "ftp-data", c)
-	sess := rc.Session()
-	sess.SetAttr("mode", "passive")
-	match := l.controlOf(c)
-	if match == nil {
-		return rc, nil
-	}
-	if u := match.userName(); u != "" {
-		sess.SetUser(u)
-	}
-	if match.sess != nil {
-		sess.SetAttr("control_session", strconv.FormatUint(match.sess.ID(), 10))
-		match.note("passive data connection from %s (session %d)", c.RemoteAddr(), sess.ID())
-	}
-	return &ownerConn{Conn: rc, client: match}, nil
+	return l.register(c, l.controlOf(c), "passive"), nil
 }
 
 // controlOf finds the control connection of a data connection: the one

@@ -923,8 +923,23 @@ func testConformance(t *testing.T, mode string) {
 	if rep := send(t, conn, r, "STAT", "211-"); !strings.Contains(rep, "Connected to 127.0.0.1:") {
 		t.Errorf("STAT without the server address: %q", rep)
 	}
+	for _, path := range []string{"f.txt", "."} {
+		// 213 for a file, 212 for a directory (RFC 959).
+		if rep := send(t, conn, r, "STAT "+path, "21"); !strings.Contains(rep, "\r\n -rw-------") || !strings.Contains(rep, " alice alice ") {
+			t.Errorf("STAT %s: %q", path, rep)
+		}
+	}
 	send(t, conn, r, "RNFR f.txt", "350 Requested file action pending")
 	send(t, conn, r, "RNTO g.txt", "250 Requested file action okay")
+	send(t, conn, r, "EPRT |1|10.9.9.9|1025|", "501") // RFC 2577: only to the client
+	send(t, conn, r, "EPRT |3|127.0.0.1|1025|", "522")
+	send(t, conn, r, "PORT 127,0,0,1", "501")
+	if mode == "plaintext" {
+		send(t, conn, r, "PROT P", "503")
+	} else {
+		send(t, conn, r, "PROT S", "536")
+		send(t, conn, r, "PROT C", "200")
+	}
 	send(t, conn, r, "EPSV ALL", "200")
 	send(t, conn, r, "PASV", "503")
 	send(t, conn, r, "PORT 127,0,0,1,4,1", "503")
