@@ -214,6 +214,36 @@ except ftplib.error_perm as e:
 print(f.quit())
 `
 
+// lftp's quote over a plaintext and a TLS control channel: the control
+// shim's answers are the same inside TLS.
+func TestLftpQuote(t *testing.T) {
+	lftp := labtest.Tool(t, "lftp")
+	e := start(t, nil)
+	for _, m := range []struct{ name, settings string }{
+		{"plaintext", "set ftp:ssl-allow no"},
+		{"auth tls", "set ftp:ssl-force yes; set ftp:ssl-protect-data yes; set ssl:ca-file " + e.deps.TLS.CAFile},
+	} {
+		t.Run(m.name, func(t *testing.T) {
+			script := "set net:max-retries 1; set net:timeout 5; " + m.settings +
+				"; quote STRU F; quote MODE S; quote OPTS MLST type; quote SITE CHMOD 999 x; quote STAT; quote HELP STRU; quote EPSV ALL; quote PASV; quit"
+			out, _ := run(t, t.TempDir(), lftp, "-u", "alice,alice", "-e", script, e.addr)
+			for _, want := range []string{"200 Structure set to F", "200 Mode set to S", "200 MLST OPTS type;",
+				"501 Syntax: SITE CHMOD", "Connected to 127.0.0.1:", "214 Syntax: STRU", "200 EPSV ALL accepted", "503 EPSV ALL"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("lftp output lacks %q:\n%s", want, out)
+				}
+			}
+			tlsSeen := false
+			for _, s := range e.deps.Sessions.List() {
+				tlsSeen = tlsSeen || (s.Proto == "ftp" && s.TLS)
+			}
+			if tlsSeen != (m.name == "auth tls") {
+				t.Errorf("TLS control session seen: %v", tlsSeen)
+			}
+		})
+	}
+}
+
 func TestPythonFtplib(t *testing.T) {
 	py := labtest.Tool(t, "python3")
 	for _, mode := range []string{"plaintext", "auth tls"} {

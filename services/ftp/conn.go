@@ -468,7 +468,7 @@ func (c *ctrlConn) answerTLS(cmd, arg string) string {
 		}
 		c.client.protP.Store(true)
 		return "200 Protection level set to P (private).\r\n"
-	case "LIST", "NLST", "MLSD", "RETR", "STOR", "STOU", "APPE":
+	case "LIST", "NLST", "MLSD", "RETR", "STOR", "APPE":
 		if c.requireTLS && !c.client.protP.Load() {
 			return "521 Data connections must be protected on this server (ftp.require_tls): send PBSZ 0 and PROT P first.\r\n"
 		}
@@ -521,7 +521,7 @@ var helpTexts = map[string]string{
 	"PROT": "P|C (data connections private with TLS, or clear)",
 	"SYST": "(system type)",
 	"FEAT": "(list extensions, RFC 2389)",
-	"OPTS": "UTF8 ON",
+	"OPTS": "UTF8 ON | MLST <facts> (RFC 3659)",
 	"HELP": "[command]",
 	"NOOP": "(do nothing, answer 200)",
 	"QUIT": "(log out)",
@@ -536,6 +536,7 @@ var helpTexts = map[string]string{
 	"MLST": "[path] (machine facts of one file on the control connection, RFC 3659)",
 	"TYPE": "A|I (ASCII converts line endings, Image is byte-exact)",
 	"MODE": "S (stream mode only)",
+	"STRU": "F (file structure only)",
 	"PASV": "(passive: the server listens, reply 227 gives h1,h2,h3,h4,p1,p2)",
 	"EPSV": "(extended passive, reply 229 gives the port, RFC 2428)",
 	"PORT": "h1,h2,h3,h4,p1,p2 (active: the server connects to you, port = p1*256+p2)",
