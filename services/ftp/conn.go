@@ -396,6 +396,13 @@ func (c *ctrlConn) answer(line []byte) string {
 		return "501 Syntax: MODE S\r\n"
 	case "EPSV":
 		c.client.active.Store(nil)
+		switch arg {
+		case "", "1", "2":
+		default:
+			if !strings.EqualFold(arg, "ALL") {
+				return "522 Network protocol not supported, use (1,2)\r\n" // RFC 2428 3
+			}
+		}
 		if strings.EqualFold(arg, "ALL") {
 			c.epsvAll = true
 			return "200 EPSV ALL accepted: from now on only EPSV opens data connections.\r\n"
@@ -409,16 +416,39 @@ func (c *ctrlConn) answer(line []byte) string {
 		}
 		c.client.active.Store(nil)
 	case "OPTS":
+		if arg == "" {
+			return "501 Syntax: OPTS UTF8 ON or OPTS MLST <facts>\r\n"
+		}
 		opt, _, _ := strings.Cut(arg, " ")
 		if strings.EqualFold(opt, "MLST") {
 			return "200 MLST OPTS " + strings.ReplaceAll(mlstFacts, "*", "") + "\r\n"
 		}
+	case "TYPE":
+		if arg == "" {
+			return "501 Syntax: TYPE A (ASCII) or TYPE I (image, binary)\r\n"
+		}
+	case "ALLO":
+		// RFC 959: ALLO <decimal> [R <decimal>]; nothing to reserve here.
+		if n, rec, hasRec := strings.Cut(arg, " "); digits(n) && (!hasRec || len(rec) > 2 && strings.EqualFold(rec[:2], "R ") && digits(rec[2:])) {
+			return "202 No storage allocation necessary.\r\n"
+		}
+		return "501 Syntax: ALLO <bytes> [R <record size>]\r\n"
+	case "REST":
+		if !digits(arg) {
+			return "501 Syntax: REST <byte offset>, e.g. REST 1000\r\n"
+		}
 	case "SITE":
 		sub, rest, _ := strings.Cut(arg, " ")
+		if sub == "" {
+			return "501 Syntax: SITE CHMOD <mode> <file> | MKDIR <dir> | RMDIR <dir> (SITE HELP lists them)\r\n"
+		}
+		if strings.EqualFold(sub, "HELP") {
+			return "214 SITE commands: CHMOD <mode> <file>, MKDIR <dir>, RMDIR <dir>.\r\n"
+		}
 		if strings.EqualFold(sub, "CHMOD") {
 			mode, file, _ := strings.Cut(strings.TrimSpace(rest), " ")
 			if !octalMode(mode) || strings.TrimSpace(file) == "" {
-				return "501 Syntax: SITE CHMOD <octal mode, e.g. 644 or 0755> <file>\r\n"
+				return "501 Syntax: SITE CHMOD <octal mode, e.g. 644 or 0755; no setuid, setgid or sticky bit> <file>\r\n"
 			}
 		}
 	}
@@ -476,8 +506,22 @@ func (c *ctrlConn) answerTLS(cmd, arg string) string {
 	return ""
 }
 
+func digits(s string) bool {
+	if s == "" || len(s) > 18 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// octalMode accepts permission bits only (644, 0755): no setuid, setgid
+// or sticky bit on a user's files.
 func octalMode(s string) bool {
-	if s == "" || len(s) > 4 {
+	if s == "" || len(s) > 4 || len(s) == 4 && s[0] != '0' {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

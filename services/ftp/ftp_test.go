@@ -919,6 +919,16 @@ func testConformance(t *testing.T, mode string) {
 		t.Errorf("SITE CHMOD 999: %q", rep)
 	}
 	send(t, conn, r, "SITE CHMOD 644", "501")
+	send(t, conn, r, "SITE CHMOD 4755 f.txt", "501") // no setuid
+	send(t, conn, r, "SITE HELP", "214")
+	send(t, conn, r, "SITE", "501")
+	send(t, conn, r, "ALLO 10 R 5", "202")
+	send(t, conn, r, "ALLO x", "501")
+	send(t, conn, r, "REST abc", "501")
+	send(t, conn, r, "TYPE", "501")
+	send(t, conn, r, "TYPE L 8", "200")
+	send(t, conn, r, "OPTS", "501")
+	send(t, conn, r, "EPSV 3", "522")
 	send(t, conn, r, "SITE CHMOD 600 f.txt", "200")
 	if rep := send(t, conn, r, "STAT", "211-"); !strings.Contains(rep, "Connected to 127.0.0.1:") {
 		t.Errorf("STAT without the server address: %q", rep)
