@@ -179,6 +179,7 @@ func testConformance(t *testing.T, mode string) {
 		{"a", "a", "a BAD", "BYE"},
 		{"b", "b CAPABILITY", "LITERAL-", ""},
 		{"b", "b STARTTLS extra", "b BAD", ""},
+		{"b", "\r\n  \r\nb NOOP", "b OK", "BAD"}, // Enter pressed twice: nothing to answer
 		{"c", "c LOGIN alice alice", "c OK", ""},
 		{"d", "d", "d BAD", ""},
 		{"e", `e LIST "" inbox`, `"/" INBOX`, ""},
