@@ -338,4 +338,14 @@ func TestConformanceOverTLS(t *testing.T) {
 	if got := exchange(plain, pr, "a", "a LOGIN alice alice"); !strings.Contains(got, "a NO [PRIVACYREQUIRED]") {
 		t.Errorf("LOGIN in clear: %s", got)
 	}
+
+	// After STARTTLS on 143: AUTH=PLAIN, no LOGINDISABLED nor STARTTLS,
+	// and LOGIN works.
+	sc, sr, caps := dialMode(t, e, "starttls")
+	if !strings.Contains(caps, "AUTH=PLAIN") || strings.Contains(caps, "LOGINDISABLED") || strings.Contains(caps, "STARTTLS") {
+		t.Errorf("CAPABILITY after STARTTLS: %q", caps)
+	}
+	if got := exchange(sc, sr, "a", "a LOGIN alice alice"); !strings.HasPrefix(got, "a OK") {
+		t.Errorf("LOGIN after STARTTLS: %s", got)
+	}
 }
