@@ -120,9 +120,9 @@ func (s *Service) settings(ln net.Listener) *ftpserver.Settings {
 	if first, last, ok := s.cfg.PassiveRange(); ok {
 		st.PassiveTransferPortRange = &ftpserver.PortRange{Start: first, End: last}
 	}
-	if s.cfg.RequireTLS {
-		st.TLSRequired = ftpserver.MandatoryEncryption
-	}
+	// ftp.require_tls is enforced by ctrlConn: the library never learns
+	// that the control connection is encrypted (ctrlConn answers AUTH
+	// TLS), so its MandatoryEncryption would refuse every USER.
 	return st
 }
 
