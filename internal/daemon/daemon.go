@@ -81,6 +81,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		return err
 	}
 	defer deps.Store.Close()
+	// User changes from any host reach this host's caches and sessions.
+	stopUsers := followUsers(deps.Store, deps.Guard, deps.Sessions, deps.Layout, logger)
+	defer stopUsers()
 	defer func() {
 		if deps.Exercises != nil {
 			deps.Exercises.Close() // idempotent; before the store closes
@@ -210,6 +213,7 @@ loop:
 		// Sessions that ended during the drain still count.
 		deps.Exercises.Close()
 	}
+	stopUsers()
 	if err := deps.Store.Close(); err != nil {
 		logger.Error("closing the store", "err", err)
 		return err
