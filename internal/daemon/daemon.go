@@ -84,6 +84,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	// User changes from any host reach this host's caches and sessions.
 	stopUsers := followUsers(deps.Store, deps.Guard, deps.Sessions, deps.Layout, logger)
 	defer stopUsers()
+	stopLog := startSessionLog(cfg, deps, logger)
+	defer stopLog()
 	defer func() {
 		if deps.Exercises != nil {
 			deps.Exercises.Close() // idempotent; before the store closes
@@ -214,6 +216,7 @@ loop:
 		deps.Exercises.Close()
 	}
 	stopUsers()
+	stopLog() // after the drain: the sessions' ends are written
 	if err := deps.Store.Close(); err != nil {
 		logger.Error("closing the store", "err", err)
 		return err

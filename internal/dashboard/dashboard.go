@@ -114,6 +114,7 @@ func (d *Dashboard) routes() {
 	d.mux.HandleFunc("GET /labd/sessions/{id}", d.admin(d.transcriptPage))
 	d.mux.HandleFunc("GET /labd/sessions/{id}/text", d.admin(d.transcriptText))
 	d.captureRoutes()
+	d.nodeRoutes()
 	d.meRoutes()
 	d.mux.HandleFunc("GET /labd/mail", d.admin(d.mailPage))
 	d.mux.HandleFunc("GET /labd/files", d.admin(d.filesPage))

@@ -80,6 +80,11 @@ type Info struct {
 	// Rendered says Data of the transcript is a text rendering (DNS,
 	// TFTP): only the entries' Wire bytes crossed the network.
 	Rendered bool `json:"rendered,omitempty"`
+	// Node and Run are set for a session of another labd host read from
+	// the shared session log (internal/sessionlog): its server.node, and
+	// which run of that labd (IDs restart with each run).
+	Node string `json:"node,omitempty"`
+	Run  int64  `json:"run,omitempty"`
 }
 
 // Event tells subscribers that a session opened, changed or closed.
