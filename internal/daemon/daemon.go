@@ -84,8 +84,10 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	// User changes from any host reach this host's caches and sessions.
 	stopUsers := followUsers(deps.Store, deps.Guard, deps.Sessions, deps.Layout, logger)
 	defer stopUsers()
-	stopLog := startSessionLog(cfg, deps, logger)
-	defer stopLog()
+	sessionLog := startSessionLog(cfg, deps, logger)
+	if sessionLog != nil {
+		defer sessionLog.Close()
+	}
 	defer func() {
 		if deps.Exercises != nil {
 			deps.Exercises.Close() // idempotent; before the store closes
@@ -109,6 +111,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		m := metrics.New(deps.Sessions, deps.Store, o.Version)
 		if deps.Guard != nil {
 			deps.Guard.Observe(m.Login)
+		}
+		if sessionLog != nil {
+			m.SessionLog(sessionLog.Written, sessionLog.Dropped)
 		}
 		svcs = append(svcs, metrics.NewService(m, addr, logger.With("service", "metrics")))
 	}
@@ -216,7 +221,9 @@ loop:
 		deps.Exercises.Close()
 	}
 	stopUsers()
-	stopLog() // after the drain: the sessions' ends are written
+	if sessionLog != nil {
+		sessionLog.Close() // after the drain: the sessions' ends are written
+	}
 	if err := deps.Store.Close(); err != nil {
 		logger.Error("closing the store", "err", err)
 		return err

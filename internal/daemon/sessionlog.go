@@ -10,16 +10,15 @@ import (
 )
 
 // startSessionLog copies this host's sessions to the shared session log
-// when the store keeps one (PostgreSQL); it returns the function that
+// when the store keeps one (PostgreSQL; else it returns nil). Its Close
 // writes what is queued and stops (idempotent).
-func startSessionLog(cfg *config.Config, deps service.Deps, logger *slog.Logger) func() {
+func startSessionLog(cfg *config.Config, deps service.Deps, logger *slog.Logger) *sessionlog.Recorder {
 	db, ok := deps.Store.(*store.DB)
 	if !ok || !db.SharedSessions() {
-		return func() {}
+		return nil
 	}
-	rec := sessionlog.Start(deps.Sessions, db, sessionlog.Options{
+	return sessionlog.Start(deps.Sessions, db, sessionlog.Options{
 		Node: cfg.Server.Node, KeepTranscripts: cfg.Sessions.History,
 		Logger: logger.With("node", cfg.Server.Node),
 	})
-	return rec.Close
 }
