@@ -93,6 +93,7 @@ func New(deps service.Deps) (*Dashboard, error) {
 		return nil, err
 	}
 	d.routes()
+	d.followUsers()
 	return d, nil
 }
 
