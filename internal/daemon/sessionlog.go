@@ -4,8 +4,10 @@ import (
 	"log/slog"
 
 	"labd/config"
+	"labd/internal/dashboard"
 	"labd/internal/service"
 	"labd/internal/sessionlog"
+	"labd/internal/sessions"
 	"labd/internal/store"
 )
 
@@ -19,6 +21,7 @@ func startSessionLog(cfg *config.Config, deps service.Deps, logger *slog.Logger)
 	}
 	return sessionlog.Start(deps.Sessions, db, sessionlog.Options{
 		Node: cfg.Server.Node, KeepTranscripts: cfg.Sessions.History,
-		Logger: logger.With("node", cfg.Server.Node),
+		Private: func(in sessions.Info) bool { return in.Attrs[dashboard.OwnAttr] != "" },
+		Logger:  logger.With("node", cfg.Server.Node),
 	})
 }

@@ -18,6 +18,10 @@ import (
 // transcript of another host's session is the copy its node wrote to the
 // database when the session ended.
 
+// OwnAttr is the session attribute that marks the dashboard's own
+// connections (their transcripts carry the teacher's cookie).
+const OwnAttr = ownAttr
+
 // sharedLog is the store's shared session log (*store.DB on PostgreSQL).
 type sharedLog interface {
 	SharedSessions() bool
@@ -64,7 +68,9 @@ func (d *Dashboard) allRecent(r *http.Request, f filter, n int) []Row {
 		return rows
 	}
 	for _, x := range logged {
-		rows = append(rows, rowOf(sessionlog.Info(x)))
+		if in := sessionlog.Info(x); f.match(in) {
+			rows = append(rows, rowOf(in))
+		}
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Start.After(rows[j].Start) })
 	if n > 0 && len(rows) > n {

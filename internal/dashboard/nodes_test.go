@@ -45,6 +45,9 @@ func TestSessionsOfOtherNodes(t *testing.T) {
 			User: "alice", Start: now, End: now.Add(time.Second), State: "ok", Transcript: transcript},
 		{Node: "room-b", Run: 42, ID: 10, Proto: "imap", Transport: "tcp", Local: "192.0.2.2:143", Remote: "192.0.2.50:40001",
 			Start: now, State: "open"},
+		// room-b's dashboard's own connection: left out like ours.
+		{Node: "room-b", Run: 42, ID: 11, Proto: "http", Transport: "tcp", Local: "192.0.2.2:80", Remote: "192.0.2.99:40002",
+			Start: now, End: now, State: "ok", Attrs: map[string]string{"dashboard": "1"}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +59,12 @@ func TestSessionsOfOtherNodes(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("sessions page lacks %s", want)
 		}
+	}
+	if strings.Contains(body, "192.0.2.99") {
+		t.Error("another host's dashboard connection listed")
+	}
+	if _, body := c.get("/labd/sessions?all=1"); !strings.Contains(body, "192.0.2.99") {
+		t.Error("all=1 does not list another host's dashboard connection")
 	}
 	resp, body = c.get("/labd/api/sessions?proto=pop3")
 	if !strings.Contains(body, `"node": "room-b"`) || strings.Contains(body, `"proto": "imap"`) {
@@ -77,7 +86,7 @@ func TestSessionsOfOtherNodes(t *testing.T) {
 	if !strings.Contains(body, "still open on room-b") || strings.Contains(body, `data-open="1"`) {
 		t.Errorf("open session of another host: %s", body)
 	}
-	resp, body = c.get("/labd/nodes/room-b/sessions/11")
+	resp, body = c.get("/labd/nodes/room-b/sessions/12")
 	mustStatus(t, resp, body, http.StatusNotFound)
 	// Students cannot read them.
 	anon := e.client(t)

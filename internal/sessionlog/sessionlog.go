@@ -45,7 +45,10 @@ type Options struct {
 	// Keep bounds this host's summaries (20,000), KeepTranscripts its
 	// copied transcripts (1,000: sessions.history's default).
 	Keep, KeepTranscripts int
-	Logger                *slog.Logger
+	// Private, if set, says which sessions' transcripts are not copied
+	// (the dashboard's own connections, which carry the teacher's cookie).
+	Private func(sessions.Info) bool
+	Logger  *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -195,7 +198,7 @@ func (r *Recorder) write(batch []sessions.Event) {
 	list := make([]store.SessionSummary, 0, len(batch))
 	for _, ev := range batch {
 		x := Summary(r.opts.Node, r.run, ev.Info)
-		if ev.Kind == "close" {
+		if ev.Kind == "close" && (r.opts.Private == nil || !r.opts.Private(ev.Info)) {
 			if s, ok := r.reg.Get(ev.Info.ID); ok {
 				if b, err := json.Marshal(s.Transcript()); err == nil {
 					x.Transcript = b
@@ -225,14 +228,14 @@ func Summary(node string, run int64, in sessions.Info) store.SessionSummary {
 	}
 	return store.SessionSummary{Node: node, Run: run, ID: in.ID, Proto: in.Proto, Transport: in.Transport,
 		Local: in.Local, Remote: in.Remote, User: in.User, TLS: in.TLS, Start: in.Start, End: in.End,
-		BytesIn: in.BytesIn, BytesOut: in.BytesOut, State: state}
+		BytesIn: in.BytesIn, BytesOut: in.BytesOut, State: state, Attrs: in.Attrs}
 }
 
 // Info is a logged session as the registry describes one, with its node.
 func Info(x store.SessionSummary) sessions.Info {
 	in := sessions.Info{ID: x.ID, Proto: x.Proto, Transport: x.Transport, Local: x.Local, Remote: x.Remote,
 		User: x.User, TLS: x.TLS, Start: x.Start, End: x.End, BytesIn: x.BytesIn, BytesOut: x.BytesOut,
-		Open: x.State == "open", Node: x.Node, Run: x.Run}
+		Open: x.State == "open", Node: x.Node, Run: x.Run, Attrs: x.Attrs}
 	if !in.Open {
 		in.Result = x.State
 	}

@@ -71,6 +71,17 @@ func TestRecorderWritesSummariesAndTranscripts(t *testing.T) {
 	if all[0].Transcript != nil {
 		t.Error("a transcript copied while the session was open")
 	}
+	// A private session (the dashboard's own) keeps its transcript home.
+	fl2 := &fakeLog{}
+	r2 := sessionlog.Start(reg, fl2, sessionlog.Options{Node: "room-a", Private: func(in sessions.Info) bool { return in.Attrs["dashboard"] != "" }})
+	p := reg.Open("http", "tcp", "127.0.0.1:80", "127.0.0.1:4001")
+	p.Record(sessions.FromClient, []byte("GET /labd/ HTTP/1.1\r\nCookie: labd_session=secret\r\n\r\n"), false)
+	p.SetAttr("dashboard", "1")
+	p.Close("ok")
+	r2.Close()
+	if got := fl2.all(); len(got) != 2 || got[1].Transcript != nil || got[1].Attrs["dashboard"] != "1" {
+		t.Errorf("private session: %+v", got)
+	}
 	in := sessionlog.Info(all[2])
 	if in.Node != "room-a" || in.Open || in.Result != "ok" || in.User != "alice" {
 		t.Errorf("Info: %+v", in)

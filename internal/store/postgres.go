@@ -444,6 +444,7 @@ CREATE TABLE sessions (
 	bytes_in    BIGINT NOT NULL DEFAULT 0,
 	bytes_out   BIGINT NOT NULL DEFAULT 0,
 	state       TEXT NOT NULL,
+	attrs       TEXT NOT NULL DEFAULT '{}',
 	transcript  BYTEA,
 	PRIMARY KEY (node, run, id)
 );

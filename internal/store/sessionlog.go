@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -40,6 +41,9 @@ type SessionSummary struct {
 	// "timeout"...), or "lost" for a session its node never closed
 	// (killed or crashed).
 	State string
+	// Attrs are the session's protocol facts (DNS name and type, TFTP
+	// file, the dashboard's own connections...).
+	Attrs map[string]string
 	// Transcript is the session's transcript (JSON, as the session
 	// registry encodes it), copied when the session ended; nil while open,
 	// and when it was not copied or was pruned.
@@ -75,8 +79,8 @@ func (s *DB) RecordSessions(ctx context.Context, list []SessionSummary) error {
 		last[key{x.Node, x.Run, x.ID}] = i
 	}
 	var q strings.Builder
-	q.WriteString(`INSERT INTO sessions(node, run, id, proto, transport, local_addr, remote_addr, username, tls, started, ended, bytes_in, bytes_out, state, transcript) VALUES `)
-	args := make([]any, 0, len(last)*15)
+	q.WriteString(`INSERT INTO sessions(node, run, id, proto, transport, local_addr, remote_addr, username, tls, started, ended, bytes_in, bytes_out, state, attrs, transcript) VALUES `)
+	args := make([]any, 0, len(last)*16)
 	n := 0
 	for i, x := range list {
 		if last[key{x.Node, x.Run, x.ID}] != i {
@@ -85,14 +89,14 @@ func (s *DB) RecordSessions(ctx context.Context, list []SessionSummary) error {
 		if n > 0 {
 			q.WriteString(", ")
 		}
-		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 		n++
 		var ended sql.NullInt64
 		if !x.End.IsZero() {
 			ended = sql.NullInt64{Int64: x.End.UnixMilli(), Valid: true}
 		}
 		args = append(args, x.Node, x.Run, int64(x.ID), x.Proto, x.Transport, x.Local, x.Remote, x.User, x.TLS,
-			x.Start.UnixMilli(), ended, x.BytesIn, x.BytesOut, x.State, x.Transcript)
+			x.Start.UnixMilli(), ended, x.BytesIn, x.BytesOut, x.State, attrsJSON(x.Attrs), x.Transcript)
 	}
 	if n == 0 {
 		return nil
@@ -100,20 +104,29 @@ func (s *DB) RecordSessions(ctx context.Context, list []SessionSummary) error {
 	q.WriteString(` ON CONFLICT (node, run, id) DO UPDATE SET proto = excluded.proto, transport = excluded.transport,
 		local_addr = excluded.local_addr, remote_addr = excluded.remote_addr, username = excluded.username, tls = excluded.tls,
 		started = excluded.started, ended = excluded.ended, bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out,
-		state = excluded.state, transcript = coalesce(excluded.transcript, sessions.transcript)`)
+		state = excluded.state, attrs = excluded.attrs, transcript = coalesce(excluded.transcript, sessions.transcript)`)
 	if _, err := s.db.ExecContext(ctx, q.String(), args...); err != nil {
 		return unavailable(fmt.Errorf("record %d sessions: %w", n, err))
 	}
 	return nil
 }
 
-const sessionColumns = `node, run, id, proto, transport, local_addr, remote_addr, username, tls, started, ended, bytes_in, bytes_out, state`
+const sessionColumns = `node, run, id, proto, transport, local_addr, remote_addr, username, tls, started, ended, bytes_in, bytes_out, state, attrs`
+
+func attrsJSON(m map[string]string) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
 
 func scanSummary(sc interface{ Scan(...any) error }, withTranscript bool) (SessionSummary, error) {
 	var x SessionSummary
 	var id, started int64
 	var ended sql.NullInt64
-	dest := []any{&x.Node, &x.Run, &id, &x.Proto, &x.Transport, &x.Local, &x.Remote, &x.User, &x.TLS, &started, &ended, &x.BytesIn, &x.BytesOut, &x.State}
+	var attrs string
+	dest := []any{&x.Node, &x.Run, &id, &x.Proto, &x.Transport, &x.Local, &x.Remote, &x.User, &x.TLS, &started, &ended, &x.BytesIn, &x.BytesOut, &x.State, &attrs}
 	if withTranscript {
 		dest = append(dest, &x.Transcript)
 	}
@@ -121,6 +134,10 @@ func scanSummary(sc interface{ Scan(...any) error }, withTranscript bool) (Sessi
 		return x, err
 	}
 	x.ID = uint64(id)
+	if attrs != "{}" && attrs != "" {
+		// Written by labd itself; an unreadable value only loses the facts.
+		_ = json.Unmarshal([]byte(attrs), &x.Attrs)
+	}
 	x.Start = time.UnixMilli(started)
 	if ended.Valid {
 		x.End = time.UnixMilli(ended.Int64)

@@ -26,6 +26,7 @@ func TestSessionLog(t *testing.T) {
 	closed := open
 	closed.User, closed.End, closed.BytesIn, closed.BytesOut, closed.State = "alice", t0.Add(time.Second), 10, 20, "ok"
 	closed.Transcript = []byte(`[{"dir":0}]`)
+	closed.Attrs = map[string]string{"auth": "PLAIN"}
 	other := store.SessionSummary{Node: "room-b", Run: 2, ID: 7, Proto: "imap", Transport: "tcp", Start: t0.Add(time.Millisecond), State: "open"}
 	// The open and close of one session in one batch: the close wins.
 	if err := b.RecordSessions(ctx, []store.SessionSummary{other, open, closed}); err != nil {
@@ -46,7 +47,7 @@ func TestSessionLog(t *testing.T) {
 		t.Errorf("alice's smtp: %+v", l)
 	}
 	got, err := b.SessionOf(ctx, "room-a", 0, 7)
-	if err != nil || string(got.Transcript) != `[{"dir":0}]` {
+	if err != nil || string(got.Transcript) != `[{"dir":0}]` || got.Attrs["auth"] != "PLAIN" {
 		t.Errorf("SessionOf: %+v %v", got, err)
 	}
 	// A later summary without transcript keeps the stored one.
