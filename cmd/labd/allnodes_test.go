@@ -15,7 +15,8 @@ import (
 
 // Two labd hosts on one database: `labd sessions --all-nodes` on A lists
 // the session a client had with B, with B's node name, and prints its
-// transcript from the copy B wrote when the session ended.
+// transcript from the copy B wrote when the session ended; `labd user`
+// run with A's config changes what B accepts at once.
 func TestSessionsAllNodes(t *testing.T) {
 	dsn := labtest.Postgres(t)
 	conf := func(node string) string {
@@ -62,6 +63,23 @@ func TestSessionsAllNodes(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `C>  GET /status/404 HTTP/1.1\r\n`) || !strings.Contains(out, `S<  HTTP/1.1 404 Not Found\r\n`) {
 		t.Errorf("transcript of B's session read on A: %d\n%s", code, out)
 	}
+	web := "http://" + b.addr(t, "http/tcp")
+	if out, code := labd(t, "user", "passwd", "alice", "--password", "n3w-pw", "--config", pathA); code != 0 {
+		t.Fatalf("labd user passwd on A: %d %s", code, out)
+	}
+	if got := basicAuth(t, web, "alice", "n3w-pw"); got != 200 {
+		t.Errorf("new password set on A, HTTP login on B: %d", got)
+	}
+	if got := basicAuth(t, web, "alice", "alice"); got != 401 {
+		t.Errorf("old password on B after passwd on A: %d", got)
+	}
+	if out, code := labd(t, "user", "del", "alice", "--config", pathA); code != 0 {
+		t.Fatalf("labd user del on A: %d %s", code, out)
+	}
+	if got := basicAuth(t, web, "alice", "n3w-pw"); got != 401 {
+		t.Errorf("user removed on A, HTTP login on B: %d", got)
+	}
+
 	// One host (SQLite): --all-nodes says where the others would be.
 	path, _ := writeConfig(t, nil)
 	if out, code := labd(t, "sessions", "--all-nodes", "--config", path); code == 0 || !strings.Contains(out, "store.driver sqlite") {

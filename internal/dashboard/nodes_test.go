@@ -30,7 +30,7 @@ func TestSessionsOfOtherNodes(t *testing.T) {
 		c.Server.Node = "room-a"
 	})
 	// Host room-b's labd wrote these (internal/sessionlog does it).
-	b, err := store.OpenPostgres(context.Background(), dsn, store.PostgresOptions{})
+	b, err := store.OpenPostgres(context.Background(), dsn, store.PostgresOptions{ConnectTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

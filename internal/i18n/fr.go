@@ -297,6 +297,7 @@ var frDashboard = map[string]string{
 
 	// Several hosts on one database (docs/scale-out.md).
 	"Node": "Nœud",
+	"lost": "perdue",
 	"This session is still open on %s: its transcript is copied to the database when it ends.": "Cette session est encore ouverte sur %s : sa transcription est copiée dans la base quand elle se termine.",
 	"The transcript of this session of %s was not kept: only the newest sessions' are.":        "La transcription de cette session de %s n'a pas été gardée : seules celles des sessions les plus récentes le sont.",
 	"Copied from %s when the session ended.":                                                   "Copiée depuis %s à la fin de la session.",
