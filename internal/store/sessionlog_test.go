@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,4 +141,28 @@ func TestPostgresMigratesFromVersion1(t *testing.T) {
 	if err := s.RecordSessions(ctx, []store.SessionSummary{{Node: "a", Run: 1, ID: 1, Start: time.Now(), State: "open"}}); err != nil {
 		t.Errorf("session log after migration: %v", err)
 	}
+}
+
+// BenchmarkRecordSessions writes the shared session log as the recorder
+// does: batches of 256 closed sessions with a 2 KiB transcript each.
+// Reported as summaries/s: what one host can log before its queue drops.
+func BenchmarkRecordSessions(b *testing.B) {
+	s := openPostgres(b, labtest.Postgres(b))
+	ctx := context.Background()
+	transcript := []byte(`[{"dir":0,"data":"` + strings.Repeat("A", 2048) + `"}]`)
+	batch := make([]store.SessionSummary, 256)
+	id := uint64(0)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		now := time.Now()
+		for j := range batch {
+			id++
+			batch[j] = store.SessionSummary{Node: "bench", Run: 1, ID: id, Proto: "dns", Transport: "udp",
+				Local: "127.0.0.1:53", Remote: "127.0.0.1:40000", Start: now, End: now, State: "ok", Transcript: transcript}
+		}
+		if err := s.RecordSessions(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "summaries/s")
 }
