@@ -264,11 +264,13 @@ func TestUserChangesAcrossHosts(t *testing.T) {
 	if _, err := guard.Authenticate(ctx, "imap", "192.0.2.9:1000", "dave", "old-pw"); !errors.Is(err, authguard.ErrThrottled) {
 		t.Fatalf("right after a failure on B: %v, want throttled", err)
 	}
+	changed := time.Now()
 	if err := cli.SetPassword(ctx, "dave", "new-pw"); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-heard:
+		t.Logf("B heard of the password change %v after labd user's store began it", time.Since(changed))
 	case <-time.After(20 * time.Second):
 		t.Fatal("B did not hear of the password change")
 	}
@@ -305,11 +307,13 @@ func TestUserChangesAcrossHosts(t *testing.T) {
 	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
+	removed := time.Now()
 	if err := cli.DeleteUser(ctx, "dave"); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-c.Closed():
+		t.Logf("dave's IMAP session on B closed %v after his removal began on A", time.Since(removed))
 	case <-time.After(20 * time.Second):
 		t.Fatal("dave's IMAP session on B still open 20 s after his removal on A")
 	}
