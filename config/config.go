@@ -83,6 +83,10 @@ type Server struct {
 	// Language of what labd writes for people (en or fr); empty: from the
 	// environment (see Lang).
 	Language string `yaml:"language"`
+	// Node names this labd among the hosts sharing one PostgreSQL
+	// database (its sessions on the shared dashboard); default: the
+	// host name's first label (config/node.go).
+	Node string `yaml:"node"`
 }
 
 // TLS names the certificate every TLS listener uses. Empty fields mean a CA
@@ -277,6 +281,7 @@ func Parse(name string, data []byte) (*Config, error) {
 }
 
 func (c *Config) setDefaults() {
+	c.Server.setNodeDefault()
 	if c.Sessions.History == 0 {
 		c.Sessions.History = 1000
 	}

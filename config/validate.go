@@ -91,6 +91,7 @@ func (c *Config) Validate() error {
 			v.errorf("server.listen", "%q is not an IP address (write 0.0.0.0, :: or 127.0.0.1)", h)
 		}
 	}
+	s.validateNode(v)
 	if s.PortOffset < 0 || s.PortOffset > 60000 {
 		v.errorf("server.port_offset", "must be between 0 and 60000 (got %d)", s.PortOffset)
 	}

@@ -43,6 +43,7 @@ Usage:
   labd user key add NAME FILE.pub       allow an SSH public key for NAME
   labd sessions [--transcript ID] [--flow ID] [--live] [--pcap ID -o FILE]
                                         live and recent sessions of the running daemon
+  labd sessions --all-nodes [--live] | --transcript ID --node NODE   every host's sessions (PostgreSQL)
   labd capture [--user U] [--protocol P] [--since 10m] -o FILE   sessions as one pcapng
   labd reload                           what SIGHUP does: users, zone files, caches
   labd hostkeys [--config FILE]         SSH host key fingerprints (for PuTTY, plink -hostkey)

@@ -29,6 +29,8 @@ func (c *cli) sessions(args []string) error {
 	out := fs.String("o", "", "file for --pcap (- for standard output)")
 	flow := fs.Uint64("flow", 0, "print session ID as a ladder diagram (secrets masked)")
 	unmask := fs.Bool("unmask", false, "with --transcript: show passwords and other secrets in clear (they are masked by default)")
+	allNodes := fs.Bool("all-nodes", false, "every labd host's sessions from the shared database (store.driver postgres), with a NODE column")
+	node := fs.String("node", "", "with --transcript: the node (server.node) the session ran on, read from the shared database")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -36,7 +38,13 @@ func (c *cli) sessions(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *node != "" && *node != cfg.Server.Node && *transcript != 0 {
+		return c.remoteTranscript(cfg, *node, *transcript, *unmask)
+	}
 	ctl := controlFor(cfg)
+	if *allNodes && *transcript == 0 && *flow == 0 && *pcap == 0 {
+		return c.allNodes(cfg, ctl, *live)
+	}
 	if *flow != 0 {
 		d, err := ctl.Session(*flow)
 		if err != nil {
@@ -64,21 +72,35 @@ func (c *cli) sessions(args []string) error {
 	if err != nil {
 		return err
 	}
+	return c.printSessions(list, *live, false)
+}
+
+// printSessions prints sessions like ss -tan, plus protocol and user;
+// withNode adds the node of each (labd sessions --all-nodes).
+func (c *cli) printSessions(list []sessions.Info, live, withNode bool) error {
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	// The states are those of ss and RFC 793 (ESTAB, CLOSED, UNCONN): the
 	// class compares this table with ss -tan, so they stay as ss writes them.
-	fmt.Fprintln(tw, c.tr.T("ID\tPROTO\tSTATE\tLOCAL\tPEER\tUSER\tSTART\tDURATION\tIN\tOUT"))
+	head := c.tr.T("ID\tPROTO\tSTATE\tLOCAL\tPEER\tUSER\tSTART\tDURATION\tIN\tOUT")
+	if withNode {
+		head = c.tr.T("NODE") + "\t" + head
+	}
+	fmt.Fprintln(tw, head)
 	for _, s := range list {
-		if *live && !s.Open {
+		if live && !s.Open {
 			continue
 		}
 		state := "CLOSED"
 		end := s.End
-		if s.Open {
+		switch {
+		case s.Open:
 			state, end = "ESTAB", time.Now()
 			if s.Transport == "udp" {
 				state = "UNCONN"
 			}
+		case s.Result == "lost":
+			// Its labd was killed before the session ended.
+			state = "LOST"
 		}
 		proto := s.Proto
 		if s.TLS {
@@ -87,6 +109,9 @@ func (c *cli) sessions(args []string) error {
 		user := s.User
 		if user == "" {
 			user = "-"
+		}
+		if withNode {
+			fmt.Fprintf(tw, "%s\t", s.Node)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\n", s.ID, proto, state, s.Local, s.Remote, user,
 			s.Start.Format("15:04:05"), end.Sub(s.Start).Round(time.Millisecond), s.BytesIn, s.BytesOut)

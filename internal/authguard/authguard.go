@@ -310,6 +310,39 @@ func (g *Guard) finish(p, a, i *track, account string, checked, failed bool) {
 	}
 }
 
+// Reset forgets the failures of account (from every address): its
+// password was changed or its user added or removed, possibly on another
+// labd host sharing the database, so the guesses against the old password
+// say nothing about the next attempt, and a student whose teacher reset
+// their password is not kept waiting. Attempts in progress still count
+// until they end. The addresses keep their counts (a spray across
+// accounts is still one).
+func (g *Guard) Reset(account string) {
+	account = store.NormalizeUser(account)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	// A track with attempts in flight keeps its reserved start times
+	// (those attempts are queued on them) and loses its failures.
+	reset := func(t *track) { t.failures, t.logged = 0, false }
+	for k, t := range g.pairs {
+		if k.account != account {
+			continue
+		}
+		if t.pending == 0 {
+			delete(g.pairs, k)
+		} else {
+			reset(t)
+		}
+	}
+	if t := g.account[account]; t != nil {
+		if t.pending == 0 {
+			delete(g.account, account)
+		} else {
+			reset(t)
+		}
+	}
+}
+
 // Checks returns how many passwords of account were checked so far.
 func (g *Guard) Checks(account string) int {
 	g.mu.Lock()

@@ -137,3 +137,23 @@ func TestSuccessClearsPair(t *testing.T) {
 		t.Errorf("two good logins after three typos took %v", d)
 	}
 }
+
+// A password reset (here or on another host) clears the account's
+// failures: the student is let in at once, not after the gap their typos
+// earned.
+func TestResetForgetsTheAccount(t *testing.T) {
+	st := &fakeStore{}
+	g := authguard.New(st, authguard.Options{FreeTries: 1, MaxWait: 100 * time.Millisecond}, labtest.Logger(t))
+	ctx := context.Background()
+	if _, err := g.Authenticate(ctx, "test", "192.0.2.1:1", "carol", "typo"); !errors.Is(err, store.ErrAuthFailed) || errors.Is(err, authguard.ErrThrottled) {
+		t.Fatalf("first wrong password: %v", err)
+	}
+	// The next attempt would wait a second: refused unchecked.
+	if _, err := g.Authenticate(ctx, "test", "192.0.2.1:1", "carol", "carol-secret"); !errors.Is(err, authguard.ErrThrottled) {
+		t.Fatalf("right after a failure beyond the free tries: %v, want ErrThrottled", err)
+	}
+	g.Reset("Carol")
+	if _, err := g.Authenticate(ctx, "test", "192.0.2.1:1", "carol", "carol-secret"); err != nil {
+		t.Fatalf("after Reset: %v", err)
+	}
+}

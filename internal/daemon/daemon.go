@@ -82,6 +82,13 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		return err
 	}
 	defer deps.Store.Close()
+	// User changes from any host reach this host's caches and sessions.
+	stopUsers := followUsers(deps.Store, deps.Guard, deps.Sessions, deps.Layout, logger)
+	defer stopUsers()
+	sessionLog := startSessionLog(cfg, deps, logger)
+	if sessionLog != nil {
+		defer sessionLog.Close()
+	}
 	defer func() {
 		if deps.Exercises != nil {
 			deps.Exercises.Close() // idempotent; before the store closes
@@ -105,6 +112,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		m := metrics.New(deps.Sessions, deps.Store, o.Version)
 		if deps.Guard != nil {
 			deps.Guard.Observe(m.Login)
+		}
+		if sessionLog != nil {
+			m.SessionLog(sessionLog.Written, sessionLog.Dropped)
 		}
 		svcs = append(svcs, metrics.NewService(m, addr, logger.With("service", "metrics")))
 	}
@@ -210,6 +220,10 @@ loop:
 	if deps.Exercises != nil {
 		// Sessions that ended during the drain still count.
 		deps.Exercises.Close()
+	}
+	stopUsers()
+	if sessionLog != nil {
+		sessionLog.Close() // after the drain: the sessions' ends are written
 	}
 	if err := deps.Store.Close(); err != nil {
 		logger.Error("closing the store", "err", err)

@@ -3,9 +3,11 @@ package daemon_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net/smtp"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +16,11 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"labd/config"
+	"labd/internal/authguard"
+	"labd/internal/daemon"
+	"labd/internal/fsroot"
 	"labd/internal/labtest"
+	"labd/internal/store"
 )
 
 func TestMain(m *testing.M) {
@@ -187,4 +193,134 @@ func trySendMail(addr, rcpt, msg string) error {
 		return err
 	}
 	return c.Quit()
+}
+
+// imapLogin says how an IMAP LOGIN on addr ends.
+func imapLogin(t *testing.T, addr, user, pass string) error {
+	t.Helper()
+	c, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.Login(user, pass).Wait()
+}
+
+// User changes made on one host (here by `labd user`'s own store, as the
+// CLI opens it with host A's config) reach the other host at once: the
+// new password works on B and the old one fails, B's login guard forgets
+// the failures against the old password, and a removed user's live
+// session on B ends and cannot log in again.
+func TestUserChangesAcrossHosts(t *testing.T) {
+	dsn := labtest.Postgres(t)
+	start := func(mutate func(*config.Config)) (*labtest.Daemon, *config.Config) {
+		cfg := config.LabEphemeral(t.TempDir())
+		cfg.Store = config.Store{Driver: "postgres", DSN: dsn}
+		if mutate != nil {
+			mutate(cfg)
+		}
+		return labtest.StartDaemon(t, cfg), cfg
+	}
+	a, cfgA := start(nil)
+	// One free try, and an attempt that would wait is refused unchecked:
+	// a failure makes the next attempt within a second fail.
+	b, cfgB := start(func(c *config.Config) {
+		c.AuthThrottle.FreeTries = 1
+		c.AuthThrottle.MaxWait = config.Duration(100 * time.Millisecond)
+	})
+	ctx := context.Background()
+	// `labd user ... --config A.yaml` opens the store as labd serve does.
+	cli, err := daemon.OpenStore(cfgA, fsroot.Layout{DataDir: cfgA.Server.DataDir}, labtest.BcryptCost, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+
+	if err := cli.CreateUser(ctx, "dave", "old-pw", false); err != nil {
+		t.Fatal(err)
+	}
+	// B makes dave's home when it hears of him, not at his first login.
+	home := filepath.Join(cfgB.Server.DataDir, "home", "dave", "public_html")
+	deadline := time.Now().Add(20 * time.Second)
+	for _, err := os.Stat(home); err != nil; _, err = os.Stat(home) {
+		if time.Now().After(deadline) {
+			t.Fatalf("dave's home on B: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	heard := make(chan struct{}, 4)
+	cancel := b.Deps.Store.Subscribe(func(e store.Event) {
+		if e.Kind == store.UserChanged && e.User == "dave" {
+			heard <- struct{}{}
+		}
+	})
+	defer cancel()
+	guard := b.Deps.Guard
+	if _, err := guard.Authenticate(ctx, "imap", "192.0.2.9:1000", "dave", "typo"); err == nil {
+		t.Fatal("wrong password accepted")
+	}
+	failed := time.Now()
+	if _, err := guard.Authenticate(ctx, "imap", "192.0.2.9:1000", "dave", "old-pw"); !errors.Is(err, authguard.ErrThrottled) {
+		t.Fatalf("right after a failure on B: %v, want throttled", err)
+	}
+	changed := time.Now()
+	if err := cli.SetPassword(ctx, "dave", "new-pw"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-heard:
+		t.Logf("B heard of the password change %v after labd user's store began it", time.Since(changed))
+	case <-time.After(20 * time.Second):
+		t.Fatal("B did not hear of the password change")
+	}
+	// B's follower applies the change right after publishing it.
+	var gerr error
+	for i := 0; i < 50; i++ {
+		if _, gerr = guard.Authenticate(ctx, "imap", "192.0.2.9:1000", "dave", "new-pw"); !errors.Is(gerr, authguard.ErrThrottled) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if gerr != nil {
+		t.Errorf("new password on B's guard after the change on A: %v", gerr)
+	}
+	if d := time.Since(failed); d > 900*time.Millisecond {
+		t.Logf("the guard check took %v: the failure's one-second gap may have passed by itself", d)
+	}
+	if err := imapLogin(t, b.Addr(t, "imap", "tcp"), "dave", "new-pw"); err != nil {
+		t.Errorf("IMAP on B with the password set on A: %v", err)
+	}
+	if err := imapLogin(t, b.Addr(t, "imap", "tcp"), "dave", "old-pw"); err == nil {
+		t.Error("IMAP on B still accepts the old password")
+	}
+
+	// dave is logged in on B when A removes him: the session ends.
+	c, err := imapclient.DialInsecure(b.Addr(t, "imap", "tcp"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("dave", "new-pw").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	removed := time.Now()
+	if err := cli.DeleteUser(ctx, "dave"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Closed():
+		t.Logf("dave's IMAP session on B closed %v after his removal began on A", time.Since(removed))
+	case <-time.After(20 * time.Second):
+		t.Fatal("dave's IMAP session on B still open 20 s after his removal on A")
+	}
+	if err := imapLogin(t, b.Addr(t, "imap", "tcp"), "dave", "new-pw"); err == nil {
+		t.Error("removed user logs in on B")
+	}
+	if err := imapLogin(t, a.Addr(t, "imap", "tcp"), "dave", "new-pw"); err == nil {
+		t.Error("removed user logs in on A")
+	}
 }

@@ -93,6 +93,7 @@ func New(deps service.Deps) (*Dashboard, error) {
 		return nil, err
 	}
 	d.routes()
+	d.followUsers()
 	return d, nil
 }
 
@@ -114,6 +115,7 @@ func (d *Dashboard) routes() {
 	d.mux.HandleFunc("GET /labd/sessions/{id}", d.admin(d.transcriptPage))
 	d.mux.HandleFunc("GET /labd/sessions/{id}/text", d.admin(d.transcriptText))
 	d.captureRoutes()
+	d.nodeRoutes()
 	d.meRoutes()
 	d.mux.HandleFunc("GET /labd/mail", d.admin(d.mailPage))
 	d.mux.HandleFunc("GET /labd/files", d.admin(d.filesPage))

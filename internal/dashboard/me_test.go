@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"io"
 	"net/http"
@@ -196,5 +197,28 @@ func TestMeChecklist(t *testing.T) {
 	_, body := bob.get("/labd/me")
 	if !strings.Contains(body, `id="ex-http-basic-auth" class="not-started"`) || !strings.Contains(body, `id="ex-smtp-by-hand"`) {
 		t.Errorf("bob's checklist:\n%s", body)
+	}
+}
+
+// A password change (here, by the store as `labd user passwd` on any host
+// would) ends that user's dashboard logins, and only theirs.
+func TestPasswordChangeEndsLogins(t *testing.T) {
+	e := start(t)
+	alice := e.client(t)
+	if resp, _ := alice.do("POST", "/labd/login", url.Values{"user": {"alice"}, "password": {"alice"}, "next": {"/labd/me"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("alice's login: %d", resp.StatusCode)
+	}
+	teacher := e.client(t).admin()
+	if resp, _ := alice.get("/labd/me"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("alice's page: %d", resp.StatusCode)
+	}
+	if err := e.deps.Store.SetPassword(context.Background(), "alice", "changed"); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := alice.get("/labd/me"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("alice's page after her password changed: %d, want a redirect to the login", resp.StatusCode)
+	}
+	if resp, _ := teacher.get("/labd/sessions"); resp.StatusCode != http.StatusOK {
+		t.Errorf("the teacher's login after alice's password changed: %d", resp.StatusCode)
 	}
 }

@@ -164,12 +164,12 @@ func (d *Dashboard) protocols() []string {
 func (d *Dashboard) sessionsPage(w http.ResponseWriter, r *http.Request) {
 	f := filterOf(r)
 	d.render(w, r, http.StatusOK, "sessions", map[string]any{
-		"Filter": f, "Rows": d.recent(f, 500), "Protocols": d.protocols(),
+		"Filter": f, "Rows": d.allRecent(r, f, 500), "Protocols": d.protocols(), "Nodes": d.node() != "",
 	})
 }
 
 func (d *Dashboard) sessionsJSON(w http.ResponseWriter, r *http.Request) {
-	rows := d.recent(filterOf(r), 0)
+	rows := d.allRecent(r, filterOf(r), 0)
 	if rows == nil {
 		rows = []Row{}
 	}
@@ -189,8 +189,9 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	node := d.node()
 	send := func(kind string, in sessions.Info) error {
-		b, _ := json.Marshal(rowOf(in))
+		b, _ := json.Marshal(rowOf(localNode(in, node)))
 		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", kind, b); err != nil {
 			return err
 		}
@@ -258,19 +259,27 @@ func (d *Dashboard) transcriptPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	info := s.Info()
+	d.renderTranscript(w, r, s.Info(), s.Transcript(), nil)
+}
+
+// renderTranscript renders a session's page; extra adds to its data.
+func (d *Dashboard) renderTranscript(w http.ResponseWriter, r *http.Request, info sessions.Info, entries []sessions.Entry, extra map[string]any) {
 	unmask := d.unmask(r)
-	lines := Transcript(info, s.Transcript(), unmask)
+	lines := Transcript(info, entries, unmask)
 	secrets := 0
 	for _, l := range lines {
 		if l.Secret != "" {
 			secrets++
 		}
 	}
-	d.render(w, r, http.StatusOK, "transcript", map[string]any{
+	data := map[string]any{
 		"Info": info, "Row": rowOf(info), "Lines": lines, "Unmask": unmask,
 		"CanUnmask": d.cfg.Unmask(), "Secrets": secrets,
-	})
+	}
+	for k, v := range extra {
+		data[k] = v
+	}
+	d.render(w, r, http.StatusOK, "transcript", data)
 }
 
 func (d *Dashboard) transcriptJSON(w http.ResponseWriter, r *http.Request) {

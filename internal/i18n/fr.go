@@ -294,6 +294,14 @@ var frDashboard = map[string]string{
 	"Too Many Requests":     "Trop de requêtes",
 	"Internal Server Error": "Erreur interne du serveur",
 	"Service Unavailable":   "Service indisponible",
+
+	// Several hosts on one database (docs/scale-out.md).
+	"Node": "Nœud",
+	"lost": "perdue",
+	"This session is still open on %s: its transcript is copied to the database when it ends.": "Cette session est encore ouverte sur %s : sa transcription est copiée dans la base quand elle se termine.",
+	"The transcript of this session of %s was not kept: only the newest sessions' are.":        "La transcription de cette session de %s n'a pas été gardée : seules celles des sessions les plus récentes le sont.",
+	"Copied from %s when the session ended.":                                                   "Copiée depuis %s à la fin de la session.",
+	"The database is unavailable; try again in a moment.":                                      "La base de données est indisponible ; réessayez dans un instant.",
 }
 
 // frStart is the start page of the HTTP service (services/http).
@@ -423,4 +431,7 @@ var frCLI = map[string]string{
 	"fault needs a subcommand: set, list, clear, kinds":                                                            "fault attend une sous-commande : set, list, clear, kinds",
 	"fault clear takes a fault ID (see labd fault list) or --all":                                                  "fault clear prend un numéro de panne (voir labd fault list) ou --all",
 	"no active fault %d (it may have ended by itself)":                                                             "aucune panne %d en cours (elle s'est peut-être arrêtée d'elle-même)",
+
+	// docs/scale-out.md
+	"  labd sessions --all-nodes [--live] | --transcript ID --node NODE   every host's sessions (PostgreSQL)": "  labd sessions --all-nodes [--live] | --transcript ID --node NODE   les sessions de tous les hôtes (PostgreSQL)",
 }

@@ -80,6 +80,12 @@ type Info struct {
 	// Rendered says Data of the transcript is a text rendering (DNS,
 	// TFTP): only the entries' Wire bytes crossed the network.
 	Rendered bool `json:"rendered,omitempty"`
+	// Node is the host's server.node when the sessions of several labd
+	// hosts are listed together (docs/scale-out.md); Run is set for a
+	// session read from the shared session log (internal/sessionlog):
+	// which run of that host's labd (IDs restart with each run).
+	Node string `json:"node,omitempty"`
+	Run  int64  `json:"run,omitempty"`
 }
 
 // Event tells subscribers that a session opened, changed or closed.

@@ -372,7 +372,7 @@ func (s *DB) listen(ctx context.Context) {
 	}
 }
 
-var postgresMigrations = []string{postgresV1}
+var postgresMigrations = []string{postgresV1, postgresV2}
 
 // postgresV1 is the SQLite schema in PostgreSQL's types, plus the event log
 // that carries changes to the other hosts.
@@ -424,6 +424,32 @@ CREATE TABLE events (
 	payload TEXT NOT NULL
 );
 CREATE INDEX events_created ON events(created);
+`
+
+// postgresV2 is the shared session log (sessionlog.go): each host's
+// session summaries, and transcripts copied when sessions end.
+const postgresV2 = `
+CREATE TABLE sessions (
+	node        TEXT NOT NULL,
+	run         BIGINT NOT NULL,
+	id          BIGINT NOT NULL,
+	proto       TEXT NOT NULL,
+	transport   TEXT NOT NULL,
+	local_addr  TEXT NOT NULL,
+	remote_addr TEXT NOT NULL,
+	username    TEXT NOT NULL DEFAULT '',
+	tls         BOOLEAN NOT NULL DEFAULT false,
+	started     BIGINT NOT NULL,
+	ended       BIGINT,
+	bytes_in    BIGINT NOT NULL DEFAULT 0,
+	bytes_out   BIGINT NOT NULL DEFAULT 0,
+	state       TEXT NOT NULL,
+	attrs       TEXT NOT NULL DEFAULT '{}',
+	transcript  BYTEA,
+	PRIMARY KEY (node, run, id)
+);
+CREATE INDEX sessions_started ON sessions(started);
+CREATE INDEX sessions_node_started ON sessions(node, started);
 `
 
 // migratePostgres is migrateSQLite for PostgreSQL: the version is in the

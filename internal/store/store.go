@@ -77,6 +77,12 @@ const (
 	MailboxCreated
 	MailboxDeleted
 	MailboxRenamed
+	// The user events carry only User: what changed is read from the
+	// store by whoever cares (a password hash never travels in the log).
+	UserAdded
+	UserChanged // password or admin flag
+	UserRemoved
+	KeysChanged
 )
 
 func (k EventKind) String() string {
@@ -93,6 +99,14 @@ func (k EventKind) String() string {
 		return "mailbox-deleted"
 	case MailboxRenamed:
 		return "mailbox-renamed"
+	case UserAdded:
+		return "user-added"
+	case UserChanged:
+		return "user-changed"
+	case UserRemoved:
+		return "user-removed"
+	case KeysChanged:
+		return "keys-changed"
 	}
 	return "unknown"
 }

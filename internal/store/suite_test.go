@@ -520,3 +520,53 @@ func TestCopyAllKeepsUIDs(t *testing.T) {
 		})
 	}
 }
+
+// User changes are events, so that other hosts (and this one's caches)
+// hear of them; removing a user also says its mailboxes are gone.
+func TestUserEvents(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *store.DB) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		var got []string
+		cancel := s.Subscribe(func(e store.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			if e.Kind == store.MailboxDeleted {
+				got = append(got, fmt.Sprintf("%s:%s:%s", e.Kind, e.User, e.Mailbox))
+				return
+			}
+			if e.Kind == store.MailboxCreated {
+				return
+			}
+			got = append(got, fmt.Sprintf("%s:%s", e.Kind, e.User))
+		})
+		defer cancel()
+		pub, _, _ := ed25519Key(t)
+		steps := []func() error{
+			func() error { return s.CreateUser(ctx, "Carol", "c", false) },
+			func() error { return s.SetPassword(ctx, "carol", "d") },
+			func() error { return s.SetAdmin(ctx, "carol", true) },
+			func() error { return s.AddKey(ctx, "carol", string(ssh.MarshalAuthorizedKey(pub))) },
+			func() error { return s.DeleteUser(ctx, "carol") },
+		}
+		for i, step := range steps {
+			if err := step(); err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+		}
+		// Failed changes say nothing.
+		if err := s.SetPassword(ctx, "carol", "e"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("passwd of a removed user: %v", err)
+		}
+		want := []string{"user-added:carol", "user-changed:carol", "user-changed:carol", "keys-changed:carol"}
+		for _, mb := range store.DefaultMailboxes {
+			want = append(want, "mailbox-deleted:carol:"+mb.Name)
+		}
+		want = append(want, "user-removed:carol")
+		mu.Lock()
+		defer mu.Unlock()
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("events\n %v\nwant\n %v", got, want)
+		}
+	})
+}

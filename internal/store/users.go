@@ -56,6 +56,7 @@ func (s *DB) CreateUser(ctx context.Context, name, password string, admin bool) 
 			}
 			emit(Event{Kind: MailboxCreated, User: name, MailboxID: m.ID, Mailbox: m.Name})
 		}
+		emit(Event{Kind: UserAdded, User: name})
 		return nil
 	})
 }
@@ -63,6 +64,25 @@ func (s *DB) CreateUser(ctx context.Context, name, password string, admin bool) 
 func (s *DB) DeleteUser(ctx context.Context, name string) error {
 	name = NormalizeUser(name)
 	return s.write(ctx, func(ctx context.Context, tx *Tx, emit func(Event)) error {
+		// The mailboxes go with the user (ON DELETE CASCADE): say so, so
+		// that IMAP views of them (on every host) are dropped.
+		rows, err := tx.QueryContext(ctx, `SELECT m.id, m.name FROM mailboxes m JOIN users u ON u.id = m.user_id WHERE u.name = ? ORDER BY m.id`, name)
+		if err != nil {
+			return fmt.Errorf("delete user %s: %w", name, err)
+		}
+		var gone []Event
+		for rows.Next() {
+			e := Event{Kind: MailboxDeleted, User: name}
+			if err := rows.Scan(&e.MailboxID, &e.Mailbox); err != nil {
+				rows.Close()
+				return fmt.Errorf("delete user %s: %w", name, err)
+			}
+			gone = append(gone, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("delete user %s: %w", name, err)
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
 		if err != nil {
 			return fmt.Errorf("delete user %s: %w", name, err)
@@ -70,6 +90,10 @@ func (s *DB) DeleteUser(ctx context.Context, name string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("user %s: %w", name, ErrNotFound)
 		}
+		for _, e := range gone {
+			emit(e)
+		}
+		emit(Event{Kind: UserRemoved, User: name})
 		return nil
 	})
 }
@@ -92,7 +116,7 @@ func (s *DB) SetAdmin(ctx context.Context, name string, admin bool) error {
 }
 
 func (s *DB) updateUser(ctx context.Context, name, query string, args ...any) error {
-	return s.write(ctx, func(ctx context.Context, tx *Tx, _ func(Event)) error {
+	return s.write(ctx, func(ctx context.Context, tx *Tx, emit func(Event)) error {
 		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("update user %s: %w", name, err)
@@ -100,6 +124,7 @@ func (s *DB) updateUser(ctx context.Context, name, query string, args ...any) er
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("user %s: %w", name, ErrNotFound)
 		}
+		emit(Event{Kind: UserChanged, User: name})
 		return nil
 	})
 }
@@ -166,7 +191,7 @@ func (s *DB) AddKey(ctx context.Context, name, authorizedKey string) error {
 	}
 	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk)))
 	fp := ssh.FingerprintSHA256(pk)
-	return s.write(ctx, func(ctx context.Context, tx *Tx, _ func(Event)) error {
+	return s.write(ctx, func(ctx context.Context, tx *Tx, emit func(Event)) error {
 		var id int64
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE name = ?`, name).Scan(&id); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -181,6 +206,7 @@ func (s *DB) AddKey(ctx context.Context, name, authorizedKey string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("key %s of %s: %w", fp, name, ErrExists)
 		}
+		emit(Event{Kind: KeysChanged, User: name})
 		return nil
 	})
 }

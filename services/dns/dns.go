@@ -333,6 +333,7 @@ func (s *Service) closeSockets() {
 
 // Serve implements service.Service.
 func (s *Service) Serve(ctx context.Context) error {
+	defer s.followUsers(ctx)()
 	started := make(chan struct{}, len(s.servers))
 	errc := make(chan error, len(s.servers))
 	for _, srv := range s.servers {

@@ -873,3 +873,35 @@ func TestEDNSSizeConfigurable(t *testing.T) {
 		t.Errorf("advertised EDNS size: %v", o)
 	}
 }
+
+// A user added or removed (here by another process or host writing the
+// store) is in the built-in zone at once, without a reload.
+func TestUserChangesUpdateTheZone(t *testing.T) {
+	l := startLab(t, nil)
+	serial := l.q(t, "lab.test.", dns.TypeSOA).Answer[0].(*dns.SOA).Serial
+	if err := l.deps.Store.CreateUser(context.Background(), "erin", "erin", false); err != nil {
+		t.Fatal(err)
+	}
+	until := func(what string, ok func(*dns.Msg) bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			r := l.q(t, "erin.lab.test.", dns.TypeA)
+			if ok(r) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %v", what, r)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	until("erin added, no reload", func(r *dns.Msg) bool { return len(r.Answer) == 1 })
+	if s2 := l.q(t, "lab.test.", dns.TypeSOA).Answer[0].(*dns.SOA).Serial; s2 <= serial {
+		t.Errorf("serial %d after a user was added, was %d", s2, serial)
+	}
+	if err := l.deps.Store.DeleteUser(context.Background(), "erin"); err != nil {
+		t.Fatal(err)
+	}
+	until("erin removed, no reload", func(r *dns.Msg) bool { return r.Rcode == dns.RcodeNameError })
+}

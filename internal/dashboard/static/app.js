@@ -45,6 +45,7 @@ function sessionRow(s) {
   tr.className = s.open ? "open" : "closed";
   tr.dataset.start = s.start_ms;
   tr.dataset.end = s.end_ms || "";
+  if (s.node) tr.appendChild(el("td", s.node));
   const a = el("a", s.id);
   a.href = "/labd/sessions/" + encodeURIComponent(s.id);
   const id = el("td"); id.appendChild(a); tr.appendChild(id);
