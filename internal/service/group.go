@@ -60,6 +60,11 @@ type ListenOptions struct {
 	// place for connection wrappers that must also work on implicit-TLS
 	// ports (relaxed deadlines for hand typists).
 	Wrap func(net.Listener) net.Listener
+	// NoKeepAlive leaves TCP keep-alive probes off the accepted
+	// connections (Go turns them on with four setsockopt calls per
+	// connection): for a service whose own idle and read timeouts end a
+	// silent connection anyway (HTTP).
+	NoKeepAlive bool
 }
 
 // Listen binds every address in o. On error nothing of this call stays
@@ -67,7 +72,7 @@ type ListenOptions struct {
 func (g *Group) Listen(o ListenOptions) ([]*Bound, error) {
 	var out []*Bound
 	for _, addr := range o.Addrs {
-		ln, err := ListenTCP(o.Service, addr)
+		ln, err := listenTCP(o.Service, addr, o.NoKeepAlive)
 		if err != nil {
 			for _, b := range out {
 				b.Listener.Close()

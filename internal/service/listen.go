@@ -16,7 +16,14 @@ import (
 // ListenTCP binds a TCP address for service name, with an error that says
 // what to do when it fails.
 func ListenTCP(name, addr string) (net.Listener, error) {
+	return listenTCP(name, addr, false)
+}
+
+func listenTCP(name, addr string, noKeepAlive bool) (net.Listener, error) {
 	var lc net.ListenConfig
+	if noKeepAlive {
+		lc.KeepAlive = -1
+	}
 	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, BindError(name, "tcp", addr, err)

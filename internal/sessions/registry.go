@@ -411,6 +411,12 @@ func (s *Session) Record(dir Direction, data []byte, tls bool) {
 func (s *Session) Datagram(dir Direction, text, wire []byte, local string) {
 	s.mu.Lock()
 	s.info.Rendered = true
+	if s.entries == nil && s.held >= 0 {
+		// A datagram session (a DNS query, a TFTP exchange) mostly
+		// holds the question and the answer: room for 8 entries cost
+		// about 1 KB per query.
+		s.entries = make([]Entry, 0, 2)
+	}
 	s.mu.Unlock()
 	if s.full.Load() {
 		return

@@ -337,6 +337,13 @@ func (s *Service) Serve(ctx context.Context) error {
 	started := make(chan struct{}, len(s.servers))
 	errc := make(chan error, len(s.servers))
 	for _, srv := range s.servers {
+		if uc, ok := srv.PacketConn.(*net.UDPConn); ok {
+			// UDP is served by labd's own loop (udp.go); TCP by miekg/dns.
+			u := newUDPServer(uc, s)
+			started <- struct{}{}
+			go func() { errc <- u.serve() }()
+			continue
+		}
 		srv.NotifyStartedFunc = func() { started <- struct{}{} }
 		go func() { errc <- srv.ActivateAndServe() }()
 	}
@@ -369,6 +376,10 @@ func (s *Service) Serve(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, srv := range s.servers {
+		if _, ok := srv.PacketConn.(*net.UDPConn); ok {
+			srv.PacketConn.Close()
+			continue
+		}
 		_ = srv.ShutdownContext(sctx)
 	}
 	for ; running > 0; running-- {

@@ -12,9 +12,11 @@ import (
 // faultBefore applies the teacher's faults that act before an answer is
 // built: a dropped UDP answer, a late answer, SERVFAIL or REFUSED for a
 // name. done says the query is finished (dropped or answered).
-func (s *Service) faultBefore(w dns.ResponseWriter, req *dns.Msg, q dns.Question, tcp bool, sess *sessions.Session) (done bool, result string) {
+func (s *Service) faultBefore(w dns.ResponseWriter, req *dns.Msg, q dns.Question, tcp bool, remote string, sess *sessions.Session) (done bool, result string) {
 	set := s.deps.Faults
-	remote := w.RemoteAddr().String()
+	if !set.Any() {
+		return false, ""
+	}
 	if !tcp {
 		if f, ok := set.Match("dns", "drop", "", remote); ok && f.Hit(nil) {
 			sess.SetAttr("rcode", "dropped")
@@ -52,11 +54,11 @@ func nameMatches(want, qname string) bool {
 
 // faultTruncate forces TC on a UDP answer (records removed), so that the
 // class sees the client retry over TCP.
-func (s *Service) faultTruncate(w dns.ResponseWriter, m *dns.Msg, tcp bool, sess *sessions.Session) {
-	if tcp {
+func (s *Service) faultTruncate(m *dns.Msg, tcp bool, remote string, sess *sessions.Session) {
+	if tcp || !s.deps.Faults.Any() {
 		return
 	}
-	f, ok := s.deps.Faults.Match("dns", "truncate", "", w.RemoteAddr().String())
+	f, ok := s.deps.Faults.Match("dns", "truncate", "", remote)
 	if !ok {
 		return
 	}

@@ -51,14 +51,15 @@ func precheck(req *dns.Msg) int {
 
 // ServeDNS answers one query (UDP or TCP): it is the only handler.
 func (s *Service) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	defer service.Recover(s.log, "dns", "remote", w.RemoteAddr().String())
+	local, remote := addrStrings(w)
+	defer service.Recover(s.log, "dns", "remote", remote)
 	_, tcp := w.RemoteAddr().(*net.TCPAddr)
 	transport := "udp"
 	if tcp {
 		transport = "tcp"
 	}
 	client := addrIP(w.RemoteAddr())
-	sess := s.deps.Sessions.Open("dns", transport, w.LocalAddr().String(), w.RemoteAddr().String())
+	sess := s.deps.Sessions.Open("dns", transport, local, remote)
 	result := "ok"
 	defer func() { sess.Close(result) }()
 
@@ -74,7 +75,7 @@ func (s *Service) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	q := req.Question[0]
 	sess.SetAttr("name", q.Name)
 	sess.SetAttr("type", typeString(q.Qtype))
-	sess.Datagram(sessions.FromClient, queryText(req), wireOf(req, tcp), "")
+	sess.Datagram(sessions.FromClient, queryText(req), wireOf(w, req, tcp), "")
 	sess.AddBytes(int64(req.Len()), 0)
 
 	if !tcp && s.limiter != nil && !contains(s.rateExempt, client) {
@@ -97,7 +98,7 @@ func (s *Service) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		}
 	}
 
-	if done, res := s.faultBefore(w, req, q, tcp, sess); done {
+	if done, res := s.faultBefore(w, req, q, tcp, remote, sess); done {
 		result = res
 		return
 	}
@@ -128,7 +129,7 @@ func (s *Service) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 			m.Rcode = dns.RcodeRefused
 		}
 	}
-	s.faultTruncate(w, m, tcp, sess)
+	s.faultTruncate(m, tcp, remote, sess)
 	result = s.send(w, req, m, tcp, sess)
 }
 
@@ -326,10 +327,25 @@ func (s *Service) send(w dns.ResponseWriter, req, m *dns.Msg, tcp bool, sess *se
 	return strings.ToLower(rcode)
 }
 
-// wireOf returns the query as the pcapng export shows it. The server
-// library hands over the parsed message, so this is it packed again: the
-// same message, though name compression may differ from what was sent.
-func wireOf(req *dns.Msg, tcp bool) []byte {
+// addrStrings returns the local and remote addresses of w as text,
+// formatted once per query (labd's UDP loop keeps them).
+func addrStrings(w dns.ResponseWriter) (local, remote string) {
+	if a, ok := w.(interface{ addrStrings() (string, string) }); ok {
+		return a.addrStrings()
+	}
+	return w.LocalAddr().String(), w.RemoteAddr().String()
+}
+
+// wireOf returns the query as the pcapng export shows it: as it arrived
+// over UDP (labd's UDP loop keeps it); over TCP miekg/dns hands over the
+// parsed message only, so it is packed again: the same message, though
+// name compression may differ from what was sent.
+func wireOf(w dns.ResponseWriter, req *dns.Msg, tcp bool) []byte {
+	if q, ok := w.(interface{ queryWire() []byte }); ok && !tcp {
+		if b := q.queryWire(); b != nil {
+			return b
+		}
+	}
 	b, err := req.Pack()
 	if err != nil {
 		return nil

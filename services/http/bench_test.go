@@ -3,6 +3,7 @@ package http_test
 import (
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -38,6 +39,7 @@ func BenchmarkStaticFile(b *testing.B) {
 			url := "http://" + labtest.Addr(b, labtest.Start(b, svc), "http", "tcp") + "/f.bin"
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 			b.SetBytes(int64(size))
+			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
 				resp, err := client.Get(url)
@@ -52,4 +54,64 @@ func BenchmarkStaticFile(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkStaticFileClose fetches a 1 KB file with one connection per
+// request (Connection: close), four clients at a time: what labd pays per
+// connection (accept, session registry and recording, net/http's
+// connection setup, close). The client is a raw socket, so that its own
+// cost stays small. bench/peers/run.sh compares the same with nginx.
+//
+//	go test -run ^$ -bench StaticFileClose ./services/http
+func BenchmarkStaticFileClose(b *testing.B) {
+	cfg := labtest.Config(b)
+	cfg.HTTP.Root = b.TempDir()
+	cfg.HTTP.MaxConnsPerIP = 1000
+	// As in bench/peers/run.sh (a config file: no built-in exercises).
+	// With exercises on, each anonymous session finished costs a copy of
+	// the whole registry (see docs/performance.md), which would make this
+	// benchmark's time grow with b.N.
+	off := false
+	cfg.Exercises.Builtin = &off
+	if err := os.WriteFile(filepath.Join(cfg.HTTP.Root, "f.bin"), bytes.Repeat([]byte("x"), 1<<10), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	svc, err := httpsvc.New(labtest.Deps(b, cfg))
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := labtest.Addr(b, labtest.Start(b, svc), "http", "tcp")
+	req := []byte("GET /f.bin HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+	b.SetParallelism(2)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		buf := make([]byte, 4096)
+		for pb.Next() {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := c.Write(req); err != nil {
+				b.Error(err)
+				c.Close()
+				return
+			}
+			n := 0
+			for {
+				m, err := c.Read(buf[n:])
+				n += m
+				if err != nil || n == len(buf) {
+					break
+				}
+			}
+			c.Close()
+			if n < 1<<10 || !bytes.HasPrefix(buf, []byte("HTTP/1.1 200")) {
+				b.Errorf("answer of %d bytes: %.40q", n, buf[:n])
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }

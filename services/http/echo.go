@@ -20,25 +20,42 @@ type captureConn struct {
 	mu    sync.Mutex
 	buf   []byte
 	ahead []byte // read from the client, not yet handed to net/http
+	// aheadBuf holds ahead; it goes back to the pool once ahead is
+	// handed over.
+	aheadBuf *[readAhead]byte
 }
 
 const captureMax = 64 << 10
 
+// readAhead is what a small read asks the socket for.
+const readAhead = 4096
+
+// aheadPool recycles the read-ahead buffers: net/http's background
+// one-byte read after every request made one 4 KiB garbage buffer per
+// request (half of what a Connection: close request allocated).
+var aheadPool = sync.Pool{New: func() any { return new([readAhead]byte) }}
+
 func (c *captureConn) Read(b []byte) (int, error) {
-	if len(c.ahead) == 0 && len(b) < 4096 {
+	if len(c.ahead) == 0 && len(b) < readAhead {
 		// net/http peeks at the first bytes (is it the HTTP/2 preface?)
-		// with a small read; reading ahead keeps the request in one
-		// piece for the session transcript below.
-		buf := make([]byte, 4096)
-		n, err := c.Conn.Read(buf)
-		c.ahead = buf[:n]
+		// and waits for the next request with small reads; reading
+		// ahead keeps the request in one piece for the session
+		// transcript below.
+		buf := aheadPool.Get().(*[readAhead]byte)
+		n, err := c.Conn.Read(buf[:])
 		if n == 0 {
+			aheadPool.Put(buf)
 			return 0, err
 		}
+		c.ahead, c.aheadBuf = buf[:n], buf
 	}
 	if len(c.ahead) > 0 {
 		n := copy(b, c.ahead)
 		c.ahead = c.ahead[n:]
+		if len(c.ahead) == 0 && c.aheadBuf != nil {
+			aheadPool.Put(c.aheadBuf)
+			c.ahead, c.aheadBuf = nil, nil
+		}
 		c.keep(b[:n])
 		return n, nil
 	}

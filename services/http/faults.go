@@ -21,7 +21,7 @@ func (s *Service) withFaults(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, dashboard.Prefix) {
+		if !set.Any() || strings.HasPrefix(r.URL.Path, dashboard.Prefix) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -20,3 +20,14 @@ func stampOf(st fs.FileInfo) (fileStamp, bool) {
 	}
 	return fileStamp{sys.Ino, sys.Ctim}, true
 }
+
+// dirID tells a directory apart from one that replaced it at the same path.
+type dirID struct{ dev, ino uint64 }
+
+func dirIDOf(dir string) (dirID, bool) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+		return dirID{}, false
+	}
+	return dirID{uint64(st.Dev), st.Ino}, true
+}

@@ -9,3 +9,8 @@ import "io/fs"
 type fileStamp struct{}
 
 func stampOf(fs.FileInfo) (fileStamp, bool) { return fileStamp{}, false }
+
+// dirID is unknown there: the directory is opened on every request.
+type dirID struct{}
+
+func dirIDOf(string) (dirID, bool) { return dirID{}, false }

@@ -31,6 +31,22 @@ func TestSmallFileCacheFollowsEdits(t *testing.T) {
 			}
 			return os.Rename(tmp, file)
 		}, "200 OK version 3"},
+		{func() error {
+			// The whole directory replaced by another one (kept open
+			// between requests, labd must notice).
+			dir := filepath.Dir(file)
+			next := dir + ".next"
+			if err := os.MkdirAll(next, 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(next, "tp.txt"), []byte("version 4"), 0o644); err != nil {
+				return err
+			}
+			if err := os.Rename(dir, dir+".old"); err != nil {
+				return err
+			}
+			return os.Rename(next, dir)
+		}, "200 OK version 4"},
 		{func() error { return os.Chmod(file, 0) }, "403"},
 		{func() error { return os.Remove(file) }, "404"},
 	}
@@ -44,5 +60,46 @@ func TestSmallFileCacheFollowsEdits(t *testing.T) {
 		if got := get(); !strings.Contains(got, s.want) {
 			t.Errorf("step %d: got %q, want %q", i, got, s.want)
 		}
+	}
+}
+
+// A cached file's answer has the head http.ServeContent gives it, and
+// conditional and range requests still get 304 and 206.
+func TestSmallFileCacheAnswers(t *testing.T) {
+	e := start(t)
+	file := filepath.Join(e.deps.Layout.Home("alice"), "public_html", "page.html")
+	if err := os.WriteFile(file, []byte("<p>hello</p>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first := raw(t, e.plain, "GET /~alice/page.html HTTP/1.0\r\n\r\n")
+	cached := raw(t, e.plain, "GET /~alice/page.html HTTP/1.0\r\n\r\n")
+	heads := func(resp string) map[string]string {
+		h := map[string]string{}
+		head, _, _ := strings.Cut(resp, "\r\n\r\n")
+		for _, l := range strings.Split(head, "\r\n")[1:] {
+			k, v, _ := strings.Cut(l, ": ")
+			if k != "Date" {
+				h[k] = v
+			}
+		}
+		return h
+	}
+	a, b := heads(first), heads(cached)
+	for k, v := range a {
+		if b[k] != v {
+			t.Errorf("header %s: %q first, %q from the cache", k, v, b[k])
+		}
+	}
+	if len(a) != len(b) || !strings.HasSuffix(cached, "<p>hello</p>") || b["Content-Type"] != "text/html; charset=utf-8" {
+		t.Errorf("cached answer differs:\n%s\nvs\n%s", first, cached)
+	}
+	if got := raw(t, e.plain, "GET /~alice/page.html HTTP/1.0\r\nIf-None-Match: "+b["Etag"]+"\r\n\r\n"); !strings.Contains(firstLine(got), "304") {
+		t.Errorf("If-None-Match: %q", firstLine(got))
+	}
+	if got := raw(t, e.plain, "GET /~alice/page.html HTTP/1.0\r\nRange: bytes=0-2\r\n\r\n"); !strings.Contains(firstLine(got), "206") || !strings.HasSuffix(got, "<p>") {
+		t.Errorf("Range: %q", got)
+	}
+	if got := raw(t, e.plain, "HEAD /~alice/page.html HTTP/1.0\r\n\r\n"); !strings.HasSuffix(got, "\r\n\r\n") || heads(got)["Content-Length"] != "12" {
+		t.Errorf("HEAD: %q", got)
 	}
 }

@@ -126,12 +126,14 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 		body := s.tr.T("too many connections from your address") + "\r\n\r\n"
 		fmt.Fprintf(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 	}
-	if _, err := s.group.Listen(service.ListenOptions{Service: "http", Addrs: s.cfg.Listen, MaxPerIP: s.cfg.MaxConnsPerIP, Reject: reject}); err != nil {
+	// net/http's idle, read and write timeouts end silent connections:
+	// no TCP keep-alive probes (four system calls per connection).
+	if _, err := s.group.Listen(service.ListenOptions{Service: "http", Addrs: s.cfg.Listen, MaxPerIP: s.cfg.MaxConnsPerIP, Reject: reject, NoKeepAlive: true}); err != nil {
 		return nil, err
 	}
 	tc := s.deps.TLS.Config()
 	tc.NextProtos = []string{"h2", "http/1.1"}
-	if _, err := s.group.Listen(service.ListenOptions{Service: "https", Addrs: s.cfg.TLSListen, TLS: tc, MaxPerIP: s.cfg.MaxConnsPerIP}); err != nil {
+	if _, err := s.group.Listen(service.ListenOptions{Service: "https", Addrs: s.cfg.TLSListen, TLS: tc, MaxPerIP: s.cfg.MaxConnsPerIP, NoKeepAlive: true}); err != nil {
 		s.group.Close()
 		return nil, err
 	}

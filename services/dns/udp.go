@@ -1,0 +1,200 @@
+package dns
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/miekg/dns"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// udpServer answers DNS over one UDP socket with a small pool of
+// long-lived goroutines instead of miekg/dns's goroutine per packet: in
+// the profile of dnsperf against labd, that goroutine's stack growth
+// (runtime.newstack/copystack) was 15% of the CPU, and re-packing the
+// query for the transcript another 4%. A worker reads a packet, makes sure
+// another worker is reading while it answers (a forwarded query or a delay
+// fault may block it for seconds), answers, and goes back to reading;
+// workers beyond a few idle ones end. What the handler sees is what
+// miekg/dns's server gave it: the parsed query and a ResponseWriter.
+type udpServer struct {
+	conn    *net.UDPConn
+	handler dns.Handler
+	local   string
+	// oob: the socket is bound to a wildcard address, so the answer must
+	// leave from the address the query came to (IP_PKTINFO), as miekg/dns
+	// does.
+	oob bool
+
+	idle, workers atomic.Int32
+	wg            sync.WaitGroup
+	errOnce       sync.Once
+	err           error
+}
+
+// udpMaxWorkers bounds the goroutines of one socket (blocked forwarded
+// queries included); beyond, queries wait in the socket buffer.
+const udpMaxWorkers = 1024
+
+// udpOOBSize is the room for the destination-address control message.
+var udpOOBSize = max(len(ipv4.NewControlMessage(ipv4.FlagDst|ipv4.FlagInterface)),
+	len(ipv6.NewControlMessage(ipv6.FlagDst|ipv6.FlagInterface)))
+
+func newUDPServer(conn *net.UDPConn, h dns.Handler) *udpServer {
+	u := &udpServer{conn: conn, handler: h, local: conn.LocalAddr().String()}
+	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.IsUnspecified() {
+		// Both families, as miekg/dns's setUDPSocketOptions: a "::"
+		// socket also receives IPv4.
+		err6 := ipv6.NewPacketConn(conn).SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface, true)
+		err4 := ipv4.NewPacketConn(conn).SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true)
+		u.oob = err4 == nil || err6 == nil
+	}
+	return u
+}
+
+// serve answers until the socket is closed (nil) or fails.
+func (u *udpServer) serve() error {
+	u.spawn()
+	u.wg.Wait()
+	return u.err
+}
+
+func (u *udpServer) spawn() {
+	u.workers.Add(1)
+	u.wg.Add(1)
+	go u.worker()
+}
+
+func (u *udpServer) worker() {
+	defer u.wg.Done()
+	defer u.workers.Add(-1)
+	buf := make([]byte, maxUDP)
+	var oob []byte
+	if u.oob {
+		oob = make([]byte, udpOOBSize)
+	}
+	w := &udpWriter{u: u}
+	keepIdle := int32(runtime.GOMAXPROCS(0) + 1)
+	for {
+		u.idle.Add(1)
+		n, oobn, _, raddr, err := u.conn.ReadMsgUDPAddrPort(buf, oob)
+		idle := u.idle.Add(-1)
+		if err != nil {
+			// As miekg/dns: a temporary error is skipped, any other
+			// one ends the server (a closed socket: quietly).
+			if ne, ok := err.(net.Error); ok && ne.Temporary() {
+				continue
+			}
+			if !errors.Is(err, net.ErrClosed) {
+				u.errOnce.Do(func() { u.err = err })
+			}
+			return
+		}
+		if idle == 0 && u.workers.Load() < udpMaxWorkers {
+			u.spawn()
+		}
+		w.reset(raddr, oob[:oobn])
+		u.handle(w, buf[:n])
+		if u.idle.Load() >= keepIdle {
+			return
+		}
+	}
+}
+
+// handle is miekg/dns's serveDNS for UDP with labd's accept function: no
+// answer to a packet without a whole header or to a response (an answer
+// can be used for amplification), FORMERR with the header only to one
+// that does not parse.
+func (u *udpServer) handle(w *udpWriter, m []byte) {
+	const headerLen = 12
+	if len(m) < headerLen || m[2]&0x80 != 0 {
+		return
+	}
+	req := new(dns.Msg)
+	if err := req.Unpack(m); err != nil {
+		req.SetRcodeFormatError(req)
+		req.Zero = false
+		req.Ns, req.Answer, req.Extra = nil, nil, nil
+		w.WriteMsg(req)
+		return
+	}
+	w.wire = m
+	u.handler.ServeDNS(w, req)
+	w.wire = nil
+}
+
+// udpWriter is the dns.ResponseWriter of one query at a time.
+type udpWriter struct {
+	u      *udpServer
+	raddr  netip.AddrPort
+	remote *net.UDPAddr
+	rstr   string
+	reply  []byte // control message setting the answer's source address
+	wire   []byte // the query as it arrived, valid during ServeDNS
+}
+
+func (w *udpWriter) reset(raddr netip.AddrPort, oob []byte) {
+	w.raddr = raddr
+	w.remote = net.UDPAddrFromAddrPort(netip.AddrPortFrom(raddr.Addr().Unmap(), raddr.Port()))
+	w.rstr = ""
+	w.reply = nil
+	if len(oob) > 0 {
+		w.reply = correctSource(oob)
+	}
+}
+
+func (w *udpWriter) LocalAddr() net.Addr  { return w.u.conn.LocalAddr() }
+func (w *udpWriter) RemoteAddr() net.Addr { return w.remote }
+
+// addrStrings spares the handler formatting the same addresses again.
+func (w *udpWriter) addrStrings() (local, remote string) {
+	if w.rstr == "" {
+		w.rstr = w.remote.String()
+	}
+	return w.u.local, w.rstr
+}
+
+// queryWire is the query as the client sent it, for the transcript.
+func (w *udpWriter) queryWire() []byte { return w.wire }
+
+func (w *udpWriter) WriteMsg(m *dns.Msg) error {
+	b, err := m.Pack()
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+func (w *udpWriter) Write(b []byte) (int, error) {
+	n, _, err := w.u.conn.WriteMsgUDPAddrPort(b, w.reply, w.raddr)
+	return n, err
+}
+
+func (w *udpWriter) Close() error        { return nil }
+func (w *udpWriter) TsigStatus() error   { return nil }
+func (w *udpWriter) TsigTimersOnly(bool) {}
+func (w *udpWriter) Hijack()             {}
+
+// correctSource is miekg/dns's: the control message that makes the answer
+// leave from the address the query was sent to.
+func correctSource(oob []byte) []byte {
+	var dst net.IP
+	if cm6 := new(ipv6.ControlMessage); cm6.Parse(oob) == nil && cm6.Dst != nil {
+		dst = cm6.Dst
+	} else if cm4 := new(ipv4.ControlMessage); cm4.Parse(oob) == nil && cm4.Dst != nil {
+		dst = cm4.Dst
+	}
+	if dst == nil {
+		return nil
+	}
+	if dst.To4() == nil {
+		return (&ipv6.ControlMessage{Src: dst}).Marshal()
+	}
+	return (&ipv4.ControlMessage{Src: dst}).Marshal()
+}
