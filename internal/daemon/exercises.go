@@ -2,8 +2,10 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"labd/config"
@@ -49,7 +51,7 @@ func LoadExercises(cfg *config.Config) ([]exercises.Exercise, error) {
 // ProgressFile is where the class's progress is kept.
 func ProgressFile(layout fsroot.Layout) string { return filepath.Join(layout.DataDir, "progress.json") }
 
-func newTracker(cfg *config.Config, layout fsroot.Layout, reg *sessions.Registry, st store.Users) (*exercises.Tracker, error) {
+func newTracker(cfg *config.Config, layout fsroot.Layout, reg *sessions.Registry, st store.Store) (*exercises.Tracker, error) {
 	if !cfg.Exercises.On() {
 		return nil, nil
 	}
@@ -57,13 +59,58 @@ func newTracker(cfg *config.Config, layout fsroot.Layout, reg *sessions.Registry
 	if err != nil {
 		return nil, err
 	}
-	users := func(name string) bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_, err := st.User(ctx, name)
-		return err == nil
+	users := &userCache{st: st}
+	st.Subscribe(func(e store.Event) {
+		switch e.Kind {
+		case store.UserAdded, store.UserChanged, store.UserRemoved:
+			users.forget()
+		}
+	})
+	return exercises.NewTracker(ex, reg, ProgressFile(layout), users.is), nil
+}
+
+// userCache says whether a name is a user, for the exercise tracker: it
+// asks for names found in every finished session (each DNS query's name),
+// and a store query each time cost more than answering the DNS query. It
+// forgets everything on a user change (from any host) and every minute.
+type userCache struct {
+	st    store.Users
+	mu    sync.Mutex
+	known map[string]bool
+	since time.Time
+	gen   uint64 // moves on every forget: an answer read before is not kept
+}
+
+func (c *userCache) is(name string) bool {
+	c.mu.Lock()
+	if c.known == nil || len(c.known) >= 4096 || time.Since(c.since) > time.Minute {
+		c.known, c.since = map[string]bool{}, time.Now()
 	}
-	return exercises.NewTracker(ex, reg, ProgressFile(layout), users), nil
+	v, ok := c.known[name]
+	gen := c.gen
+	c.mu.Unlock()
+	if ok {
+		return v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := c.st.User(ctx, name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return false // the store is unavailable: ask again next time
+	}
+	c.mu.Lock()
+	if c.known != nil && c.gen == gen {
+		c.known[name] = err == nil
+	}
+	c.mu.Unlock()
+	return err == nil
+}
+
+func (c *userCache) forget() {
+	c.mu.Lock()
+	c.known = nil
+	c.gen++
+	c.mu.Unlock()
 }
 
 // reloadExercises re-reads the exercises on SIGHUP; on an error the ones

@@ -57,15 +57,73 @@ type Tracker struct {
 	mu    sync.Mutex
 	prog  map[[2]string]Entry
 	unatt []Unattributed
-	queue []uint64
-	wake  chan struct{}
-	done  chan struct{}
+	queue []queued
+	// logins indexes the sessions in which a user logged in, by client
+	// host, for attribution by address: a finished session is attributed
+	// without copying the whole registry (which cost a DNS query more than
+	// answering it).
+	logins map[string][]loginSpan
+	wake   chan struct{}
+	done   chan struct{}
 	// exited is closed when the goroutine has drained the queue and ended.
 	exited chan struct{}
 	// OnChange is called after progress changed (the dashboard's live view).
 	OnChange func()
 	idle     sync.Cond
 	busy     bool
+}
+
+// queued is a finished session to evaluate; replay marks a Recompute,
+// which attributes from the registry's whole record rather than the
+// recent logins index.
+type queued struct {
+	id     uint64
+	replay bool
+}
+
+// loginSpan is one session with a logged-in user.
+type loginSpan struct {
+	id         uint64
+	user       string
+	start, end time.Time // end is zero while the session is open
+}
+
+// loginHorizon is how long a finished login stays in the index: longer
+// than the evaluation queue lags behind sessions, even under a flood.
+const loginHorizon = 30 * time.Minute
+
+// noteLogin keeps the logins index up to date; it runs in the registry's
+// observer, so it stays cheap.
+func (t *Tracker) noteLogin(e sessions.Event) {
+	in := &e.Info
+	if in.User == "" {
+		return
+	}
+	host := sessions.Host(in.Remote)
+	var end time.Time
+	if e.Kind == "close" {
+		end = in.End
+		if end.IsZero() {
+			end = time.Now()
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.logins == nil {
+		t.logins = map[string][]loginSpan{}
+	}
+	spans := t.logins[host]
+	for i := range spans {
+		if spans[i].id == in.ID {
+			spans[i].user, spans[i].end = in.User, end
+			return
+		}
+	}
+	if len(spans) >= 32 {
+		cut := time.Now().Add(-loginHorizon)
+		spans = slices.DeleteFunc(spans, func(l loginSpan) bool { return !l.end.IsZero() && l.end.Before(cut) })
+	}
+	t.logins[host] = append(spans, loginSpan{id: in.ID, user: in.User, start: in.Start, end: end})
 }
 
 // NewTracker starts evaluating reg's sessions against ex. file keeps the
@@ -76,11 +134,12 @@ func NewTracker(ex []Exercise, reg *sessions.Registry, file string, users func(s
 	t.idle.L = &t.mu
 	t.load()
 	reg.Observe(func(e sessions.Event) {
+		t.noteLogin(e)
 		if e.Kind != "close" {
 			return
 		}
 		t.mu.Lock()
-		t.queue = append(t.queue, e.Info.ID)
+		t.queue = append(t.queue, queued{id: e.Info.ID})
 		t.mu.Unlock()
 		select {
 		case t.wake <- struct{}{}:
@@ -120,11 +179,11 @@ func (t *Tracker) run() {
 				t.mu.Unlock()
 				break
 			}
-			id := t.queue[0]
+			q := t.queue[0]
 			t.queue = t.queue[1:]
 			t.busy = true
 			t.mu.Unlock()
-			if t.evaluate(id) {
+			if t.evaluate(q) {
 				t.save()
 				if t.OnChange != nil {
 					t.OnChange()
@@ -157,15 +216,17 @@ func (t *Tracker) record(id uint64) (Record, bool) {
 
 // evaluate runs every exercise on one finished session; it says whether
 // the progress changed.
-func (t *Tracker) evaluate(id uint64) bool {
+func (t *Tracker) evaluate(q queued) bool {
+	id := q.id
 	r, ok := t.record(id)
 	if !ok {
 		return false
 	}
 	changed := false
 	exs := t.Exercises()
-	// One snapshot of the registry for every attribution and "also" look-up
-	// of this session, not one per exercise and candidate.
+	// At most one snapshot of the registry per session, and only when an
+	// exercise needs the other sessions ("also", a replay): not one per
+	// exercise and candidate, and none for a plain DNS query.
 	var all []sessions.Info
 	snapshot := func() []sessions.Info {
 		if all == nil {
@@ -181,7 +242,11 @@ func (t *Tracker) evaluate(id uint64) bool {
 		}
 		user := e.attribute(&r, t.users)
 		if user == "" {
-			user = t.byAddress(r.Info, snapshot())
+			if q.replay {
+				user = t.byAddress(r.Info, snapshot())
+			} else {
+				user = t.byRecentLogin(r.Info)
+			}
 		}
 		if user == "" {
 			if out == Done {
@@ -199,7 +264,7 @@ func (t *Tracker) evaluate(id uint64) bool {
 		}
 		changed = t.set(Entry{User: user, Exercise: e.ID, Status: out.String(), Time: r.Info.End, Session: id, Missing: missing.EN, MissingFR: missing.FR}) || changed
 		// A session may complete another exercise's "also" part.
-		changed = t.recheck(user, snapshot()) || changed
+		changed = t.recheck(user, snapshot) || changed
 	}
 	return changed
 }
@@ -219,7 +284,7 @@ func (t *Tracker) set(e Entry) bool {
 
 // recheck upgrades a student's started exercises whose main session is
 // done once the other sessions they need have come.
-func (t *Tracker) recheck(user string, all []sessions.Info) bool {
+func (t *Tracker) recheck(user string, snapshot func() []sessions.Info) bool {
 	t.mu.Lock()
 	var started []Entry
 	for _, e := range t.prog {
@@ -243,7 +308,7 @@ func (t *Tracker) recheck(user string, all []sessions.Info) bool {
 			if out, _ := e.When.match(&r); out != Done {
 				continue
 			}
-			if t.alsoMissing(e, user, all).EN == "" {
+			if t.alsoMissing(e, user, snapshot()).EN == "" {
 				en.Status, en.Missing, en.MissingFR = "done", "", ""
 				t.mu.Lock()
 				t.prog[[2]string{user, e.ID}] = en
@@ -318,22 +383,53 @@ func describe(tr *i18n.Printer, c *Condition) string {
 	return s
 }
 
+// byRecentLogin is byAddress over the logins index, for a session that
+// just ended.
+func (t *Tracker) byRecentLogin(in sessions.Info) string {
+	ip := sessions.Host(in.Remote)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	user := ""
+	for _, l := range t.logins[ip] {
+		if !overlaps(l.start, l.end, in) {
+			continue
+		}
+		if user != "" && user != l.user {
+			return "" // behind a shared address: never guess
+		}
+		user = l.user
+	}
+	return user
+}
+
+// attributionSlack is how far apart a login and a session may be for the
+// session to be the logged-in student's.
+const attributionSlack = 2 * time.Minute
+
+// overlaps says whether a login from start to end (zero: still open)
+// comes near the session in.
+func overlaps(start, end time.Time, in sessions.Info) bool {
+	if end.IsZero() {
+		end = time.Now()
+	}
+	return start.Before(in.End.Add(attributionSlack)) && end.After(in.Start.Add(-attributionSlack))
+}
+
 // byAddress names the student when exactly one user was logged in from
 // the session's address around its time; behind a shared address with
 // several students logged in, it never guesses.
 func (t *Tracker) byAddress(in sessions.Info, all []sessions.Info) string {
 	ip := sessions.Host(in.Remote)
-	const slack = 2 * time.Minute
 	users := map[string]bool{}
 	for _, o := range all {
 		if o.User == "" || sessions.Host(o.Remote) != ip {
 			continue
 		}
 		end := o.End
-		if o.Open || end.IsZero() {
-			end = time.Now()
+		if o.Open {
+			end = time.Time{}
 		}
-		if o.Start.Before(in.End.Add(slack)) && end.After(in.Start.Add(-slack)) {
+		if overlaps(o.Start, end, in) {
 			users[o.User] = true
 		}
 	}
@@ -413,7 +509,7 @@ func (t *Tracker) Recompute() {
 	for _, in := range t.reg.List() {
 		if !in.Open {
 			t.mu.Lock()
-			t.queue = append(t.queue, in.ID)
+			t.queue = append(t.queue, queued{id: in.ID, replay: true})
 			t.mu.Unlock()
 		}
 	}
