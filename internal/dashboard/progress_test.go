@@ -8,7 +8,7 @@ import (
 )
 
 // The progress grid shows a student's basic-auth exercise once the 401 and
-// the 200 sessions have ended, and the CSV export carries every
+// the 200 sessions have ended (a done cell, not the legend's ✔), and the CSV export carries every
 // student × exercise.
 func TestProgressGridAndCSV(t *testing.T) {
 	e := start(t)
@@ -29,7 +29,7 @@ func TestProgressGridAndCSV(t *testing.T) {
 	var body string
 	for {
 		_, body = c.get("/labd/progress")
-		if strings.Contains(body, `id="student-alice"`) && strings.Contains(body, "✔") {
+		if strings.Contains(body, `id="student-alice"`) && strings.Contains(body, `<td class="done">`) {
 			break
 		}
 		if time.Now().After(deadline) {
