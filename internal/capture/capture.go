@@ -7,6 +7,7 @@
 package capture
 
 import (
+	"bytes"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -185,7 +186,7 @@ func Write(w io.Writer, ss []Session) error {
 	}
 	var all []packet
 	for _, s := range ss {
-		all = append(all, Packets(s)...)
+		all = append(all, packets(s, passiveReply(s, ss))...)
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].t.Before(all[j].t) })
 	for _, p := range all {
@@ -202,8 +203,41 @@ type packet struct {
 	comment string
 }
 
+// passiveReply returns, for an FTP data connection exported with its
+// control connection, the time of the 227 or 229 reply that told the
+// client where to connect: its reconstructed handshake must come after
+// it, or Wireshark shows the SYN before the reply that announced the port.
+func passiveReply(s Session, ss []Session) time.Time {
+	ctl := s.Info.Attrs["control_session"]
+	if ctl == "" {
+		return time.Time{}
+	}
+	var t time.Time
+	for _, c := range ss {
+		if strconv.FormatUint(c.Info.ID, 10) != ctl {
+			continue
+		}
+		// The reply is written before the client can connect, but its
+		// time is taken around the write, which a loaded machine can
+		// delay past the accept: look a little beyond the start.
+		limit := s.Info.Start.Add(50 * time.Millisecond)
+		for _, e := range c.Entries {
+			if e.Time.After(limit) {
+				break
+			}
+			if e.Dir == sessions.FromServer && (bytes.HasPrefix(e.Data, []byte("227 ")) || bytes.HasPrefix(e.Data, []byte("229 "))) {
+				t = e.Time
+			}
+		}
+	}
+	return t
+}
+
 // Packets returns the packets of one session in order.
-func Packets(s Session) []packet {
+func Packets(s Session) []packet { return packets(s, time.Time{}) }
+
+// packets builds s's packets, its handshake after notBefore when set.
+func packets(s Session, notBefore time.Time) []packet {
 	in := s.Info
 	server, err1 := netip.ParseAddrPort(in.Local)
 	client, err2 := netip.ParseAddrPort(in.Remote)
@@ -214,7 +248,7 @@ func Packets(s Session) []packet {
 	if server.Addr().Unmap().Is4() != client.Addr().Unmap().Is4() {
 		return nil
 	}
-	b := &builder{client: client, server: server}
+	b := &builder{client: client, server: server, notBefore: notBefore}
 	b.note = fmt.Sprintf("labd session %d: %s", in.ID, in.Proto)
 	if in.User != "" {
 		b.note += ", user " + in.User
@@ -242,6 +276,8 @@ type builder struct {
 	out            []packet
 	last           time.Time
 	note           string // comment for the next packet
+	// notBefore: the handshake comes after this (see passiveReply).
+	notBefore time.Time
 }
 
 // emit appends a packet, never earlier than the one before, so that the
@@ -335,10 +371,15 @@ func (b *builder) tcp(s Session) {
 			from.next++
 		}
 	}
-	// The handshake happened just before accept returned.
-	seg(in.Start.Add(-200*time.Microsecond), c, sv, pcapng.SYN, nil, true)
-	seg(in.Start.Add(-100*time.Microsecond), sv, c, pcapng.SYN|pcapng.ACK, nil, true)
-	seg(in.Start, c, sv, pcapng.ACK, nil, false)
+	// The handshake happened just before accept returned, and after what
+	// announced the port; emit keeps later packets after it.
+	syn := in.Start.Add(-200 * time.Microsecond)
+	if !b.notBefore.IsZero() && !syn.After(b.notBefore) {
+		syn = b.notBefore.Add(time.Microsecond)
+	}
+	seg(syn, c, sv, pcapng.SYN, nil, true)
+	seg(syn.Add(100*time.Microsecond), sv, c, pcapng.SYN|pcapng.ACK, nil, true)
+	seg(syn.Add(200*time.Microsecond), c, sv, pcapng.ACK, nil, false)
 
 	payload := func(e sessions.Entry) []byte {
 		if e.Dir == sessions.Note {
