@@ -188,6 +188,10 @@ func testConformance(t *testing.T, mode string) {
 		{"f", `f CREATE inbox/tp`, "f OK", ""},
 		{"f", `f LIST "inbox/" "%"`, `"/" "INBOX/tp"`, ""},
 		{"f", `f LIST "" iNbOx/*`, `"/" "INBOX/tp"`, ""},
+		// curl imap://host/INBOX: the reference joined to the pattern, as
+		// dovecot reads it, finds INBOX itself and its children.
+		{"f", `f LIST "INBOX" *`, "* LIST (\\HasChildren) \"/\" INBOX\r\n", ""},
+		{"f", `f LIST "inbox" *`, `"/" "INBOX/tp"`, ""},
 		{"f", `f DELETE INBOX/tp`, "f OK", ""},
 		{"f", `f LSUB "" iNBOX`, `"/" INBOX`, ""},
 		{"f", `f STATUS inbox (MESSAGES)`, "* STATUS INBOX (MESSAGES 2)", ""},

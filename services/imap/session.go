@@ -324,7 +324,7 @@ func (ss *session) List(w *imapserver.ListWriter, ref string, patterns []string,
 	for _, mb := range mbs {
 		match := false
 		for _, p := range patterns {
-			if imapserver.MatchList(mb.Name, delim, ref, p) || (isInbox(mb.Name) && matchInbox(mb.Name, delim, ref, p)) {
+			if imapserver.MatchList(mb.Name, delim, ref, p) || (isInbox(mb.Name) && matchInbox(mb.Name, delim, ref, p)) || matchJoined(mb.Name, delim, ref, p) {
 				match = true
 				break
 			}
@@ -368,6 +368,23 @@ func (ss *session) List(w *imapserver.ListWriter, ref string, patterns []string,
 		}
 	}
 	return nil
+}
+
+// matchJoined also reads a reference without a trailing delimiter the way
+// dovecot does, reference and pattern joined as they are: curl's
+// imap://host/INBOX sends LIST "INBOX" *, which then finds INBOX itself
+// and not only its children (RFC 3501 6.3.8 leaves the reading to the
+// server; go-imap adds the delimiter).
+func matchJoined(name string, delim rune, ref, p string) bool {
+	d := string(delim)
+	if ref == "" || strings.HasSuffix(ref, d) || strings.HasPrefix(p, d) {
+		return false
+	}
+	j := ref + p
+	if isInbox(name) {
+		j = inboxCase(j)
+	}
+	return imapserver.MatchList(name, delim, "", j)
 }
 
 func isInbox(name string) bool { return name == "INBOX" || strings.HasPrefix(name, "INBOX/") }
