@@ -111,9 +111,9 @@ func TestExampleConfigIsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The one value that cannot be a default: the example names a host,
-	// the default is the machine's own name.
-	allowed := map[string]bool{"server.hostname": true}
+	// The values that cannot be defaults: the example names a host, the
+	// default is the machine's own name, and the node name follows it.
+	allowed := map[string]bool{"server.hostname": true, "server.node": true}
 	got, want := settings(t, ex), settings(t, def)
 	for key, v := range got {
 		if !allowed[key] && v != want[key] {
