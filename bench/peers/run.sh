@@ -16,7 +16,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE="$ROOT/bench/peers"
 PAIRS=${PAIRS:-3}
 DUR=${DUR:-5}
-ONLY=${ONLY:-"http dns ftp tftp imap"}
+ONLY=${ONLY:-"http dns ftp tftp imap ssh smtp startup memory"}
 OFF=${LABD_PORT_OFFSET:-20000}   # labd's ports: standard + OFF
 WORK=$(mktemp -d /tmp/labd-peers.XXXXXX)
 # Peers drop privileges (dovecot's mail processes run as nobody).
@@ -33,6 +33,7 @@ cleanup() {
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	[ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null
 	[ -f "$WORK/named.pid" ] && kill "$(cat "$WORK/named.pid")" 2>/dev/null
+	[ -f "$WORK/postfix-started" ] && postfix -c "$WORK/postfix/etc" stop >/dev/null 2>&1
 	if [ -n "${KEEP:-}" ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -234,6 +235,9 @@ run_imap() {
 		record "IMAP FETCH full bodies, 1,000 x 10 KB" ms down "$ab" "$bb" dovecot
 	done
 }
+
+# More groups (run_ssh, run_smtp, run_startup, run_memory), one file each.
+for f in "$HERE"/group-*.sh; do . "$f"; done
 
 for g in $ONLY; do
 	log "$g"

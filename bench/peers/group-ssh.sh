@@ -1,0 +1,49 @@
+# SSH against OpenSSH's sshd (sourced by run.sh): login time and an scp
+# download (scp uses the SFTP protocol since OpenSSH 9). Both sides get
+# the same client key; sshd logs in root with it (no system account is
+# created), labd the user alice.
+run_ssh() {
+	ssh-keygen -q -t ed25519 -N '' -C bench -f "$WORK/userkey" || die "ssh-keygen"
+	"$LABD" user key add --config "$WORK/labd.yaml" alice "$WORK/userkey.pub" >/dev/null || die "labd user key add"
+	mkdir -p "$WORK/sshd" /run/sshd
+	ssh-keygen -q -t ed25519 -N '' -f "$WORK/sshd/host_ed25519" || die "ssh-keygen (host key)"
+	install -m 600 "$WORK/userkey.pub" "$WORK/sshd/authorized_keys"
+	sed -e "s|@WORK@|$WORK|g" "$HERE/sshd_config" >"$WORK/sshd/sshd_config"
+	start sshd /usr/sbin/sshd -D -e -f "$WORK/sshd/sshd_config"
+	local sshd_pid=${PIDS[-1]} labd_pid=${PIDS[0]}
+	wait_tcp 21022
+	local opts=(-i "$WORK/userkey" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=error)
+	local la=(-p $((OFF + 22)) alice@127.0.0.1) lb=(-p 21022 root@127.0.0.1)
+	ssh "${opts[@]}" "${la[@]}" true || die "ssh key login to labd"
+	ssh "${opts[@]}" "${lb[@]}" true || die "ssh key login to sshd"
+	# logins N ARGS...: milliseconds per `ssh host true`, N in a row.
+	logins() {
+		local n=$1 t; shift
+		t=$(now)
+		for _ in $(seq "$n"); do ssh "${opts[@]}" "$@" true || die "ssh login $*"; done
+		python3 -c "import sys; print('%.1f' % (float(sys.argv[1]) * 1000 / int(sys.argv[2])))" "$(elapsed "$t")" "$n"
+	}
+	# CPU seconds of a process and its reaped children (sshd forks per
+	# connection): the server's cost, which the load of a shared machine
+	# does not inflate the way it does wall time.
+	cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f\n", ($14 + $15 + $16 + $17) / hz}' "/proc/$1/stat"; }
+	# scpget PORT SRC PID: MiB/s of one download, then the server's CPU.
+	scpget() {
+		local c0 t s
+		rm -f "$WORK/ssh-got.bin"
+		c0=$(cpu "$3"); t=$(now)
+		scp -q "${opts[@]}" -P "$1" "$2" "$WORK/ssh-got.bin" || die "scp from port $1"
+		s=$(elapsed "$t"); sleep 0.3
+		cmp -s "$WORK/ssh-got.bin" "$WORK/files/big.bin" || die "scp from port $1 differs"
+		python3 -c "import sys; print('%.1f %.3f' % ($FTP_MB / float(sys.argv[1]), float(sys.argv[3]) - float(sys.argv[2])))" "$s" "$c0" "$(cpu "$3")"
+	}
+	local n=${SSH_LOGINS:-10}
+	for _ in $(seq "$PAIRS"); do
+		local a b
+		a=$(logins "$n" "${la[@]}"); b=$(logins "$n" "${lb[@]}")
+		record "SSH login, key, ssh host true ($n in a row)" ms down "$a" "$b" OpenSSH
+		a=$(scpget $((OFF + 22)) alice@127.0.0.1:big.bin "$labd_pid"); b=$(scpget 21022 "root@127.0.0.1:$WORK/files/big.bin" "$sshd_pid")
+		record "scp (SFTP) download ${FTP_MB} MiB, default cipher" MiB/s up "${a% *}" "${b% *}" OpenSSH
+		record "scp download: server CPU seconds" s down "${a#* }" "${b#* }" OpenSSH
+	done
+}
