@@ -9,7 +9,7 @@ run_smtp() {
 	chown nobody:nogroup "$pf/mail"
 	for f in main.cf master.cf; do sed -e "s|@WORK@|$WORK|g" "$HERE/postfix/$f" >"$pf/etc/$f"; done
 	postfix -c "$pf/etc" start >"$WORK/postfix.log" 2>&1 || die "postfix start (see $pf/maillog)"
-	touch "$WORK/postfix-started"
+	ON_EXIT+=("postfix -c '$pf/etc' stop")
 	wait_tcp 21025
 	local n=${SMTP_MAILS:-1000} s=${SMTP_SESSIONS:-10}
 	pfcount() { find "$pf/mail/alice/new" "$pf/mail/alice/cur" -type f 2>/dev/null | wc -l; }

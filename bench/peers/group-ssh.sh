@@ -1,19 +1,26 @@
 # SSH against OpenSSH's sshd (sourced by run.sh): login time and an scp
 # download (scp uses the SFTP protocol since OpenSSH 9). Both sides get
-# the same client key; sshd logs in root with it (no system account is
-# created), labd the user alice.
+# the same client key: labd logs in alice, sshd a system account created
+# for the run (labd-bench, shell /bin/sh: root's shell would read root's
+# .bashrc on every command; password "*", not locked, for sshd without
+# PAM) and removed at the end.
+BENCH_USER=labd-bench
 run_ssh() {
+	if ! id "$BENCH_USER" >/dev/null 2>&1; then
+		useradd --system --password "*" --no-create-home --home-dir "$WORK" --shell /bin/sh "$BENCH_USER" || die "useradd $BENCH_USER"
+		ON_EXIT+=("userdel $BENCH_USER")
+	fi
 	ssh-keygen -q -t ed25519 -N '' -C bench -f "$WORK/userkey" || die "ssh-keygen"
 	"$LABD" user key add --config "$WORK/labd.yaml" alice "$WORK/userkey.pub" >/dev/null || die "labd user key add"
 	mkdir -p "$WORK/sshd" /run/sshd
 	ssh-keygen -q -t ed25519 -N '' -f "$WORK/sshd/host_ed25519" || die "ssh-keygen (host key)"
-	install -m 600 "$WORK/userkey.pub" "$WORK/sshd/authorized_keys"
+	install -m 644 "$WORK/userkey.pub" "$WORK/sshd/authorized_keys"
 	sed -e "s|@WORK@|$WORK|g" "$HERE/sshd_config" >"$WORK/sshd/sshd_config"
 	start sshd /usr/sbin/sshd -D -e -f "$WORK/sshd/sshd_config"
 	local sshd_pid=${PIDS[-1]} labd_pid=${PIDS[0]}
 	wait_tcp 21022
 	local opts=(-i "$WORK/userkey" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=error)
-	local la=(-p $((OFF + 22)) alice@127.0.0.1) lb=(-p 21022 root@127.0.0.1)
+	local la=(-p $((OFF + 22)) alice@127.0.0.1) lb=(-p 21022 "$BENCH_USER@127.0.0.1")
 	ssh "${opts[@]}" "${la[@]}" true || die "ssh key login to labd"
 	ssh "${opts[@]}" "${lb[@]}" true || die "ssh key login to sshd"
 	# logins N ARGS...: milliseconds per `ssh host true`, N in a row.
@@ -42,7 +49,7 @@ run_ssh() {
 		local a b
 		a=$(logins "$n" "${la[@]}"); b=$(logins "$n" "${lb[@]}")
 		record "SSH login, key, ssh host true ($n in a row)" ms down "$a" "$b" OpenSSH
-		a=$(scpget $((OFF + 22)) alice@127.0.0.1:big.bin "$labd_pid"); b=$(scpget 21022 "root@127.0.0.1:$WORK/files/big.bin" "$sshd_pid")
+		a=$(scpget $((OFF + 22)) alice@127.0.0.1:big.bin "$labd_pid"); b=$(scpget 21022 "$BENCH_USER@127.0.0.1:$WORK/files/big.bin" "$sshd_pid")
 		record "scp (SFTP) download ${FTP_MB} MiB, default cipher" MiB/s up "${a% *}" "${b% *}" OpenSSH
 		record "scp download: server CPU seconds" s down "${a#* }" "${b#* }" OpenSSH
 	done

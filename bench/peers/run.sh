@@ -23,6 +23,7 @@ WORK=$(mktemp -d /tmp/labd-peers.XXXXXX)
 chmod 755 "$WORK"
 RES="$WORK/results.tsv"
 PIDS=()
+ON_EXIT=() # commands cleanup runs (groups that start daemons or add accounts)
 
 log() { echo "== $*" >&2; }
 # die works inside $(...) too: the main shell checks the mark after each group.
@@ -33,7 +34,7 @@ cleanup() {
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	[ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null
 	[ -f "$WORK/named.pid" ] && kill "$(cat "$WORK/named.pid")" 2>/dev/null
-	[ -f "$WORK/postfix-started" ] && postfix -c "$WORK/postfix/etc" stop >/dev/null 2>&1
+	for c in "${ON_EXIT[@]}"; do eval "$c" >/dev/null 2>&1; done
 	if [ -n "${KEEP:-}" ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
