@@ -30,19 +30,15 @@ run_ssh() {
 		for _ in $(seq "$n"); do ssh "${opts[@]}" "$@" true || die "ssh login $*"; done
 		python3 -c "import sys; print('%.1f' % (float(sys.argv[1]) * 1000 / int(sys.argv[2])))" "$(elapsed "$t")" "$n"
 	}
-	# CPU seconds of a process and its reaped children (sshd forks per
-	# connection): the server's cost, which the load of a shared machine
-	# does not inflate the way it does wall time.
-	cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f\n", ($14 + $15 + $16 + $17) / hz}' "/proc/$1/stat"; }
-	# scpget PORT SRC PID: MiB/s of one download, then the server's CPU.
+	# scpget PORT SRC PID: MiB/s of one download, then the CPU seconds of
+	# the server (PID and its descendants): its cost, which the load of a
+	# shared machine does not inflate the way it does wall time.
 	scpget() {
-		local c0 t s
+		local out
 		rm -f "$WORK/ssh-got.bin"
-		c0=$(cpu "$3"); t=$(now)
-		scp -q "${opts[@]}" -P "$1" "$2" "$WORK/ssh-got.bin" || die "scp from port $1"
-		s=$(elapsed "$t"); sleep 0.3
+		out=$(python3 "$HERE/cputree.py" "$3" scp -q "${opts[@]}" -P "$1" "$2" "$WORK/ssh-got.bin") || die "scp from port $1"
 		cmp -s "$WORK/ssh-got.bin" "$WORK/files/big.bin" || die "scp from port $1 differs"
-		python3 -c "import sys; print('%.1f %.3f' % ($FTP_MB / float(sys.argv[1]), float(sys.argv[3]) - float(sys.argv[2])))" "$s" "$c0" "$(cpu "$3")"
+		python3 -c "import sys; print('%.1f %s' % ($FTP_MB / float(sys.argv[1]), sys.argv[2]))" $out
 	}
 	local n=${SSH_LOGINS:-10}
 	for _ in $(seq "$PAIRS"); do
