@@ -16,17 +16,21 @@ run_startup() {
 	# The first start creates the CA, host keys and demo users: not timed.
 	python3 "$HERE/startbench.py" 26080 "$LABD" serve --config "$WORK/labd2.yaml" >/dev/null || die "labd (second instance) start"
 	local reps=${STARTS:-5}
-	# median of reps starts
+	# starts PORT CMD...: the medians of reps starts, wall and CPU ms.
 	starts() {
 		local i out=""
-		for i in $(seq "$reps"); do out="$out $(python3 "$HERE/startbench.py" "$@")" || die "start of $2"; done
-		python3 -c "import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))" $out
+		for i in $(seq "$reps"); do out="$out,$(python3 "$HERE/startbench.py" "$@")" || die "start of $2"; done
+		python3 -c "
+import statistics, sys
+runs = [r.split() for r in sys.argv[1].split(',') if r]
+print(statistics.median(float(w) for w, _ in runs), statistics.median(float(c) for _, c in runs))" "$out"
 	}
 	for _ in $(seq "$PAIRS"); do
 		local a b
 		a=$(starts 26080 "$LABD" serve --config "$WORK/labd2.yaml")
 		b=$(starts 21081 nginx -c "$WORK/nginx-start.conf" -p "$WORK")
-		record "startup: exec to first HTTP response (median of $reps)" ms down "$a" "$b" nginx
+		record "startup: exec to first HTTP response (median of $reps)" ms down "${a% *}" "${b% *}" nginx
+		record "startup: CPU used until then (median of $reps)" ms down "${a#* }" "${b#* }" nginx
 	done
 }
 
