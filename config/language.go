@@ -40,8 +40,9 @@ func validateLanguage(v *validator, lang string) {
 	v.errorf("server.language", "%q is not one of en, fr (empty: from LANG)", lang)
 }
 
-// DefaultMotd is the welcome of the lab shell in lang. The shell's own
-// messages and help are not translated yet: the commands stay English.
+// DefaultMotd is the welcome of the lab shell in lang. The shell's
+// messages, help and man pages follow the same language (internal/i18n,
+// fr_shell.go); command names stay as they are.
 func DefaultMotd(lang string) string {
 	if lang == "fr" {
 		return "Bienvenue dans le shell de TP de labd. Tapez help pour la liste des commandes."

@@ -39,7 +39,7 @@ func (c *cli) backup(args []string) error {
 	db := sqlitePath(cfg, layout)
 	if db != "" {
 		if _, err := os.Stat(db); err != nil {
-			return fmt.Errorf("backup: no labd database at %s (is --config right?): %w", db, err)
+			return fmt.Errorf("%s: %w", c.tr.T("backup: no labd database at %s (is --config right?)", db), err)
 		}
 	}
 	m, err := backup.Create(c.ctx, layout, *out, version, db)
@@ -105,7 +105,7 @@ func (c *cli) class(args []string) error {
 	db := sqlitePath(cfg, layout)
 	if db != "" {
 		if _, err := os.Stat(db); err != nil {
-			return fmt.Errorf("class reset: no labd database at %s: %w", db, err)
+			return fmt.Errorf("%s: %w", c.tr.T("class reset: no labd database at %s", db), err)
 		}
 	}
 	if *out == "" {
@@ -125,7 +125,7 @@ func (c *cli) class(args []string) error {
 	}
 	m, err := backup.Create(c.ctx, layout, *out, version, db)
 	if err != nil {
-		return fmt.Errorf("class reset: the archive failed, nothing was reset: %w", err)
+		return fmt.Errorf("%s: %w", c.tr.T("class reset: the archive failed, nothing was reset"), err)
 	}
 	fmt.Fprintln(c.stdout, c.tr.T("class archived to %s (%d files); restore it with labd restore --force", *out, m.Files))
 	if db == "" {

@@ -50,7 +50,7 @@ func (c *cli) writeOut(name string, write func(io.Writer) error) error {
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(name), ".labd-capture-*")
 	if err != nil {
-		return fmt.Errorf("create %s: %w", name, err)
+		return fmt.Errorf("%s: %w", c.tr.T("create %s", name), err)
 	}
 	defer os.Remove(tmp.Name())
 	if err := write(tmp); err != nil {
@@ -58,13 +58,13 @@ func (c *cli) writeOut(name string, write func(io.Writer) error) error {
 		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
+		return fmt.Errorf("%s: %w", c.tr.T("write %s", name), err)
 	}
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp.Name(), name); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
+		return fmt.Errorf("%s: %w", c.tr.T("write %s", name), err)
 	}
 	fmt.Fprintln(c.stderr, c.tr.T("wrote %s: open it with wireshark %s", name, name))
 	return nil

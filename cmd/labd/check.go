@@ -52,7 +52,7 @@ func (c *cli) check(args []string) error {
 		}
 		eps = append(eps, service.Endpoint{Service: e.Service, Network: e.Network, Addr: e.Addr, State: state})
 	}
-	daemon.PrintTable(c.stdout, eps)
+	daemon.PrintTable(c.stdout, eps, c.tr)
 	if problems > 0 {
 		return errors.New(c.tr.T("%d problem(s) found; labd serve would not start", problems))
 	}

@@ -27,7 +27,7 @@ func (c *cli) fault(args []string) error {
 	}
 	if args[0] == "kinds" {
 		tw := tabwriter.NewWriter(c.stdout, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "SERVICE\tKIND\tPARAMS\tWHAT IT DOES")
+		fmt.Fprintln(tw, c.tr.T("SERVICE\tKIND\tPARAMS\tWHAT IT DOES"))
 		for _, k := range faults.Kinds {
 			var ps []string
 			for _, p := range k.Params {
@@ -45,13 +45,13 @@ func (c *cli) fault(args []string) error {
 	switch args[0] {
 	case "set":
 		if len(pos) < 2 {
-			return usageError{"fault set SERVICE KIND [KEY=VALUE...] [--user U | --addr A] [--for 10m] (labd fault kinds lists them)"}
+			return usageError{c.tr.T("fault set SERVICE KIND [KEY=VALUE...] [--user U | --addr A] [--for 10m] (labd fault kinds lists them)")}
 		}
 		f := faults.Fault{Service: pos[0], Kind: pos[1], User: *user, Addr: *addr, Params: map[string]string{}}
 		for _, kv := range pos[2:] {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok || k == "" {
-				return usageError{fmt.Sprintf("fault parameter %q: write KEY=VALUE, such as percent=20", kv)}
+				return usageError{c.tr.T("fault parameter %q: write KEY=VALUE, such as percent=20", kv)}
 			}
 			f.Params[k] = v
 		}
@@ -59,7 +59,7 @@ func (c *cli) fault(args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(c.stdout, c.tr.T("fault %d: %s for %s until %s", got.ID, got, got.Scope(), got.Expires.Local().Format("15:04:05")))
+		fmt.Fprintln(c.stdout, c.tr.T("fault %d: %s for %s until %s", got.ID, got.String(), c.scope(got), got.Expires.Local().Format("15:04:05")))
 	case "list", "ls":
 		list, err := ctl.Faults()
 		if err != nil {
@@ -70,9 +70,9 @@ func (c *cli) fault(args []string) error {
 			return nil
 		}
 		tw := tabwriter.NewWriter(c.stdout, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tFAULT\tFOR\tUNTIL\tLEFT")
+		fmt.Fprintln(tw, c.tr.T("ID\tFAULT\tFOR\tUNTIL\tLEFT"))
 		for _, f := range list {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", f.ID, f, f.Scope(), f.Expires.Local().Format("15:04:05"), time.Until(f.Expires).Round(time.Second))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", f.ID, f, c.scope(f), f.Expires.Local().Format("15:04:05"), time.Until(f.Expires).Round(time.Second))
 		}
 		return tw.Flush()
 	case "clear":
@@ -95,7 +95,18 @@ func (c *cli) fault(args []string) error {
 		}
 		fmt.Fprintln(c.stdout, c.tr.T("%d fault(s) cleared", n))
 	default:
-		return usageError{fmt.Sprintf("unknown fault subcommand %q", args[0])}
+		return usageError{c.tr.T("unknown fault subcommand %q", args[0])}
 	}
 	return nil
+}
+
+// scope is Fault.Scope in the terminal's language.
+func (c *cli) scope(f faults.Fault) string {
+	switch {
+	case f.User != "":
+		return c.tr.T("user %s", f.User)
+	case f.Addr != "":
+		return c.tr.T("address %s", f.Addr)
+	}
+	return c.tr.T("everyone")
 }

@@ -19,7 +19,7 @@ func (c *cli) hostkeys(args []string) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return usageError{"hostkeys takes no arguments besides --config: " + strings.Join(pos, " ")}
+		return usageError{c.tr.T("hostkeys takes no arguments besides --config: %s", strings.Join(pos, " "))}
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -41,7 +41,7 @@ func (c *cli) hostkeys(args []string) error {
 	}
 	if len(created) > 0 {
 		fixOwnership(cfg, append([]string{layout.KeyDir()}, created...)...)
-		fmt.Fprintf(c.stdout, "(host keys generated now in %s: labd will use them)\n\n", layout.KeyDir())
+		fmt.Fprint(c.stdout, c.tr.T("(host keys generated now in %s: labd will use them)", layout.KeyDir())+"\n\n")
 	}
 	host, port := "HOST", "22"
 	if len(cfg.SSH.Listen) > 0 {
@@ -52,13 +52,13 @@ func (c *cli) hostkeys(args []string) error {
 			}
 		}
 	}
-	fmt.Fprintln(c.stdout, "SSH host keys of this labd (what PuTTY and ssh ask students to accept):")
+	fmt.Fprintln(c.stdout, c.tr.T("SSH host keys of this labd (what PuTTY and ssh ask students to accept):"))
 	for _, f := range fps {
 		fmt.Fprintf(c.stdout, "\n  %s %d  %s\n", f.Type, f.Bits, f.SHA256)
-		fmt.Fprintf(c.stdout, "    MD5 (older PuTTY): %s\n", f.MD5)
-		fmt.Fprintf(c.stdout, "    file: %s\n", f.Path)
+		fmt.Fprintln(c.stdout, "    "+c.tr.T("MD5 (older PuTTY): %s", f.MD5))
+		fmt.Fprintln(c.stdout, "    "+c.tr.T("file: %s", f.Path))
 	}
-	fmt.Fprintln(c.stdout, "\nplink in batch mode (accepts either key):")
+	fmt.Fprintln(c.stdout, "\n"+c.tr.T("plink in batch mode (accepts either key):"))
 	var hk []string
 	for _, f := range fps {
 		hk = append(hk, "-hostkey "+f.SHA256)
@@ -68,7 +68,7 @@ func (c *cli) hostkeys(args []string) error {
 		p = " -P " + port
 	}
 	fmt.Fprintf(c.stdout, "  plink -batch%s %s alice@%s whoami\n", p, strings.Join(hk, " "), host)
-	fmt.Fprintln(c.stdout, "\nknown_hosts lines (ssh -o UserKnownHostsFile=FILE):")
+	fmt.Fprintln(c.stdout, "\n"+c.tr.T("known_hosts lines (ssh -o UserKnownHostsFile=FILE):"))
 	name := host
 	if port != "22" {
 		name = "[" + host + "]:" + port

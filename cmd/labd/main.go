@@ -170,7 +170,7 @@ func (c *cli) serve(args []string) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return usageError{"serve takes no arguments besides --config: " + strings.Join(pos, " ")}
+		return usageError{c.tr.T("serve takes no arguments besides --config: %s", strings.Join(pos, " "))}
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {

@@ -51,6 +51,9 @@ func writeConfig(t testing.TB, mutate func(*config.Config)) (string, *config.Con
 	dir := t.TempDir()
 	c := config.LabEphemeral(filepath.Join(dir, "data"))
 	c.Server.GracePeriod = config.Duration(5 * time.Second)
+	// The daemon's own output (the listener table the tests read) in
+	// English whatever the machine's locale; tests of French set it.
+	c.Server.Language = "en"
 	if mutate != nil {
 		mutate(c)
 	}
@@ -99,6 +102,9 @@ func serve(t testing.TB, path string) *proc {
 				key := m[1] + "/" + m[2]
 				if _, ok := p.addrs[key]; !ok {
 					p.addrs[key] = m[3]
+				}
+				if h, _, err := net.SplitHostPort(m[3]); err == nil {
+					p.addrs[key+"@"+h] = m[3] // "http/tcp@::1": each address family
 				}
 			}
 			if strings.HasPrefix(line, "labd ready:") {

@@ -69,9 +69,9 @@ func (c *cli) progress(args []string) error {
 				continue
 			}
 			e := rep.Progress.Entries[i]
-			line := fmt.Sprintf("  %s\t%s\t%s\tsession %d", ex, e.Status, e.Time.Local().Format("15:04"), e.Session)
-			if e.Missing != "" {
-				line += "\tmissing: " + e.Missing
+			line := "  " + ex + "\t" + c.tr.T(e.Status) + "\t" + e.Time.Local().Format("15:04") + "\t" + c.tr.T("session %s", strconv.FormatUint(e.Session, 10))
+			if m := e.MissingIn(c.tr.Lang()); m != "" {
+				line += "\t" + c.tr.T("missing: %s", m)
 			}
 			fmt.Fprintln(tw, line)
 		}
@@ -79,7 +79,7 @@ func (c *cli) progress(args []string) error {
 	if n := len(rep.Progress.Unattributed); n > 0 {
 		fmt.Fprintln(tw, c.tr.T("unattributed (assign them on the dashboard's Progress page):"))
 		for _, u := range rep.Progress.Unattributed {
-			fmt.Fprintf(tw, "  %s\tsession %d\tfrom %s\n", u.Exercise, u.Session, u.Remote)
+			fmt.Fprintln(tw, "  "+u.Exercise+"\t"+c.tr.T("session %s", strconv.FormatUint(u.Session, 10))+"\t"+c.tr.T("from %s", u.Remote))
 		}
 	}
 	return tw.Flush()

@@ -42,7 +42,7 @@ func (c *cli) sessions(args []string) error {
 		if err != nil {
 			return err
 		}
-		_, err = io.WriteString(c.stdout, dashboard.FlowOf(d.Info, d.Transcript, false).Text())
+		_, err = io.WriteString(c.stdout, dashboard.FlowOf(d.Info, d.Transcript, false).In(c.tr).Text())
 		return err
 	}
 	if *pcap != 0 {
@@ -54,9 +54,9 @@ func (c *cli) sessions(args []string) error {
 			return err
 		}
 		if *unmask {
-			printTranscript(c.stdout, d)
+			c.printTranscript(d)
 		} else {
-			printMasked(c.stdout, d)
+			c.printMasked(d)
 		}
 		return nil
 	}
@@ -65,7 +65,9 @@ func (c *cli) sessions(args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tPROTO\tSTATE\tLOCAL\tPEER\tUSER\tSTART\tDURATION\tIN\tOUT")
+	// The states are those of ss and RFC 793 (ESTAB, CLOSED, UNCONN): the
+	// class compares this table with ss -tan, so they stay as ss writes them.
+	fmt.Fprintln(tw, c.tr.T("ID\tPROTO\tSTATE\tLOCAL\tPEER\tUSER\tSTART\tDURATION\tIN\tOUT"))
 	for _, s := range list {
 		if *live && !s.Open {
 			continue
@@ -92,20 +94,28 @@ func (c *cli) sessions(args []string) error {
 	return tw.Flush()
 }
 
-func printTranscript(w io.Writer, d daemon.SessionDetail) {
-	in := d.Info
-	fmt.Fprintf(w, "session %d: %s over %s, %s -> %s", in.ID, in.Proto, in.Transport, in.Remote, in.Local)
+// sessionHead is the first line of a printed transcript, without its end.
+func (c *cli) sessionHead(in sessions.Info) string {
+	// The ID as %s: the catalog's %d groups digits ("12,345"), and the ID
+	// is what --transcript, --flow and --pcap take.
+	s := c.tr.T("session %s: %s over %s, %s -> %s", strconv.FormatUint(in.ID, 10), in.Proto, in.Transport, in.Remote, in.Local)
 	if in.User != "" {
-		fmt.Fprintf(w, ", user %s", in.User)
+		s += c.tr.T(", user %s", in.User)
 	}
-	fmt.Fprintf(w, ", %d bytes in, %d out\n", in.BytesIn, in.BytesOut)
+	return s
+}
+
+func (c *cli) printTranscript(d daemon.SessionDetail) {
+	w := c.stdout
+	in := d.Info
+	fmt.Fprintln(w, c.sessionHead(in)+c.tr.T(", %d bytes in, %d out", in.BytesIn, in.BytesOut))
 	for _, e := range d.Transcript {
 		ts := e.Time.Format("15:04:05.000")
 		switch {
 		case e.Dir == sessions.Note:
 			fmt.Fprintf(w, "%s  *  %s\n", ts, e.Data)
 		case e.Data == nil:
-			fmt.Fprintf(w, "%s  %s  [%d bytes encrypted]\n", ts, arrow(e.Dir), e.Len)
+			fmt.Fprintf(w, "%s  %s  [%s]\n", ts, arrow(e.Dir), c.tr.T("%d bytes encrypted", e.Len))
 		default:
 			for _, line := range strings.SplitAfter(string(e.Data), "\n") {
 				if line == "" {
@@ -116,26 +126,23 @@ func printTranscript(w io.Writer, d daemon.SessionDetail) {
 		}
 	}
 	if in.Truncated {
-		fmt.Fprintln(w, "(transcript truncated at sessions.transcript_bytes)")
+		fmt.Fprintln(w, c.tr.T("(transcript truncated at sessions.transcript_bytes)"))
 	}
 }
 
 // printMasked prints a transcript as the dashboard shows it by default:
 // line by line, with passwords, SASL payloads and cookies masked, since a
 // terminal may be projected or shared like the dashboard.
-func printMasked(w io.Writer, d daemon.SessionDetail) {
+func (c *cli) printMasked(d daemon.SessionDetail) {
+	w := c.stdout
 	in := d.Info
-	fmt.Fprintf(w, "session %d: %s over %s, %s -> %s", in.ID, in.Proto, in.Transport, in.Remote, in.Local)
-	if in.User != "" {
-		fmt.Fprintf(w, ", user %s", in.User)
-	}
-	fmt.Fprintf(w, ", %d bytes in, %d out (secrets masked; --unmask shows them)\n", in.BytesIn, in.BytesOut)
+	fmt.Fprintln(w, c.sessionHead(in)+c.tr.T(", %d bytes in, %d out (secrets masked; --unmask shows them)", in.BytesIn, in.BytesOut))
 	for _, l := range dashboard.Transcript(in, d.Transcript, false) {
 		dir := map[string]string{"C": "C>", "S": "S<", "*": " *"}[l.Dir]
 		fmt.Fprintf(w, "%s  %s  %s\n", l.Time.Format("15:04:05.000"), dir, l.Text())
 	}
 	if in.Truncated {
-		fmt.Fprintln(w, "(transcript truncated at sessions.transcript_bytes)")
+		fmt.Fprintln(w, c.tr.T("(transcript truncated at sessions.transcript_bytes)"))
 	}
 }
 

@@ -38,4 +38,15 @@ func TestTranscriptMaskedByDefault(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "PASS s3cret-pw-xyz") {
 		t.Errorf("unmasked transcript: %d\n%s", code, out)
 	}
+	// In French (the terminal's language): the headers and sentences are
+	// translated, the IDs and ss's states are not.
+	t.Setenv("LC_ALL", "fr_FR.UTF-8")
+	out, code = labd(t, "sessions", "--config", path)
+	if code != 0 || !strings.Contains(out, "UTILISATEUR") || !regexp.MustCompile(`(?m)^`+m[1]+`\s+pop3\s+CLOSED\s`).MatchString(out) {
+		t.Errorf("sessions in French: %d\n%s", code, out)
+	}
+	out, code = labd(t, "sessions", "--transcript", m[1], "--config", path)
+	if code != 0 || !strings.Contains(out, "session "+m[1]+"\u00a0: pop3 sur tcp") || !strings.Contains(out, "octets reçus") || !strings.Contains(out, "secrets masqués") {
+		t.Errorf("transcript in French: %d\n%s", code, out)
+	}
 }

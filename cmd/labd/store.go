@@ -14,7 +14,7 @@ import (
 // moves an install to another database with UIDs and UIDVALIDITY intact.
 func (c *cli) storeCmd(args []string) error {
 	if len(args) == 0 || args[0] != "copy" {
-		return usageError{"store needs a subcommand: copy --from sqlite:PATH --to postgres:DSN"}
+		return usageError{c.tr.T("store needs a subcommand: copy --from sqlite:PATH --to postgres:DSN")}
 	}
 	fs, _ := c.flags("store copy")
 	from := fs.String("from", "", "source database: sqlite:PATH or postgres:DSN")
@@ -24,14 +24,14 @@ func (c *cli) storeCmd(args []string) error {
 		return err
 	}
 	if len(pos) != 0 || *from == "" || *to == "" {
-		return usageError{"store copy takes --from sqlite:PATH (or postgres:DSN) and --to postgres:DSN (or sqlite:PATH)"}
+		return usageError{c.tr.T("store copy takes --from sqlite:PATH (or postgres:DSN) and --to postgres:DSN (or sqlite:PATH)")}
 	}
-	src, err := openStoreURL(c.ctx, *from)
+	src, err := c.openStoreURL(c.ctx, *from)
 	if err != nil {
 		return fmt.Errorf("--from: %w", err)
 	}
 	defer src.Close()
-	dst, err := openStoreURL(c.ctx, *to)
+	dst, err := c.openStoreURL(c.ctx, *to)
 	if err != nil {
 		return fmt.Errorf("--to: %w", err)
 	}
@@ -40,14 +40,14 @@ func (c *cli) storeCmd(args []string) error {
 	if err != nil {
 		return fmt.Errorf("store copy: %w", err)
 	}
-	fmt.Fprintf(c.stdout, "copied %d users, %d SSH keys, %d mailboxes, %d messages (UIDs and UIDVALIDITY kept)\n",
-		st.Users, st.Keys, st.Mailboxes, st.Messages)
+	fmt.Fprintln(c.stdout, c.tr.T("copied %d users, %d SSH keys, %d mailboxes, %d messages (UIDs and UIDVALIDITY kept)",
+		st.Users, st.Keys, st.Mailboxes, st.Messages))
 	return nil
 }
 
 // openStoreURL opens sqlite:PATH or postgres:DSN; a postgres:// or
 // postgresql:// URL is a DSN as it stands.
-func openStoreURL(ctx context.Context, s string) (*store.DB, error) {
+func (c *cli) openStoreURL(ctx context.Context, s string) (*store.DB, error) {
 	switch {
 	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
 		return store.OpenPostgres(ctx, s, store.PostgresOptions{ConnectTimeout: 10 * time.Second})
@@ -58,9 +58,9 @@ func openStoreURL(ctx context.Context, s string) (*store.DB, error) {
 		// Opening creates a missing file: a typo in --from would copy
 		// nothing and say so calmly.
 		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("SQLite database %s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", c.tr.T("SQLite database %s", path), err)
 		}
 		return store.OpenSQLite(path, store.Options{})
 	}
-	return nil, usageError{fmt.Sprintf("%q: say sqlite:PATH or postgres:DSN", s)}
+	return nil, usageError{c.tr.T("%q: say sqlite:PATH or postgres:DSN", s)}
 }

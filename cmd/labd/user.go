@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -36,9 +37,9 @@ func (c *cli) user(args []string) error {
 	}
 	arity := map[string]int{"add": 1, "del": 1, "delete": 1, "rm": 1, "passwd": 1, "password": 1, "list": 0, "ls": 0, "import": 1, "key": 3}
 	if n, ok := arity[args[0]]; !ok {
-		return usageError{fmt.Sprintf("unknown user subcommand %q", args[0])}
+		return usageError{c.tr.T("unknown user subcommand %q", args[0])}
 	} else if len(pos) != n {
-		return usageError{fmt.Sprintf("user %s: wrong number of arguments", args[0])}
+		return usageError{c.tr.T("user %s: wrong number of arguments", args[0])}
 	}
 	path := *cfgPath
 	if path == "" {
@@ -71,7 +72,7 @@ func (c *cli) user(args []string) error {
 	}()
 	need := func(n int, what string) error {
 		if len(pos) != n {
-			return usageError{fmt.Sprintf("user %s takes %s", args[0], what)}
+			return usageError{c.tr.T("user %s takes %s", args[0], what)}
 		}
 		return nil
 	}
@@ -132,12 +133,12 @@ func (c *cli) user(args []string) error {
 			return err
 		}
 		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "USER\tADMIN\tKEYS\tCREATED")
+		fmt.Fprintln(tw, c.tr.T("USER\tADMIN\tKEYS\tCREATED"))
 		for _, u := range users {
 			keys, _ := st.Keys(c.ctx, u.Name)
 			adm := ""
 			if u.Admin {
-				adm = "yes"
+				adm = c.tr.T("yes")
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", u.Name, adm, len(keys), u.Created.Format("2006-01-02 15:04"))
 		}
@@ -149,11 +150,11 @@ func (c *cli) user(args []string) error {
 		return c.importRoster(st, cfg, layout, pos[0])
 	case "key":
 		if len(pos) != 3 || pos[0] != "add" {
-			return usageError{"user key add NAME FILE.pub"}
+			return usageError{c.tr.T("user key takes add NAME FILE.pub")}
 		}
 		data, err := os.ReadFile(pos[2])
 		if err != nil {
-			return fmt.Errorf("read public key: %w", err)
+			return fmt.Errorf("%s: %w", c.tr.T("read public key"), err)
 		}
 		if err := st.AddKey(c.ctx, pos[1], string(data)); err != nil {
 			if errors.Is(err, store.ErrExists) {
@@ -163,7 +164,7 @@ func (c *cli) user(args []string) error {
 		}
 		fmt.Fprintln(c.stdout, c.tr.T("added SSH key for %s", store.NormalizeUser(pos[1])))
 	default:
-		return usageError{fmt.Sprintf("unknown user subcommand %q", args[0])}
+		return usageError{c.tr.T("unknown user subcommand %q", args[0])}
 	}
 	return nil
 }
@@ -197,24 +198,24 @@ func (e userError) Unwrap() error { return e.err }
 func (c *cli) importRoster(st *store.SQLite, cfg *config.Config, layout fsroot.Layout, file string) error {
 	f, err := os.Open(file)
 	if err != nil {
-		return fmt.Errorf("open roster: %w", err)
+		return fmt.Errorf("%s: %w", c.tr.T("open roster"), err)
 	}
 	defer f.Close()
-	todo, problems := roster.Parse(f, file, func(name string) bool {
+	todo, problems := roster.ParseIn(f, file, func(name string) bool {
 		_, err := st.User(c.ctx, name)
 		return err == nil
-	})
+	}, c.tr)
 	if len(problems) > 0 {
-		return fmt.Errorf("nothing imported:\n  %s", strings.Join(problems, "\n  "))
+		return errors.New(c.tr.T("nothing imported:") + "\n  " + strings.Join(problems, "\n  "))
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "USER\tPASSWORD")
+	fmt.Fprintln(tw, c.tr.T("USER\tPASSWORD"))
 	// The sheet is printed whatever happens: it is the only place the
 	// generated passwords of the users already created appear.
 	defer tw.Flush()
 	for _, rl := range todo {
 		if err := st.CreateUser(c.ctx, rl.Name, rl.Password, rl.Admin); err != nil {
-			return fmt.Errorf("%s: line %d: %w (users above this line were created)", file, rl.Line, c.explain(err, rl.Name))
+			return userError{c.tr.T("%s: line %s: %v (users above this line were created)", file, strconv.Itoa(rl.Line), c.explain(err, rl.Name)), err}
 		}
 		fmt.Fprintf(tw, "%s\t%s\n", rl.Name, rl.Password)
 		if err := makeHome(cfg, layout, rl.Name); err != nil {

@@ -28,6 +28,7 @@ import (
 	"labd/internal/authguard"
 	"labd/internal/budget"
 	"labd/internal/fsroot"
+	"labd/internal/i18n"
 	"labd/internal/journal"
 	"labd/internal/metrics"
 	"labd/internal/service"
@@ -122,7 +123,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		}
 		deps.Endpoints.Add(eps...)
 	}
-	PrintTable(o.Stdout, deps.Endpoints.List())
+	PrintTable(o.Stdout, deps.Endpoints.List(), i18n.New(cfg.Server.Lang()))
 	if addr := cfg.Server.DebugListen; addr != "" {
 		_, stopDebug, err := startDebug(addr, logger)
 		if err != nil {
@@ -356,16 +357,16 @@ func reload(ctx context.Context, cfg *config.Config, deps service.Deps, svcs []s
 }
 
 // PrintTable writes the listener table like ss -ltn: service, address,
-// state.
-func PrintTable(w io.Writer, eps []service.Endpoint) {
+// state, in tr's language.
+func PrintTable(w io.Writer, eps []service.Endpoint, tr *i18n.Printer) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVICE\tPROTO\tADDRESS\tSTATE")
+	fmt.Fprintln(tw, tr.T("SERVICE\tPROTO\tADDRESS\tSTATE"))
 	for _, e := range eps {
 		svc := e.Service
 		if e.TLS {
 			svc += " (TLS)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", svc, e.Network, e.Addr, e.State)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", svc, e.Network, e.Addr, tr.T(e.State))
 	}
 	tw.Flush()
 }

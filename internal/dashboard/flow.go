@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"labd/internal/i18n"
 	"labd/internal/sessions"
@@ -212,8 +213,8 @@ func (f Flow) SVG() string {
 func (f Flow) Text() string {
 	const inner = 64
 	var b strings.Builder
-	cl, sv := "client "+f.Info.Remote, "server "+f.Info.Local+" ("+f.Info.Proto+")"
-	fmt.Fprintf(&b, "%12s %s%*s\n", "", cl, max(1, inner+2-len(cl)), sv)
+	cl, sv := f.t("client")+" "+f.Info.Remote, f.t("server %s (%s)", f.Info.Local, f.Info.Proto)
+	fmt.Fprintf(&b, "%12s %s%*s\n", "", cl, max(1, inner+2-utf8.RuneCountInString(cl)), sv)
 	for _, a := range f.Arrows {
 		fmt.Fprintf(&b, "%12s ", offset(f.Info.Start, a.Time))
 		if a.Dir == "*" {
@@ -234,7 +235,7 @@ func (f Flow) Text() string {
 		}
 	}
 	if f.Omitted > 0 {
-		fmt.Fprintf(&b, "... %d more arrows (see the transcript)\n", f.Omitted)
+		fmt.Fprintln(&b, f.t("… %d more arrows (see the transcript)", f.Omitted))
 	}
 	return b.String()
 }

@@ -186,7 +186,7 @@ func (d *Dashboard) checklist(v *viewer) []checkItem {
 	for _, ex := range d.localizedAll(t.Exercises()) {
 		it := checkItem{ID: ex.ID, Title: ex.Title, Description: ex.Description, Status: "not-started"}
 		if e, ok := mine[ex.ID]; ok {
-			it.Status, it.Missing, it.Session = e.Status, e.Missing, e.Session
+			it.Status, it.Missing, it.Session = e.Status, e.MissingIn(d.tr.Lang()), e.Session
 		}
 		out = append(out, it)
 	}

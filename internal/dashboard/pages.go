@@ -528,10 +528,10 @@ func (d *Dashboard) usersPassword(w http.ResponseWriter, r *http.Request) {
 
 func (d *Dashboard) usersImport(w http.ResponseWriter, r *http.Request) {
 	csv := r.PostFormValue("roster")
-	todo, problems := roster.Parse(strings.NewReader(csv), "roster", func(name string) bool {
+	todo, problems := roster.ParseIn(strings.NewReader(csv), "roster", func(name string) bool {
 		_, err := d.deps.Store.User(r.Context(), name)
 		return err == nil
-	})
+	}, d.tr)
 	if len(problems) > 0 {
 		d.renderUsers(w, r, http.StatusBadRequest, append([]string{d.tr.T("Nothing imported:")}, problems...))
 		return

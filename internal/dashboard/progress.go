@@ -53,7 +53,7 @@ func (d *Dashboard) progressGrid(r *http.Request) ([]exercises.Exercise, []progr
 		if !ok || !known {
 			continue
 		}
-		row.Cells[i] = progressCell{Status: e.Status, Session: e.Session, Time: e.Time, Missing: e.Missing}
+		row.Cells[i] = progressCell{Status: e.Status, Session: e.Session, Time: e.Time, Missing: e.MissingIn(d.tr.Lang())}
 		if e.Status == "done" {
 			row.Done++
 		}

@@ -83,8 +83,8 @@ func TestSMTPByHandWithNcNotSwaks(t *testing.T) {
 	// swaks sends the same dialogue as a program: started, not done.
 	labtest.RunTool(t, "swaks", "--server", addr, "--from", "bob@lab.test", "--to", "alice@lab.test")
 	e := waitStatus(t, d, "bob", "smtp-by-hand", "started")
-	if !strings.Contains(e.Missing, "sent by a program") {
-		t.Errorf("bob's hint: %q", e.Missing)
+	if !strings.Contains(e.Missing, "sent by a program") || !strings.Contains(e.MissingIn("fr"), "envoyées par un programme\u202f; tapez-les") {
+		t.Errorf("bob's hint: %q / %q", e.Missing, e.MissingFR)
 	}
 	// The same by hand on 587 does not count for port 25.
 	ncSMTP(t, d.Addr(t, "submission", "tcp"), []string{"QUIT"})
@@ -132,8 +132,8 @@ func TestFTPActiveAndTFTPBinary(t *testing.T) {
 	url := "ftp://alice:alice@127.0.0.1:" + labtest.Port(t, d.Addr(t, "ftp", "tcp")) + "/"
 	labtest.RunTool(t, "curl", "-s", url)
 	e := waitStatus(t, d, "alice", "ftp-active", "started")
-	if !strings.Contains(e.Missing, "passive mode was used") {
-		t.Errorf("passive near miss hint: %q", e.Missing)
+	if !strings.Contains(e.Missing, "passive mode was used") || !strings.Contains(e.MissingIn("fr"), "le mode passif a été utilisé") {
+		t.Errorf("passive near miss hint: %q / %q", e.Missing, e.MissingFR)
 	}
 	labtest.RunTool(t, "curl", "-s", "-P", "127.0.0.1", url)
 	waitStatus(t, d, "alice", "ftp-active", "done")

@@ -21,6 +21,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"labd/internal/i18n"
 	"labd/internal/sessions"
 )
 
@@ -83,8 +84,30 @@ type Condition struct {
 type Step struct {
 	Client string `yaml:"client"`
 	Server string `yaml:"server"`
-	// Hint says what is missing when this step is the first one not met.
-	Hint string `yaml:"hint"`
+	// Hint says what is missing when this step is the first one not met;
+	// HintFR is the same in French (server.language: fr).
+	Hint   string `yaml:"hint"`
+	HintFR string `yaml:"hint_fr"`
+}
+
+// Text is a message for the student in each language labd speaks.
+type Text struct{ EN, FR string }
+
+// In is the text in lang ("fr" or English).
+func (t Text) In(lang string) string {
+	if lang == "fr" && t.FR != "" {
+		return t.FR
+	}
+	return t.EN
+}
+
+// The printers of the generated hints; read-only once made.
+var trEN, trFR = i18n.New("en"), i18n.New("fr")
+
+// say is a generated hint in both languages, from the catalog
+// (internal/i18n/fr_ops.go).
+func say(key string, args ...any) Text {
+	return Text{EN: trEN.T(key, args...), FR: trFR.T(key, args...)}
 }
 
 type compiledStep struct {
@@ -339,47 +362,50 @@ func (o Outcome) String() string {
 
 // Match evaluates a condition on one session; for Started, missing says
 // what is missing, in words for the student.
-func (c *Condition) Match(r Record) (Outcome, string) { return c.match(&r) }
+func (c *Condition) Match(r Record) (Outcome, string) {
+	out, m := c.match(&r)
+	return out, m.EN
+}
 
-func (c *Condition) match(r *Record) (Outcome, string) {
+func (c *Condition) match(r *Record) (Outcome, Text) {
 	in := r.Info
 	if len(c.Protocol) > 0 && !slices.Contains(c.Protocol, in.Proto) {
-		return NotStarted, ""
+		return NotStarted, Text{}
 	}
 	if c.Transport != "" && c.Transport != in.Transport {
-		return NotStarted, ""
+		return NotStarted, Text{}
 	}
 	ls := r.lines()
 	// From here on the session is of the right kind: what fails is missing.
 	if c.TLS != nil && *c.TLS != in.TLS {
 		if *c.TLS {
-			return Started, "the session did not use TLS"
+			return Started, say("the session did not use TLS")
 		}
-		return Started, "the session used TLS, the exercise wants it in clear"
+		return Started, say("the session used TLS, the exercise wants it in clear")
 	}
 	switch c.Auth {
 	case "none":
 		if in.User != "" {
-			return Started, "the exercise is without login"
+			return Started, say("the exercise is without login")
 		}
 	case "any":
 		if in.User == "" {
-			return Started, "no successful login in the session"
+			return Started, say("no successful login in the session")
 		}
 	case "password", "publickey":
 		if in.User == "" {
-			return Started, "no successful login in the session"
+			return Started, say("no successful login in the session")
 		}
 		if m := in.Attrs["auth"]; m != "" && !strings.HasPrefix(m, c.Auth) && !(c.Auth == "password" && m == "keyboard-interactive") {
-			return Started, fmt.Sprintf("the login used %s, the exercise wants %s", m, c.Auth)
+			return Started, say("the login used %s, the exercise wants %s", m, c.Auth)
 		}
 		if in.Attrs["auth"] == "" && c.Auth == "publickey" {
-			return Started, "the login did not use a public key"
+			return Started, say("the login did not use a public key")
 		}
 	}
 	for k, re := range c.facts {
 		if vals := facts(*r, ls, k); !anyMatch(re, vals) {
-			return Started, fmt.Sprintf("%s is %q, the exercise wants %s", k, strings.Join(vals, ", "), c.Facts[k])
+			return Started, say("%s is %q, the exercise wants %s", k, strings.Join(vals, ", "), c.Facts[k])
 		}
 	}
 	for i, re := range c.notes {
@@ -391,7 +417,7 @@ func (c *Condition) match(r *Record) (Outcome, string) {
 			}
 		}
 		if !found {
-			return Started, "labd did not note " + c.Notes[i]
+			return Started, say("labd did not note %s", c.Notes[i])
 		}
 	}
 	pos := 0
@@ -404,7 +430,7 @@ func (c *Condition) match(r *Record) (Outcome, string) {
 			}
 		}
 		if found < 0 {
-			return Started, stepHint(s, "no line "+s.Client+" was sent")
+			return Started, stepHint(s, say("no line %s was sent", s.Client))
 		}
 		pos = found + 1
 		if s.server != nil {
@@ -416,23 +442,23 @@ func (c *Condition) match(r *Record) (Outcome, string) {
 				}
 			}
 			if reply < 0 {
-				return Started, stepHint(s, fmt.Sprintf("the server did not answer %s after %s", s.Server, s.Client))
+				return Started, stepHint(s, say("the server did not answer %s after %s", s.Server, s.Client))
 			}
 			pos = reply + 1
 		}
 	}
 	if c.ByHand != nil && byHand(ls) != *c.ByHand {
 		if *c.ByHand {
-			return Started, "the lines were sent by a program; type them by hand (nc or telnet)"
+			return Started, say("the lines were sent by a program; type them by hand (nc or telnet)")
 		}
-		return Started, "the lines were typed by hand; the exercise wants a client program"
+		return Started, say("the lines were typed by hand; the exercise wants a client program")
 	}
-	return Done, ""
+	return Done, Text{}
 }
 
-func stepHint(s compiledStep, def string) string {
+func stepHint(s compiledStep, def Text) Text {
 	if s.Hint != "" {
-		return s.Hint
+		return Text{EN: s.Hint, FR: i18n.Typography(s.HintFR)}
 	}
 	return def
 }

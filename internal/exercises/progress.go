@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"labd/internal/i18n"
 	"labd/internal/sessions"
 )
 
@@ -19,6 +20,13 @@ type Entry struct {
 	Time     time.Time `json:"time"`
 	Session  uint64    `json:"session"`
 	Missing  string    `json:"missing,omitempty"`
+	// MissingFR is Missing in French (empty in files written before it).
+	MissingFR string `json:"missing_fr,omitempty"`
+}
+
+// MissingIn is what is missing in lang ("fr" or English).
+func (e Entry) MissingIn(lang string) string {
+	return Text{EN: e.Missing, FR: e.MissingFR}.In(lang)
 }
 
 // Unattributed is a session that did an exercise for nobody labd could
@@ -185,11 +193,11 @@ func (t *Tracker) evaluate(id uint64) bool {
 			continue
 		}
 		if out == Done {
-			if m := t.alsoMissing(e, user, snapshot()); m != "" {
+			if m := t.alsoMissing(e, user, snapshot()); m.EN != "" {
 				out, missing = Started, m
 			}
 		}
-		changed = t.set(Entry{User: user, Exercise: e.ID, Status: out.String(), Time: r.Info.End, Session: id, Missing: missing}) || changed
+		changed = t.set(Entry{User: user, Exercise: e.ID, Status: out.String(), Time: r.Info.End, Session: id, Missing: missing.EN, MissingFR: missing.FR}) || changed
 		// A session may complete another exercise's "also" part.
 		changed = t.recheck(user, snapshot()) || changed
 	}
@@ -235,8 +243,8 @@ func (t *Tracker) recheck(user string, all []sessions.Info) bool {
 			if out, _ := e.When.match(&r); out != Done {
 				continue
 			}
-			if t.alsoMissing(e, user, all) == "" {
-				en.Status, en.Missing = "done", ""
+			if t.alsoMissing(e, user, all).EN == "" {
+				en.Status, en.Missing, en.MissingFR = "done", "", ""
 				t.mu.Lock()
 				t.prog[[2]string{user, e.ID}] = en
 				t.mu.Unlock()
@@ -248,8 +256,8 @@ func (t *Tracker) recheck(user string, all []sessions.Info) bool {
 }
 
 // alsoMissing says which of the exercise's other sessions the student has
-// not done yet, or "".
-func (t *Tracker) alsoMissing(e *Exercise, user string, all []sessions.Info) string {
+// not done yet, or nothing.
+func (t *Tracker) alsoMissing(e *Exercise, user string, all []sessions.Info) Text {
 	for j := range e.Also {
 		c := &e.Also[j]
 		found := false
@@ -274,15 +282,20 @@ func (t *Tracker) alsoMissing(e *Exercise, user string, all []sessions.Info) str
 			}
 		}
 		if !found {
-			return "the other part is missing: a " + joinProtos(c.Protocol) + " session" + describe(c)
+			return Text{EN: otherPart(trEN, c), FR: otherPart(trFR, c)}
 		}
 	}
-	return ""
+	return Text{}
 }
 
-func joinProtos(p []string) string {
+// otherPart says which other session an exercise still needs.
+func otherPart(tr *i18n.Printer, c *Condition) string {
+	return tr.T("the other part is missing: a %s session%s", joinProtos(tr, c.Protocol), describe(tr, c))
+}
+
+func joinProtos(tr *i18n.Printer, p []string) string {
 	if len(p) == 0 {
-		return "matching"
+		return tr.T("matching")
 	}
 	out := p[0]
 	for _, x := range p[1:] {
@@ -291,16 +304,16 @@ func joinProtos(p []string) string {
 	return out
 }
 
-func describe(c *Condition) string {
+func describe(tr *i18n.Printer, c *Condition) string {
 	s := ""
 	if c.Transport != "" {
-		s += " over " + c.Transport
+		s += tr.T(" over %s", c.Transport)
 	}
 	for k, v := range c.Facts {
-		s += " with " + k + " " + v
+		s += tr.T(" with %s %s", k, v)
 	}
 	if len(c.Steps) > 0 {
-		s += " with " + c.Steps[0].Client
+		s += tr.T(" with %s", c.Steps[0].Client)
 	}
 	return s
 }

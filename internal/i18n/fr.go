@@ -8,7 +8,7 @@ package i18n
 
 // frenchText merges the tables of each part of labd (one table per file
 // keeps merges between branches easy).
-var frenchText = merge(frDashboard, frFaults, frStart, frCLI)
+var frenchText = merge(frDashboard, frFaults, frStart, frCLI, frOps, frShell)
 
 func merge(ms ...map[string]string) map[string]string {
 	out := map[string]string{}

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,16 +34,19 @@ import (
 type Metrics struct {
 	reg *prometheus.Registry
 
-	sessions      *prometheus.CounterVec
-	authenticated *prometheus.CounterVec
-	bytes         *prometheus.CounterVec
-	logins        *prometheus.CounterVec
-	dnsQueries    *prometheus.CounterVec
-	transfers     *prometheus.CounterVec
-	transferBytes *prometheus.CounterVec
-	storeEvents   *prometheus.CounterVec
-	commitSeconds prometheus.Histogram
-	commitBatch   prometheus.Histogram
+	sessions       *prometheus.CounterVec
+	authenticated  *prometheus.CounterVec
+	bytes          *prometheus.CounterVec
+	logins         *prometheus.CounterVec
+	dnsQueries     *prometheus.CounterVec
+	dnsLimited     *prometheus.CounterVec
+	mailsDelivered prometheus.Counter
+	mailsRefused   *prometheus.CounterVec
+	transfers      *prometheus.CounterVec
+	transferBytes  *prometheus.CounterVec
+	storeEvents    *prometheus.CounterVec
+	commitSeconds  prometheus.Histogram
+	commitBatch    prometheus.Histogram
 }
 
 // New registers every metric and starts observing reg and st (either may
@@ -60,6 +64,12 @@ func New(reg *sessions.Registry, st store.Store, version string) *Metrics {
 		Help: "Password and key checks, by protocol and result (ok, failed, throttled)."}, []string{"protocol", "result"})
 	m.dnsQueries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "labd_dns_queries_total",
 		Help: "DNS queries answered, by rcode (dropped: rate-limited or unanswerable)."}, []string{"rcode", "transport"})
+	m.dnsLimited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "labd_dns_rate_limited_total",
+		Help: "DNS responses held back by dns.rate_limit, by action (drop: no answer; slip: an empty truncated answer)."}, []string{"action"})
+	m.mailsDelivered = prometheus.NewCounter(prometheus.CounterOpts{Name: "labd_mails_delivered_total",
+		Help: "Mails accepted over SMTP after their commit (one per DATA, whatever the number of recipients)."})
+	m.mailsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "labd_mails_refused_total",
+		Help: "Recipients and mails refused over SMTP, by reason (no_such_user, relay_denied, bad_address, auth_required, too_big, storage_full, lookup_failed, delivery_failed, fault)."}, []string{"reason"})
 	m.transfers = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "labd_transfers_total",
 		Help: "TFTP transfers and FTP data connections finished, by protocol."}, []string{"protocol"})
 	m.transferBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "labd_transfer_bytes_total",
@@ -70,7 +80,7 @@ func New(reg *sessions.Registry, st store.Store, version string) *Metrics {
 		Help: "Time of one group commit (one fsync for every writer in the batch).", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)})
 	m.commitBatch = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "labd_store_commit_batch_size",
 		Help: "Writers sharing one group commit.", Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128}})
-	for _, c := range []prometheus.Collector{m.sessions, m.authenticated, m.bytes, m.logins, m.dnsQueries,
+	for _, c := range []prometheus.Collector{m.sessions, m.authenticated, m.bytes, m.logins, m.dnsQueries, m.dnsLimited, m.mailsDelivered, m.mailsRefused,
 		m.transfers, m.transferBytes, m.storeEvents, m.commitSeconds, m.commitBatch} {
 		f(c)
 	}
@@ -116,6 +126,20 @@ func (m *Metrics) observeSession(e sessions.Event) {
 			rc = "none"
 		}
 		m.dnsQueries.WithLabelValues(rc, in.Transport).Inc()
+		if a := in.Attrs["rate_limit"]; a != "" {
+			m.dnsLimited.WithLabelValues(a).Inc()
+		}
+	case "smtp":
+		if n, err := strconv.Atoi(in.Attrs["mails_delivered"]); err == nil {
+			m.mailsDelivered.Add(float64(n))
+		}
+		// "reason:n reason:n", written by the SMTP service.
+		for _, f := range strings.Fields(in.Attrs["mails_refused"]) {
+			reason, count, ok := strings.Cut(f, ":")
+			if n, err := strconv.Atoi(count); ok && err == nil && n > 0 {
+				m.mailsRefused.WithLabelValues(reason).Add(float64(n))
+			}
+		}
 	case "tftp":
 		m.transfers.WithLabelValues("tftp").Inc()
 		if n, err := strconv.ParseInt(in.Attrs["bytes"], 10, 64); err == nil {

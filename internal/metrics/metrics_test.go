@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/smtp"
 	"regexp"
 	"strconv"
 	"strings"
@@ -112,4 +113,45 @@ func grep(text, prefix string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// A delivered mail and a refused recipient are counted, the refusal by
+// its reason.
+func TestMetricsCountMails(t *testing.T) {
+	d := labtest.StartDaemon(t, labtest.Config(t))
+	maddr := d.Addr(t, "metrics", "tcp")
+	c, err := smtp.Dial(d.Addr(t, "smtp", "tcp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("bob@lab.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("nobody@lab.test"); err == nil {
+		t.Fatal("RCPT to an unknown user accepted")
+	}
+	if err := c.Rcpt("alice@lab.test"); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(w, "Subject: counted\r\n\r\nhello\r\n")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit()
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		text := scrape(t, maddr)
+		if value(text, `labd_mails_delivered_total`) >= 1 && value(text, `labd_mails_refused_total{reason="no_such_user"}`) >= 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mails not counted:\n%s", grep(text, "labd_mails"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -7,10 +7,11 @@ import (
 	"crypto/rand"
 	"encoding/csv"
 	"errors"
-	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
+	"labd/internal/i18n"
 	"labd/internal/store"
 )
 
@@ -29,6 +30,11 @@ type Line struct {
 // the roster in problems. Missing passwords are generated. A roster with
 // any problem yields the full list of problems and no lines.
 func Parse(r io.Reader, file string, exists func(name string) bool) ([]Line, []string) {
+	return ParseIn(r, file, exists, i18n.New("en"))
+}
+
+// ParseIn is Parse with the problems told in tr's language.
+func ParseIn(r io.Reader, file string, exists func(name string) bool, tr *i18n.Printer) ([]Line, []string) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
@@ -49,7 +55,7 @@ func Parse(r io.Reader, file string, exists func(name string) bool) ([]Line, []s
 			if errors.As(err, &pe) {
 				line = pe.StartLine
 			}
-			problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: %v", file, line, err))
+			problems = append(problems, tr.T("%s: bad CSV line %s: %v", file, strconv.Itoa(line), err))
 			break
 		}
 		line, _ := cr.FieldPos(0)
@@ -65,20 +71,20 @@ func Parse(r io.Reader, file string, exists func(name string) bool) ([]Line, []s
 			continue // header
 		}
 		if len(rec) > 3 {
-			problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: %d fields; expected name[,password[,admin]]", file, line, len(rec)))
+			problems = append(problems, tr.T("%s: bad CSV line %s: %d fields; expected name[,password[,admin]]", file, strconv.Itoa(line), len(rec)))
 			continue
 		}
 		if err := store.CheckUserName(name); err != nil {
-			problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: %v", file, line, err))
+			problems = append(problems, tr.T("%s: bad CSV line %s: %v", file, strconv.Itoa(line), err))
 			continue
 		}
 		if prev, dup := seen[name]; dup {
-			problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: %s already on line %d", file, line, name, prev))
+			problems = append(problems, tr.T("%s: bad CSV line %s: %s already on line %s", file, strconv.Itoa(line), name, strconv.Itoa(prev)))
 			continue
 		}
 		seen[name] = line
 		if exists != nil && exists(name) {
-			problems = append(problems, fmt.Sprintf("%s: line %d: user %s already exists", file, line, name))
+			problems = append(problems, tr.T("%s: line %s: user %s already exists", file, strconv.Itoa(line), name))
 			continue
 		}
 		rl := Line{Line: line, Name: name}
@@ -91,7 +97,7 @@ func Parse(r io.Reader, file string, exists func(name string) bool) ([]Line, []s
 			case "yes", "true", "1", "admin":
 				rl.Admin = true
 			default:
-				problems = append(problems, fmt.Sprintf("%s: bad CSV line %d: admin field %q is not yes or no", file, line, rec[2]))
+				problems = append(problems, tr.T("%s: bad CSV line %s: admin field %q is not yes or no", file, strconv.Itoa(line), rec[2]))
 				continue
 			}
 		}

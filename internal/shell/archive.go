@@ -289,7 +289,7 @@ func cmdGzip(s *Shell, c *call) int {
 				var n int64
 				n, err = io.Copy(w, io.LimitReader(zr, maxExtract+1))
 				if err == nil && n > maxExtract {
-					err = fmt.Errorf("more than %d MiB uncompressed: stopped", maxExtract>>20)
+					err = errorf("more than %d MiB uncompressed: stopped", maxExtract>>20)
 				}
 			} else {
 				err = errors.New("not in gzip format")

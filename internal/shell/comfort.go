@@ -9,6 +9,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // shellBuiltins are the interpreter's own commands, for help, man and Tab.
@@ -125,7 +126,7 @@ func (s *Shell) expandBang(line string) (string, bool, error) {
 	n := s.hist.Len()
 	// The line itself is already the latest entry.
 	if n < 2 {
-		return "", false, fmt.Errorf("!!: event not found")
+		return "", false, errorf("!!: event not found")
 	}
 	prev := s.hist.At(1)
 	out := strings.ReplaceAll(line, "!!", prev)
@@ -141,21 +142,26 @@ func cmdMan(s *Shell, c *call) int {
 	name := c.args[0]
 	var b strings.Builder
 	if cmd, ok := commands[name]; ok && cmd.run != nil {
-		fmt.Fprintf(&b, "%s(1)                    labd lab shell                    %s(1)\n\n", strings.ToUpper(name), strings.ToUpper(name))
-		fmt.Fprintf(&b, "NAME\n       %s - %s\n\nSYNOPSIS\n       %s\n\n", name, cmd.help, cmd.usage)
-		fmt.Fprintf(&b, "DESCRIPTION\n       %s is built into labd: it runs inside the daemon, on the files\n"+
-			"       of your home only, and never starts a program of the host.\n"+
-			"       An option it does not know is refused with what would work.\n\n", name)
+		up := strings.ToUpper(name)
+		fmt.Fprintf(&b, "%s(1)%s%s(1)\n\n", up, center(s.t("labd lab shell"), 54), up)
+		fmt.Fprintf(&b, "%s\n       %s - %s\n\n%s\n       %s\n\n", s.t("NAME"), name, s.t(cmd.help), s.t("SYNOPSIS"), cmd.usage)
+		fmt.Fprintf(&b, "%s\n%s\n\n", s.t("DESCRIPTION"), indent(s.tf("%s is built into labd: it runs inside the daemon, on the files\n"+
+			"of your home only, and never starts a program of the host.\n"+
+			"An option it does not know is refused with what would work.", name)))
 		if ex, ok := manExamples[name]; ok {
-			b.WriteString("EXAMPLES\n")
+			b.WriteString(s.t("EXAMPLES") + "\n")
 			for _, e := range ex {
+				if strings.Contains(e, "(") {
+					e = s.t(e) // the comment after the command
+				}
 				fmt.Fprintf(&b, "       %s\n", e)
 			}
 			b.WriteString("\n")
 		}
-		b.WriteString("SEE ALSO\n       help, " + name + " --help\n")
+		fmt.Fprintf(&b, "%s\n       help, %s --help\n", s.t("SEE ALSO"), name)
 	} else if h, ok := shellBuiltins[name]; ok {
-		fmt.Fprintf(&b, "%s: a shell builtin\n\n    %s - %s\n\nThe lab shell's syntax is POSIX sh (with bash's [[ ]] and arrays): see\nhelp, and docs/shell.md of labd.\n", name, name, h)
+		fmt.Fprintf(&b, "%s: %s\n\n    %s - %s\n\n%s\n", name, s.t("a shell builtin"), name, s.t(h),
+			s.t("The lab shell's syntax is POSIX sh (with bash's [[ ]] and arrays): see\nhelp, and docs/shell.md of labd."))
 	} else {
 		return c.failf("no manual entry for %s (help lists the commands)", name)
 	}
@@ -174,4 +180,20 @@ var manExamples = map[string][]string{
 	"nano":    {"nano public_html/index.html   (^O Enter saves, ^X quits)"},
 	"find":    {"find . -name '*.html'", "find public_html -type d"},
 	"sort":    {"sort -n sizes.txt", "sort -t: -k3 -n file", "sort names | uniq -c | sort -rn"},
+}
+
+// center pads text with spaces to width, text in the middle (a man page's
+// header).
+func center(text string, width int) string {
+	n := utf8.RuneCountInString(text)
+	if n >= width {
+		return " " + text + " "
+	}
+	left := (width - n) / 2
+	return strings.Repeat(" ", left) + text + strings.Repeat(" ", width-n-left)
+}
+
+// indent indents each line of a paragraph as a man page's body.
+func indent(text string) string {
+	return "       " + strings.ReplaceAll(text, "\n", "\n       ")
 }

@@ -114,9 +114,9 @@ func cmdHelp(s *Shell, c *call) int {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	fmt.Fprintln(c.out, "Commands of the lab shell (it runs no host program and only sees your home):")
+	fmt.Fprintln(c.out, s.t("Commands of the lab shell (it runs no host program and only sees your home):"))
 	for _, n := range names {
-		fmt.Fprintf(c.out, "  %-31s %s\n", commands[n].usage, commands[n].help)
+		fmt.Fprintf(c.out, "  %-31s %s\n", commands[n].usage, s.t(commands[n].help))
 	}
 	names = names[:0]
 	for n := range shellBuiltins {
@@ -125,12 +125,12 @@ func cmdHelp(s *Shell, c *call) int {
 		}
 	}
 	sort.Strings(names)
-	fmt.Fprintln(c.out, "Shell syntax: | ; && || > >> < 2>&1 <<EOF $VAR $(cmd) * for while if case f(){}")
-	fmt.Fprintln(c.out, "Shell builtins:")
+	fmt.Fprintln(c.out, s.t("Shell syntax:"), "| ; && || > >> < 2>&1 <<EOF $VAR $(cmd) * for while if case f(){}")
+	fmt.Fprintln(c.out, s.t("Shell builtins:"))
 	for _, n := range names {
-		fmt.Fprintf(c.out, "  %-10s %s\n", n, shellBuiltins[n])
+		fmt.Fprintf(c.out, "  %-10s %s\n", n, s.t(shellBuiltins[n]))
 	}
-	fmt.Fprintln(c.out, "man CMD or CMD --help tell more; Tab completes names; !! repeats the last line.")
+	fmt.Fprintln(c.out, s.t("man CMD or CMD --help tell more; Tab completes names; !! repeats the last line."))
 	return 0
 }
 
@@ -147,7 +147,7 @@ func (c *call) flags(known string) (map[byte]bool, []string, bool) {
 		for i := 1; i < len(args[0]); i++ {
 			f := args[0][i]
 			if !strings.ContainsRune(known, rune(f)) {
-				fmt.Fprintf(c.err, "%s: invalid option -- '%c'\nusage: %s\n", c.name, f, commands[c.name].usage)
+				fmt.Fprintf(c.err, "%s: %s\n", c.name, c.sh.tf("invalid option -- '%c'\nusage: %s", f, commands[c.name].usage))
 				return nil, nil, false
 			}
 			set[f] = true

@@ -41,7 +41,7 @@ func cmdCurl(s *Shell, c *call) int {
 		args = args[1:]
 		need := func() (string, bool) {
 			if len(args) == 0 {
-				c.usageError(a + " needs a value")
+				c.usageError("%s needs a value", a)
 				return "", false
 			}
 			v := args[0]
@@ -80,11 +80,11 @@ func cmdCurl(s *Shell, c *call) int {
 			}
 		default:
 			if strings.HasPrefix(a, "-") {
-				msg := a + " is not supported; use -v -k -I -i -s -L -f -X -d -H -m"
 				if h, found := hints["curl "+a]; found {
-					msg = a + " is not supported; " + h
+					c.usageError("%s is not supported; %s", a, c.sh.t(h))
+				} else {
+					c.usageError("%s is not supported; use -v -k -I -i -s -L -f -X -d -H -m", a)
 				}
-				c.usageError(msg)
 				return 2
 			}
 			target = a
@@ -94,7 +94,7 @@ func cmdCurl(s *Shell, c *call) int {
 		}
 	}
 	if target == "" {
-		c.usageError("curl [-v] [-k] [-I] URL")
+		c.usageError("%s", "curl [-v] [-k] [-I] URL")
 		return 2
 	}
 	if !strings.Contains(target, "://") {
@@ -102,7 +102,7 @@ func cmdCurl(s *Shell, c *call) int {
 	}
 	u, err := url.Parse(target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		fmt.Fprintf(c.err, "curl: (1) Protocol %q not supported here; use http:// or https://\n", u.Scheme)
+		fmt.Fprintf(c.err, "curl: (1) %s\n", s.tf("Protocol %q not supported here; use http:// or https://", u.Scheme))
 		return 1
 	}
 	if method == "" {

@@ -3,7 +3,6 @@ package shell
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -72,7 +71,7 @@ func (s *Shell) lookup(ctx context.Context, host string) ([]netip.Addr, error) {
 	defer cancel()
 	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 	if err != nil {
-		return nil, fmt.Errorf("could not resolve %s", host)
+		return nil, errorf("could not resolve %s", host)
 	}
 	return addrs, nil
 }
@@ -83,14 +82,14 @@ func (s *Shell) lookup(ctx context.Context, host string) ([]netip.Addr, error) {
 func (s *Shell) dial(ctx context.Context, network, host, port, what string) (net.Conn, error) {
 	p, err := net.LookupPort(network, port)
 	if err != nil || p == 0 {
-		return nil, fmt.Errorf("%s: not a port number", port)
+		return nil, errorf("%s: not a port number", port)
 	}
 	addrs, err := s.lookup(ctx, host)
 	if err != nil {
 		return nil, err
 	}
 	rules := s.connectRules(network)
-	var lastErr error = fmt.Errorf("%s port %d: %w (allowed: labd's own services; see ss -l)", host, p, errNotAllowed)
+	var lastErr error = errorf("%s port %d: %w (allowed: labd's own services; see ss -l)", host, p, errNotAllowed)
 	for _, a := range addrs {
 		ap := netip.AddrPortFrom(a, uint16(p))
 		ok := false

@@ -62,9 +62,9 @@ func cmdNano(s *Shell, c *call) int {
 				return c.failf("%s: %s", e.name, errText(err))
 			}
 			e.load(string(b))
-			e.status = fmt.Sprintf("[ Read %d lines ]", len(e.lines))
+			e.status = s.tf("[ Read %d lines ]", len(e.lines))
 		} else {
-			e.status = "[ New File ]"
+			e.status = s.t("[ New File ]")
 		}
 	}
 	flush(c.out)
@@ -156,7 +156,7 @@ func (e *editor) prompt(ctx context.Context, q, def string) (string, bool) {
 	ans := []rune(def)
 	for {
 		e.draw()
-		fmt.Fprintf(e.out, "\x1b[%d;1H\x1b[7m%s: %s\x1b[K\x1b[0m", e.h-1, q, string(ans))
+		fmt.Fprintf(e.out, "\x1b[%d;1H\x1b[7m%s %s\x1b[K\x1b[0m", e.h-1, e.sh.t(q), string(ans))
 		flush(e.out)
 		k, ok := e.key(ctx)
 		if !ok {
@@ -166,7 +166,7 @@ func (e *editor) prompt(ctx context.Context, q, def string) (string, bool) {
 		case "\r", "\n":
 			return string(ans), true
 		case "\x03", "\x07", "\x18": // ^C ^G ^X cancel
-			e.status = "[ Cancelled ]"
+			e.status = e.sh.t("[ Cancelled ]")
 			return "", false
 		case "\x7f", "\b":
 			if len(ans) > 0 {
@@ -181,7 +181,7 @@ func (e *editor) prompt(ctx context.Context, q, def string) (string, bool) {
 }
 
 func (e *editor) save(ctx context.Context) bool {
-	name, ok := e.prompt(ctx, "File Name to Write", e.name)
+	name, ok := e.prompt(ctx, "File Name to Write:", e.name)
 	if !ok || name == "" {
 		return false
 	}
@@ -196,15 +196,15 @@ func (e *editor) save(ctx context.Context) bool {
 			}
 		}
 		if err != nil {
-			err = fmt.Errorf("%s", errText(err))
+			err = errorf("%s", errText(err))
 		}
 	}
 	if err != nil {
-		e.status = fmt.Sprintf("[ Error writing %s: %v ]", name, err)
+		e.status = e.sh.tf("[ Error writing %s: %v ]", name, err)
 		return false
 	}
 	e.name, e.modified = name, false
-	e.status = fmt.Sprintf("[ Wrote %d lines ]", len(e.lines))
+	e.status = e.sh.tf("[ Wrote %d lines ]", len(e.lines))
 	return true
 }
 
@@ -222,22 +222,22 @@ func (e *editor) loop(ctx context.Context) error {
 			if !e.modified {
 				return nil
 			}
-			ans, ok := e.prompt(ctx, "Save modified buffer? (Y/N)", "")
+			ans, ok := e.prompt(ctx, "Save modified buffer? (Y/N):", "")
 			if !ok {
 				continue
 			}
 			switch strings.ToLower(ans) {
-			case "y", "yes":
+			case "y", "yes", "o", "oui": // the French (O/N) too
 				if e.save(ctx) {
 					return nil
 				}
-			case "n", "no":
+			case "n", "no", "non":
 				return nil
 			}
 		case "\x0f", "\x13": // ^O ^S
 			e.save(ctx)
 		case "\x17": // ^W
-			q, ok := e.prompt(ctx, "Search", e.lastFind)
+			q, ok := e.prompt(ctx, "Search:", e.lastFind)
 			if ok && q != "" {
 				e.lastFind = q
 				e.find(q)
@@ -258,9 +258,9 @@ func (e *editor) loop(ctx context.Context) error {
 			}
 			e.modified = len(e.cut) > 0 || e.modified
 		case "\x03": // ^C
-			e.status = fmt.Sprintf("[ line %d/%d, col %d ]", e.row+1, len(e.lines), e.col+1)
+			e.status = e.sh.tf("[ line %d/%d, col %d ]", e.row+1, len(e.lines), e.col+1)
 		case "\x07": // ^G
-			e.status = "^O/^S save  ^X exit  ^W search  ^K cut line  ^U paste  ^A/^E line start/end"
+			e.status = e.sh.t("^O/^S save  ^X exit  ^W search  ^K cut line  ^U paste  ^A/^E line start/end")
 		case "\x01", "\x1b[H", "\x1b[1~", "\x1bOH":
 			e.col = 0
 		case "\x05", "\x1b[F", "\x1b[4~", "\x1bOF":
@@ -320,7 +320,7 @@ func (e *editor) loop(ctx context.Context) error {
 			r, _ := utf8.DecodeRuneInString(k)
 			if k == "\t" || (r >= 32 && k[0] != 0x1b && r != utf8.RuneError) {
 				if e.size() >= maxEdit {
-					e.status = "[ The file is too big to grow ]"
+					e.status = e.sh.t("[ The file is too big to grow ]")
 					continue
 				}
 				e.col = min(e.col, len(line))
@@ -361,7 +361,7 @@ func (e *editor) find(q string) {
 		}
 	}
 	_ = rq
-	e.status = fmt.Sprintf("[ \"%s\" not found ]", q)
+	e.status = e.sh.tf("[ \"%s\" not found ]", q)
 }
 
 // draw redraws the whole screen: title, text, status, help.
@@ -383,11 +383,13 @@ func (e *editor) draw() {
 	b.WriteString("\x1b[?25l\x1b[H")
 	name := e.name
 	if name == "" {
-		name = "New Buffer"
+		name = e.sh.t("New Buffer")
 	}
-	title := fmt.Sprintf("  labd nano   File: %s", name)
+	title := e.sh.tf("  labd nano   File: %s", name)
 	if e.modified {
-		title += "   Modified"
+		// One key for the whole title: "Modified" alone is the
+		// dashboard's column ("Modifié le").
+		title = e.sh.tf("  labd nano   File: %s   Modified", name)
 	}
 	fmt.Fprintf(&b, "\x1b[7m%-*.*s\x1b[0m\r\n", e.w, e.w, title)
 	for i := 0; i < rows; i++ {
@@ -407,8 +409,17 @@ func (e *editor) draw() {
 		b.WriteString("\r\n")
 	}
 	fmt.Fprintf(&b, "\x1b[K%s\r\n", e.status)
-	b.WriteString("\x1b[K\x1b[7m^O\x1b[0m Save  \x1b[7m^X\x1b[0m Exit  \x1b[7m^W\x1b[0m Search  \x1b[7m^K\x1b[0m Cut  \x1b[7m^U\x1b[0m Paste  \x1b[7m^G\x1b[0m Help")
+	b.WriteString("\x1b[K")
+	for i, k := range editorKeys {
+		if i > 0 {
+			b.WriteString("  ")
+		}
+		fmt.Fprintf(&b, "\x1b[7m%s\x1b[0m %s", k[0], e.sh.t(k[1]))
+	}
 	fmt.Fprintf(&b, "\x1b[%d;%dH\x1b[?25h", e.row-e.top+2, e.col-e.left+1)
 	io.WriteString(e.out, b.String())
 	flush(e.out)
 }
+
+// editorKeys is the help line at the bottom of the editor: key, action.
+var editorKeys = [][2]string{{"^O", "Save"}, {"^X", "Exit"}, {"^W", "Search"}, {"^K", "Cut"}, {"^U", "Paste"}, {"^G", "Help"}}

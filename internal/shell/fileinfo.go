@@ -34,7 +34,7 @@ func cmdFind(s *Shell, c *call) int {
 			continue
 		}
 		if len(args) < 2 {
-			c.usageError(fmt.Sprintf("%s needs a value", opt))
+			c.usageError("%s needs a value", opt)
 			return 1
 		}
 		v := args[1]
@@ -58,13 +58,13 @@ func cmdFind(s *Shell, c *call) int {
 			}
 			maxDepth = n
 		default:
-			c.usageError(fmt.Sprintf("%s is not supported; use -name, -iname, -type, -maxdepth", opt))
+			c.usageError("%s is not supported; use -name, -iname, -type, -maxdepth", opt)
 			return 1
 		}
 	}
 	for _, p := range []string{name, iname} {
 		if _, err := path.Match(p, ""); err != nil {
-			c.usageError("bad pattern " + p)
+			c.usageError("bad pattern %s", p)
 			return 1
 		}
 	}
@@ -281,7 +281,7 @@ func cmdStat(s *Shell, c *call) int {
 		return 2
 	}
 	if len(args) == 0 {
-		c.usageError("stat FILE...")
+		c.usageError("%s", "stat FILE...")
 		return 1
 	}
 	status := 0
@@ -393,7 +393,7 @@ func cmdFile(s *Shell, c *call) int {
 		return 2
 	}
 	if len(args) == 0 {
-		c.usageError("file FILE...")
+		c.usageError("%s", "file FILE...")
 		return 1
 	}
 	for _, a := range args {
@@ -433,10 +433,10 @@ func cmdFile(s *Shell, c *call) int {
 func chmodMode(spec string, old fs.FileMode) (fs.FileMode, error) {
 	if v, err := strconv.ParseUint(spec, 8, 32); err == nil {
 		if v > 0o7777 {
-			return 0, fmt.Errorf("invalid mode: %q", spec)
+			return 0, errorf("invalid mode: %q", spec)
 		}
 		if v&0o7000 != 0 {
-			return 0, fmt.Errorf("setuid, setgid and sticky bits are not allowed in the lab")
+			return 0, errorf("setuid, setgid and sticky bits are not allowed in the lab")
 		}
 		return fs.FileMode(v), nil
 	}
@@ -461,7 +461,7 @@ func chmodMode(spec string, old fs.FileMode) (fs.FileMode, error) {
 			who = 0o777 &^ 0o022 // as with the umask
 		}
 		if i >= len(clause) || strings.IndexByte("+-=", clause[i]) < 0 {
-			return 0, fmt.Errorf("invalid mode: %q (use 644, u+x or go-w)", spec)
+			return 0, errorf("invalid mode: %q (use 644, u+x or go-w)", spec)
 		}
 		op := clause[i]
 		var bits fs.FileMode
@@ -474,9 +474,9 @@ func chmodMode(spec string, old fs.FileMode) (fs.FileMode, error) {
 			case 'x':
 				bits |= 0o111
 			case 's', 't':
-				return 0, fmt.Errorf("setuid, setgid and sticky bits are not allowed in the lab")
+				return 0, errorf("setuid, setgid and sticky bits are not allowed in the lab")
 			default:
-				return 0, fmt.Errorf("invalid mode: %q (use 644, u+x or go-w)", spec)
+				return 0, errorf("invalid mode: %q (use 644, u+x or go-w)", spec)
 			}
 		}
 		bits &= who
@@ -498,7 +498,7 @@ func cmdChmod(s *Shell, c *call) int {
 		return 2
 	}
 	if len(args) < 2 {
-		c.usageError("chmod MODE FILE...")
+		c.usageError("%s", "chmod MODE FILE...")
 		return 1
 	}
 	spec, files := args[0], args[1:]
@@ -523,7 +523,7 @@ func cmdChmod(s *Shell, c *call) int {
 			return
 		}
 		if o.has('v') {
-			fmt.Fprintf(c.out, "mode of '%s' changed to %04o (%s)\n", shown, m, m)
+			fmt.Fprintln(c.out, s.tf("mode of '%s' changed to %04o (%s)", shown, m, m))
 		}
 	}
 	for _, a := range files {

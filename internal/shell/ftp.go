@@ -33,7 +33,7 @@ func (f *ftpClient) reply() (int, string, error) {
 	var all strings.Builder
 	first, err := f.r.ReadString('\n')
 	if err != nil {
-		return 0, "", fmt.Errorf("the server closed the connection")
+		return 0, "", errorf("the server closed the connection")
 	}
 	all.WriteString(first)
 	code, _ := strconv.Atoi(first[:min(3, len(first))])
@@ -90,11 +90,11 @@ func (f *ftpClient) data(command string) (net.Conn, error) {
 			return nil, err
 		}
 		if code != 227 {
-			return nil, fmt.Errorf("passive mode refused")
+			return nil, errorf("passive mode refused")
 		}
 		i, j := strings.IndexByte(text, '('), strings.IndexByte(text, ')')
 		if i < 0 || j < i {
-			return nil, fmt.Errorf("cannot read the 227 reply")
+			return nil, errorf("cannot read the 227 reply")
 		}
 		var h [6]int
 		for k, p := range strings.Split(text[i+1:j], ",") {
@@ -114,7 +114,7 @@ func (f *ftpClient) data(command string) (net.Conn, error) {
 		code, _, err = f.cmd("%s", command)
 		if err != nil || code >= 400 {
 			dc.Close()
-			return nil, fmt.Errorf("refused")
+			return nil, errorf("refused")
 		}
 		return dc, nil
 	}
@@ -127,11 +127,11 @@ func (f *ftpClient) data(command string) (net.Conn, error) {
 	lp, _ := netip.ParseAddrPort(ln.Addr().String())
 	a := local.Addr().Unmap().As4()
 	if code, _, err := f.cmd("PORT %d,%d,%d,%d,%d,%d", a[0], a[1], a[2], a[3], lp.Port()/256, lp.Port()%256); err != nil || code != 200 {
-		return nil, fmt.Errorf("active mode refused")
+		return nil, errorf("active mode refused")
 	}
 	code, _, err := f.cmd("%s", command)
 	if err != nil || code >= 400 {
-		return nil, fmt.Errorf("refused")
+		return nil, errorf("refused")
 	}
 	if tl, ok := ln.(*net.TCPListener); ok {
 		tl.SetDeadline(time.Now().Add(15 * time.Second))
@@ -142,7 +142,7 @@ func (f *ftpClient) data(command string) (net.Conn, error) {
 	}
 	if p, _ := netip.ParseAddrPort(dc.RemoteAddr().String()); p.Addr().Unmap() != server.Addr().Unmap() {
 		dc.Close()
-		return nil, fmt.Errorf("a data connection from another host was refused")
+		return nil, errorf("a data connection from another host was refused")
 	}
 	return f.sh.record(dc, "tcp", "ftp data "+command), nil
 }
@@ -216,7 +216,7 @@ func cmdFtp(s *Shell, c *call) int {
 				return c.failf("%v", err)
 			}
 			if code != 230 {
-				fmt.Fprintln(c.out, "Login failed.")
+				fmt.Fprintln(c.out, s.t("Login failed."))
 			}
 		}
 	}
@@ -303,9 +303,9 @@ func cmdFtp(s *Shell, c *call) int {
 			f.transfer("STOR "+remote, nil, file)
 			file.Close()
 		case "help", "?":
-			fmt.Fprintln(c.out, "Commands: ls dir cd cdup pwd get put mkdir rmdir delete size binary ascii passive quote bye")
+			fmt.Fprintln(c.out, s.t("Commands:"), "ls dir cd cdup pwd get put mkdir rmdir delete size binary ascii passive quote bye")
 		default:
-			fmt.Fprintf(c.out, "?Invalid command: %s (help lists them)\n", w[0])
+			fmt.Fprintln(c.out, s.tf("?Invalid command: %s (help lists them)", w[0]))
 		}
 		if err != nil {
 			return c.failf("%v", err)

@@ -37,7 +37,7 @@ const (
 var errLimit = errors.New("limit")
 
 func limitf(format string, a ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{errLimit}, a...)...)
+	return fmt.Errorf("%w: %w", errLimit, errorf(format, a...))
 }
 
 // tickName is an internal command labd inserts into loops and after
@@ -141,6 +141,16 @@ func (s *Shell) callHandler(ctx context.Context, args []string) ([]string, error
 		return nil, limitf("the variables hold over %d MiB", maxVarBytes>>20)
 	}
 	name := args[0]
+	if len(args) == 2 && args[1] == "--help" && name != "echo" {
+		// An interpreter builtin's --help is labd's help, in the
+		// class's language, not the interpreter's error.
+		if _, ok := commands[name]; ok {
+			return []string{"labsh:" + name, "--help"}, nil
+		}
+		if _, ok := shellBuiltins[name]; ok {
+			return []string{"labsh:man", name}, nil
+		}
+	}
 	switch {
 	case name == "cd":
 		return s.cdCheck(hc, args)
@@ -160,7 +170,7 @@ func (s *Shell) callHandler(ctx context.Context, args []string) ([]string, error
 // before the interpreter's cd changes the directory.
 func (s *Shell) cdCheck(hc interp.HandlerContext, args []string) ([]string, error) {
 	if len(args) > 2 {
-		fmt.Fprintln(hc.Stderr, "cd: too many arguments")
+		fmt.Fprintf(hc.Stderr, "cd: %s\n", s.t("too many arguments"))
 		return []string{"false"}, nil
 	}
 	target := s.home
@@ -172,16 +182,16 @@ func (s *Shell) cdCheck(hc interp.HandlerContext, args []string) ([]string, erro
 	}
 	rel, err := s.resolveFrom(hc.Dir, target)
 	if err != nil {
-		fmt.Fprintf(hc.Stderr, "cd: %s: %v\n", target, err)
+		fmt.Fprintf(hc.Stderr, "cd: %s: %v\n", target, s.trArg(err))
 		return []string{"false"}, nil
 	}
 	fi, err := s.root.Stat(rel)
 	if err != nil {
-		fmt.Fprintf(hc.Stderr, "cd: %s: %s\n", target, errText(err))
+		fmt.Fprintf(hc.Stderr, "cd: %s: %s\n", target, s.trArg(errText(err)))
 		return []string{"false"}, nil
 	}
 	if !fi.IsDir() {
-		fmt.Fprintf(hc.Stderr, "cd: %s: Not a directory\n", target)
+		fmt.Fprintf(hc.Stderr, "cd: %s: %s\n", target, s.t("Not a directory"))
 		return []string{"false"}, nil
 	}
 	return []string{"cd", s.virtual(rel)}, nil
@@ -199,12 +209,12 @@ func (s *Shell) execHandler(ctx context.Context, args []string) error {
 		return nil
 	}
 	if strings.Contains(name, "/") {
-		fmt.Fprintf(hc.Stderr, "%s: the lab shell runs no program files, only its own commands (type help)\n", args[0])
+		fmt.Fprintf(hc.Stderr, "%s: %s\n", args[0], s.t("the lab shell runs no program files, only its own commands (type help)"))
 		return interp.ExitStatus(126)
 	}
 	c, ok := commands[name]
 	if !ok {
-		fmt.Fprintf(hc.Stderr, "%s: command not found (type help for the list of commands)\n", name)
+		fmt.Fprintf(hc.Stderr, "%s: %s\n", name, s.t("command not found (type help for the list of commands)"))
 		return interp.ExitStatus(127)
 	}
 	cl := &call{
@@ -218,7 +228,7 @@ func (s *Shell) execHandler(ctx context.Context, args []string) error {
 		dir:  hc.Dir,
 	}
 	if len(cl.args) == 1 && cl.args[0] == "--help" && name != "echo" {
-		fmt.Fprintf(cl.out, "usage: %s\n%s\n", c.usage, c.help)
+		fmt.Fprintf(cl.out, "%s\n%s\n", s.tf("usage: %s", c.usage), s.t(c.help))
 		return nil
 	}
 	st := c.run(s, cl)
@@ -412,7 +422,7 @@ func prepare(f *syntax.File) error {
 							k = max(a-b, b-a) + 1
 						}
 						if k <= 0 || words > maxBraceWords/k {
-							err = fmt.Errorf("brace expansion makes more than %d words; use seq", maxBraceWords)
+							err = errorf("brace expansion makes more than %d words; use seq", maxBraceWords)
 							return false
 						}
 						words *= k
@@ -435,6 +445,11 @@ func prepare(f *syntax.File) error {
 					n.Cmd = andTick(c)
 				}
 			case *syntax.DeclClause:
+				if helpOf(c) {
+					// export --help: labd's help, not declare's error.
+					n.Cmd = &syntax.CallExpr{Args: []*syntax.Word{litWord("labsh:man"), litWord(c.Variant.Value)}}
+					break
+				}
 				wrapped[c] = true
 				n.Cmd = andTick(c)
 			}
@@ -442,6 +457,21 @@ func prepare(f *syntax.File) error {
 		return true
 	})
 	return err
+}
+
+// helpOf says whether a declaration (export, local, declare) asks for its
+// --help.
+func helpOf(c *syntax.DeclClause) bool {
+	if len(c.Args) != 1 || c.Variant == nil {
+		return false
+	}
+	a := c.Args[0]
+	_, known := shellBuiltins[c.Variant.Value]
+	return known && a.Naked && a.Name == nil && a.Value != nil && a.Value.Lit() == "--help"
+}
+
+func litWord(s string) *syntax.Word {
+	return &syntax.Word{Parts: []syntax.WordPart{&syntax.Lit{Value: s}}}
 }
 
 func tickStmt() *syntax.Stmt {
@@ -482,7 +512,7 @@ func (s *Shell) dropBigVars(ctx context.Context, stderr io.Writer) {
 			f, err := syntax.NewParser().Parse(strings.NewReader("unset "+name), "")
 			if err == nil {
 				_ = s.runner.Run(ctx, f)
-				fmt.Fprintf(stderr, "labsh: variable %s (%d KiB) unset\n", name, n>>10)
+				fmt.Fprintf(stderr, "labsh: %s\n", s.tf("variable %s (%d KiB) unset", name, n>>10))
 			}
 		}
 	}

@@ -58,16 +58,16 @@ func (s *Shell) mailList(c *call) int {
 	mb, msgs, err := s.inbox(c)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			fmt.Fprintln(c.out, "No mail.")
+			fmt.Fprintln(c.out, s.t("No mail."))
 			return 0
 		}
 		return c.failf("cannot read your INBOX: %v", err)
 	}
 	if len(msgs) == 0 {
-		fmt.Fprintf(c.out, "No mail for %s.\n", s.env.User)
+		fmt.Fprintln(c.out, s.tf("No mail for %s.", s.env.User))
 		return 0
 	}
-	fmt.Fprintf(c.out, "INBOX of %s: %d message(s), %d unread. Read one with: mail N\n", s.env.User, len(msgs), mb.Unseen)
+	fmt.Fprintln(c.out, s.tf("INBOX of %s: %d message(s), %d unread. Read one with: mail N", s.env.User, len(msgs), mb.Unseen))
 	for i, m := range msgs {
 		from, subj := "?", ""
 		if raw, err := s.env.Deps.Store.Body(c.ctx, mb.ID, m.UID); err == nil {
@@ -111,7 +111,7 @@ func (s *Shell) mailRead(c *call, n int) int {
 		}
 		return 0
 	}
-	fmt.Fprintf(c.out, "Message %d:\n", n)
+	fmt.Fprintln(c.out, s.tf("Message %d:", n))
 	for _, k := range []string{"From", "To", "Cc", "Date", "Subject"} {
 		if v := mail.HeaderText(h, k); v != "" {
 			fmt.Fprintf(c.out, "%s: %s\n", k, v)
@@ -141,7 +141,7 @@ func (s *Shell) mailRead(c *call, n int) int {
 		if p.Filename != "" {
 			desc += " " + p.Filename
 		}
-		others = append(others, fmt.Sprintf("%s (%d bytes)", desc, p.Size))
+		others = append(others, s.tf("%s (%d bytes)", desc, p.Size))
 	}
 	if body >= 0 {
 		text := strings.ReplaceAll(parts[body].Text, "\r\n", "\n")
@@ -151,7 +151,7 @@ func (s *Shell) mailRead(c *call, n int) int {
 		}
 	}
 	if len(others) > 0 {
-		fmt.Fprintf(c.out, "[also in this message: %s]\n", strings.Join(others, ", "))
+		fmt.Fprintln(c.out, s.tf("[also in this message: %s]", strings.Join(others, ", ")))
 	}
 	if !hasFlag(m.Flags, `\Seen`) {
 		_, _ = s.env.Deps.Store.StoreFlags(c.ctx, mb.ID, []uint32{m.UID}, store.FlagsAdd, []string{`\Seen`})
@@ -192,7 +192,7 @@ func (s *Shell) mailSend(c *call, args []string) int {
 		body = strings.Join(args[2:], " ") + "\n"
 	default:
 		if s.tty != nil {
-			fmt.Fprintln(c.out, `Type the message; end it with a line holding only "." or Ctrl-D (Ctrl-C cancels).`)
+			fmt.Fprintln(c.out, s.t(`Type the message; end it with a line holding only "." or Ctrl-D (Ctrl-C cancels).`))
 			if f, ok := c.out.(interface{ Flush() error }); ok {
 				f.Flush()
 			}
@@ -208,7 +208,7 @@ func (s *Shell) mailSend(c *call, args []string) int {
 			b.WriteString(line + "\n")
 		}
 		if c.ctx.Err() != nil {
-			fmt.Fprintln(c.out, "(message cancelled)")
+			fmt.Fprintln(c.out, s.t("(message cancelled)"))
 			return 130
 		}
 		body = b.String()
@@ -236,6 +236,6 @@ func (s *Shell) mailSend(c *call, args []string) int {
 	if err := d.Deliver(c.ctx, from, []string{rcpt}, []byte(msg.String()), tr); err != nil {
 		return c.failf("delivery failed: %v", err)
 	}
-	fmt.Fprintf(c.out, "Mail delivered to %s@%s.\n", rcpt, domain)
+	fmt.Fprintln(c.out, s.tf("Mail delivered to %s@%s.", rcpt, domain))
 	return 0
 }

@@ -39,7 +39,7 @@ func cmdSeq(s *Shell, c *call) int {
 	for i, a := range args {
 		v, err := strconv.ParseFloat(a, 64)
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-			c.usageError(fmt.Sprintf("%q is not a number", a))
+			c.usageError("%q is not a number", a)
 			return 2
 		}
 		nums[i] = v
@@ -111,7 +111,7 @@ func printfEscapes(s string) string {
 
 func cmdPrintf(s *Shell, c *call) int {
 	if len(c.args) == 0 {
-		c.usageError("printf FORMAT [ARG...]")
+		c.usageError("%s", "printf FORMAT [ARG...]")
 		return 2
 	}
 	format, args := printfEscapes(c.args[0]), c.args[1:]
@@ -216,7 +216,7 @@ func cmdSleep(s *Shell, c *call) int {
 		}
 		v, err := strconv.ParseFloat(a, 64)
 		if err != nil || v < 0 || v > 1e6 {
-			c.usageError(fmt.Sprintf("invalid time interval %q", a))
+			c.usageError("invalid time interval %q", a)
 			return 2
 		}
 		total += time.Duration(v * float64(unit))
@@ -281,7 +281,7 @@ func cmdUname(s *Shell, c *call) int {
 
 func cmdBasename(s *Shell, c *call) int {
 	if len(c.args) == 0 || len(c.args) > 2 {
-		c.usageError("basename PATH [SUFFIX]")
+		c.usageError("%s", "basename PATH [SUFFIX]")
 		return 2
 	}
 	b := path.Base(c.args[0])
@@ -294,7 +294,7 @@ func cmdBasename(s *Shell, c *call) int {
 
 func cmdDirname(s *Shell, c *call) int {
 	if len(c.args) == 0 {
-		c.usageError("dirname PATH")
+		c.usageError("%s", "dirname PATH")
 		return 2
 	}
 	for _, a := range c.args {
@@ -333,7 +333,7 @@ func cmdBase64(s *Shell, c *call) int {
 				dec, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(clean, "="))
 			}
 			if err != nil {
-				return fmt.Errorf("invalid input")
+				return errorf("invalid input")
 			}
 			_, err = c.out.Write(dec)
 			return err

@@ -112,7 +112,7 @@ func cmdNetstat(s *Shell, c *call) int {
 	if !ok {
 		return 2
 	}
-	fmt.Fprintln(c.out, "Active Internet connections (labd's own sockets)")
+	fmt.Fprintln(c.out, s.t("Active Internet connections (labd's own sockets)"))
 	fmt.Fprintf(c.out, "%-5s %-6s %-6s %-23s %-23s %-12s %s\n", "Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address", "State", "Program")
 	for _, k := range socks {
 		st := k.state

@@ -150,8 +150,8 @@ func cmdPing(s *Shell, c *call) int {
 	if len(c.args) > 0 {
 		host = c.args[len(c.args)-1]
 	}
-	fmt.Fprintf(c.err, "ping: ICMP is not available in the lab shell (it sends no raw packets).\n"+
-		"To check that a service answers, try: nc -z %s 25   or   curl -I http://%s/\n", host, host)
+	fmt.Fprintf(c.err, "ping: %s\n", s.tf("ICMP is not available in the lab shell (it sends no raw packets).\n"+
+		"To check that a service answers, try: nc -z %s 25   or   curl -I http://%s/", host, host))
 	return 2
 }
 
@@ -279,7 +279,7 @@ func cmdTelnet(s *Shell, c *call) int {
 		return 2
 	}
 	if len(args) < 1 || len(args) > 2 {
-		c.usageError("telnet HOST [PORT]")
+		c.usageError("%s", "telnet HOST [PORT]")
 		return 2
 	}
 	port := "23"
@@ -380,7 +380,7 @@ func starttls(conn net.Conn, proto string, out io.Writer) error {
 			conn.SetReadDeadline(time.Now().Add(15 * time.Second))
 			l, err := br.ReadString('\n')
 			if err != nil {
-				return "", fmt.Errorf("the server did not answer: %w", err)
+				return "", errorf("the server did not answer: %w", err)
 			}
 			if done(l) {
 				return l, nil
@@ -403,7 +403,7 @@ func starttls(conn net.Conn, proto string, out io.Writer) error {
 		send("STARTTLS")
 		last, err = reply(smtpEnd)
 		if err == nil && !strings.HasPrefix(last, "220") {
-			err = fmt.Errorf("STARTTLS refused: %s", strings.TrimSpace(last))
+			err = errorf("STARTTLS refused: %s", strings.TrimSpace(last))
 		}
 	case "pop3":
 		if _, err = reply(func(string) bool { return true }); err != nil {
@@ -412,7 +412,7 @@ func starttls(conn net.Conn, proto string, out io.Writer) error {
 		send("STLS")
 		last, err = reply(func(string) bool { return true })
 		if err == nil && !strings.HasPrefix(last, "+OK") {
-			err = fmt.Errorf("STLS refused: %s", strings.TrimSpace(last))
+			err = errorf("STLS refused: %s", strings.TrimSpace(last))
 		}
 	case "imap":
 		if _, err = reply(func(string) bool { return true }); err != nil {
@@ -421,7 +421,7 @@ func starttls(conn net.Conn, proto string, out io.Writer) error {
 		send("a STARTTLS")
 		last, err = reply(func(l string) bool { return strings.HasPrefix(l, "a ") })
 		if err == nil && !strings.HasPrefix(last, "a OK") {
-			err = fmt.Errorf("STARTTLS refused: %s", strings.TrimSpace(last))
+			err = errorf("STARTTLS refused: %s", strings.TrimSpace(last))
 		}
 	case "ftp":
 		if _, err = reply(smtpEnd); err != nil {
@@ -430,10 +430,10 @@ func starttls(conn net.Conn, proto string, out io.Writer) error {
 		send("AUTH TLS")
 		last, err = reply(smtpEnd)
 		if err == nil && !strings.HasPrefix(last, "234") {
-			err = fmt.Errorf("AUTH TLS refused: %s", strings.TrimSpace(last))
+			err = errorf("AUTH TLS refused: %s", strings.TrimSpace(last))
 		}
 	default:
-		return fmt.Errorf("-starttls %s is not supported; use smtp, imap, pop3 or ftp", proto)
+		return errorf("-starttls %s is not supported; use smtp, imap, pop3 or ftp", proto)
 	}
 	conn.SetReadDeadline(time.Time{})
 	if br.Buffered() > 0 {
@@ -490,7 +490,7 @@ func cmdOpenssl(s *Shell, c *call) int {
 			quiet = true
 		case "-showcerts", "-no_ign_eof", "-ign_eof":
 		default:
-			c.usageError(fmt.Sprintf("%s is not supported; use -connect, -starttls, -servername, -crlf, -quiet", a))
+			c.usageError("%s is not supported; use -connect, -starttls, -servername, -crlf, -quiet", a)
 			return 1
 		}
 	}

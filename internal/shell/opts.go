@@ -62,7 +62,7 @@ func (c *call) getopt(spec string) (opts, []string, bool) {
 			break
 		}
 		if strings.HasPrefix(a, "--") {
-			c.usageError(fmt.Sprintf("option %s is not supported", a))
+			c.usageError("option %s is not supported", a)
 			return o, nil, false
 		}
 		args = args[1:]
@@ -70,11 +70,11 @@ func (c *call) getopt(spec string) (opts, []string, bool) {
 			f := a[i]
 			j := strings.IndexByte(spec, f)
 			if f == ':' || f == '#' || j < 0 {
-				msg := fmt.Sprintf("-%c is not supported", f)
 				if h, ok := hints[c.name+" -"+string(f)]; ok {
-					msg += "; " + h
+					c.usageError("-%c is not supported; %s", f, c.sh.t(h))
+				} else {
+					c.usageError("-%c is not supported", f)
 				}
-				c.usageError(msg)
 				return o, nil, false
 			}
 			o.set[f] = true
@@ -82,7 +82,7 @@ func (c *call) getopt(spec string) (opts, []string, bool) {
 				v := a[i+1:]
 				if v == "" {
 					if len(args) == 0 {
-						c.usageError(fmt.Sprintf("-%c needs a value", f))
+						c.usageError("-%c needs a value", f)
 						return o, nil, false
 					}
 					v, args = args[0], args[1:]
@@ -95,8 +95,10 @@ func (c *call) getopt(spec string) (opts, []string, bool) {
 	return o, args, true
 }
 
-func (c *call) usageError(msg string) {
-	fmt.Fprintf(c.err, "%s: %s\nusage: %s (%s --help)\n", c.name, msg, commands[c.name].usage, c.name)
+// usageError says what was wrong (format and a are translated as in
+// failf), then the command's usage.
+func (c *call) usageError(format string, a ...any) {
+	fmt.Fprintf(c.err, "%s: %s\n%s\n", c.name, c.sh.tf(format, a...), c.sh.tf("usage: %s (%s --help)", commands[c.name].usage, c.name))
 }
 
 // input is one file (or standard input) a filter reads.
@@ -163,7 +165,7 @@ func readAll(r io.Reader) ([]byte, error) {
 		return nil, err
 	}
 	if len(b) > maxRead {
-		return nil, fmt.Errorf("input larger than %d MiB", maxRead>>20)
+		return nil, errorf("input larger than %d MiB", maxRead>>20)
 	}
 	return b, nil
 }

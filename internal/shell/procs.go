@@ -94,22 +94,22 @@ func cmdType(s *Shell, c *call) int {
 		}
 		switch {
 		case c.name == "type" && syntax.IsKeyword(a):
-			fmt.Fprintf(c.out, "%s is a shell keyword\n", a)
+			fmt.Fprintln(c.out, s.tf("%s is a shell keyword", a))
 		case interp.IsBuiltin(a) && !overrides[a]:
 			if c.name == "type" {
-				fmt.Fprintf(c.out, "%s is a shell builtin\n", a)
+				fmt.Fprintln(c.out, s.tf("%s is a shell builtin", a))
 			} else {
 				fmt.Fprintln(c.out, a)
 			}
 		case commands[a].run != nil:
 			if c.name == "type" {
-				fmt.Fprintf(c.out, "%s is /bin/%s (built into labd)\n", a, a)
+				fmt.Fprintln(c.out, s.tf("%s is /bin/%s (built into labd)", a, a))
 			} else {
 				fmt.Fprintf(c.out, "/bin/%s\n", a)
 			}
 		default:
 			if c.name == "type" {
-				fmt.Fprintf(c.err, "type: %s: not found\n", a)
+				fmt.Fprintf(c.err, "type: %s: %s\n", a, s.t("not found"))
 			}
 			status = 1
 		}
@@ -162,7 +162,7 @@ func cmdPager(s *Shell, c *call) int {
 			if len(text) > 0 {
 				pct = min(top+page, len(text)) * 100 / len(text)
 			}
-			fmt.Fprintf(&b, "\x1b[7m--More-- (%d%%) space: page, Enter: line, b: back, q: quit\x1b[0m", pct)
+			fmt.Fprintf(&b, "\x1b[7m%s\x1b[0m", s.tf("--More-- (%d%%) space: page, Enter: line, b: back, q: quit", pct))
 			io.WriteString(out, b.String())
 			if f, ok := out.(interface{ Flush() error }); ok {
 				f.Flush()

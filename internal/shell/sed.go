@@ -62,7 +62,7 @@ func parseSed(script string, extended bool) ([]*sedCmd, error) {
 				b.WriteByte(p[i])
 			}
 		}
-		return "", fmt.Errorf("unterminated %c...%c in the script", delim, delim)
+		return "", errorf("unterminated %c...%c in the script", delim, delim)
 	}
 	addr := func() (*sedAddr, error) {
 		switch {
@@ -155,7 +155,7 @@ func parseSed(script string, extended bool) ([]*sedCmd, error) {
 				return nil, err
 			}
 		default:
-			return nil, fmt.Errorf("command %q is not supported; use s///, p, d, q or =", c.cmd)
+			return nil, errorf("command %q is not supported; use s///, p, d, q or =", c.cmd)
 		}
 		cmds = append(cmds, c)
 	}
@@ -303,7 +303,7 @@ func cmdSed(s *Shell, c *call) int {
 			}
 			b, err := s.root.ReadFile(rel)
 			if err == nil && len(b) > maxRead {
-				err = fmt.Errorf("larger than %d MiB", maxRead>>20)
+				err = errorf("larger than %d MiB", maxRead>>20)
 			}
 			if err != nil {
 				status = c.failf("%s: %s", a, errText(err))

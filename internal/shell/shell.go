@@ -26,6 +26,7 @@ import (
 	"mvdan.cc/sh/v3/syntax"
 
 	"labd/internal/fsroot"
+	"labd/internal/i18n"
 	"labd/internal/service"
 	"labd/internal/sessions"
 )
@@ -44,6 +45,9 @@ type Env struct {
 	// editing: for a client that echoes and edits locally (nc, or a
 	// Telnet client that refused WILL ECHO).
 	LineMode bool
+	// Tr is the language of what the shell writes for people (help, man,
+	// messages); nil: server.language of Deps.Config.
+	Tr *i18n.Printer
 }
 
 // WindowSize is a terminal's size in characters.
@@ -63,6 +67,7 @@ type Shell struct {
 
 	hist    *history
 	exiting bool
+	tr      *i18n.Printer
 }
 
 // New opens the user's home and returns a shell over it.
@@ -78,7 +83,7 @@ func New(env Env) (*Shell, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shell: open home of %s: %w", env.User, err)
 	}
-	s := &Shell{env: env, root: root, home: "/home/" + env.User, hist: &history{}, maxSteps: maxSteps}
+	s := &Shell{env: env, root: root, home: "/home/" + env.User, hist: &history{}, maxSteps: maxSteps, tr: printerOf(env)}
 	if s.runner, err = s.newRunner(); err != nil {
 		root.Close()
 		return nil, fmt.Errorf("shell: interpreter: %w", err)
@@ -222,12 +227,12 @@ func (s *Shell) Interactive(ctx context.Context, rw io.ReadWriter, width, height
 			continue
 		}
 		if err != nil {
-			fmt.Fprint(rw, "\r\nlabsh: syntax error: unexpected end of file\r\n")
+			fmt.Fprintf(rw, "\r\nlabsh: %s\r\n", s.t("syntax error: unexpected end of file"))
 			continue
 		}
 		line, shown, err := s.expandBang(line)
 		if err != nil {
-			fmt.Fprintf(out, "labsh: %v\n", err)
+			fmt.Fprintf(out, "labsh: %v\n", s.trArg(err))
 			out.Flush()
 			continue
 		}
@@ -299,7 +304,7 @@ func (s *Shell) lineMode(ctx context.Context, rw io.ReadWriter, ib *inbox) error
 		}
 		line, shown, err := s.expandBang(line)
 		if err != nil {
-			fmt.Fprintf(out, "labsh: %v\n", err)
+			fmt.Fprintf(out, "labsh: %v\n", s.trArg(err))
 			continue
 		}
 		if shown {
@@ -329,7 +334,7 @@ func (s *Shell) run(ctx context.Context, line string, stdin io.Reader, stdout, s
 		err = prepare(f)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "labsh: %v\n", err)
+		fmt.Fprintf(stderr, "labsh: %v\n", s.trArg(err))
 		return 2
 	}
 	if len(f.Stmts) == 0 {
@@ -341,7 +346,7 @@ func (s *Shell) run(ctx context.Context, line string, stdin io.Reader, stdout, s
 	defer cancel()
 	out, errw := &limitedWriter{w: stdout, ls: ls}, &limitedWriter{w: stderr, ls: ls}
 	if err := interp.StdIO(stdin, out, errw)(s.runner); err != nil {
-		fmt.Fprintf(stderr, "labsh: %v\n", err)
+		fmt.Fprintf(stderr, "labsh: %v\n", s.trArg(err))
 		return 2
 	}
 	defer interp.StdIO(nil, io.Discard, io.Discard)(s.runner)
@@ -359,14 +364,14 @@ func (s *Shell) run(ctx context.Context, line string, stdin io.Reader, stdout, s
 		}
 		return 0
 	case errors.Is(err, errLimit):
-		fmt.Fprintf(stderr, "\nlabsh: stopped: %v\n", strings.TrimPrefix(err.Error(), "limit: "))
+		fmt.Fprintf(stderr, "\nlabsh: %s\n", s.tf("stopped: %v", strings.TrimPrefix(fmt.Sprint(s.trArg(err)), "limit: ")))
 		fresh := &lineState{goroutines: runtime.NumGoroutine()}
 		s.dropBigVars(context.WithValue(context.WithoutCancel(ctx), lineKey{}, fresh), stderr)
 		return 124
 	case ctx.Err() != nil:
 		return 130
 	}
-	fmt.Fprintf(stderr, "labsh: %v\n", err)
+	fmt.Fprintf(stderr, "labsh: %v\n", s.trArg(err))
 	return 2
 }
 
@@ -383,7 +388,7 @@ type call struct {
 }
 
 func (c *call) failf(format string, a ...any) int {
-	fmt.Fprintf(c.err, c.name+": "+format+"\n", a...)
+	fmt.Fprintf(c.err, "%s: %s\n", c.name, c.sh.tf(format, a...))
 	return 1
 }
 

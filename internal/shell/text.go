@@ -51,7 +51,7 @@ func compileRE(pat string, extended, icase bool) (*regexp.Regexp, error) {
 	}
 	re, err := regexp.Compile(pat)
 	if err != nil {
-		return nil, fmt.Errorf("bad regular expression: %v", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+		return nil, errorf("bad regular expression: %v", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 	}
 	return re, nil
 }
@@ -336,7 +336,7 @@ func (c *call) readLines(args []string) ([]string, int) {
 			return err
 		}
 		if size += len(b); size > maxRead {
-			return fmt.Errorf("input larger than %d MiB", maxRead>>20)
+			return errorf("input larger than %d MiB", maxRead>>20)
 		}
 		all = append(all, lines(b)...)
 		return nil
@@ -493,14 +493,14 @@ func ranges(list string) ([][2]int, error) {
 		var err error
 		if a != "" {
 			if lo, err = strconv.Atoi(a); err != nil || lo < 1 {
-				return nil, fmt.Errorf("bad list %q: use numbers like 1,3-5,7-", list)
+				return nil, errorf("bad list %q: use numbers like 1,3-5,7-", list)
 			}
 		}
 		if !isRange {
 			hi = lo
 		} else if b != "" {
 			if hi, err = strconv.Atoi(b); err != nil || hi < lo {
-				return nil, fmt.Errorf("bad list %q: use numbers like 1,3-5,7-", list)
+				return nil, errorf("bad list %q: use numbers like 1,3-5,7-", list)
 			}
 		}
 		out = append(out, [2]int{lo, hi})
@@ -532,7 +532,7 @@ func cmdCut(s *Shell, c *call) int {
 	}
 	rs, err := ranges(list)
 	if err != nil {
-		c.usageError(err.Error())
+		c.usageError("%v", err)
 		return 2
 	}
 	sep := "\t"
@@ -760,7 +760,7 @@ func cmdDiff(s *Shell, c *call) int {
 		return 0
 	}
 	if o.has('q') {
-		fmt.Fprintf(c.out, "Files %s and %s differ\n", args[0], args[1])
+		fmt.Fprintln(c.out, s.tf("Files %s and %s differ", args[0], args[1]))
 		return 1
 	}
 	if o.has('u') {

@@ -81,6 +81,7 @@ func (s *Service) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		switch s.limiter.check(client, s.now().UnixNano()) {
 		case drop:
 			sess.SetAttr("rcode", "dropped")
+			sess.SetAttr("rate_limit", "drop")
 			sess.Notef("rate limit: more than %d responses/s to %s, response dropped", s.cfg.DNS.RateLimit, client)
 			result = "rate-limited (dropped)"
 			return
@@ -88,6 +89,7 @@ func (s *Service) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 			m := new(dns.Msg)
 			m.SetReply(req)
 			m.Truncated = true
+			sess.SetAttr("rate_limit", "slip")
 			sess.Notef("rate limit: more than %d responses/s to %s, empty truncated answer (slip) sent", s.cfg.DNS.RateLimit, client)
 			s.send(w, req, m, tcp, sess)
 			result = "rate-limited (slip)"

@@ -61,6 +61,14 @@ func TestCurl(t *testing.T) {
 			}
 		}},
 		{"ftps list", []string{"--ssl-reqd", "--cacert", e.deps.TLS.CAFile, base}, "up.txt", nil},
+		// LIST names the user as owner, as SFTP and the shell do, in both
+		// modes and inside TLS.
+		{"list owner", []string{base}, " alice alice ", nil},
+		{"active list owner", []string{"-P", "127.0.0.1", base}, " alice alice ", nil},
+		{"active PORT list owner", []string{"-P", "127.0.0.1", "--disable-eprt", base}, " alice alice ", nil},
+		// No FTPS active case: curl 7.88 (Debian 12) never starts TLS on
+		// an active data connection, against labd as against the library
+		// alone; lftp and ftplib cover it.
 		{"ftps upload", []string{"--ssl-reqd", "--cacert", e.deps.TLS.CAFile, "-T", local, base + "tls.txt"}, "", func(t *testing.T) {
 			if b, _ := os.ReadFile(e.home("alice", "tls.txt")); !strings.HasPrefix(string(b), "from curl") {
 				t.Fatalf("FTPS upload stored %q", b)
@@ -121,7 +129,11 @@ func TestLftp(t *testing.T) {
 			name := strings.ReplaceAll(m.name, " ", "_")
 			script := "set net:max-retries 1; set net:timeout 5; set cmd:fail-exit yes; " + m.settings +
 				"; put big.bin -o " + name + ".bin; get " + name + ".bin -o got_" + name + ".bin; ls; quit"
-			before := dataSessions(e)
+			mode := "passive"
+			if strings.Contains(m.name, "active") {
+				mode = "active"
+			}
+			before := dataSessions(e, mode)
 			out, err := run(t, dir, lftp, "-u", "alice,alice", "-e", script, e.addr)
 			if err != nil {
 				t.Fatalf("lftp: %v\n%s", err, out)
@@ -132,14 +144,101 @@ func TestLftp(t *testing.T) {
 			if b, _ := os.ReadFile(filepath.Join(dir, "got_"+name+".bin")); !bytes.Equal(b, data) {
 				t.Fatalf("lftp get fetched %d bytes, want %d", len(b), len(data))
 			}
-			if !strings.Contains(out, name+".bin") {
-				t.Fatalf("lftp ls lacks the file:\n%s", out)
+			if !strings.Contains(out, name+".bin") || !strings.Contains(out, " alice alice ") {
+				t.Fatalf("lftp ls lacks the file or its owner alice:\n%s", out)
 			}
-			// Passive data connections are accepted (and registered) by
-			// labd; active ones are dialled by labd to lftp.
-			passive := dataSessions(e) > before
-			if want := strings.Contains(m.name, "passive"); passive != want {
-				t.Fatalf("passive data connections seen: %v, want %v", passive, want)
+			// Data connections are sessions of their own in both modes
+			// (labd accepts passive ones and dials active ones).
+			if dataSessions(e, mode) == before {
+				t.Fatalf("no %s data connection in the registry", mode)
+			}
+		})
+	}
+}
+
+// ftplibScript drives python3's ftplib (FTP, or FTP_TLS with AUTH TLS and
+// PROT P) through transfers in both modes and the RFC 959/2428/3659 points
+// labd's control shim fixes.
+const ftplibScript = `
+import ftplib, io, ssl, sys
+mode, addr, ca = sys.argv[1:4]
+host, port = addr.rsplit(":", 1)
+DATA = b"\x00\x01python\r\n\xff" * 1000
+if mode == "auth tls":
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.check_hostname = False  # the certificate names localhost
+    f = ftplib.FTP_TLS(context=ctx)
+else:
+    f = ftplib.FTP()
+f.connect(host, int(port), timeout=10)
+if mode == "auth tls":
+    print("auth", f.auth())
+print(f.login("alice", "alice"))
+if mode == "auth tls":
+    print("prot", f.prot_p())
+f.storbinary("STOR py.bin", io.BytesIO(DATA))
+for pasv in (True, False):
+    f.set_pasv(pasv)
+    how = "passive" if pasv else "active"
+    lines = []
+    f.retrlines("LIST", lines.append)
+    print("list", how, [l for l in lines if "py.bin" in l])
+    buf = io.BytesIO()
+    f.retrbinary("RETR py.bin", buf.write)
+    assert buf.getvalue() == DATA, how + " RETR differs"
+f.set_pasv(True)
+print(f.sendcmd("SIZE py.bin"))
+print(f.sendcmd("STRU F"))
+print(f.sendcmd("MODE S"))
+print(f.sendcmd("OPTS MLST type;size;"))
+try:
+    f.sendcmd("SITE CHMOD 999 py.bin")
+except ftplib.error_perm as e:
+    print("chmod", e)
+print(f.sendcmd("STAT"))
+print(f.sendcmd("RNFR py.bin"))
+print(f.sendcmd("RNTO py2.bin"))
+f.voidcmd("TYPE I")
+conn = f.transfercmd("RETR big.bin")
+conn.recv(4096)
+print("abort:", f.abort())
+conn.close()
+# abort() reads only the 426 of RFC 959's 426+226 pair.
+print("after abort:", f.getresp())
+print(f.voidcmd("NOOP"))
+print(f.sendcmd("EPSV ALL"))
+try:
+    f.sendcmd("PASV")
+except ftplib.error_perm as e:
+    print("pasv after EPSV ALL:", e)
+print(f.quit())
+`
+
+// lftp's quote over a plaintext and a TLS control channel: the control
+// shim's answers are the same inside TLS.
+func TestLftpQuote(t *testing.T) {
+	lftp := labtest.Tool(t, "lftp")
+	e := start(t, nil)
+	for _, m := range []struct{ name, settings string }{
+		{"plaintext", "set ftp:ssl-allow no"},
+		{"auth tls", "set ftp:ssl-force yes; set ftp:ssl-protect-data yes; set ssl:ca-file " + e.deps.TLS.CAFile},
+	} {
+		t.Run(m.name, func(t *testing.T) {
+			script := "set net:max-retries 1; set net:timeout 5; " + m.settings +
+				"; quote STRU F; quote MODE S; quote OPTS MLST type; quote SITE CHMOD 999 x; quote STAT; quote HELP STRU; quote EPSV ALL; quote PASV; quit"
+			out, _ := run(t, t.TempDir(), lftp, "-u", "alice,alice", "-e", script, e.addr)
+			for _, want := range []string{"200 Structure set to F", "200 Mode set to S", "200 MLST OPTS type;",
+				"501 Syntax: SITE CHMOD", "Connected to 127.0.0.1:", "214 Syntax: STRU", "200 EPSV ALL accepted", "503 EPSV ALL"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("lftp output lacks %q:\n%s", want, out)
+				}
+			}
+			tlsSeen := false
+			for _, s := range e.deps.Sessions.List() {
+				tlsSeen = tlsSeen || (s.Proto == "ftp" && s.TLS)
+			}
+			if tlsSeen != (m.name == "auth tls") {
+				t.Errorf("TLS control session seen: %v", tlsSeen)
 			}
 		})
 	}
@@ -147,46 +246,43 @@ func TestLftp(t *testing.T) {
 
 func TestPythonFtplib(t *testing.T) {
 	py := labtest.Tool(t, "python3")
-	e := start(t, nil)
-	dir := t.TempDir()
-	script := `
-import ftplib, io, sys
-host, port = sys.argv[1].rsplit(":", 1)
-f = ftplib.FTP()
-f.connect(host, int(port), timeout=10)
-print(f.login("alice", "alice"))
-f.storbinary("STOR py.bin", io.BytesIO(b"\x00\x01python\r\n\xff" * 1000))
-lines = []
-f.retrlines("LIST", lines.append)
-print("\n".join(lines))
-buf = io.BytesIO()
-f.retrbinary("RETR py.bin", buf.write)
-assert buf.getvalue() == b"\x00\x01python\r\n\xff" * 1000, "RETR differs"
-f.set_pasv(False)
-buf = io.BytesIO()
-f.retrbinary("RETR py.bin", buf.write)
-assert buf.getvalue() == b"\x00\x01python\r\n\xff" * 1000, "active RETR differs"
-print(f.sendcmd("SIZE py.bin"))
-print(f.quit())
-`
-	out, err := run(t, dir, py, "-c", script, e.addr)
-	if err != nil {
-		t.Fatalf("python3 ftplib: %v\n%s", err, out)
-	}
-	for _, want := range []string{"230 ", "py.bin", "213 11000", "221 "} {
-		if !strings.Contains(out, want) {
-			t.Fatalf("ftplib output lacks %q:\n%s", want, out)
-		}
-	}
-	if b, _ := os.ReadFile(e.home("alice", "py.bin")); len(b) != 11000 {
-		t.Fatalf("py.bin has %d bytes", len(b))
+	for _, mode := range []string{"plaintext", "auth tls"} {
+		t.Run(mode, func(t *testing.T) {
+			e := start(t, nil)
+			if err := os.WriteFile(e.home("alice", "big.bin"), payload(16<<20), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := run(t, t.TempDir(), py, "-c", ftplibScript, mode, e.addr, e.deps.TLS.CAFile)
+			if err != nil {
+				t.Fatalf("python3 ftplib: %v\n%s", err, out)
+			}
+			wants := []string{"230 ", "list passive ['-rw", "list active ['-rw", "213 11000",
+				"200 Structure set to F", "200 Mode set to S", "200 MLST OPTS type;size;",
+				"chmod 501 Syntax: SITE CHMOD", "Connected to 127.0.0.1:",
+				"350 Requested file action pending further information", "250 Requested file action okay",
+				"abort: 426", "after abort: 226", "200 EPSV ALL accepted", "pasv after EPSV ALL: 503", "221 "}
+			if mode == "auth tls" {
+				wants = append(wants, "auth 234", "prot 200")
+			}
+			for _, want := range wants {
+				if !strings.Contains(out, want) {
+					t.Errorf("ftplib output lacks %q:\n%s", want, out)
+				}
+			}
+			if strings.Count(out, " alice alice ") != 2 || strings.Contains(out, " ftp ftp ") || strings.Contains(out, "500") {
+				t.Errorf("LIST owner (alice, passive and active) or a 500:\n%s", out)
+			}
+			if b, _ := os.ReadFile(e.home("alice", "py2.bin")); len(b) != 11000 {
+				t.Errorf("py2.bin has %d bytes", len(b))
+			}
+		})
 	}
 }
 
-func dataSessions(e *env) int {
+func dataSessions(e *env, mode string) int {
 	n := 0
 	for _, s := range e.deps.Sessions.List() {
-		if s.Proto == "ftp-data" {
+		if s.Proto == "ftp-data" && s.Attrs["mode"] == mode {
 			n++
 		}
 	}

@@ -2,14 +2,17 @@ package ftp
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"labd/internal/sessions"
@@ -30,7 +33,7 @@ func (l *ctrlListener) Accept() (net.Conn, error) {
 	remote := c.RemoteAddr().String()
 	cl := &client{svc: l.svc, sess: sessions.FromConn(c), remote: remote, log: l.svc.log.With("remote", remote)}
 	l.svc.clients.Store(remote, cl)
-	return &ctrlConn{Conn: c, client: cl, idle: l.svc.cfg.IdleTimeout.D(), help: true}, nil
+	return &ctrlConn{Conn: c, client: cl, idle: l.svc.cfg.IdleTimeout.D(), help: true, tlsConf: l.svc.tls, requireTLS: l.svc.cfg.RequireTLS}, nil
 }
 
 // ctrlConn is the control connection as ftpserverlib sees it. It does
@@ -40,24 +43,39 @@ func (l *ctrlListener) Accept() (net.Conn, error) {
 //     connection, which also fires during a long transfer (the control
 //     connection is silent meanwhile). ctrlConn extends the deadline as
 //     long as a data transfer moved bytes within the idle period.
-//   - On plaintext, it answers some command lines itself (HELP, STRU,
-//     EPSV ALL and the data commands it forbids, OPTS MLST, a malformed
-//     SITE CHMOD; see answer), in order: it only answers a line once the
-//     library has consumed every line before it, since it hands the
-//     library one line per Read.
+//   - It answers some command lines itself (HELP, STRU, EPSV ALL and the
+//     data commands it forbids, OPTS MLST, a malformed SITE CHMOD; see
+//     answer), in order: it only answers a line once the library has
+//     consumed every line before it, since it hands the library one line
+//     per Read.
+//   - AUTH TLS (RFC 4217): the library would wrap this conn in TLS itself
+//     and leave it only ciphertext to see, so every fix here would stop at
+//     AUTH TLS. ctrlConn answers AUTH itself and puts TLS under itself;
+//     the library never knows the control connection is encrypted, so
+//     ftp.require_tls is enforced here too (USER/PASS before AUTH TLS,
+//     data connections without PROT P).
 //   - An ABOR sent as urgent data (ftplib's abort(): on Linux the urgent
 //     byte, the final LF, is not in the stream) arrives as "ABOR\r"
 //     directly followed by the next command; it is cut there.
 //   - The library's stock reply texts become RFC 959's (see replyTexts).
 type ctrlConn struct {
-	net.Conn
-	client *client
-	idle   time.Duration
+	net.Conn // the plaintext connection (under TLS after AUTH TLS)
+	client   *client
+	idle     time.Duration
+
+	tlsConf    *tls.Config // nil: TLS not configured
+	requireTLS bool        // ftp.require_tls
+	lmu        sync.Mutex
+	tls        *tls.Conn // set by AUTH TLS: reads and writes go through it
+	// fakeEPSV: the library got an EPSV in place of PORT/EPRT (active.go);
+	// substitute is the line it gets in place of the one read.
+	fakeEPSV   atomic.Bool
+	substitute []byte
 
 	mu       sync.Mutex // serialises writes (library replies and ours)
 	pending  []byte     // read from the socket, not yet examined
 	ready    []byte     // examined, for the library
-	help     bool       // plaintext: line examination on
+	help     bool       // line examination on
 	epsvAll  bool       // EPSV ALL was accepted (RFC 2428 4)
 	aborLF   bool       // an ABOR was cut at its CR: drop a late LF
 	readDead time.Time
@@ -67,31 +85,74 @@ type ctrlConn struct {
 // NetConn lets sessions.FromConn find the recording conn.
 func (c *ctrlConn) NetConn() net.Conn { return c.Conn }
 
+// lower is the connection commands are read from and replies written
+// to: the TLS conn after AUTH TLS.
+func (c *ctrlConn) lower() net.Conn {
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
+	if c.tls != nil {
+		return c.tls
+	}
+	return c.Conn
+}
+
+func (c *ctrlConn) encrypted() bool {
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
+	return c.tls != nil
+}
+
+// startTLS puts TLS under the control connection once 234 was sent; the
+// handshake runs at the next read. Plaintext the client sent after AUTH
+// TLS is dropped (command injection, as in CVE-2011-0411).
+func (c *ctrlConn) startTLS() {
+	c.pending, c.aborLF = nil, false
+	c.lmu.Lock()
+	c.tls = tls.Server(c.Conn, c.tlsConf)
+	c.lmu.Unlock()
+	c.client.note("control connection upgraded to TLS (AUTH TLS)")
+}
+
+func (c *ctrlConn) Close() error { return c.lower().Close() }
+
 func (c *ctrlConn) SetDeadline(t time.Time) error {
 	c.readDead = t
-	return c.Conn.SetReadDeadline(t)
+	return c.lower().SetReadDeadline(t)
 }
 
 func (c *ctrlConn) SetReadDeadline(t time.Time) error {
 	c.readDead = t
-	return c.Conn.SetReadDeadline(t)
+	return c.lower().SetReadDeadline(t)
 }
 
 func (c *ctrlConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	lower := c.lower()
 	if c.idle > 0 {
-		_ = c.Conn.SetWriteDeadline(time.Now().Add(max(c.idle, time.Minute)))
+		_ = lower.SetWriteDeadline(time.Now().Add(max(c.idle, time.Minute)))
 	}
 	if port := pasvPort(p); port > 0 {
 		c.client.pasvPort.Store(int32(port))
+	}
+	if q, ok := c.statLine(p); ok {
+		if _, err := lower.Write(q); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	if q, ok := c.activeReply(p); ok {
+		if _, err := lower.Write(q); err != nil {
+			return 0, err
+		}
+		return len(p), nil
 	}
 	// STAT names the listener's address (0.0.0.0:21 on a wildcard
 	// listener): the address this client reached is more telling.
 	if rest, ok := bytes.CutPrefix(p, []byte("Connected to ")); ok {
 		if _, after, ok := bytes.Cut(rest, []byte(" from ")); ok {
 			line := append([]byte("Connected to "+c.Conn.LocalAddr().String()+" from "), after...)
-			if _, err := c.Conn.Write(line); err != nil {
+			if _, err := lower.Write(line); err != nil {
 				return 0, err
 			}
 			return len(p), nil
@@ -99,12 +160,12 @@ func (c *ctrlConn) Write(p []byte) (int, error) {
 	}
 	// The library writes and flushes one reply line at a time.
 	if r, ok := replyTexts[string(p)]; ok {
-		if _, err := c.Conn.Write([]byte(r)); err != nil {
+		if _, err := lower.Write([]byte(r)); err != nil {
 			return 0, err
 		}
 		return len(p), nil
 	}
-	return c.Conn.Write(p)
+	return lower.Write(p)
 }
 
 // replyTexts replaces ftpserverlib's stock reply lines by plain RFC 959
@@ -151,21 +212,23 @@ func (c *ctrlConn) Read(p []byte) (int, error) {
 			if line, ok := c.nextLine(); ok {
 				if reply := c.answer(line); reply != "" {
 					_, _ = c.Write([]byte(reply))
+					if strings.HasPrefix(reply, "234 ") {
+						c.startTLS()
+					}
 					continue
 				}
 				c.noteCommand(line)
 				c.ready = line
+				if c.substitute != nil {
+					c.ready, c.substitute = c.substitute, nil
+				}
 				continue
 			}
 			// Otherwise an incomplete line: read the rest.
 		}
-		n, err := c.Conn.Read(c.buf[:])
+		lower := c.lower()
+		n, err := lower.Read(c.buf[:])
 		if n > 0 {
-			if c.pending == nil && c.buf[0] == 0x16 {
-				// TLS handshake after AUTH TLS: from here on the
-				// library reads ciphertext; leave it alone.
-				c.help = false
-			}
 			c.pending = append(c.pending, c.buf[:n]...)
 			continue
 		}
@@ -176,7 +239,7 @@ func (c *ctrlConn) Read(p []byte) (int, error) {
 				// moving data? Then the session is not idle.
 				if last, busy := c.client.busyWithin(c.idle); busy {
 					c.readDead = last.Add(c.idle)
-					_ = c.Conn.SetReadDeadline(c.readDead)
+					_ = lower.SetReadDeadline(c.readDead)
 					continue
 				}
 				c.client.note("idle for %s: closing the control connection (421)", c.idle)
@@ -257,9 +320,9 @@ func pasvPort(p []byte) int {
 	return 0
 }
 
-// ownerConn is a passive data connection whose LIST lines name the
-// user as owner and group: the library writes the constant "ftp ftp"
-// (plaintext only: with PROT P the library's TLS sits above this conn).
+// ownerConn is a data connection (passive or active, above the TLS of
+// PROT P) whose LIST lines name the user as owner and group: the library
+// writes the constant "ftp ftp".
 type ownerConn struct {
 	net.Conn
 	client *client
@@ -280,6 +343,24 @@ func (c *ownerConn) ReadFrom(r io.Reader) (int64, error) {
 }
 
 var listOwner = regexp.MustCompile(`^([-dlcbps][-rwxsStT]{9} +\d+) ftp ftp `)
+
+// statListLine is a line of STAT <path> on the control connection: the
+// library writes " %s" literally before each line of a directory (a format
+// string passed as text) and "ftp ftp" as owner.
+var statListLine = regexp.MustCompile(`^ (?:%s)?([-dlcbps][-rwxsStT]{9} +\d+) ftp ftp `)
+
+// statLine fixes a STAT <path> listing line (the library writes and
+// flushes one line at a time).
+func (c *ctrlConn) statLine(p []byte) ([]byte, bool) {
+	if len(p) == 0 || p[0] != ' ' || !statListLine.Match(p) {
+		return p, false
+	}
+	owner := "ftp"
+	if u := c.client.userName(); u != "" && !c.client.isAnon() {
+		owner = u
+	}
+	return statListLine.ReplaceAll(p, []byte(" ${1} "+owner+" "+owner+" ")), true
+}
 
 func (c *ownerConn) Write(p []byte) (int, error) {
 	if c.client.listing.Load() && listOwner.Match(p) {
@@ -303,6 +384,9 @@ func (c *ctrlConn) answer(line []byte) string {
 	if reply := c.blockActive(strings.ToUpper(cmd)); reply != "" {
 		return reply
 	}
+	if reply := c.answerTLS(strings.ToUpper(cmd), arg); reply != "" {
+		return reply
+	}
 	switch strings.ToUpper(cmd) {
 	case "HELP":
 		return helpReply(arg)
@@ -323,6 +407,14 @@ func (c *ctrlConn) answer(line []byte) string {
 		}
 		return "501 Syntax: MODE S\r\n"
 	case "EPSV":
+		c.client.active.Store(nil)
+		switch arg {
+		case "", "1", "2":
+		default:
+			if !strings.EqualFold(arg, "ALL") {
+				return "522 Network protocol not supported, use (1,2)\r\n" // RFC 2428 3
+			}
+		}
 		if strings.EqualFold(arg, "ALL") {
 			c.epsvAll = true
 			return "200 EPSV ALL accepted: from now on only EPSV opens data connections.\r\n"
@@ -331,25 +423,117 @@ func (c *ctrlConn) answer(line []byte) string {
 		if c.epsvAll {
 			return "503 EPSV ALL was sent on this connection: use EPSV (RFC 2428).\r\n"
 		}
+		if cmd := strings.ToUpper(cmd); cmd == "PORT" || cmd == "EPRT" {
+			return c.answerActive(cmd, arg)
+		}
+		c.client.active.Store(nil)
 	case "OPTS":
+		if arg == "" {
+			return "501 Syntax: OPTS UTF8 ON or OPTS MLST <facts>\r\n"
+		}
 		opt, _, _ := strings.Cut(arg, " ")
 		if strings.EqualFold(opt, "MLST") {
 			return "200 MLST OPTS " + strings.ReplaceAll(mlstFacts, "*", "") + "\r\n"
 		}
+	case "TYPE":
+		if arg == "" {
+			return "501 Syntax: TYPE A (ASCII) or TYPE I (image, binary)\r\n"
+		}
+	case "ALLO":
+		// RFC 959: ALLO <decimal> [R <decimal>]; nothing to reserve here.
+		if n, rec, hasRec := strings.Cut(arg, " "); digits(n) && (!hasRec || len(rec) > 2 && strings.EqualFold(rec[:2], "R ") && digits(rec[2:])) {
+			return "202 No storage allocation necessary.\r\n"
+		}
+		return "501 Syntax: ALLO <bytes> [R <record size>]\r\n"
+	case "REST":
+		if !digits(arg) {
+			return "501 Syntax: REST <byte offset>, e.g. REST 1000\r\n"
+		}
 	case "SITE":
 		sub, rest, _ := strings.Cut(arg, " ")
+		if sub == "" {
+			return "501 Syntax: SITE CHMOD <mode> <file> | MKDIR <dir> | RMDIR <dir> (SITE HELP lists them)\r\n"
+		}
+		if strings.EqualFold(sub, "HELP") {
+			return "214 SITE commands: CHMOD <mode> <file>, MKDIR <dir>, RMDIR <dir>.\r\n"
+		}
 		if strings.EqualFold(sub, "CHMOD") {
 			mode, file, _ := strings.Cut(strings.TrimSpace(rest), " ")
 			if !octalMode(mode) || strings.TrimSpace(file) == "" {
-				return "501 Syntax: SITE CHMOD <octal mode, e.g. 644 or 0755> <file>\r\n"
+				return "501 Syntax: SITE CHMOD <octal mode, e.g. 644 or 0755; no setuid, setgid or sticky bit> <file>\r\n"
 			}
 		}
 	}
 	return ""
 }
 
+// answerTLS answers AUTH (RFC 4217) and, with ftp.require_tls, what must
+// wait for TLS; it notes PROT.
+func (c *ctrlConn) answerTLS(cmd, arg string) string {
+	enc := c.encrypted()
+	switch cmd {
+	case "AUTH":
+		switch {
+		case arg == "":
+			return "501 Syntax: AUTH TLS\r\n"
+		case enc:
+			return "503 The control connection is already protected by TLS.\r\n"
+		case !slices.Contains([]string{"TLS", "TLS-C", "SSL", "TLS-P"}, strings.ToUpper(arg)):
+			return "504 Only AUTH TLS is supported (RFC 4217).\r\n"
+		case c.tlsConf == nil:
+			return "431 TLS is not configured on this server.\r\n"
+		}
+		return "234 AUTH TLS okay: start the TLS negotiation.\r\n"
+	case "USER", "PASS":
+		if c.requireTLS && !enc {
+			return "530 This server requires TLS: send AUTH TLS first (ftp.require_tls; lftp and curl --ssl-reqd do).\r\n"
+		}
+	case "PROT":
+		// Data connections get TLS from labd (active.go), not from the
+		// library, so that LIST lines can be fixed inside TLS.
+		switch strings.ToUpper(arg) {
+		case "P", "C":
+		case "S", "E":
+			return "536 Only PROT P (private) and PROT C (clear) are supported.\r\n"
+		default:
+			return "501 Syntax: PROT P or PROT C\r\n"
+		}
+		if !enc {
+			return "503 Send AUTH TLS first: PROT P protects data connections with the control connection's TLS.\r\n"
+		}
+		if strings.EqualFold(arg, "C") {
+			if c.requireTLS {
+				return "534 Data connections must be protected on this server (ftp.require_tls): PROT P.\r\n"
+			}
+			c.client.protP.Store(false)
+			return "200 Protection level set to C (clear).\r\n"
+		}
+		c.client.protP.Store(true)
+		return "200 Protection level set to P (private).\r\n"
+	case "LIST", "NLST", "MLSD", "RETR", "STOR", "APPE":
+		if c.requireTLS && !c.client.protP.Load() {
+			return "521 Data connections must be protected on this server (ftp.require_tls): send PBSZ 0 and PROT P first.\r\n"
+		}
+	}
+	return ""
+}
+
+func digits(s string) bool {
+	if s == "" || len(s) > 18 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// octalMode accepts permission bits only (644, 0755): no setuid, setgid
+// or sticky bit on a user's files.
 func octalMode(s string) bool {
-	if s == "" || len(s) > 4 {
+	if s == "" || len(s) > 4 || len(s) == 4 && s[0] != '0' {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -393,7 +577,7 @@ var helpTexts = map[string]string{
 	"PROT": "P|C (data connections private with TLS, or clear)",
 	"SYST": "(system type)",
 	"FEAT": "(list extensions, RFC 2389)",
-	"OPTS": "UTF8 ON",
+	"OPTS": "UTF8 ON | MLST <facts> (RFC 3659)",
 	"HELP": "[command]",
 	"NOOP": "(do nothing, answer 200)",
 	"QUIT": "(log out)",
@@ -408,6 +592,7 @@ var helpTexts = map[string]string{
 	"MLST": "[path] (machine facts of one file on the control connection, RFC 3659)",
 	"TYPE": "A|I (ASCII converts line endings, Image is byte-exact)",
 	"MODE": "S (stream mode only)",
+	"STRU": "F (file structure only)",
 	"PASV": "(passive: the server listens, reply 227 gives h1,h2,h3,h4,p1,p2)",
 	"EPSV": "(extended passive, reply 229 gives the port, RFC 2428)",
 	"PORT": "h1,h2,h3,h4,p1,p2 (active: the server connects to you, port = p1*256+p2)",
@@ -438,6 +623,9 @@ type dataListener struct {
 }
 
 func (l *dataListener) Accept() (net.Conn, error) {
+	if cl, t := l.activeClient(); cl != nil {
+		return l.dialActive(cl, t)
+	}
 	c, err := l.Listener.Accept()
 	for err == nil && l.svc.deps.Faults.Any() && l.refusePassive(c, l.svc.onlyClientFrom(sessions.Host(c.RemoteAddr().String()))) {
 		c, err = l.Listener.Accept()
@@ -445,21 +633,7 @@ func (l *dataListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc := sessions.Wrap(l.svc.deps.Sessions, "ftp-data", c)
-	sess := rc.Session()
-	sess.SetAttr("mode", "passive")
-	match := l.controlOf(c)
-	if match == nil {
-		return rc, nil
-	}
-	if u := match.userName(); u != "" {
-		sess.SetUser(u)
-	}
-	if match.sess != nil {
-		sess.SetAttr("control_session", strconv.FormatUint(match.sess.ID(), 10))
-		match.note("passive data connection from %s (session %d)", c.RemoteAddr(), sess.ID())
-	}
-	return &ownerConn{Conn: rc, client: match}, nil
+	return l.register(c, l.controlOf(c), "passive"), nil
 }
 
 // controlOf finds the control connection of a data connection: the one

@@ -23,6 +23,7 @@ import (
 	golog "github.com/fclairamb/go-log"
 
 	"labd/config"
+	"labd/internal/i18n"
 	"labd/internal/service"
 	"labd/internal/store"
 )
@@ -40,6 +41,9 @@ type Service struct {
 	AuthFailDelay time.Duration
 
 	clients sync.Map // control conn remote address → *client
+
+	// tr speaks server.language in the greeting's human text.
+	tr *i18n.Printer
 }
 
 // New builds the service from deps.Config.FTP.
@@ -51,6 +55,7 @@ func New(deps service.Deps) (service.Service, error) {
 func NewService(deps service.Deps) (*Service, error) {
 	s := &Service{
 		cfg:           deps.Config.FTP,
+		tr:            i18n.New(deps.Config.Server.Lang()),
 		deps:          deps,
 		log:           deps.Logger,
 		group:         service.NewGroup(deps),
@@ -115,9 +120,9 @@ func (s *Service) settings(ln net.Listener) *ftpserver.Settings {
 	if first, last, ok := s.cfg.PassiveRange(); ok {
 		st.PassiveTransferPortRange = &ftpserver.PortRange{Start: first, End: last}
 	}
-	if s.cfg.RequireTLS {
-		st.TLSRequired = ftpserver.MandatoryEncryption
-	}
+	// ftp.require_tls is enforced by ctrlConn: the library never learns
+	// that the control connection is encrypted (ctrlConn answers AUTH
+	// TLS), so its MandatoryEncryption would refuse every USER.
 	return st
 }
 
@@ -185,7 +190,7 @@ func (d *driver) ClientConnected(cc ftpserver.ClientContext) (msg string, err er
 	c := d.svc.clientOf(cc)
 	cc.SetExtra(c)
 	host := d.svc.deps.Config.Server.Hostname
-	return fmt.Sprintf("%s labd FTP server ready. USER and PASS travel in clear text here (AUTH TLS for FTPS); HELP lists the commands.", host), nil
+	return d.svc.tr.ASCII("%s labd FTP server ready. USER and PASS travel in clear text here (AUTH TLS for FTPS); HELP lists the commands.", host), nil
 }
 
 func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {

@@ -279,11 +279,24 @@ func TestFTPS(t *testing.T) {
 		t.Fatalf("registry: TLS control session %v, TLS data session %v: %+v", ctrl, dataTLS, e.deps.Sessions.List())
 	}
 
-	// require_tls: USER in clear is refused.
+	// require_tls: USER in clear is refused, and the session goes on;
+	// after AUTH TLS, data connections need PROT P.
 	conn := labtest.Dial(t, e.addr)
 	r := bufio.NewReader(conn)
 	expect(t, r, "220")
-	send(t, conn, r, "USER alice", "421")
+	send(t, conn, r, "USER alice", "530")
+	send(t, conn, r, "AUTH GSSAPI", "504")
+	tconn, tr := loginAuthTLS(t, e)
+	send(t, tconn, tr, "AUTH TLS", "503")
+	send(t, tconn, tr, "LIST", "521")
+	send(t, tconn, tr, "PROT C", "534")
+	send(t, tconn, tr, "PBSZ 0", "200")
+	send(t, tconn, tr, "PROT P", "200")
+	dc, _ := epsv(t, tconn, tr)
+	send(t, tconn, tr, "LIST", "150")
+	tdc := tls.Client(dc, &tls.Config{RootCAs: e.deps.TLS.CertPool(), ServerName: "127.0.0.1"})
+	io.ReadAll(tdc)
+	expect(t, tr, "226")
 }
 
 func TestAnonymousReadOnly(t *testing.T) {
@@ -717,6 +730,25 @@ func login(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 	conn := labtest.Dial(t, addr)
 	r := bufio.NewReader(conn)
 	expect(t, r, "220")
+	return loginOn(t, conn, r)
+}
+
+// loginAuthTLS logs in as alice after AUTH TLS (RFC 4217).
+func loginAuthTLS(t *testing.T, e *env) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn := labtest.Dial(t, e.addr)
+	r := bufio.NewReader(conn)
+	expect(t, r, "220")
+	send(t, conn, r, "AUTH TLS", "234")
+	tc := tls.Client(conn, &tls.Config{RootCAs: e.deps.TLS.CertPool(), ServerName: "127.0.0.1"})
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("AUTH TLS handshake: %v", err)
+	}
+	return loginOn(t, tc, bufio.NewReader(tc))
+}
+
+func loginOn(t *testing.T, conn net.Conn, r *bufio.Reader) (net.Conn, *bufio.Reader) {
+	t.Helper()
 	send(t, conn, r, "USER alice", "331")
 	send(t, conn, r, "PASS alice", "230")
 	return conn, r
@@ -852,13 +884,27 @@ func TestActiveSourcePort(t *testing.T) {
 	}
 }
 
-// RFC 959/2428/3659 points the library alone gets wrong, on a raw socket.
+// RFC 959/2428/3659 points the library alone gets wrong, on a raw socket,
+// in clear text and after AUTH TLS.
 func TestConformance(t *testing.T) {
+	for _, mode := range []string{"plaintext", "auth tls"} {
+		t.Run(mode, func(t *testing.T) { testConformance(t, mode) })
+	}
+}
+
+func testConformance(t *testing.T, mode string) {
 	e := start(t, nil)
 	if err := os.WriteFile(e.home("alice", "f.txt"), []byte("x\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	conn, r := login(t, e.addr)
+	var conn net.Conn
+	var r *bufio.Reader
+	if mode == "auth tls" {
+		conn, r = loginAuthTLS(t, e)
+		send(t, conn, r, "AUTH TLS", "503")
+	} else {
+		conn, r = login(t, e.addr)
+	}
 	send(t, conn, r, "STRU F", "200")
 	send(t, conn, r, "STRU R", "504")
 	send(t, conn, r, "MODE S", "200")
@@ -873,12 +919,37 @@ func TestConformance(t *testing.T) {
 		t.Errorf("SITE CHMOD 999: %q", rep)
 	}
 	send(t, conn, r, "SITE CHMOD 644", "501")
+	send(t, conn, r, "SITE CHMOD 4755 f.txt", "501") // no setuid
+	send(t, conn, r, "SITE HELP", "214")
+	send(t, conn, r, "SITE", "501")
+	send(t, conn, r, "ALLO 10 R 5", "202")
+	send(t, conn, r, "ALLO x", "501")
+	send(t, conn, r, "REST abc", "501")
+	send(t, conn, r, "TYPE", "501")
+	send(t, conn, r, "TYPE L 8", "200")
+	send(t, conn, r, "OPTS", "501")
+	send(t, conn, r, "EPSV 3", "522")
 	send(t, conn, r, "SITE CHMOD 600 f.txt", "200")
 	if rep := send(t, conn, r, "STAT", "211-"); !strings.Contains(rep, "Connected to 127.0.0.1:") {
 		t.Errorf("STAT without the server address: %q", rep)
 	}
+	for _, path := range []string{"f.txt", "."} {
+		// 213 for a file, 212 for a directory (RFC 959).
+		if rep := send(t, conn, r, "STAT "+path, "21"); !strings.Contains(rep, "\r\n -rw-------") || !strings.Contains(rep, " alice alice ") {
+			t.Errorf("STAT %s: %q", path, rep)
+		}
+	}
 	send(t, conn, r, "RNFR f.txt", "350 Requested file action pending")
 	send(t, conn, r, "RNTO g.txt", "250 Requested file action okay")
+	send(t, conn, r, "EPRT |1|10.9.9.9|1025|", "501") // RFC 2577: only to the client
+	send(t, conn, r, "EPRT |3|127.0.0.1|1025|", "522")
+	send(t, conn, r, "PORT 127,0,0,1", "501")
+	if mode == "plaintext" {
+		send(t, conn, r, "PROT P", "503")
+	} else {
+		send(t, conn, r, "PROT S", "536")
+		send(t, conn, r, "PROT C", "200")
+	}
 	send(t, conn, r, "EPSV ALL", "200")
 	send(t, conn, r, "PASV", "503")
 	send(t, conn, r, "PORT 127,0,0,1,4,1", "503")
@@ -893,6 +964,8 @@ func TestConformance(t *testing.T) {
 	expect(t, r, "226")
 	expect(t, r, "200")
 	send(t, conn, r, "PWD", "257")
+	send(t, conn, r, "HELP", "214-")
+	send(t, conn, r, "NOOP", "200 Command okay.")
 }
 
 // Users see pub/ (what anonymous FTP and TFTP serve) as /pub: read-only,

@@ -35,6 +35,10 @@ type client struct {
 	// listing: the command in progress is LIST, whose lines get the
 	// user as owner instead of the library's "ftp ftp".
 	listing atomic.Bool
+	// active is the pending PORT/EPRT target (active.go); protP: PROT P
+	// was accepted, data connections are TLS.
+	active atomic.Pointer[activeTarget]
+	protP  atomic.Bool
 
 	// lastActivity (unix nanoseconds) is the last time a data transfer
 	// moved bytes or ended: the idle timeout counts from it too.

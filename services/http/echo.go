@@ -121,16 +121,17 @@ func (l captureListener) Accept() (net.Conn, error) {
 // Wireshark captured.
 func (s *Service) echo(w http.ResponseWriter, r *http.Request) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "labd echo: this is the request exactly as the server received it.\n\n")
-	fmt.Fprintf(&b, "Client address: %s\n", r.RemoteAddr)
+	tr := s.tr
+	fmt.Fprint(&b, tr.T("labd echo: this is the request exactly as the server received it.")+"\n\n")
+	fmt.Fprintln(&b, tr.T("Client address: %s", r.RemoteAddr))
 	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		fmt.Fprintf(&b, "Server address: %s\n", la)
+		fmt.Fprintln(&b, tr.T("Server address: %s", la.String()))
 	}
-	fmt.Fprintf(&b, "Protocol:       %s", r.Proto)
+	fmt.Fprint(&b, tr.T("Protocol:       %s", r.Proto))
 	if r.TLS != nil {
-		fmt.Fprintf(&b, " over TLS (%s)", tlsVersion(r.TLS.Version))
+		fmt.Fprint(&b, tr.T(" over TLS (%s)", tlsVersion(r.TLS.Version)))
 	}
-	fmt.Fprintf(&b, "\nServer time:    %s\n\n", httpDate())
+	fmt.Fprint(&b, "\n"+tr.T("Server time:    %s", httpDate())+"\n\n")
 
 	cc, _ := r.Context().Value(captureKey{}).(*captureConn)
 	var raw []byte
@@ -138,7 +139,7 @@ func (s *Service) echo(w http.ResponseWriter, r *http.Request) {
 		raw = cc.head(r.Method, r.RequestURI)
 	}
 	if raw != nil {
-		fmt.Fprintf(&b, "--- request head, byte for byte (line ends shown as \\r\\n or \\n) ---\n")
+		fmt.Fprintln(&b, tr.T("--- request head, byte for byte (line ends shown as \\r\\n or \\n) ---"))
 		for _, line := range bytes.SplitAfter(raw, []byte("\n")) {
 			if len(line) == 0 {
 				continue
@@ -153,7 +154,7 @@ func (s *Service) echo(w http.ResponseWriter, r *http.Request) {
 			b.WriteString(text + "\n")
 		}
 	} else {
-		fmt.Fprintf(&b, "--- request head as parsed (over TLS or HTTP/2 the raw bytes are not visible to this page; header order is alphabetical) ---\n")
+		fmt.Fprintln(&b, tr.T("--- request head as parsed (over TLS or HTTP/2 the raw bytes are not visible to this page; header order is alphabetical) ---"))
 		fmt.Fprintf(&b, "%s %s %s\n", r.Method, r.RequestURI, r.Proto)
 		if r.Host != "" {
 			fmt.Fprintf(&b, "Host: %s\n", r.Host)
@@ -171,19 +172,19 @@ func (s *Service) echo(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case r.ContentLength > 0:
-		fmt.Fprintf(&b, "\n(body: %d bytes)\n", r.ContentLength)
+		fmt.Fprint(&b, "\n"+tr.T("(body: %d bytes)", r.ContentLength)+"\n")
 	case r.ContentLength < 0 && r.Body != nil:
 		// Transfer-Encoding: chunked (or HTTP/2 without a length): the
 		// size is only known once the body is read.
 		n, _ := io.Copy(io.Discard, io.LimitReader(r.Body, maxEchoBody+1))
-		enc := "no Content-Length"
+		enc := tr.T("no Content-Length")
 		if len(r.TransferEncoding) > 0 {
 			enc = "Transfer-Encoding: " + strings.Join(r.TransferEncoding, ", ")
 		}
 		if n > maxEchoBody {
-			fmt.Fprintf(&b, "\n(body: more than %d bytes, %s)\n", maxEchoBody, enc)
+			fmt.Fprint(&b, "\n"+tr.T("(body: more than %d bytes, %s)", maxEchoBody, enc)+"\n")
 		} else {
-			fmt.Fprintf(&b, "\n(body: %d bytes, %s)\n", n, enc)
+			fmt.Fprint(&b, "\n"+tr.T("(body: %d bytes, %s)", n, enc)+"\n")
 		}
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

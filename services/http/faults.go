@@ -51,7 +51,7 @@ func (s *Service) withFaults(next http.Handler) http.Handler {
 			}
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.WriteHeader(code)
-			fmt.Fprintf(w, "%d %s (a fault the teacher switched on for this lesson)\n", code, http.StatusText(code))
+			fmt.Fprintf(w, "%d %s (%s)\n", code, http.StatusText(code), s.tr.T("a fault the teacher switched on for this lesson"))
 			note(f, "answered %d for %s", code, r.URL.Path)
 			return
 		}

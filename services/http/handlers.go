@@ -30,7 +30,7 @@ var templates embed.FS
 
 func (s *Service) handler() http.Handler {
 	mux := http.NewServeMux()
-	tr := i18n.New(s.deps.Config.Server.Lang())
+	tr := s.tr
 	tmpl := template.Must(template.New("").Funcs(tr.Funcs()).ParseFS(templates, "templates/*.html"))
 
 	mux.HandleFunc("/echo", s.echo)
@@ -75,7 +75,7 @@ func (s *Service) common(next http.Handler) http.Handler {
 					panic(v)
 				}
 				s.log.Error("handler panicked", "path", r.URL.Path, "remote", r.RemoteAddr, "panic", v)
-				http.Error(w, "500 internal server error", http.StatusInternalServerError)
+				http.Error(w, s.tr.T("500 internal server error"), http.StatusInternalServerError)
 			}
 		}()
 		w.Header().Set("Server", Version)
@@ -206,7 +206,7 @@ func (s *Service) status(tmpl *template.Template) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		code, err := strconv.Atoi(r.PathValue("code"))
 		if err != nil || code < 200 || code > 599 {
-			http.Error(w, "400 bad request: /status/NNN takes a code between 200 and 599", http.StatusBadRequest)
+			http.Error(w, s.tr.T("400 bad request: /status/NNN takes a code between 200 and 599"), http.StatusBadRequest)
 			return
 		}
 		switch {
@@ -234,11 +234,11 @@ func (s *Service) basicAuth(w http.ResponseWriter, r *http.Request) {
 				sess.SetUser(u.Name)
 			}
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			fmt.Fprintf(w, "Hello %s: the server accepted your Basic credentials.\nThey crossed the network as %q, base64 and not encrypted.\n", u.Name, r.Header.Get("Authorization"))
+			fmt.Fprintln(w, s.tr.T("Hello %s: the server accepted your Basic credentials.\nThey crossed the network as %q, base64 and not encrypted.", u.Name, r.Header.Get("Authorization")))
 			return
 		}
 		if !errors.Is(err, store.ErrAuthFailed) {
-			http.Error(w, "500 internal server error", http.StatusInternalServerError)
+			http.Error(w, s.tr.T("500 internal server error"), http.StatusInternalServerError)
 			return
 		}
 		s.log.Info("basic auth failed", "remote", r.RemoteAddr, "user", user)
@@ -250,12 +250,12 @@ func (s *Service) basicAuth(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("WWW-Authenticate", `Basic realm="labd", charset="UTF-8"`)
-	http.Error(w, "401 unauthorized: log in with a lab user name and password", http.StatusUnauthorized)
+	http.Error(w, s.tr.T("401 unauthorized: log in with a lab user name and password"), http.StatusUnauthorized)
 }
 
 func (s *Service) caPEM(w http.ResponseWriter, r *http.Request) {
 	if len(s.deps.TLS.CAPEM) == 0 {
-		http.Error(w, "404 not found: this host uses a configured certificate, not the lab CA", http.StatusNotFound)
+		http.Error(w, s.tr.T("404 not found: this host uses a configured certificate, not the lab CA"), http.StatusNotFound)
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-pem-file")
@@ -268,7 +268,7 @@ func (s *Service) caPEM(w http.ResponseWriter, r *http.Request) {
 func (s *Service) caDER(w http.ResponseWriter, r *http.Request) {
 	b, _ := pem.Decode(s.deps.TLS.CAPEM)
 	if b == nil {
-		http.Error(w, "404 not found: this host uses a configured certificate, not the lab CA", http.StatusNotFound)
+		http.Error(w, s.tr.T("404 not found: this host uses a configured certificate, not the lab CA"), http.StatusNotFound)
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-x509-ca-cert")
@@ -290,13 +290,13 @@ func (s *Service) userDir(w http.ResponseWriter, r *http.Request) {
 	}
 	dir := filepath.Join(s.deps.Layout.Home(user), "public_html")
 	untrusted(w)
-	s.files.serveRoot(w, r, dir, "/"+rest, "/~"+user+"/")
+	s.files.serveRoot(w, r, s.tr, dir, "/"+rest, "/~"+user+"/")
 }
 
 func (s *Service) rootDir(w http.ResponseWriter, r *http.Request) {
 	// http.root may be a directory students upload to (FTP pub/).
 	untrusted(w)
-	s.files.serveRoot(w, r, s.cfg.Root, r.URL.Path, "/")
+	s.files.serveRoot(w, r, s.tr, s.cfg.Root, r.URL.Path, "/")
 }
 
 // userContentCSP puts pages written by users into an opaque origin: their
@@ -312,7 +312,7 @@ func untrusted(w http.ResponseWriter) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 }
 
-func (fc *fileCache) serveRoot(w http.ResponseWriter, r *http.Request, dir, p, base string) {
+func (fc *fileCache) serveRoot(w http.ResponseWriter, r *http.Request, tr *i18n.Printer, dir, p, base string) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		http.NotFound(w, r)
@@ -334,7 +334,7 @@ func (fc *fileCache) serveRoot(w http.ResponseWriter, r *http.Request, dir, p, b
 		if errors.Is(err, fs.ErrNotExist) {
 			http.NotFound(w, r)
 		} else {
-			http.Error(w, "403 forbidden", http.StatusForbidden)
+			http.Error(w, tr.T("403 forbidden"), http.StatusForbidden)
 		}
 		return
 	}
@@ -350,7 +350,7 @@ func (fc *fileCache) serveRoot(w http.ResponseWriter, r *http.Request, dir, p, b
 			if f != nil {
 				f.Close()
 			}
-			listDir(w, root, name, base+strings.TrimPrefix(name, "."))
+			listDir(w, tr, root, name, base+strings.TrimPrefix(name, "."))
 			return
 		}
 		name = idx
@@ -359,7 +359,7 @@ func (fc *fileCache) serveRoot(w http.ResponseWriter, r *http.Request, dir, p, b
 	if st.Size() <= smallFile {
 		data := make([]byte, st.Size())
 		if _, err := io.ReadFull(f, data); err != nil {
-			http.Error(w, "403 forbidden", http.StatusForbidden)
+			http.Error(w, tr.T("403 forbidden"), http.StatusForbidden)
 			return
 		}
 		fc.put(dir, name, st, data)
@@ -398,15 +398,16 @@ func openStat(root *os.Root, name string) (*os.File, fs.FileInfo, error) {
 	return f, st, nil
 }
 
-func listDir(w http.ResponseWriter, root *os.Root, name, shown string) {
+func listDir(w http.ResponseWriter, tr *i18n.Printer, root *os.Root, name, shown string) {
 	entries, err := fs.ReadDir(root.FS(), name)
 	if err != nil {
-		http.Error(w, "403 forbidden", http.StatusForbidden)
+		http.Error(w, tr.T("403 forbidden"), http.StatusForbidden)
 		return
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "<!doctype html>\n<title>Index of %s</title>\n<h1>Index of %s</h1>\n<ul>\n", template.HTMLEscapeString(shown), template.HTMLEscapeString(shown))
+	title := tr.T("Index of %s", template.HTMLEscapeString(shown))
+	fmt.Fprintf(&b, "<!doctype html>\n<html lang=\"%s\">\n<meta charset=\"utf-8\">\n<title>%s</title>\n<h1>%s</h1>\n<ul>\n", tr.Lang(), title, title)
 	for _, e := range entries {
 		n, href := e.Name(), url.PathEscape(e.Name())
 		if e.IsDir() {

@@ -17,6 +17,7 @@ import (
 
 	"labd/config"
 	"labd/internal/dashboard"
+	"labd/internal/i18n"
 	"labd/internal/service"
 	"labd/internal/sessions"
 )
@@ -36,6 +37,9 @@ type Service struct {
 	// dash serves the dashboard on its own addresses (dashboard.listen);
 	// nil when it is mounted under /labd/ of srv.
 	dash *http.Server
+	// tr speaks server.language in the texts of pages and error bodies;
+	// status lines and headers stay.
+	tr *i18n.Printer
 }
 
 // Mount is a handler served under a path prefix (the dashboard uses it).
@@ -80,7 +84,7 @@ func NewWith(deps service.Deps, mounts ...Mount) (*Service, error) {
 			return nil, fmt.Errorf("http.root %s is not a directory", cfg.Root)
 		}
 	}
-	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, group: service.NewGroup(deps), extras: mounts}
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, group: service.NewGroup(deps), extras: mounts, tr: i18n.New(deps.Config.Server.Lang())}
 	s.srv = s.newServer(s.withFaults(s.handler()))
 	return s, nil
 }
@@ -119,7 +123,8 @@ func (s *Service) Name() string { return "http" }
 // Bind implements service.Service.
 func (s *Service) Bind() ([]service.Endpoint, error) {
 	reject := func(c net.Conn) {
-		fmt.Fprintf(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 43\r\n\r\ntoo many connections from your address\r\n\r\n")
+		body := s.tr.T("too many connections from your address") + "\r\n\r\n"
+		fmt.Fprintf(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 	}
 	if _, err := s.group.Listen(service.ListenOptions{Service: "http", Addrs: s.cfg.Listen, MaxPerIP: s.cfg.MaxConnsPerIP, Reject: reject}); err != nil {
 		return nil, err

@@ -67,7 +67,7 @@ func (f *envelopeFixer) fix(p []byte) []byte {
 				continue
 			}
 		case '\n':
-			if n := literalSize(f.tail); n > 0 {
+			if n, _, ok := literalAtEnd(f.tail); ok && n > 0 {
 				f.lit = n
 			}
 			f.tail = f.tail[:0]
@@ -81,8 +81,8 @@ func (f *envelopeFixer) fix(p []byte) []byte {
 }
 
 func (f *envelopeFixer) keepTail(c byte) {
-	if len(f.tail) >= 32 {
-		f.tail = append(f.tail[:0], f.tail[16:]...)
+	if len(f.tail) >= 64 {
+		f.tail = append(f.tail[:0], f.tail[32:]...)
 	}
 	f.tail = append(f.tail, c)
 }

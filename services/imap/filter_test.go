@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"crypto/tls"
 	"strings"
 	"testing"
 )
@@ -79,11 +80,13 @@ func TestFrontPasses(t *testing.T) {
 		{"a IDLE\r\nDONE\r\n", "a IDLE\r\nDONE\r\n"},
 		{"a ENABLE IMAP4rev2 UTF8=ACCEPT\r\n", "a ENABLE UTF8=ACCEPT\r\n"},
 		{"a FETCH 0 FLAGS\r\nb FETCH 1:* FLAGS\r\n", "b FETCH 1:* FLAGS\r\n"},
-		{"\x16\x03\x01a\r\n", "\x16\x03\x01a\r\n"},
+		{"\x16\x03\x01a\r\n", ""}, // no TLS here: the filter sits above it
+		{"a NOOP {5-}\r\n\r\nb NOOP\r\n", "a NOOP {5-}\r\nb NOOP\r\n"},
+		{"a NOOP\r\ns STARTTLS\r\nx LOGIN a b\r\n", "a NOOP\r\n"},
 	}
 	for _, tt := range tests {
 		for _, chunk := range []int{1, 5, 10000} {
-			c := &frontConn{}
+			c := &frontConn{tlsConf: &tls.Config{}}
 			for i := 0; i < len(tt.in); i += chunk {
 				c.in = append(c.in, tt.in[i:min(i+chunk, len(tt.in))]...)
 				for c.process() {

@@ -2,6 +2,7 @@ package imap
 
 import (
 	"bytes"
+	"crypto/tls"
 	"net"
 	"strings"
 	"sync"
@@ -24,32 +25,51 @@ import (
 //     advertise it; the token is removed from the command;
 //   - a non-synchronizing literal over 4096 bytes (LITERAL-, RFC 7888):
 //     the library answers BAD and then reads the literal's data as
-//     commands; here the whole command is discarded and answered BAD [TOOBIG].
+//     commands; here the whole command is discarded and answered BAD [TOOBIG];
+//   - STARTTLS: the library would wrap its connection (this filter) in TLS
+//     itself, leaving the filter under TLS with only ciphertext to see.
+//     The filter answers STARTTLS itself and puts TLS under itself (and
+//     a new command limiter over TLS), so every fix here holds on 143
+//     before and after STARTTLS and on 993 alike. Whatever the client
+//     sent after the STARTTLS line in clear text is discarded (command
+//     injection, RFC 3207 / CVE-2011-0411).
 //
-// It sits below TLS like patientConn, so it only sees plaintext: it turns
-// itself off when a TLS handshake starts (993, STARTTLS).
+// It always sits above TLS and the command limiter: it sees plaintext.
 //
 // Replies of its own are written only at the start of a Read call with
 // nothing left for the library: the library reads more only once it has
 // answered every command it was given, so replies stay in order.
 type frontConn struct {
-	net.Conn
+	lmu   sync.Mutex
+	lower net.Conn // the command limiter, over TLS once encrypted
+
+	// plain is the connection under the limiter before any STARTTLS, where
+	// TLS goes; tlsConf is nil when TLS is not configured (or on 993).
+	plain      net.Conn
+	tlsConf    *tls.Config
+	maxLiteral int64
 
 	authed atomic.Bool // set by the session on a successful login
 
-	// overTLS: on 993 the filter sits above TLS, so the library sees no
-	// *tls.Conn and would offer STARTTLS; the filter removes it from
-	// CAPABILITY and refuses the command. requireTLS: on plaintext 143
-	// with imap.require_tls_for_auth, the filter advertises LOGINDISABLED
-	// in place of AUTH=PLAIN (the session refuses the login itself).
-	overTLS, requireTLS bool
-	tls                 atomic.Bool // a TLS handshake started: writes are ciphertext
+	// overTLS: on 993 or after STARTTLS the library sees no *tls.Conn and
+	// would offer STARTTLS; the filter removes it from CAPABILITY and
+	// refuses the command. requireTLS: on plaintext 143 with
+	// imap.require_tls_for_auth, the filter advertises LOGINDISABLED in
+	// place of AUTH=PLAIN (the session refuses the login itself).
+	overTLS    atomic.Bool
+	requireTLS bool
 
-	wmu sync.Mutex    // serialises writes (the library's and ours)
-	env envelopeFixer // ENVELOPE address lists without spaces (envelope.go)
+	wmu sync.Mutex // serialises writes (the library's and ours)
+	// ready, when set, is the greeting's human text in server.language:
+	// the library's "* OK [CAPABILITY ...] IMAP server ready" keeps its
+	// status and code (clients parse them) and gets this text. A go-imap
+	// whose text differs keeps its English greeting, and
+	// TestGreetingsFrench (internal/golden) fails.
+	ready   string
+	greeted bool          // under wmu
+	env     envelopeFixer // ENVELOPE address lists without spaces (envelope.go)
 
 	mu      sync.Mutex
-	off     bool
 	in      []byte    // read from the client, not yet classified
 	out     []segment // classified, for the library or answered here
 	state   int       // see the front* constants
@@ -75,15 +95,20 @@ const maxFirstLine = 8192
 const maxHintedUnknown = 3
 
 type segment struct {
-	data  []byte
-	reply string // a whole reply line to write instead (data is nil)
+	data     []byte
+	reply    string // a whole reply line to write instead (data is nil)
+	startTLS bool   // after writing reply, start TLS
 }
 
-// frontListener puts a frontConn in front of every connection.
+// frontListener puts a command limiter and a frontConn in front of every
+// connection.
 type frontListener struct {
 	net.Listener
-	overTLS    bool // 993: accepted conns are TLS, the filter sees plaintext
-	requireTLS bool // imap.require_tls_for_auth (plaintext 143)
+	overTLS    bool        // 993: accepted conns are TLS, the filter sees plaintext
+	requireTLS bool        // imap.require_tls_for_auth (plaintext 143)
+	tlsConf    *tls.Config // for STARTTLS (plaintext 143), nil if none
+	maxLiteral int64       // see cmdLimiter
+	ready      string      // the greeting's human text (frontConn.ready)
 }
 
 func (l *frontListener) Accept() (net.Conn, error) {
@@ -91,11 +116,46 @@ func (l *frontListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &frontConn{Conn: c, overTLS: l.overTLS, requireTLS: l.requireTLS}, nil
+	f := newFrontConn(c, l.overTLS, l.requireTLS, l.tlsConf, l.maxLiteral)
+	f.ready = l.ready
+	return f, nil
+}
+
+func newFrontConn(c net.Conn, overTLS, requireTLS bool, tlsConf *tls.Config, maxLiteral int64) *frontConn {
+	f := &frontConn{lower: newLimitConn(c, maxLiteral), plain: c, requireTLS: requireTLS, maxLiteral: maxLiteral}
+	if !overTLS {
+		f.tlsConf = tlsConf
+	}
+	f.overTLS.Store(overTLS)
+	return f
+}
+
+// conn is the connection under the filter (it changes at STARTTLS).
+func (c *frontConn) conn() net.Conn {
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
+	return c.lower
 }
 
 // NetConn lets sessions.FromConn find the recording conn below.
-func (c *frontConn) NetConn() net.Conn { return c.Conn }
+func (c *frontConn) NetConn() net.Conn                  { return c.conn() }
+func (c *frontConn) Close() error                       { return c.conn().Close() }
+func (c *frontConn) LocalAddr() net.Addr                { return c.conn().LocalAddr() }
+func (c *frontConn) RemoteAddr() net.Addr               { return c.conn().RemoteAddr() }
+func (c *frontConn) SetDeadline(t time.Time) error      { return c.conn().SetDeadline(t) }
+func (c *frontConn) SetReadDeadline(t time.Time) error  { return c.conn().SetReadDeadline(t) }
+func (c *frontConn) SetWriteDeadline(t time.Time) error { return c.conn().SetWriteDeadline(t) }
+
+// startTLS puts TLS under the filter, once the client was told to begin
+// the handshake; the handshake itself runs at the first read or write.
+// Plaintext the client pipelined after STARTTLS is dropped.
+func (c *frontConn) startTLS() {
+	c.in, c.out, c.state, c.tail, c.drop, c.rawNext = nil, nil, frontStart, c.tail[:0], false, 0
+	c.overTLS.Store(true)
+	c.lmu.Lock()
+	c.lower = newLimitConn(tls.Server(c.plain, c.tlsConf), c.maxLiteral)
+	c.lmu.Unlock()
+}
 
 // findFront returns the frontConn under nc, if any.
 func findFront(nc net.Conn) *frontConn {
@@ -112,22 +172,25 @@ func findFront(nc net.Conn) *frontConn {
 	return nil
 }
 
-// Write fixes ENVELOPE address lists while the connection is plaintext.
+// Write fixes ENVELOPE address lists and CAPABILITY.
 func (c *frontConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.tls.Load() {
-		return c.Conn.Write(p)
-	}
 	out := c.env.fix(p)
+	if !c.greeted {
+		c.greeted = true
+		if c.ready != "" && bytes.HasPrefix(out, []byte("* OK ")) && bytes.HasSuffix(out, []byte(" IMAP server ready\r\n")) {
+			out = append(append([]byte(nil), bytes.TrimSuffix(out, []byte("IMAP server ready\r\n"))...), c.ready+"\r\n"...)
+		}
+	}
 	if bytes.HasPrefix(out, []byte("* CAPABILITY ")) || bytes.Contains(out, []byte("[CAPABILITY ")) {
-		if c.overTLS {
+		if c.overTLS.Load() {
 			out = bytes.Replace(out, []byte(" STARTTLS"), nil, 1)
 		} else if c.requireTLS {
 			out = bytes.Replace(out, []byte(" AUTH=PLAIN"), []byte(" LOGINDISABLED"), 1)
 		}
 	}
-	if _, err := c.Conn.Write(out); err != nil {
+	if _, err := c.conn().Write(out); err != nil {
 		return 0, err
 	}
 	return len(p), nil
@@ -139,9 +202,10 @@ func (c *frontConn) Write(p []byte) (int, error) {
 func (c *frontConn) writeReply(s string) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	_ = c.Conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	_, err := c.Conn.Write([]byte(s))
-	_ = c.Conn.SetWriteDeadline(time.Time{})
+	lower := c.conn()
+	_ = lower.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	_, err := lower.Write([]byte(s))
+	_ = lower.SetWriteDeadline(time.Time{})
 	return err
 }
 
@@ -149,17 +213,15 @@ func (c *frontConn) Read(b []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
-		if c.off && len(c.out) == 0 && len(c.in) == 0 {
-			c.mu.Unlock()
-			n, err := c.Conn.Read(b)
-			c.mu.Lock()
-			return n, err
-		}
 		// A reply at the head: everything before it has been read and
 		// answered by the library, which now asks for more.
 		for len(c.out) > 0 && c.out[0].data == nil {
 			if err := c.writeReply(c.out[0].reply); err != nil {
 				return 0, err
+			}
+			if c.out[0].startTLS {
+				c.startTLS()
+				break
 			}
 			c.out = c.out[1:]
 		}
@@ -171,11 +233,6 @@ func (c *frontConn) Read(b []byte) (int, error) {
 			}
 			return n, nil
 		}
-		if c.off && len(c.in) > 0 {
-			c.out = append(c.out, segment{data: c.in})
-			c.in = nil
-			continue
-		}
 		if len(c.in) > 0 && c.process() {
 			continue
 		}
@@ -186,8 +243,9 @@ func (c *frontConn) Read(b []byte) (int, error) {
 		if len(buf) < 4096 {
 			buf = make([]byte, 4096)
 		}
+		lower := c.conn()
 		c.mu.Unlock()
-		n, err := c.Conn.Read(buf)
+		n, err := lower.Read(buf)
 		c.mu.Lock()
 		c.in = append(c.in, buf[:n]...)
 		if n > 0 {
@@ -217,14 +275,8 @@ func (c *frontConn) reply(s string) { c.out = append(c.out, segment{reply: s}) }
 // process classifies what it can of c.in; it reports whether it made
 // progress (false: more input is needed).
 func (c *frontConn) process() bool {
-	if c.off {
-		moved := len(c.in) > 0
-		c.emit(c.in)
-		c.in = nil
-		return moved
-	}
 	progress := false
-	for len(c.in) > 0 && !c.off {
+	for len(c.in) > 0 && !c.tlsNext() {
 		switch c.state {
 		case frontLiteral:
 			n := min(int64(len(c.in)), c.lit)
@@ -249,13 +301,6 @@ func (c *frontConn) process() bool {
 			c.endOfLine()
 			progress = true
 		case frontStart:
-			if c.in[0] == 0x16 { // TLS handshake: plaintext is over
-				c.off = true
-				c.tls.Store(true)
-				c.emit(c.in)
-				c.in = nil
-				return true
-			}
 			i := bytes.IndexByte(c.in, '\n')
 			if i < 0 {
 				if len(c.in) < maxFirstLine {
@@ -281,11 +326,17 @@ func (c *frontConn) keepTail(b []byte) {
 	}
 }
 
+// tlsNext reports a STARTTLS answered and not yet done: what follows in
+// clear text is not examined (it will be dropped).
+func (c *frontConn) tlsNext() bool {
+	return len(c.out) > 0 && c.out[len(c.out)-1].startTLS
+}
+
 // endOfLine follows a line that ended: a literal continues the command.
 func (c *frontConn) endOfLine() {
-	n, _ := literalOf(c.tail)
+	n, _, ok := literalAtEnd(c.tail)
 	c.tail = c.tail[:0]
-	if n >= 0 {
+	if ok && n >= 0 {
 		c.state, c.lit = frontLiteral, n
 		if n == 0 {
 			c.state = frontLine
@@ -296,14 +347,6 @@ func (c *frontConn) endOfLine() {
 	if c.drop {
 		c.drop = false
 	}
-}
-
-// literalOf returns the size of a literal ending the line (else -1) and
-// whether it is non-synchronizing.
-func literalOf(line []byte) (int64, bool) {
-	line = bytes.TrimRight(line, "\r\n")
-	nonSync := bytes.HasSuffix(line, []byte("+}")) || bytes.HasSuffix(line, []byte("-}"))
-	return literalSize(line), nonSync
 }
 
 // command examines the first line of a command (with its line end).
@@ -319,11 +362,14 @@ func (c *frontConn) command(line []byte) {
 		pass()
 		return
 	}
+	if strings.TrimSpace(text) == "" {
+		return // an empty line (Enter pressed twice): nothing to answer
+	}
 	tag, rest, hasCmd := strings.Cut(text, " ")
 	if !validTag(tag) {
 		tag = "*"
 	}
-	if n, nonSync := literalOf([]byte(text)); nonSync && n > 4096 {
+	if n, nonSync, ok := literalAtEnd([]byte(text)); ok && nonSync && (n > 4096 || n < 0) {
 		// Discard the whole command, literal data included.
 		c.reply(tag + " BAD [TOOBIG] Non-synchronizing literals are limited to 4096 bytes (LITERAL-): send {" +
 			itoa(n) + "} and wait for the \"+\" continuation\r\n")
@@ -354,10 +400,16 @@ func (c *frontConn) command(line []byte) {
 	}
 	switch name {
 	case "STARTTLS":
-		if c.overTLS {
-			c.reply(tag + " BAD STARTTLS: this connection is already TLS (port 993)\r\n")
+		if c.overTLS.Load() {
+			c.reply(tag + " BAD STARTTLS: this connection is already TLS\r\n")
 			return
 		}
+		if c.tlsConf != nil && !c.authed.Load() && strings.TrimSpace(args) == "" {
+			c.out = append(c.out, segment{reply: tag + " OK Begin TLS negotiation now\r\n", startTLS: true})
+			return
+		}
+		// Otherwise the library answers (BAD after login or with
+		// arguments, NO without TLS).
 	case "IDLE":
 		c.rawNext = 1 // DONE
 	case "AUTHENTICATE":
@@ -380,7 +432,7 @@ func (c *frontConn) command(line []byte) {
 			return
 		}
 	case "SEARCH", "UID SEARCH":
-		if n, _ := literalOf([]byte(text)); n < 0 {
+		if _, _, lit := literalAtEnd([]byte(text)); !lit {
 			if msg := checkSearch(args); msg != "" {
 				c.reply(tag + " BAD [CLIENTBUG] " + msg + "\r\n")
 				return

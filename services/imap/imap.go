@@ -7,19 +7,18 @@
 package imap
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"labd/config"
+	"labd/internal/i18n"
 	"labd/internal/service"
 	"labd/internal/store"
 )
@@ -40,6 +39,9 @@ type Service struct {
 	boxes  *boxes
 	parsed *parseCache
 	cancel func()
+	// ready replaces the library's "IMAP server ready" in the greeting
+	// when server.language is not English ("" keeps it).
+	ready string
 }
 
 // New builds the service from deps.Config.IMAP.
@@ -51,6 +53,9 @@ func NewService(deps service.Deps) (*Service, error) {
 		cfg: deps.Config.IMAP, deps: deps, log: deps.Logger, group: service.NewGroup(deps),
 		AuthFailDelay: time.Second, MaxAuthFailures: 3,
 	}
+	if tr := i18n.New(deps.Config.Server.Lang()); tr.Lang() != "en" {
+		s.ready = tr.ASCII("IMAP server ready")
+	}
 	s.boxes = newBoxes(deps.Store)
 	s.parsed = newParseCache(parseCacheBytes)
 	s.srv = imapserver.New(&imapserver.Options{
@@ -59,11 +64,13 @@ func NewService(deps service.Deps) (*Service, error) {
 			imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}, imap.CapMove: {}, imap.CapNamespace: {},
 			imap.CapChildren: {}, imap.CapSpecialUse: {},
 		},
-		Logger:    logAdapter{s.log},
-		TLSConfig: deps.TLS.Config(),
-		// The library sees no *tls.Conn on 993 (the front filter sits
-		// above TLS there): require_tls_for_auth is enforced by the
-		// session and LOGINDISABLED advertised by the filter.
+		Logger: logAdapter{s.log},
+		// Only so that the library advertises STARTTLS: the front filter
+		// answers the command and puts TLS under itself (front.go). The
+		// library never sees a *tls.Conn (the filter sits above TLS on
+		// every port): require_tls_for_auth is enforced by the session
+		// and LOGINDISABLED advertised by the filter.
+		TLSConfig:    deps.TLS.Config(),
 		InsecureAuth: true,
 	})
 	return s, nil
@@ -84,10 +91,10 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 		fmt.Fprintf(c, "* BYE [UNAVAILABLE] too many connections from your address (at most %d), try again later\r\n", s.cfg.MaxConnsPerIP)
 	}
 	patient := func(ln net.Listener) net.Listener {
-		return &patientListener{Listener: ln, min: time.Duration(s.cfg.IdleTimeout), maxLiteral: s.maxLiteral()}
+		return &patientListener{Listener: ln, min: time.Duration(s.cfg.IdleTimeout)}
 	}
 	front := func(ln net.Listener) net.Listener {
-		return &frontListener{Listener: patient(ln), requireTLS: s.cfg.RequireTLSForAuth}
+		return &frontListener{Listener: patient(ln), requireTLS: s.cfg.RequireTLSForAuth, tlsConf: s.deps.TLS.Config(), maxLiteral: s.maxLiteral(), ready: s.ready}
 	}
 	if _, err := s.group.Listen(service.ListenOptions{Service: "imap", Addrs: s.cfg.Listen, MaxPerIP: s.cfg.MaxConnsPerIP, Reject: reject, Wrap: front}); err != nil {
 		return nil, err
@@ -111,8 +118,10 @@ func (s *Service) Serve(ctx context.Context) error {
 	return s.group.ServeEach(ctx, func(b *service.Bound) error {
 		ln := b.Listener
 		if b.Endpoint.TLS {
-			// 993: the front filter above TLS, on the plaintext.
-			ln = &frontListener{Listener: ln, overTLS: true}
+			// 993: the limiter and front filter above TLS, on the
+			// plaintext, as on 143 (where they put TLS under themselves
+			// at STARTTLS).
+			ln = &frontListener{Listener: ln, overTLS: true, maxLiteral: s.maxLiteral(), ready: s.ready}
 		}
 		err := s.srv.Serve(ln)
 		if errors.Is(err, net.ErrClosed) {
@@ -131,12 +140,11 @@ func (s *Service) Shutdown(ctx context.Context) error {
 // patientListener hands out patientConns: imapserver closes a connection
 // whose command line is not complete after 30 s (and an unauthenticated
 // one idle for 60 s), far too short for a student typing by hand. It sits
-// below TLS (ListenOptions.Wrap), so 993 gets the relaxed deadlines too
-// while the library still sees a *tls.Conn there.
+// below TLS (ListenOptions.Wrap), so 993 and STARTTLS get the relaxed
+// deadlines too.
 type patientListener struct {
 	net.Listener
-	min        time.Duration
-	maxLiteral int64 // see limitConn
+	min time.Duration
 }
 
 func (l *patientListener) Accept() (net.Conn, error) {
@@ -144,7 +152,7 @@ func (l *patientListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newLimitConn(&patientConn{Conn: c, min: l.min, ack: newQuickAcker(c)}, l.maxLiteral), nil
+	return &patientConn{Conn: c, min: l.min, ack: newQuickAcker(c)}, nil
 }
 
 type patientConn struct {
@@ -239,37 +247,19 @@ func (f *blankFilter) filter(b []byte) []byte {
 		}
 		out = append(out, c)
 		if c != '\n' {
-			if len(f.tail) >= 32 {
-				f.tail = append(f.tail[:0], f.tail[16:]...)
+			if len(f.tail) >= 64 {
+				f.tail = append(f.tail[:0], f.tail[32:]...)
 			}
 			f.tail = append(f.tail, c)
 			continue
 		}
 		f.state = 0
-		if n := literalSize(f.tail); n > 0 {
+		if n, _, ok := literalAtEnd(f.tail); ok && n > 0 {
 			f.state, f.lit = 2, n
-		} else if n == 0 {
+		} else if ok && n == 0 {
 			f.state = 1
 		}
 		f.tail = f.tail[:0]
 	}
 	return out
-}
-
-// literalSize returns n for a line ending in {n}, {n+} or {n-}, else -1.
-func literalSize(line []byte) int64 {
-	line = bytes.TrimRight(line, "\r")
-	if len(line) < 3 || line[len(line)-1] != '}' {
-		return -1
-	}
-	open := bytes.LastIndexByte(line, '{')
-	if open < 0 {
-		return -1
-	}
-	num := bytes.TrimRight(line[open+1:len(line)-1], "+-")
-	n, err := strconv.ParseInt(string(num), 10, 64)
-	if err != nil || n < 0 {
-		return -1
-	}
-	return n
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -474,28 +475,57 @@ func TestSearch(t *testing.T) {
 	}
 }
 
+// The go-imap client over the three ways in, through the front filter's
+// fixes (CLOSE after EXAMINE, LIST "" inbox, ENABLE IMAP4rev2, \Bogus).
 func TestTLS(t *testing.T) {
 	e := start(t)
+	deliver(t, e.deps, "alice", msg1)
 	tc := &tls.Config{RootCAs: e.deps.TLS.CertPool(), ServerName: "localhost"}
-	for name, dial := range map[string]func() (*imapclient.Client, error){
-		"starttls": func() (*imapclient.Client, error) {
+	for _, tt := range []struct {
+		mode string
+		dial func() (*imapclient.Client, error)
+	}{
+		{"plaintext", func() (*imapclient.Client, error) { return imapclient.DialInsecure(e.plain, nil) }},
+		{"starttls", func() (*imapclient.Client, error) {
 			return imapclient.DialStartTLS(e.plain, &imapclient.Options{TLSConfig: tc})
-		},
-		"imaps": func() (*imapclient.Client, error) {
+		}},
+		{"imaps", func() (*imapclient.Client, error) {
 			return imapclient.DialTLS(e.secure, &imapclient.Options{TLSConfig: tc})
-		},
+		}},
 	} {
-		c, err := dial()
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if err := c.Login("alice", "alice").Wait(); err != nil {
-			t.Errorf("%s LOGIN: %v", name, err)
-		}
-		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
-			t.Errorf("%s SELECT: %v", name, err)
-		}
-		c.Close()
+		t.Run(tt.mode, func(t *testing.T) {
+			c, err := tt.dial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if got := c.Caps().Has(imap.CapStartTLS); got != (tt.mode == "plaintext") {
+				t.Errorf("STARTTLS advertised: %v", got)
+			}
+			if err := c.Login("alice", "alice").Wait(); err != nil {
+				t.Fatalf("LOGIN: %v", err)
+			}
+			if en, err := c.Enable(imap.CapIMAP4rev2).Wait(); err != nil || en.Caps.Has(imap.CapIMAP4rev2) {
+				t.Errorf("ENABLE IMAP4rev2: %v, %v", en.Caps, err)
+			}
+			if boxes, err := c.List("", "inbox", nil).Collect(); err != nil || len(boxes) != 1 || boxes[0].Mailbox != "INBOX" {
+				t.Errorf(`LIST "" inbox: %v, %v`, boxes, err)
+			}
+			if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+				t.Fatalf("EXAMINE: %v", err)
+			}
+			if err := c.UnselectAndExpunge().Wait(); err != nil {
+				t.Errorf("CLOSE after EXAMINE: %v", err)
+			}
+			if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+				t.Fatalf("SELECT: %v", err)
+			}
+			err = c.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{`\Bogus`}}, nil).Close()
+			var ierr *imap.Error
+			if !errors.As(err, &ierr) || ierr.Type != imap.StatusResponseTypeBad {
+				t.Errorf(`STORE \Bogus: %v, want BAD`, err)
+			}
+		})
 	}
 }
 

@@ -20,9 +20,9 @@ const (
 	maxNesting     = 64
 )
 
-// limitConn sits above patientConn (below TLS: like the blank filter it
-// turns itself off when a TLS handshake starts, so on imaps and after
-// STARTTLS only the library's own limits apply).
+// limitConn sits right under the front filter, above TLS (on 993 and,
+// after STARTTLS, on 143 too: the front filter builds a new limitConn over
+// the TLS conn), so the same limits hold on every port.
 type limitConn struct {
 	net.Conn
 	lim     cmdLimiter
@@ -91,7 +91,6 @@ func (c *limitConn) Read(b []byte) (int, error) {
 // untouched).
 type cmdLimiter struct {
 	maxLiteral int64
-	off        bool
 	line       []byte // the current line so far (without literal data)
 	tag        []byte // tag of the command the line belongs to
 	cont       bool   // the line continues a command after a literal
@@ -103,9 +102,6 @@ type cmdLimiter struct {
 // the replies the limiter sends itself, and whether the session must end.
 func (l *cmdLimiter) feed(b []byte) (out, reply []byte, bye bool) {
 	for i := 0; i < len(b); i++ {
-		if l.off {
-			return append(out, b[i:]...), reply, false
-		}
 		if l.lit > 0 {
 			n := min(int64(len(b)-i), l.lit)
 			out = append(out, b[i:i+int(n)]...)
@@ -114,10 +110,6 @@ func (l *cmdLimiter) feed(b []byte) (out, reply []byte, bye bool) {
 			continue
 		}
 		c := b[i]
-		if len(l.line) == 0 && !l.cont && !l.discard && c == 0x16 {
-			l.off = true
-			return append(out, b[i:]...), reply, false
-		}
 		if l.discard {
 			if c == '\n' {
 				l.discard = false
@@ -157,9 +149,9 @@ func (l *cmdLimiter) endLine() (out, reply []byte, bye bool) {
 		l.reset()
 		return nil, reply, false
 	}
-	n, sync, ok := limitLiteralOf(line)
+	n, nonSync, ok := literalAtEnd(line)
 	if ok && (n < 0 || n > l.maxLiteral) {
-		if !sync {
+		if nonSync {
 			// Its data is already on the way: no way to stay in step.
 			reply = []byte(fmt.Sprintf("* BYE [TOOBIG] literal over the limit of %d bytes\r\n", l.maxLiteral))
 			return nil, reply, true
@@ -220,37 +212,6 @@ func nestingOf(line []byte) int {
 		}
 	}
 	return deepest
-}
-
-// literalOf reads the literal a line announces at its end: {n}, {n+} or
-// {n-}. n is -1 when the number does not fit an int64.
-func limitLiteralOf(line []byte) (n int64, sync, ok bool) {
-	line = bytes.TrimRight(line, "\r\n")
-	if len(line) < 3 || line[len(line)-1] != '}' {
-		return 0, false, false
-	}
-	open := bytes.LastIndexByte(line, '{')
-	if open < 0 {
-		return 0, false, false
-	}
-	num := line[open+1 : len(line)-1]
-	sync = true
-	if len(num) > 0 && (num[len(num)-1] == '+' || num[len(num)-1] == '-') {
-		num, sync = num[:len(num)-1], false
-	}
-	if len(num) == 0 {
-		return 0, false, false
-	}
-	for _, c := range num {
-		if c < '0' || c > '9' {
-			return 0, false, false
-		}
-	}
-	v, err := strconv.ParseInt(string(num), 10, 64)
-	if err != nil {
-		return -1, sync, true
-	}
-	return v, sync, true
 }
 
 // maxLiteral is the largest literal a client may announce: the APPEND

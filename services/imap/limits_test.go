@@ -50,19 +50,27 @@ func (r *rawIMAP) cmd(line, prefix string) string {
 // TestHugeLiteralBeforeLogin: announcing a 4 GB literal before login gets
 // a tagged answer at once (not a hanging client), and the server goes on.
 func TestHugeLiteralBeforeLogin(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) { testHugeLiteralBeforeLogin(t, mode) })
+	}
+}
+
+func testHugeLiteralBeforeLogin(t *testing.T, mode string) {
 	e := start(t)
-	for _, lit := range []string{"{4294967296}", "{4294967296+}", "{99999999999999999999}"} {
-		r := dialRaw(t, e.plain)
+	for _, lit := range []string{"{4294967296}", "{4294967296+}", "{99999999999999999999}", "{00000000000000000000001}"} {
+		c, br, _ := dialMode(t, e, mode)
+		r := &rawIMAP{t, c, br}
 		fmt.Fprintf(r.c, "x LOGIN %s\r\n", lit)
 		line := r.until("")
 		for strings.HasPrefix(line, "* ") && !strings.HasPrefix(line, "* BYE") {
 			line = r.until("")
 		}
 		if !strings.HasPrefix(line, "x NO") && !strings.HasPrefix(line, "x BAD") && !strings.HasPrefix(line, "* BYE") {
-			t.Errorf("LOGIN %s: %q, want x BAD, x NO or * BYE", lit, line)
+			t.Errorf("%s LOGIN %s: %q, want x BAD, x NO or * BYE", mode, lit, line)
 		}
 	}
-	r := dialRaw(t, e.plain)
+	c, br, _ := dialMode(t, e, mode)
+	r := &rawIMAP{t, c, br}
 	r.cmd("a LOGIN alice alice", "a OK")
 }
 

@@ -117,13 +117,59 @@ func TestRecreatedMailboxIsFresh(t *testing.T) {
 
 // RFC 3501/7888 conformance that the library alone gets wrong (see
 // docs/imap.md): each exchange on a plaintext connection, in order.
+// The ways to reach the IMAP server: every fix of the front filter and
+// limiter must hold on each.
+var modes = []string{"plaintext", "starttls", "imaps"}
+
+// dialMode connects in mode and returns the connection after the greeting
+// (and, for starttls, after the TLS handshake); greeting is the greeting
+// line, or for starttls the CAPABILITY reply once encrypted.
+func dialMode(t *testing.T, e env, mode string) (conn net.Conn, br *bufio.Reader, greeting string) {
+	t.Helper()
+	tc := &tls.Config{RootCAs: e.deps.TLS.CertPool(), ServerName: "localhost"}
+	switch mode {
+	case "imaps":
+		c, err := tls.Dial("tcp", e.secure, tc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		conn = c
+	default:
+		conn = labtest.Dial(t, e.plain)
+	}
+	br = bufio.NewReader(conn)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	greeting, _ = br.ReadString('\n')
+	if !strings.HasPrefix(greeting, "* OK") {
+		t.Fatalf("%s greeting %q", mode, greeting)
+	}
+	if mode == "starttls" {
+		if got := exchange(conn, br, "s", "s STARTTLS"); !strings.HasPrefix(got, "s OK") {
+			t.Fatalf("STARTTLS: %q", got)
+		}
+		c := tls.Client(conn, tc)
+		if err := c.Handshake(); err != nil {
+			t.Fatalf("STARTTLS handshake: %v", err)
+		}
+		conn, br = c, bufio.NewReader(c)
+		greeting = exchange(conn, br, "s", "s CAPABILITY")
+	}
+	return conn, br, greeting
+}
+
 func TestConformance(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) { testConformance(t, mode) })
+	}
+}
+
+func testConformance(t *testing.T, mode string) {
 	e := start(t)
 	deliver(t, e.deps, "alice", msg1, msg2)
-	conn := labtest.Dial(t, e.plain)
-	br := bufio.NewReader(conn)
-	if l, _ := br.ReadString('\n'); !strings.HasPrefix(l, "* OK") {
-		t.Fatalf("greeting %q", l)
+	conn, br, greeting := dialMode(t, e, mode)
+	if strings.Contains(greeting, "STARTTLS") != (mode == "plaintext") {
+		t.Errorf("%s: STARTTLS advertised only in clear text: %q", mode, greeting)
 	}
 	bogus := strings.Repeat("z NOOP\r\n", 700) // 5600 bytes that must not run
 	cases := []struct{ tag, cmd, want, not string }{
@@ -132,10 +178,19 @@ func TestConformance(t *testing.T) {
 		{"y", "y HELP", "y BAD", "BYE"},
 		{"a", "a", "a BAD", "BYE"},
 		{"b", "b CAPABILITY", "LITERAL-", ""},
+		{"b", "b STARTTLS extra", "b BAD", ""},
+		{"b", "\r\n  \r\nb NOOP", "b OK", "BAD"}, // Enter pressed twice: nothing to answer
 		{"c", "c LOGIN alice alice", "c OK", ""},
 		{"d", "d", "d BAD", ""},
 		{"e", `e LIST "" inbox`, `"/" INBOX`, ""},
 		{"f", `f LIST "" Inbox/%`, "f OK", ""},
+		{"f", `f LIST "" in%`, `"/" INBOX`, ""},
+		{"f", `f CREATE inbox/tp`, "f OK", ""},
+		{"f", `f LIST "inbox/" "%"`, `"/" "INBOX/tp"`, ""},
+		{"f", `f LIST "" iNbOx/*`, `"/" "INBOX/tp"`, ""},
+		{"f", `f DELETE INBOX/tp`, "f OK", ""},
+		{"f", `f LSUB "" iNBOX`, `"/" INBOX`, ""},
+		{"f", `f STATUS inbox (MESSAGES)`, "* STATUS INBOX (MESSAGES 2)", ""},
 		{"g", "g ENABLE IMAP4rev2", "* ENABLED\r\n", "IMAP4rev2"},
 		{"h", "h EXAMINE INBOX", "h OK [READ-ONLY]", ""},
 		{"i", "i EXPUNGE", "i NO", ""},
@@ -151,17 +206,49 @@ func TestConformance(t *testing.T) {
 		{"s", "s UID SEARCH NOT DELETED", "* SEARCH 1 2\r\n", ""},
 		{"t", `t STORE 1 +FLAGS (\Bogus)`, "t BAD", ""},
 		{"u", `u STORE 1 +FLAGS (Bogus \Seen)`, `FLAGS (Bogus \Seen)`, ""},
+		{"u", `u STORE 1 -FLAGS.SILENT (\Bogus)`, "u BAD", ""},
+		{"u", `u STORE 1 +FLAGS (\Recent)`, "u BAD [CLIENTBUG] \\Recent", ""},
 		{"v", "v APPEND INBOX (\\Bogus) {2+}\r\nhi", "v BAD", ""},
 		{"v", "v APPEND INBOX ($Label1 \\Seen) {2+}\r\nhi", "v OK", ""},
 		{"v", "v SEARCH TEXT {5600+}\r\n" + bogus, "v BAD [TOOBIG]", "z OK"},
 		{"w", "w NOOP", "w OK", "z OK"},
+		{"w", "w STARTTLS", "w BAD", ""},
+		{"w", "w APPEND INBOX {4294967296}", "w NO [TOOBIG]", ""},
+		{"w", "w SEARCH (((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((ALL)))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))", "w BAD [LIMIT]", ""},
+		{"w", "w NOOP {5}", "w BAD", ""}, // no literal to the library: the next line is a command
+		{"w", "w NOOP", "w OK", ""},
 		{"w", "w LOGOUT", "* BYE", ""},
 	}
 	for _, c := range cases {
 		got := exchange(conn, br, c.tag, c.cmd)
 		if !strings.Contains(got, c.want) || (c.not != "" && strings.Contains(got, c.not)) {
-			t.Errorf("%.60s:\n%s\nwant %q, not %q", c.cmd, got, c.want, c.not)
+			t.Errorf("%s %.60s:\n%s\nwant %q, not %q", mode, c.cmd, got, c.want, c.not)
 		}
+	}
+}
+
+// Commands pipelined after STARTTLS in clear text are dropped, not run
+// once encrypted (command injection, CVE-2011-0411); STARTTLS again
+// inside TLS is BAD.
+func TestStartTLSInjection(t *testing.T) {
+	e := start(t)
+	r := dialRaw(t, e.plain)
+	io.WriteString(r.c, "s STARTTLS\r\nx LOGIN alice alice\r\n")
+	r.until("s OK")
+	c := tls.Client(r.c, &tls.Config{RootCAs: e.deps.TLS.CertPool(), ServerName: "localhost"})
+	if err := c.Handshake(); err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	tr := bufio.NewReader(c)
+	got := exchange(c, tr, "a", "a CAPABILITY")
+	if strings.Contains(got, "x OK") || strings.Contains(got, "STARTTLS") || !strings.Contains(got, "AUTH=PLAIN") {
+		t.Errorf("after STARTTLS: %q", got)
+	}
+	if got := exchange(c, tr, "b", "b STARTTLS"); !strings.HasPrefix(got, "b BAD") {
+		t.Errorf("STARTTLS twice: %q", got)
+	}
+	if got := exchange(c, tr, "c", "c LOGIN alice alice"); !strings.HasPrefix(got, "c OK") {
+		t.Errorf("LOGIN: %q", got)
 	}
 }
 
@@ -250,5 +337,15 @@ func TestConformanceOverTLS(t *testing.T) {
 	}
 	if got := exchange(plain, pr, "a", "a LOGIN alice alice"); !strings.Contains(got, "a NO [PRIVACYREQUIRED]") {
 		t.Errorf("LOGIN in clear: %s", got)
+	}
+
+	// After STARTTLS on 143: AUTH=PLAIN, no LOGINDISABLED nor STARTTLS,
+	// and LOGIN works.
+	sc, sr, caps := dialMode(t, e, "starttls")
+	if !strings.Contains(caps, "AUTH=PLAIN") || strings.Contains(caps, "LOGINDISABLED") || strings.Contains(caps, "STARTTLS") {
+		t.Errorf("CAPABILITY after STARTTLS: %q", caps)
+	}
+	if got := exchange(sc, sr, "a", "a LOGIN alice alice"); !strings.HasPrefix(got, "a OK") {
+		t.Errorf("LOGIN after STARTTLS: %s", got)
 	}
 }

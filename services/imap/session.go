@@ -147,14 +147,15 @@ func (ss *session) Login(username, password string) (err error) {
 	return nil
 }
 
-// overTLS reports whether the connection is encrypted: STARTTLS done
-// (the library's *tls.Conn) or 993 (the front filter above TLS).
+// overTLS reports whether the connection is encrypted: 993 or STARTTLS
+// done (both by the front filter, above TLS; a *tls.Conn only if the
+// library ever did STARTTLS itself).
 func (ss *session) overTLS() bool {
 	switch c := ss.conn.NetConn().(type) {
 	case *tls.Conn:
 		return true
 	case *frontConn:
-		return c.overTLS
+		return c.overTLS.Load()
 	}
 	return false
 }
@@ -171,6 +172,10 @@ func (ss *session) unselect() {
 // keywords, without a backslash, can be made up (RFC 3501 2.3.2).
 func checkFlags(flags []imap.Flag) error {
 	for _, f := range flags {
+		if strings.EqualFold(string(f), `\Recent`) {
+			return &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug,
+				Text: `\Recent is set by the server only, a client cannot store it (RFC 3501 2.3.2)`}
+		}
 		if strings.HasPrefix(string(f), `\`) && !isSystemFlag(f) {
 			return &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug,
 				Text: "Unknown system flag " + string(f) + `: system flags are \Seen \Answered \Flagged \Deleted \Draft; keywords have no backslash`}
@@ -185,7 +190,7 @@ func isSystemFlag(f imap.Flag) bool {
 			return true
 		}
 	}
-	return strings.EqualFold(string(f), `\Recent`)
+	return false
 }
 
 var systemFlags = []imap.Flag{imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagSeen, imap.FlagDraft}
@@ -319,7 +324,7 @@ func (ss *session) List(w *imapserver.ListWriter, ref string, patterns []string,
 	for _, mb := range mbs {
 		match := false
 		for _, p := range patterns {
-			if imapserver.MatchList(mb.Name, delim, ref, p) || (mb.Name == "INBOX" && imapserver.MatchList(mb.Name, delim, ref, inboxPattern(ref, p))) {
+			if imapserver.MatchList(mb.Name, delim, ref, p) || (isInbox(mb.Name) && matchInbox(mb.Name, delim, ref, p)) {
 				match = true
 				break
 			}
@@ -365,13 +370,27 @@ func (ss *session) List(w *imapserver.ListWriter, ref string, patterns []string,
 	return nil
 }
 
-// inboxPattern spells "inbox" the canonical way at the start of a LIST
-// pattern: INBOX is case-insensitive (RFC 3501 5.1).
-func inboxPattern(ref, p string) string {
-	if ref == "" && len(p) >= 5 && strings.EqualFold(p[:5], "INBOX") {
-		return "INBOX" + p[5:]
+func isInbox(name string) bool { return name == "INBOX" || strings.HasPrefix(name, "INBOX/") }
+
+// matchInbox matches INBOX and its children with "inbox" spelt in any case
+// at the start of the reference, or of the pattern without a reference:
+// INBOX is case-insensitive (RFC 3501 5.1), "in%", "Inbox/*" and
+// LIST "inbox/" "%" find it too.
+func matchInbox(name string, delim rune, ref, p string) bool {
+	if ref != "" {
+		return imapserver.MatchList(name, delim, inboxCase(ref), p)
 	}
-	return p
+	return imapserver.MatchList(name, delim, "", inboxCase(p))
+}
+
+// inboxCase upper-cases the leading letters of s that spell the start of
+// "INBOX" in any case ("inb%" becomes "INB%").
+func inboxCase(s string) string {
+	i := 0
+	for i < len(s) && i < 5 && (s[i]|0x20) == "inbox"[i] {
+		i++
+	}
+	return strings.ToUpper(s[:i]) + s[i:]
 }
 
 func (ss *session) statusData(mb store.Mailbox, o *imap.StatusOptions) *imap.StatusData {

@@ -14,13 +14,16 @@ import (
 	"time"
 
 	"labd/config"
+	"labd/internal/i18n"
 	"labd/internal/service"
 )
 
 // Service is the POP3 server.
 type Service struct {
-	cfg   config.POP3
-	deps  service.Deps
+	cfg  config.POP3
+	deps service.Deps
+	// tr speaks server.language in the greeting's human text.
+	tr    *i18n.Printer
 	log   *slog.Logger
 	group *service.Group
 
@@ -40,6 +43,7 @@ func New(deps service.Deps) (service.Service, error) { return NewService(deps) }
 func NewService(deps service.Deps) (*Service, error) {
 	return &Service{
 		cfg: deps.Config.POP3, deps: deps, log: deps.Logger, group: service.NewGroup(deps),
+		tr:            i18n.New(deps.Config.Server.Lang()),
 		AuthFailDelay: time.Second, MaxAuthFailures: 3, locked: map[string]bool{},
 	}, nil
 }

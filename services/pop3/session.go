@@ -80,7 +80,7 @@ func (s *Service) handle(c net.Conn, implicitTLS bool) {
 			_ = tc.SetDeadline(time.Time{})
 		}
 	}
-	p.ok("labd POP3 server ready (type CAPA for the capabilities, USER name then PASS password to log in)")
+	p.ok(s.tr.ASCII("labd POP3 server ready (type CAPA for the capabilities, USER name then PASS password to log in)"))
 	for !p.quit {
 		line, err := p.readLine()
 		if err != nil {

@@ -57,6 +57,13 @@ type lineConn struct {
 	authed          bool   // a 235 went out: the client authenticated
 	closeAfterWrite bool
 	closed          bool
+	// ready, when set, is the greeting's human text in server.language:
+	// the library's first reply "220 DOMAIN ESMTP Service Ready" keeps its
+	// code, domain and ESMTP keyword (clients read those) and gets it.
+	// A go-smtp whose text differs keeps its English greeting, and
+	// TestGreetingsFrench (internal/golden) fails.
+	ready   string
+	greeted bool
 }
 
 const (
@@ -253,6 +260,16 @@ func (c *lineConn) Write(p []byte) (int, error) {
 	if c.swallow {
 		c.swallow = false
 		return len(p), nil
+	}
+	if !c.greeted {
+		c.greeted = true
+		if c.ready != "" && bytes.HasPrefix(p, []byte("220 ")) && bytes.HasSuffix(p, []byte(" ESMTP Service Ready\r\n")) {
+			g := append(append([]byte(nil), bytes.TrimSuffix(p, []byte("Service Ready\r\n"))...), c.ready+"\r\n"...)
+			if _, err := c.current().Write(g); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
 	}
 	switch {
 	case bytes.HasPrefix(p, []byte("235 ")):

@@ -11,6 +11,7 @@ import (
 	netmail "net/mail"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,6 +58,55 @@ type session struct {
 	from  string
 	users []string // resolved local users, deduplicated
 	rcpts []string // addresses as given
+
+	// delivered and refused are this connection's tally, kept in the
+	// session's attributes for the dashboard and the metrics.
+	delivered int
+	refused   map[string]int
+}
+
+// Reasons a mail or a recipient is refused, as the session attribute
+// mails_refused and the metric labd_mails_refused_total name them.
+const (
+	refusedNoSuchUser   = "no_such_user"
+	refusedBadAddress   = "bad_address"
+	refusedRelay        = "relay_denied"
+	refusedLookup       = "lookup_failed"
+	refusedStorage      = "storage_full"
+	refusedTooBig       = "too_big"
+	refusedDelivery     = "delivery_failed"
+	refusedFault        = "fault"
+	refusedAuthRequired = "auth_required"
+)
+
+// refuse counts one refusal and returns err, so that each refusal site
+// stays one statement.
+func (s *session) refuse(reason string, err error) error {
+	if s.refused == nil {
+		s.refused = map[string]int{}
+	}
+	s.refused[reason]++
+	if s.sess != nil {
+		s.sess.SetAttr("mails_refused", tally(s.refused))
+	}
+	return err
+}
+
+// tally writes counts as "reason:n reason:n", sorted by reason.
+func tally(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s:%d", k, m[k])
+	}
+	return b.String()
 }
 
 func (s *session) isTLS() bool { return s.lc != nil && s.lc.tls }
@@ -71,8 +121,8 @@ func (s *session) Logout() error { return nil }
 
 func (s *session) Mail(from string, opts *gosmtp.MailOptions) error {
 	if s.submission() && s.authUser == "" {
-		return &gosmtp.SMTPError{Code: 530, EnhancedCode: gosmtp.EnhancedCode{5, 7, 0},
-			Message: "Authentication required: this is a submission port, log in with AUTH PLAIN or AUTH LOGIN first (port 25 takes mail for local users without login)"}
+		return s.refuse(refusedAuthRequired, &gosmtp.SMTPError{Code: 530, EnhancedCode: gosmtp.EnhancedCode{5, 7, 0},
+			Message: "Authentication required: this is a submission port, log in with AUTH PLAIN or AUTH LOGIN first (port 25 takes mail for local users without login)"})
 	}
 	s.Reset()
 	s.from = from
@@ -85,33 +135,33 @@ func (s *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
 	user, err := s.svc.deliver.Resolve(ctx, to)
 	if err == nil {
 		if ferr := s.faultRcpt(to); ferr != nil {
-			return ferr
+			return s.refuse(refusedFault, ferr)
 		}
 	}
 	switch {
 	case err == nil:
 	case errors.Is(err, mail.ErrBadAddress):
-		return &gosmtp.SMTPError{Code: 501, EnhancedCode: gosmtp.EnhancedCode{5, 1, 3}, Message: fmt.Sprintf("<%s>: bad recipient address syntax", to)}
+		return s.refuse(refusedBadAddress, &gosmtp.SMTPError{Code: 501, EnhancedCode: gosmtp.EnhancedCode{5, 1, 3}, Message: fmt.Sprintf("<%s>: bad recipient address syntax", to)})
 	case errors.Is(err, mail.ErrNoUser):
 		s.log.Info("recipient refused: unknown user", "rcpt", to)
-		return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: fmt.Sprintf("<%s>: Recipient address rejected: no such user here", to)}
+		return s.refuse(refusedNoSuchUser, &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: fmt.Sprintf("<%s>: Recipient address rejected: no such user here", to)})
 	case errors.Is(err, mail.ErrNotLocal):
 		if s.authUser != "" || s.svc.relayAllowed(s.ip) {
 			s.log.Warn("relay refused: labd does not relay outside the lab", "rcpt", to, "user", s.authUser)
 			if s.sess != nil {
 				s.sess.Notef("refused relay to <%s>: labd does not relay outside the lab", to)
 			}
-			return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1},
-				Message: fmt.Sprintf("<%s>: labd does not relay mail outside the lab; only %s are delivered here", to, strings.Join(s.svc.deliver.Domains, ", "))}
+			return s.refuse(refusedRelay, &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1},
+				Message: fmt.Sprintf("<%s>: labd does not relay mail outside the lab; only %s are delivered here", to, strings.Join(s.svc.deliver.Domains, ", "))})
 		}
 		s.log.Info("relay denied", "rcpt", to)
 		if s.sess != nil {
 			s.sess.Notef("relay access denied for <%s>", to)
 		}
-		return &gosmtp.SMTPError{Code: 554, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: fmt.Sprintf("<%s>: Relay access denied", to)}
+		return s.refuse(refusedRelay, &gosmtp.SMTPError{Code: 554, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: fmt.Sprintf("<%s>: Relay access denied", to)})
 	default:
 		s.log.Error("recipient lookup failed", "rcpt", to, "err", err)
-		return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure looking up the recipient, try again"}
+		return s.refuse(refusedLookup, &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure looking up the recipient, try again"})
 	}
 	s.rcpts = append(s.rcpts, to)
 	if !slices.Contains(s.users, user) {
@@ -129,16 +179,19 @@ func (s *session) Data(r io.Reader) error {
 		if s.sess != nil {
 			s.sess.Notef("DATA refused with 452: the server holds too many message bytes right now (limits.inflight_message_bytes)")
 		}
-		return &gosmtp.SMTPError{Code: 452, EnhancedCode: gosmtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage: too many large messages in flight, try again in a minute"}
+		return s.refuse(refusedStorage, &gosmtp.SMTPError{Code: 452, EnhancedCode: gosmtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage: too many large messages in flight, try again in a minute"})
 	}
 	if err != nil {
-		return err // ErrDataTooLarge is a *SMTPError (552)
+		if errors.Is(err, gosmtp.ErrDataTooLarge) {
+			return s.refuse(refusedTooBig, err)
+		}
+		return err
 	}
 	if len(s.users) == 0 {
 		return &gosmtp.SMTPError{Code: 503, EnhancedCode: gosmtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"}
 	}
 	if err := s.faultData(); err != nil {
-		return err
+		return s.refuse(refusedFault, err)
 	}
 	id := mail.NewID()
 	with := "SMTP"
@@ -156,12 +209,14 @@ func (s *session) Data(r io.Reader) error {
 	defer cancel()
 	if err := s.svc.deliver.Deliver(ctx, s.from, s.users, body, tr); err != nil {
 		s.log.Error("delivery failed", "id", id, "err", err)
-		return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "Local delivery failed, try again later"}
+		return s.refuse(refusedDelivery, &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "Local delivery failed, try again later"})
 	}
+	s.delivered++
 	msgID := messageID(body)
 	s.log.Info("delivered", "id", id, "message_id", msgID, "from", s.from, "to", strings.Join(s.users, ","), "bytes", len(body), "user", s.authUser)
 	if s.sess != nil {
 		s.sess.Notef("delivered %s (Message-ID %s) from <%s> to %s (%d bytes)", id, msgID, s.from, strings.Join(s.users, ", "), len(body))
+		s.sess.SetAttr("mails_delivered", strconv.Itoa(s.delivered))
 	}
 	// go-smtp writes the code and text of a *SMTPError whatever the code:
 	// a 250 here replaces its generic "OK: queued".

@@ -19,6 +19,7 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"labd/config"
+	"labd/internal/i18n"
 	"labd/internal/mail"
 	"labd/internal/service"
 )
@@ -46,6 +47,9 @@ type Service struct {
 	AuthFailDelay time.Duration
 	// MaxAuthFailures closes the connection after that many failed AUTH.
 	MaxAuthFailures int
+	// ready replaces go-smtp's "Service Ready" in the greeting when
+	// server.language is not English ("" keeps it).
+	ready string
 }
 
 // New builds the service from deps.Config.SMTP.
@@ -59,6 +63,9 @@ func NewService(deps service.Deps) (*Service, error) {
 		servers:         map[string]*gosmtp.Server{},
 		AuthFailDelay:   time.Second,
 		MaxAuthFailures: 3,
+	}
+	if tr := i18n.New(deps.Config.Server.Lang()); tr.Lang() != "en" {
+		s.ready = tr.ASCII("Service Ready")
 	}
 	domains := append([]string{deps.Config.Server.Domain}, cfg.LocalDomains...)
 	s.deliver = &mail.Deliverer{Store: deps.Store, Domains: domains, Hostname: deps.Config.FQDN()}
@@ -127,7 +134,9 @@ func (s *Service) Serve(ctx context.Context) error {
 			if kind == kindSMTPS {
 				tc = nil
 			}
-			return newLineConn(c, kind == kindSMTPS, tc, s.cfg.ReadTimeout.D(), s.deps.Config.Server.Domain, s.vrfy)
+			lc := newLineConn(c, kind == kindSMTPS, tc, s.cfg.ReadTimeout.D(), s.deps.Config.Server.Domain, s.vrfy)
+			lc.ready = s.ready
+			return lc
 		}, refuse: func(c net.Conn) bool {
 			// Implicit TLS has no plaintext greeting to refuse with.
 			return kind != kindSMTPS && s.refuseAtConnect(c)

@@ -10,6 +10,7 @@ import (
 	glssh "github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
 
+	"labd/internal/i18n"
 	"labd/internal/service"
 	"labd/internal/shell"
 )
@@ -141,7 +142,7 @@ func (s *Service) handleSession(sess glssh.Session) {
 		resize = st.win
 	}
 
-	sh, err := shell.New(shell.Env{Deps: s.deps, User: user, Proto: "ssh", Remote: remote, Session: reg})
+	sh, err := shell.New(shell.Env{Deps: s.deps, User: user, Proto: "ssh", Remote: remote, Session: reg, Tr: i18n.New(s.deps.Config.Server.Lang())})
 	if err != nil {
 		log.Error("lab shell", "err", err)
 		fmt.Fprintf(sess.Stderr(), "The lab shell cannot start: %v\n", err)

@@ -369,29 +369,15 @@ func TestExec(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.cmd, func(t *testing.T) {
-			s, err := c.NewSession()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			var o, eb bytes.Buffer
-			s.Stdout, s.Stderr = &o, &eb
-			err = s.Run(tc.cmd)
-			status := 0
-			var ee *gossh.ExitError
-			if errors.As(err, &ee) {
-				status = ee.ExitStatus()
-			} else if err != nil {
-				t.Fatal(err)
-			}
+			o, eb, status := runStatus(t, c, tc.cmd)
 			if status != tc.status {
-				t.Errorf("status %d, want %d (stderr %q)", status, tc.status, eb.String())
+				t.Errorf("status %d, want %d (stderr %q)", status, tc.status, eb)
 			}
-			if tc.contains && !strings.Contains(o.String(), tc.stdout) || !tc.contains && o.String() != tc.stdout {
-				t.Errorf("stdout %q, want %q", o.String(), tc.stdout)
+			if tc.contains && !strings.Contains(o, tc.stdout) || !tc.contains && o != tc.stdout {
+				t.Errorf("stdout %q, want %q", o, tc.stdout)
 			}
-			if !strings.Contains(eb.String(), tc.stderr) {
-				t.Errorf("stderr %q, want %q in it", eb.String(), tc.stderr)
+			if !strings.Contains(eb, tc.stderr) {
+				t.Errorf("stderr %q, want %q in it", eb, tc.stderr)
 			}
 		})
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"labd/config"
+	"labd/internal/i18n"
 	"labd/internal/service"
 	"labd/internal/sessions"
 	"labd/internal/shell"
@@ -28,6 +29,10 @@ type Service struct {
 	deps  service.Deps
 	log   *slog.Logger
 	group *service.Group
+	// tr speaks server.language; "login:", "Password:" and "Login
+	// incorrect" stay as /bin/login writes them: expect scripts, Hydra and
+	// terminal macros wait for those words.
+	tr *i18n.Printer
 
 	mu   sync.Mutex
 	live map[*nvt]struct{} // sessions to warn at shutdown
@@ -47,6 +52,7 @@ func New(deps service.Deps) (service.Service, error) {
 		deps:            deps,
 		log:             deps.Logger,
 		group:           service.NewGroup(deps),
+		tr:              i18n.New(deps.Config.Server.Lang()),
 		live:            map[*nvt]struct{}{},
 		FailDelay:       time.Second,
 		NegotiationWait: time.Second,
@@ -59,7 +65,7 @@ func (s *Service) Name() string { return "telnet" }
 // Bind implements service.Service.
 func (s *Service) Bind() ([]service.Endpoint, error) {
 	reject := func(c net.Conn) {
-		fmt.Fprint(c, "Too many connections from your address; close one and try again.\r\n")
+		fmt.Fprint(c, s.tr.T("Too many connections from your address; close one and try again.")+"\r\n")
 	}
 	if _, err := s.group.Listen(service.ListenOptions{Service: "telnet", Addrs: s.cfg.Listen, MaxPerIP: s.cfg.MaxConnsPerIP, Reject: reject}); err != nil {
 		return nil, err
@@ -78,7 +84,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	s.group.Close()
 	s.mu.Lock()
 	for n := range s.live {
-		go fmt.Fprint(n, "\n*** labd is shutting down: please log out now; the session will be closed. ***\n")
+		go fmt.Fprint(n, "\n*** "+s.tr.T("labd is shutting down: please log out now; the session will be closed.")+" ***\n")
 	}
 	s.mu.Unlock()
 	s.group.Drain(ctx)
@@ -133,10 +139,10 @@ func (s *Service) handle(c net.Conn) {
 		sess.SetUser(user)
 	}
 	log.Info("telnet login")
-	sh, err := shell.New(shell.Env{Deps: s.deps, User: user, Proto: "telnet", Remote: remote, Session: sess, LineMode: !n.echoing()})
+	sh, err := shell.New(shell.Env{Deps: s.deps, User: user, Proto: "telnet", Remote: remote, Session: sess, LineMode: !n.echoing(), Tr: i18n.New(s.deps.Config.Server.Lang())})
 	if err != nil {
 		log.Error("lab shell", "err", err)
-		fmt.Fprintf(n, "The lab shell cannot start: %v\n", err)
+		fmt.Fprintln(n, s.tr.T("The lab shell cannot start: %v", err))
 		return
 	}
 	defer sh.Close()
@@ -155,11 +161,11 @@ func (s *Service) handle(c net.Conn) {
 func (s *Service) bye(n *nvt, err error) {
 	switch {
 	case errors.Is(err, errIdle):
-		fmt.Fprintf(n, "\nNo input for %s: disconnecting. Bye.\n", s.cfg.IdleTimeout.D())
+		fmt.Fprint(n, "\n"+s.tr.T("No input for %s: disconnecting. Bye.", s.cfg.IdleTimeout.D())+"\n")
 	case errors.Is(err, errTooMany):
-		fmt.Fprintf(n, "Too many failed login attempts (%d): disconnecting.\n", s.cfg.MaxAuthTries)
+		fmt.Fprintln(n, s.tr.T("Too many failed login attempts (%d): disconnecting.", s.cfg.MaxAuthTries))
 	case err == nil:
-		fmt.Fprint(n, "Connection closed by labd. Bye.\n")
+		fmt.Fprintln(n, s.tr.T("Connection closed by labd. Bye."))
 	}
 }
 
@@ -172,7 +178,7 @@ func (s *Service) login(ctx context.Context, n *nvt, log *slog.Logger) (string, 
 	if b := s.deps.Config.Shell.Banner; b != "" {
 		fmt.Fprintf(n, "%s\n", strings.TrimRight(b, "\n"))
 	} else {
-		fmt.Fprintf(n, "%s (labd Telnet). Telnet sends everything in clear, the password too: watch it in Wireshark, then compare with SSH.\n", s.deps.Config.FQDN())
+		fmt.Fprintln(n, s.tr.T("%s (labd Telnet). Telnet sends everything in clear, the password too: watch it in Wireshark, then compare with SSH.", s.deps.Config.FQDN()))
 	}
 	fails := 0
 	empties := 0
