@@ -17,9 +17,12 @@ have dnsperf    || need="$need dnsperf"
 have curl       || need="$need curl"
 have dig        || need="$need bind9-dnsutils"
 have python3    || need="$need python3"
+have sshd       || need="$need openssh-server"
+have ssh        || need="$need openssh-client"
+have postfix    || need="$need postfix"
 [ -z "$need" ] && exit 0
 export DEBIAN_FRONTEND=noninteractive
-# postfix is not needed by the metrics run.sh measures today; dovecot pulls
-# no MTA. Should one be pulled in, keep it unconfigured.
+# postfix stays unconfigured as a system service: run.sh starts its own
+# instance with the configuration in postfix/.
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 flock /tmp/apt.lock apt-get install -y -o DPkg::Lock::Timeout=600 --no-install-recommends $need

@@ -88,9 +88,9 @@ func newDB(c *conn, opts Options) (*DB, error) {
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
 	}
-	dummy, err := bcrypt.GenerateFromPassword([]byte("labd-dummy"), cost)
+	dummy, err := dummyHashFor(cost)
 	if err != nil {
-		return nil, fmt.Errorf("bcrypt cost %d: %w", cost, err)
+		return nil, err
 	}
 	return &DB{db: c, subs: map[int]func(Event){}, cost: cost, dummyHash: dummy}, nil
 }

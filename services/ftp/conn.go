@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"regexp"
 	"slices"
@@ -329,6 +330,17 @@ type ownerConn struct {
 
 // NetConn lets sessions.FromConn find the recording conn.
 func (c *ownerConn) NetConn() net.Conn { return c.Conn }
+
+// ReadFrom passes a download on to the recording conn's ReadFrom, which
+// sendfile(2)s the file (transfer.WriteTo hands it the *os.File):
+// embedding net.Conn hides it, and without this method a RETR went
+// through 32 KiB writes. A listing keeps going through Write.
+func (c *ownerConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok && !c.client.listing.Load() {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c}, r)
+}
 
 var listOwner = regexp.MustCompile(`^([-dlcbps][-rwxsStT]{9} +\d+) ftp ftp `)
 

@@ -236,7 +236,13 @@ func (c *frontConn) Read(b []byte) (int, error) {
 		if len(c.in) > 0 && c.process() {
 			continue
 		}
-		buf := make([]byte, max(len(b), 4096))
+		// Into the caller's buffer (the library's 4 KiB reader) when it
+		// is big enough: a buffer allocated here was held by every idle
+		// connection for as long as it waited.
+		buf := b
+		if len(buf) < 4096 {
+			buf = make([]byte, 4096)
+		}
 		lower := c.conn()
 		c.mu.Unlock()
 		n, err := lower.Read(buf)

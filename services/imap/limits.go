@@ -29,11 +29,10 @@ type limitConn struct {
 	wmu     sync.Mutex
 	pending []byte // output for the library not yet read
 	closing bool   // a reply that ends the session was written
-	buf     []byte
 }
 
 func newLimitConn(c net.Conn, maxLiteral int64) *limitConn {
-	return &limitConn{Conn: c, lim: cmdLimiter{maxLiteral: maxLiteral}, buf: make([]byte, 32<<10)}
+	return &limitConn{Conn: c, lim: cmdLimiter{maxLiteral: maxLiteral}}
 }
 
 // NetConn lets sessions.FromConn find the recording conn below.
@@ -46,13 +45,19 @@ func (c *limitConn) Write(b []byte) (int, error) {
 }
 
 func (c *limitConn) Read(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
 	for len(c.pending) == 0 {
 		if c.closing {
 			return 0, io.EOF
 		}
-		n, err := c.Conn.Read(c.buf)
+		// Into the caller's buffer: feed copies what it passes on, and a
+		// buffer of the conn's own was held by every idle connection
+		// blocked here (32 KiB each, most of an idle session's memory).
+		n, err := c.Conn.Read(b)
 		if n > 0 {
-			out, reply, bye := c.lim.feed(c.buf[:n])
+			out, reply, bye := c.lim.feed(b[:n])
 			c.pending = append(c.pending, out...)
 			if len(reply) > 0 {
 				c.wmu.Lock()
