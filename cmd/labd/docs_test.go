@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -384,7 +382,7 @@ func newDocEnv(t *testing.T) *docEnv {
 	writeTestFile(t, filepath.Join(e.dir, "ca.pem"), string(ca))
 	// SSH: a key that alice and carol accept, and the pages' host names.
 	home := t.TempDir()
-	priv, pub := sshKey(t)
+	_, priv, pub := labtest.SSHKey(t)
 	block, err := ssh.MarshalPrivateKey(priv, "docs test")
 	if err != nil {
 		t.Fatal(err)
@@ -392,7 +390,7 @@ func newDocEnv(t *testing.T) *docEnv {
 	writeTestFile(t, filepath.Join(home, ".ssh", "id_ed25519"), string(pem.EncodeToMemory(block)))
 	os.Chmod(filepath.Join(home, ".ssh", "id_ed25519"), 0o600)
 	writeTestFile(t, filepath.Join(e.dir, "carol.pub"), pub)
-	_, pub2 := sshKey(t) // a student's own key, not yet known to labd
+	_, _, pub2 := labtest.SSHKey(t) // a student's own key, not yet known to labd
 	writeTestFile(t, filepath.Join(e.dir, "id_ed25519.pub"), pub2)
 	_, sshPort, _ := net.SplitHostPort(e.p.addr(t, "ssh/tcp"))
 	sshConfig := filepath.Join(home, ".ssh", "config")
@@ -425,20 +423,6 @@ Host *
 		"LANG=C", "LC_ALL=", "LC_MESSAGES=",
 	)
 	return e
-}
-
-// sshKey returns a new Ed25519 key and its authorized_keys line.
-func sshKey(t *testing.T) (ed25519.PrivateKey, string) {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spub, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return priv, string(ssh.MarshalAuthorizedKey(spub))
 }
 
 func writeTestFile(t *testing.T, path, content string) {

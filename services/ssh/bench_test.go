@@ -2,7 +2,6 @@ package ssh_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"io"
 	"os"
@@ -38,15 +37,8 @@ func benchDeps(b *testing.B) (string, service.Deps) {
 // login, as the peer harness does (no bcrypt in the measured path).
 func benchKey(b *testing.B, deps service.Deps) gossh.Signer {
 	b.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	signer, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := deps.Store.AddKey(context.Background(), "alice", string(gossh.MarshalAuthorizedKey(signer.PublicKey()))); err != nil {
+	signer, _, line := labtest.SSHKey(b)
+	if err := deps.Store.AddKey(context.Background(), "alice", line); err != nil {
 		b.Fatal(err)
 	}
 	return signer

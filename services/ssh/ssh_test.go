@@ -3,8 +3,6 @@ package ssh_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"io"
 	"net"
@@ -198,23 +196,14 @@ func TestNoAuthMethodNone(t *testing.T) {
 
 func TestPublicKey(t *testing.T) {
 	e := start(t, nil)
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, other, _ := ed25519.GenerateKey(rand.Reader)
-	otherSigner, _ := gossh.NewSignerFromKey(other)
+	signer, _, line := labtest.SSHKey(t)
+	otherSigner, _, _ := labtest.SSHKey(t)
 
 	// Not yet listed: refused.
 	if c, err := gossh.Dial("tcp", e.addr, clientConfig("alice", gossh.PublicKeys(signer))); err == nil {
 		c.Close()
 		t.Fatal("unlisted key accepted")
 	}
-	line := string(gossh.MarshalAuthorizedKey(signer.PublicKey()))
 	if err := e.deps.Store.AddKey(context.Background(), "alice", strings.TrimSpace(line)+" alice@laptop"); err != nil {
 		t.Fatal(err)
 	}
