@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Group commit: every write goes through SQLite.write.
@@ -64,6 +65,7 @@ func (s *DB) commitBatch(batch []*writeReq) {
 		}
 		answered = len(batch)
 	}
+	start := time.Now()
 	sqltx, err := s.db.DB.BeginTx(context.Background(), nil)
 	if err != nil {
 		fail(fmt.Errorf("begin transaction: %w", err))
@@ -115,6 +117,7 @@ func (s *DB) commitBatch(batch []*writeReq) {
 		fail(fmt.Errorf("commit: %w", err))
 		return
 	}
+	s.committed(start, len(batch))
 	subs := s.subscribers()
 	for _, r := range batch {
 		for _, e := range r.events {

@@ -84,7 +84,8 @@ func (s *DB) Deliver(ctx context.Context, users []string, raw []byte, date time.
 	})
 }
 
-func (s *DB) Messages(ctx context.Context, mailboxID int64) ([]Message, error) {
+func (s *DB) Messages(ctx context.Context, mailboxID int64) (_ []Message, err error) {
+	defer func() { err = s.classify(err) }()
 	rows, err := s.db.QueryContext(ctx, `SELECT uid, flags, internal_date, size FROM messages WHERE mailbox_id = ? ORDER BY uid`, mailboxID)
 	if err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
@@ -105,9 +106,10 @@ func (s *DB) Messages(ctx context.Context, mailboxID int64) ([]Message, error) {
 	return out, rows.Err()
 }
 
-func (s *DB) Body(ctx context.Context, mailboxID int64, uid uint32) ([]byte, error) {
+func (s *DB) Body(ctx context.Context, mailboxID int64, uid uint32) (_ []byte, err error) {
+	defer func() { err = s.classify(err) }()
 	var b []byte
-	err := s.db.QueryRowContext(ctx, `SELECT body FROM messages WHERE mailbox_id = ? AND uid = ?`, mailboxID, uid).Scan(&b)
+	err = s.db.QueryRowContext(ctx, `SELECT body FROM messages WHERE mailbox_id = ? AND uid = ?`, mailboxID, uid).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("message uid %d: %w", uid, ErrNotFound)
 	}

@@ -4,14 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -79,9 +76,6 @@ type PostgresOptions struct {
 	ConnectTimeout time.Duration
 }
 
-// ErrUnavailable wraps failures to reach the database.
-var ErrUnavailable = errors.New("database unavailable")
-
 // OpenPostgres connects to the database at dsn (a libpq URL or key=value
 // string), migrates its schema and starts listening for other hosts'
 // changes. An unreachable database is an error at once: labd exits and its
@@ -139,27 +133,6 @@ func (s *DB) closePostgres() error {
 	return s.db.DB.Close()
 }
 
-// unavailable marks errors of the connection (no answer from the
-// server), as opposed to the server's or the store's own answers, with
-// ErrUnavailable: the protocols answer those with a temporary failure.
-func unavailable(err error) error {
-	var pe *pgconn.PgError
-	var ne net.Error
-	switch {
-	case errors.Is(err, ErrUnavailable), errors.As(err, &pe),
-		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return err
-	case errors.Is(err, driver.ErrBadConn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.As(err, &ne), pgconn.SafeToRetry(err):
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	return err
-}
-
 // retryable says whether a failed transaction may simply be run again.
 func retryable(err error) bool {
 	var pe *pgconn.PgError
@@ -193,6 +166,7 @@ func (s *DB) pgWrite(ctx context.Context, fn func(ctx context.Context, tx *Tx, e
 // pgTry runs fn once in its own transaction and returns the event
 // sequence number it committed, or 0 if it emitted nothing.
 func (s *DB) pgTry(ctx context.Context, fn func(ctx context.Context, tx *Tx, emit func(Event)) error) (seq int64, err error) {
+	start := time.Now()
 	sqltx, err := s.db.DB.BeginTx(ctx, nil)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -253,6 +227,7 @@ func (s *DB) pgTry(ctx context.Context, fn func(ctx context.Context, tx *Tx, emi
 		return 0, fmt.Errorf("commit: %w", err)
 	}
 	committed = true
+	s.committed(start, 1)
 	return seq, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -44,6 +45,8 @@ type DB struct {
 	// not tell which names exist.
 	dummyHash []byte
 	closed    bool
+	// commits, if set, is told of every commit (ObserveCommits).
+	commits atomic.Pointer[CommitObserver]
 }
 
 // SQLite is the name DB had when SQLite was its only backend.
@@ -148,6 +151,23 @@ func (s *DB) markClosed() bool {
 	}
 	s.closed = true
 	return true
+}
+
+// ObserveCommits makes o hear of every commit from now on (nil: none).
+// labd's metrics use it for the commit latency and batch size histograms.
+func (s *DB) ObserveCommits(o CommitObserver) {
+	if o == nil {
+		s.commits.Store(nil)
+		return
+	}
+	s.commits.Store(&o)
+}
+
+// committed tells the observer, if any, of one commit started at start.
+func (s *DB) committed(start time.Time, writers int) {
+	if o := s.commits.Load(); o != nil {
+		(*o).Commit(time.Since(start), writers)
+	}
 }
 
 // subscribers is a snapshot of the subscribers, to call without smu.

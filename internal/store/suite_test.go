@@ -520,3 +520,54 @@ func TestCopyAllKeepsUIDs(t *testing.T) {
 		})
 	}
 }
+
+// commitCounter is a store.CommitObserver.
+type commitCounter struct {
+	mu      sync.Mutex
+	commits int
+	writers int
+}
+
+func (c *commitCounter) Commit(d time.Duration, writers int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.commits++
+	c.writers += writers
+}
+
+// Every committed write reaches the commit observer (labd's commit
+// latency and batch size histograms), on both backends.
+func TestCommitObserverHearsDeliveries(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *store.DB) {
+		var c commitCounter
+		s.ObserveCommits(&c)
+		var wg sync.WaitGroup
+		for i := 0; i < 4; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.Deliver(context.Background(), []string{"alice"}, []byte("Subject: x\r\n\r\nx\r\n"), time.Time{}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		c.mu.Lock()
+		commits, writers := c.commits, c.writers
+		c.mu.Unlock()
+		// Group commit may share commits (SQLite), but every writer is
+		// counted once.
+		if commits < 1 || commits > 4 || writers != 4 {
+			t.Errorf("observer heard %d commits of %d writers, want 1-4 commits of 4 writers", commits, writers)
+		}
+		s.ObserveCommits(nil)
+		if err := s.Deliver(context.Background(), []string{"alice"}, []byte("x\r\n"), time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.writers != 4 {
+			t.Errorf("observer removed but still heard a commit")
+		}
+	})
+}
