@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -199,16 +198,12 @@ func (s *DB) pgTry(ctx context.Context, fn func(ctx context.Context, tx *Tx, emi
 		if err != nil {
 			return 0, fmt.Errorf("encode events: %w", err)
 		}
-		// Last, so that the counter row is locked for as short a time as
-		// possible: it serialises the commits of all hosts' writers.
-		if err := tx.QueryRowContext(ctx, `UPDATE meta SET value = value + 1 WHERE key = 'eventseq' RETURNING value`).Scan(&seq); err != nil {
-			return 0, fmt.Errorf("event sequence: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events(seq, node, created, payload) VALUES(?,?,?,?)`, seq, s.pg.node, time.Now().Unix(), string(payload)); err != nil {
+		// Last, and in one statement (one round trip), so that the
+		// counter row is locked for as short a time as possible: from
+		// here to the end of the commit, it serialises the commits of all
+		// hosts' writers.
+		if err := tx.QueryRowContext(ctx, logEventsSQL, s.pg.node, time.Now().Unix(), string(payload), pgChannel).Scan(&seq); err != nil {
 			return 0, fmt.Errorf("event log: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `SELECT pg_notify(?, ?)`, pgChannel, strconv.FormatInt(seq, 10)); err != nil {
-			return 0, fmt.Errorf("notify: %w", err)
 		}
 		// Before commit, so that a listener that sees the entry first
 		// still publishes it with its Origin.
@@ -230,6 +225,14 @@ func (s *DB) pgTry(ctx context.Context, fn func(ctx context.Context, tx *Tx, emi
 	s.committed(start, 1)
 	return seq, nil
 }
+
+// logEventsSQL takes the next event sequence number (locking the counter
+// row until commit), appends one write's events to the log under it and
+// queues the NOTIFY that wakes the other hosts, which PostgreSQL sends at
+// commit.
+const logEventsSQL = `WITH n AS (UPDATE meta SET value = value + 1 WHERE key = 'eventseq' RETURNING value),
+e AS (INSERT INTO events(seq, node, created, payload) SELECT value, ?::text, ?::bigint, ?::text FROM n RETURNING seq)
+SELECT e.seq FROM e CROSS JOIN LATERAL pg_notify(?::text, e.seq::text)`
 
 // catchUp publishes, in order, every logged event after the last one
 // published.
