@@ -44,3 +44,17 @@ func TestDeliveryFeedsCommitHistograms(t *testing.T) {
 		t.Errorf("labd_store_commit_seconds_sum is %v", value(after, "labd_store_commit_seconds_sum"))
 	}
 }
+
+// The daemon wires its store to the histograms: a delivery on a running
+// labd shows in its scrape.
+func TestDaemonStoreFeedsCommitHistograms(t *testing.T) {
+	d := labtest.StartDaemon(t, labtest.Config(t))
+	maddr := d.Addr(t, "metrics", "tcp")
+	before := value(scrape(t, maddr), "labd_store_commit_batch_size_sum")
+	if err := d.Deps.Store.Deliver(context.Background(), []string{"alice"}, []byte("Subject: x\r\n\r\nx\r\n"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if after := value(scrape(t, maddr), "labd_store_commit_batch_size_sum"); after < before+1 {
+		t.Errorf("labd_store_commit_batch_size_sum went from %v to %v over a delivery", before, after)
+	}
+}
