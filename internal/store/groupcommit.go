@@ -45,7 +45,11 @@ func (s *DB) lead() {
 	batch := s.queue
 	s.queue = nil
 	s.wmu.Unlock()
-	if len(batch) > 0 {
+	switch {
+	case len(batch) == 0:
+	case s.pg != nil:
+		s.pgCommitBatch(batch)
+	default:
 		s.commitBatch(batch)
 	}
 	s.wmu.Lock()

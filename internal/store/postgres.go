@@ -138,40 +138,72 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
-func (s *DB) pgWrite(ctx context.Context, fn func(ctx context.Context, tx *Tx, emit func(Event)) error) error {
-	s.wmu.Lock()
-	closed := s.closed
-	s.wmu.Unlock()
-	if closed {
-		return ErrClosed
+// errSplit says that one writer of a batch failed: the batch, which has
+// no savepoints, is rolled back and its writers run one by one.
+var errSplit = errors.New("a writer of the batch failed")
+
+// pgCommitBatch is commitBatch for PostgreSQL: the writers queued while
+// the previous batch committed run in one transaction and share one
+// commit (one fsync, one hold of the event counter's lock, one BEGIN and
+// COMMIT). Unlike SQLite's, the batch has no savepoints (each would cost
+// two round trips, as much as it saves): a writer failing, which is rare,
+// rolls the batch back and its writers run again one by one. Events are
+// published before any writer is answered.
+func (s *DB) pgCommitBatch(batch []*writeReq) {
+	live := make([]*writeReq, 0, len(batch))
+	for _, r := range batch {
+		if r.err = r.ctx.Err(); r.err == nil {
+			live = append(live, r)
+		}
 	}
+	if len(live) > 0 {
+		err := s.pgRun(live)
+		if errors.Is(err, errSplit) {
+			for _, r := range live {
+				if err := s.pgRun([]*writeReq{r}); err != nil {
+					r.err = err
+				}
+			}
+		} else if err != nil {
+			for _, r := range live {
+				r.err = err
+			}
+		}
+	}
+	for _, r := range batch {
+		r.done <- r.err
+	}
+}
+
+// pgRun runs reqs in one transaction, again after a serialisation failure
+// or deadlock (with another host), and publishes their events once
+// committed. A single writer's own failure is in its err; with several,
+// one failing returns errSplit.
+func (s *DB) pgRun(reqs []*writeReq) error {
 	for attempt := 0; ; attempt++ {
-		seq, wid, err := s.pgTry(ctx, fn)
-		if err != nil && retryable(err) && attempt < 10 && ctx.Err() == nil {
+		seq, wid, err := s.pgTry(reqs)
+		if err != nil && retryable(err) && attempt < 10 {
 			continue
 		}
 		if err != nil {
-			return unavailable(err)
+			return err
 		}
 		if seq > 0 {
 			// Committed: a failure to publish now is the listener's to
-			// repair, not the writer's (its change is durable).
-			s.publishOwn(context.WithoutCancel(ctx), seq, wid)
+			// repair, not the writers' (their changes are durable).
+			s.publishOwn(context.Background(), seq, wid)
 		}
 		return nil
 	}
 }
 
-// pgTry runs fn once in its own transaction and returns the event
-// sequence number it committed, or 0 if it emitted nothing, and the write
-// id of its log entry.
-func (s *DB) pgTry(ctx context.Context, fn func(ctx context.Context, tx *Tx, emit func(Event)) error) (seq, wid int64, err error) {
+// pgTry runs reqs once in one transaction and returns the event sequence
+// number it committed, or 0 if they emitted nothing, and the write id of
+// its log entry.
+func (s *DB) pgTry(reqs []*writeReq) (seq, wid int64, err error) {
 	start := time.Now()
-	sqltx, err := s.db.DB.BeginTx(ctx, nil)
+	sqltx, err := s.db.DB.BeginTx(context.Background(), nil)
 	if err != nil {
-		if ctx.Err() != nil {
-			return 0, 0, ctx.Err()
-		}
 		return 0, 0, fmt.Errorf("%w: begin transaction: %w", ErrUnavailable, err)
 	}
 	tx := &Tx{Tx: sqltx, pg: true}
@@ -184,10 +216,26 @@ func (s *DB) pgTry(ctx context.Context, fn func(ctx context.Context, tx *Tx, emi
 			_ = sqltx.Rollback()
 		}
 	}()
-	origin := originOf(ctx)
 	var events []Event
-	if err := fn(ctx, tx, func(e Event) { e.Origin = origin; events = append(events, e) }); err != nil {
-		return 0, 0, err
+	for _, r := range reqs {
+		r.events = nil
+		// Without cancellation: one client hanging up must not abort
+		// the transaction the others share.
+		ctx := context.WithoutCancel(r.ctx)
+		origin := originOf(ctx)
+		r.err = r.fn(ctx, tx, func(e Event) { e.Origin = origin; r.events = append(r.events, e) })
+		switch {
+		case r.err != nil && retryable(r.err):
+			return 0, 0, r.err
+		case r.err != nil && len(reqs) > 1:
+			r.err = nil
+			return 0, 0, errSplit
+		case r.err != nil:
+			// Its own failure, answered as such; nothing to commit.
+			r.events = nil
+			return 0, 0, nil
+		}
+		events = append(events, r.events...)
 	}
 	if len(events) > 0 {
 		s.pg.lmu.Lock()
@@ -201,8 +249,8 @@ func (s *DB) pgTry(ctx context.Context, fn func(ctx context.Context, tx *Tx, emi
 		// Last, and in one statement (one round trip), so that the
 		// counter row is locked for as short a time as possible: from
 		// here to the end of the commit, it serialises the commits of all
-		// hosts' writers.
-		if err := tx.QueryRowContext(ctx, logEventsSQL, s.pg.node, time.Now().Unix(), string(payload), pgChannel).Scan(&seq); err != nil {
+		// hosts.
+		if err := tx.QueryRowContext(context.Background(), logEventsSQL, s.pg.node, time.Now().Unix(), string(payload), pgChannel).Scan(&seq); err != nil {
 			return 0, 0, fmt.Errorf("event log: %w", err)
 		}
 		// Before commit, so that a listener that sees the entry first
@@ -222,7 +270,7 @@ func (s *DB) pgTry(ctx context.Context, fn func(ctx context.Context, tx *Tx, emi
 		return 0, 0, fmt.Errorf("commit: %w", err)
 	}
 	committed = true
-	s.committed(start, 1)
+	s.committed(start, len(reqs))
 	return seq, wid, nil
 }
 

@@ -103,9 +103,6 @@ func (s *DB) Close() error {
 	if !s.markClosed() {
 		return nil
 	}
-	if s.pg != nil {
-		return s.closePostgres()
-	}
 	// Let a commit in progress (and the queue behind it) finish.
 	for {
 		s.commitMu.Lock()
@@ -119,6 +116,9 @@ func (s *DB) Close() error {
 		time.Sleep(time.Millisecond)
 	}
 	defer s.commitMu.Unlock()
+	if s.pg != nil {
+		return s.closePostgres()
+	}
 	_, _ = s.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	return s.db.DB.Close()
 }

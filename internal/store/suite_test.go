@@ -571,3 +571,50 @@ func TestCommitObserverHearsDeliveries(t *testing.T) {
 		}
 	})
 }
+
+// Writers that fail among writers that succeed, at once (one group
+// commit): each gets its own answer, and the others' work is committed
+// once, with UIDs that follow on.
+func TestFailingWriterInABatch(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *store.DB) {
+		ctx := context.Background()
+		var c commitCounter
+		s.ObserveCommits(&c)
+		const n = 8
+		var wg sync.WaitGroup
+		errs := make(chan error, 2*n)
+		for i := 0; i < n; i++ {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				if err := s.Deliver(ctx, []string{"alice"}, []byte("Subject: ok\r\n\r\nok\r\n"), time.Time{}); err != nil {
+					errs <- fmt.Errorf("delivery to alice: %w", err)
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				if err := s.Deliver(ctx, []string{"nobody"}, []byte("x\r\n"), time.Time{}); !errors.Is(err, store.ErrNotFound) {
+					errs <- fmt.Errorf("delivery to nobody: %v, want ErrNotFound", err)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		// How many commits the 8 successful deliveries took says whether
+		// batches formed (it depends on timing: logged, not checked).
+		c.mu.Lock()
+		t.Logf("%d commits for %d committed writers", c.commits, c.writers)
+		c.mu.Unlock()
+		in := mustMailbox(t, s, "alice", "INBOX")
+		msgs, err := s.Messages(ctx, in.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) != n || in.UIDNext != n+1 || msgs[n-1].UID != n {
+			t.Errorf("INBOX after %d deliveries among failing ones: %d messages, UIDNEXT %d", n, len(msgs), in.UIDNext)
+		}
+	})
+}
