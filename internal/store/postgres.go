@@ -19,8 +19,8 @@ import (
 
 // PostgreSQL backend: several labd hosts share one database.
 //
-// Writes: one transaction per write (PostgreSQL does its own group commit
-// and row locking), retried on a serialisation failure or deadlock.
+// Writes: group-committed (pgCommitBatch), retried on a serialisation
+// failure or deadlock.
 //
 // Events: a write that emits events appends them, in the same transaction,
 // to the events table under a sequence number taken from a counter row

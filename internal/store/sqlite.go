@@ -17,8 +17,9 @@ import (
 // DB is the store on SQL: SQLite (embedded, one host, the default) or
 // PostgreSQL (several labd hosts on one database, postgres.go). Both run the
 // same queries (users.go, mailboxes.go, messages.go), written in the SQL the
-// two share; they differ in how writes reach the disk (groupcommit.go for
-// SQLite, one transaction per write for PostgreSQL) and in how events reach
+// two share; both group-commit their writes (groupcommit.go: with a
+// savepoint per writer on SQLite, without on PostgreSQL, postgres.go) and
+// they differ in how events reach
 // subscribers (from the committer for SQLite, from an ordered event log for
 // PostgreSQL, so that other hosts see them too).
 type DB struct {

@@ -191,9 +191,8 @@ var DefaultMailboxes = []struct{ Name, SpecialUse string }{
 
 // CommitObserver is told of every commit of the store's writes: how long
 // the transaction took, from its start to the end of its commit, and how
-// many writers shared it (SQLite's group commit; always 1 on PostgreSQL,
-// whose writers commit one transaction each). It is called on the
-// committing goroutine, so it must be quick (a metrics histogram).
+// many writers shared it (group commit, on both backends). It is called
+// on the committing goroutine, so it must be quick (a metrics histogram).
 type CommitObserver interface {
 	Commit(d time.Duration, writers int)
 }
