@@ -157,3 +157,50 @@ func TestResetForgetsTheAccount(t *testing.T) {
 		t.Fatalf("after Reset: %v", err)
 	}
 }
+
+// downStore answers like a store whose database went away.
+type downStore struct{}
+
+func (downStore) Authenticate(ctx context.Context, protocol, name, password string) (store.User, error) {
+	return store.User{}, fmt.Errorf("%w: connection refused", store.ErrUnavailable)
+}
+
+// Logins the database could not check are not failures: however many, they
+// start no throttling, and the student's free tries are intact once the
+// database is back.
+func TestUnavailableIsNotAFailure(t *testing.T) {
+	var throttles atomic.Int64
+	opts := authguard.Options{OnThrottle: func(string, string, string, time.Duration, bool) { throttles.Add(1) }}
+	ctx := context.Background()
+	down := authguard.New(downStore{}, opts, labtest.Logger(t))
+	for i := 0; i < 20; i++ {
+		_, err := down.Authenticate(ctx, "test", "192.0.2.7:1000", "alice", "alice-secret")
+		if !errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrAuthFailed) {
+			t.Fatalf("attempt %d: %v, want ErrUnavailable and not ErrAuthFailed", i, err)
+		}
+	}
+	if n := throttles.Load(); n != 0 {
+		t.Errorf("%d throttled bursts from logins the database could not check", n)
+	}
+	// The same guard over a store that answers again (Check takes the
+	// check as a function): the first typos pass at once, as on a fresh
+	// guard (from the second failure on, the account's attempts are
+	// spaced); had the outage counted, the pair would wait 16 s.
+	st := &fakeStore{}
+	for i := 0; i < 2; i++ {
+		t0 := time.Now()
+		err := down.Check(ctx, "test", "192.0.2.7:1000", "alice", func(ctx context.Context) error {
+			_, err := st.Authenticate(ctx, "test", "alice", "typo")
+			return err
+		})
+		if !errors.Is(err, store.ErrAuthFailed) || errors.Is(err, authguard.ErrThrottled) {
+			t.Fatalf("typo %d after the outage: %v", i+1, err)
+		}
+		if d := time.Since(t0); d > 500*time.Millisecond {
+			t.Errorf("typo %d after the outage waited %v: the outage counted", i+1, d)
+		}
+	}
+	if n := throttles.Load(); n != 0 {
+		t.Errorf("%d throttled bursts within the free tries", n)
+	}
+}

@@ -97,6 +97,10 @@ func New(reg *sessions.Registry, st store.Store, version string) *Metrics {
 	}
 	if st != nil {
 		st.Subscribe(func(e store.Event) { m.storeEvents.WithLabelValues(e.Kind.String()).Inc() })
+		// Not part of store.Store: a test's fake store has no commits.
+		if o, ok := st.(interface{ ObserveCommits(store.CommitObserver) }); ok {
+			o.ObserveCommits(m)
+		}
 	}
 	return m
 }
@@ -158,7 +162,7 @@ func (m *Metrics) Login(protocol, result string) {
 	m.logins.WithLabelValues(protocol, result).Inc()
 }
 
-// Commit records one group commit of the store.
+// Commit records one commit of the store (store.CommitObserver).
 func (m *Metrics) Commit(d time.Duration, writers int) {
 	m.commitSeconds.Observe(d.Seconds())
 	m.commitBatch.Observe(float64(writers))

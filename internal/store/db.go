@@ -72,8 +72,5 @@ func rebind(pg bool, q string) string {
 // (or failed). After commit, the events fn emitted are published in commit
 // order, before write returns.
 func (s *DB) write(ctx context.Context, fn func(ctx context.Context, tx *Tx, emit func(Event)) error) error {
-	if s.pg != nil {
-		return s.pgWrite(ctx, fn)
-	}
-	return s.groupWrite(ctx, fn)
+	return s.classify(s.groupWrite(ctx, fn))
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Group commit: every write goes through SQLite.write.
@@ -44,7 +45,11 @@ func (s *DB) lead() {
 	batch := s.queue
 	s.queue = nil
 	s.wmu.Unlock()
-	if len(batch) > 0 {
+	switch {
+	case len(batch) == 0:
+	case s.pg != nil:
+		s.pgCommitBatch(batch)
+	default:
 		s.commitBatch(batch)
 	}
 	s.wmu.Lock()
@@ -64,6 +69,7 @@ func (s *DB) commitBatch(batch []*writeReq) {
 		}
 		answered = len(batch)
 	}
+	start := time.Now()
 	sqltx, err := s.db.DB.BeginTx(context.Background(), nil)
 	if err != nil {
 		fail(fmt.Errorf("begin transaction: %w", err))
@@ -115,6 +121,7 @@ func (s *DB) commitBatch(batch []*writeReq) {
 		fail(fmt.Errorf("commit: %w", err))
 		return
 	}
+	s.committed(start, len(batch))
 	subs := s.subscribers()
 	for _, r := range batch {
 		for _, e := range r.events {

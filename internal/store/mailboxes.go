@@ -118,7 +118,8 @@ func getMailbox(ctx context.Context, q queryer, user, name string) (Mailbox, err
 	return m, err
 }
 
-func (s *DB) Mailboxes(ctx context.Context, user string) ([]Mailbox, error) {
+func (s *DB) Mailboxes(ctx context.Context, user string) (_ []Mailbox, err error) {
+	defer func() { err = s.classify(err) }()
 	user = NormalizeUser(user)
 	rows, err := s.db.QueryContext(ctx, `SELECT `+mailboxCols+` FROM mailboxes m JOIN users u ON u.id = m.user_id WHERE u.name = ? ORDER BY m.name`, user)
 	if err != nil {
@@ -137,7 +138,8 @@ func (s *DB) Mailboxes(ctx context.Context, user string) ([]Mailbox, error) {
 }
 
 func (s *DB) Mailbox(ctx context.Context, user, name string) (Mailbox, error) {
-	return getMailbox(ctx, s.db, NormalizeUser(user), normMailbox(name))
+	m, err := getMailbox(ctx, s.db, NormalizeUser(user), normMailbox(name))
+	return m, s.classify(err)
 }
 
 func (s *DB) CreateMailbox(ctx context.Context, user, name, specialUse string) (Mailbox, error) {

@@ -72,11 +72,7 @@ func (s *DB) Deliver(ctx context.Context, users []string, raw []byte, date time.
 	sort.Strings(users)
 	return s.write(ctx, func(ctx context.Context, tx *Tx, emit func(Event)) error {
 		for _, u := range users {
-			m, err := mailboxRef(ctx, tx, NormalizeUser(u), "INBOX")
-			if err != nil {
-				return err
-			}
-			if _, err := insertMessage(ctx, tx, m, raw, "", date, emit); err != nil {
+			if err := deliverOne(ctx, tx, NormalizeUser(u), raw, date, emit); err != nil {
 				return err
 			}
 		}
@@ -84,7 +80,30 @@ func (s *DB) Deliver(ctx context.Context, users []string, raw []byte, date time.
 	})
 }
 
-func (s *DB) Messages(ctx context.Context, mailboxID int64) ([]Message, error) {
+// deliverOne is insertMessage into user's INBOX with the mailbox found and
+// its UID taken in one statement: two statements per recipient instead of
+// three, which on PostgreSQL is a round trip and a good part of the
+// server's work per delivery.
+func deliverOne(ctx context.Context, tx *Tx, user string, raw []byte, date time.Time, emit func(Event)) error {
+	var id int64
+	var uid uint32
+	err := tx.QueryRowContext(ctx, `UPDATE mailboxes SET uidnext = uidnext + 1 WHERE name = 'INBOX' AND user_id = (SELECT id FROM users WHERE name = ?) RETURNING id, uidnext - 1`, user).Scan(&id, &uid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("mailbox INBOX of %s: %w", user, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("allocate uid in the INBOX of %s: %w", user, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO messages(mailbox_id, uid, flags, internal_date, size, body) VALUES(?,?,?,?,?,?)`,
+		id, uid, "", date.UnixNano(), len(raw), raw); err != nil {
+		return fmt.Errorf("store message in the INBOX of %s: %w", user, err)
+	}
+	emit(Event{Kind: MessageAdded, User: user, MailboxID: id, Mailbox: "INBOX", UID: uid, Flags: splitFlags(""), Size: int64(len(raw))})
+	return nil
+}
+
+func (s *DB) Messages(ctx context.Context, mailboxID int64) (_ []Message, err error) {
+	defer func() { err = s.classify(err) }()
 	rows, err := s.db.QueryContext(ctx, `SELECT uid, flags, internal_date, size FROM messages WHERE mailbox_id = ? ORDER BY uid`, mailboxID)
 	if err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
@@ -105,9 +124,10 @@ func (s *DB) Messages(ctx context.Context, mailboxID int64) ([]Message, error) {
 	return out, rows.Err()
 }
 
-func (s *DB) Body(ctx context.Context, mailboxID int64, uid uint32) ([]byte, error) {
+func (s *DB) Body(ctx context.Context, mailboxID int64, uid uint32) (_ []byte, err error) {
+	defer func() { err = s.classify(err) }()
 	var b []byte
-	err := s.db.QueryRowContext(ctx, `SELECT body FROM messages WHERE mailbox_id = ? AND uid = ?`, mailboxID, uid).Scan(&b)
+	err = s.db.QueryRowContext(ctx, `SELECT body FROM messages WHERE mailbox_id = ? AND uid = ?`, mailboxID, uid).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("message uid %d: %w", uid, ErrNotFound)
 	}

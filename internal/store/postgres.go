@@ -4,15 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -23,8 +19,8 @@ import (
 
 // PostgreSQL backend: several labd hosts share one database.
 //
-// Writes: one transaction per write (PostgreSQL does its own group commit
-// and row locking), retried on a serialisation failure or deadlock.
+// Writes: group-committed (pgCommitBatch), retried on a serialisation
+// failure or deadlock.
 //
 // Events: a write that emits events appends them, in the same transaction,
 // to the events table under a sequence number taken from a counter row
@@ -78,9 +74,6 @@ type PostgresOptions struct {
 	// ConnectTimeout bounds the first connection; default 10 s.
 	ConnectTimeout time.Duration
 }
-
-// ErrUnavailable wraps failures to reach the database.
-var ErrUnavailable = errors.New("database unavailable")
 
 // OpenPostgres connects to the database at dsn (a libpq URL or key=value
 // string), migrates its schema and starts listening for other hosts'
@@ -139,66 +132,79 @@ func (s *DB) closePostgres() error {
 	return s.db.DB.Close()
 }
 
-// unavailable marks errors of the connection (no answer from the
-// server), as opposed to the server's or the store's own answers, with
-// ErrUnavailable: the protocols answer those with a temporary failure.
-func unavailable(err error) error {
-	var pe *pgconn.PgError
-	var ne net.Error
-	switch {
-	case errors.Is(err, ErrUnavailable), errors.As(err, &pe),
-		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return err
-	case errors.Is(err, driver.ErrBadConn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.As(err, &ne), pgconn.SafeToRetry(err):
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	return err
-}
-
 // retryable says whether a failed transaction may simply be run again.
 func retryable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
-func (s *DB) pgWrite(ctx context.Context, fn func(ctx context.Context, tx *Tx, emit func(Event)) error) error {
-	s.wmu.Lock()
-	closed := s.closed
-	s.wmu.Unlock()
-	if closed {
-		return ErrClosed
+// errSplit says that one writer of a batch failed: the batch, which has
+// no savepoints, is rolled back and its writers run one by one.
+var errSplit = errors.New("a writer of the batch failed")
+
+// pgCommitBatch is commitBatch for PostgreSQL: the writers queued while
+// the previous batch committed run in one transaction and share one
+// commit (one fsync, one hold of the event counter's lock, one BEGIN and
+// COMMIT). Unlike SQLite's, the batch has no savepoints (each would cost
+// two round trips, as much as it saves): a writer failing, which is rare,
+// rolls the batch back and its writers run again one by one. Events are
+// published before any writer is answered.
+func (s *DB) pgCommitBatch(batch []*writeReq) {
+	live := make([]*writeReq, 0, len(batch))
+	for _, r := range batch {
+		if r.err = r.ctx.Err(); r.err == nil {
+			live = append(live, r)
+		}
 	}
+	if len(live) > 0 {
+		err := s.pgRun(live)
+		if errors.Is(err, errSplit) {
+			for _, r := range live {
+				if err := s.pgRun([]*writeReq{r}); err != nil {
+					r.err = err
+				}
+			}
+		} else if err != nil {
+			for _, r := range live {
+				r.err = err
+			}
+		}
+	}
+	for _, r := range batch {
+		r.done <- r.err
+	}
+}
+
+// pgRun runs reqs in one transaction, again after a serialisation failure
+// or deadlock (with another host), and publishes their events once
+// committed. A single writer's own failure is in its err; with several,
+// one failing returns errSplit.
+func (s *DB) pgRun(reqs []*writeReq) error {
 	for attempt := 0; ; attempt++ {
-		seq, err := s.pgTry(ctx, fn)
-		if err != nil && retryable(err) && attempt < 10 && ctx.Err() == nil {
+		seq, wid, err := s.pgTry(reqs)
+		if err != nil && retryable(err) && attempt < 10 {
 			continue
 		}
 		if err != nil {
-			return unavailable(err)
+			return err
 		}
 		if seq > 0 {
 			// Committed: a failure to publish now is the listener's to
-			// repair, not the writer's (its change is durable).
-			_ = s.catchUp(context.WithoutCancel(ctx))
+			// repair, not the writers' (their changes are durable).
+			s.publishOwn(context.Background(), seq, wid)
 		}
 		return nil
 	}
 }
 
-// pgTry runs fn once in its own transaction and returns the event
-// sequence number it committed, or 0 if it emitted nothing.
-func (s *DB) pgTry(ctx context.Context, fn func(ctx context.Context, tx *Tx, emit func(Event)) error) (seq int64, err error) {
-	sqltx, err := s.db.DB.BeginTx(ctx, nil)
+// pgTry runs reqs once in one transaction and returns the event sequence
+// number it committed, or 0 if they emitted nothing, and the write id of
+// its log entry.
+func (s *DB) pgTry(reqs []*writeReq) (seq, wid int64, err error) {
+	start := time.Now()
+	sqltx, err := s.db.DB.BeginTx(context.Background(), nil)
 	if err != nil {
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		return 0, fmt.Errorf("%w: begin transaction: %w", ErrUnavailable, err)
+		return 0, 0, fmt.Errorf("%w: begin transaction: %w", ErrUnavailable, err)
 	}
 	tx := &Tx{Tx: sqltx, pg: true}
 	committed := false
@@ -210,12 +216,27 @@ func (s *DB) pgTry(ctx context.Context, fn func(ctx context.Context, tx *Tx, emi
 			_ = sqltx.Rollback()
 		}
 	}()
-	origin := originOf(ctx)
 	var events []Event
-	if err := fn(ctx, tx, func(e Event) { e.Origin = origin; events = append(events, e) }); err != nil {
-		return 0, err
+	for _, r := range reqs {
+		r.events = nil
+		// Without cancellation: one client hanging up must not abort
+		// the transaction the others share.
+		ctx := context.WithoutCancel(r.ctx)
+		origin := originOf(ctx)
+		r.err = r.fn(ctx, tx, func(e Event) { e.Origin = origin; r.events = append(r.events, e) })
+		switch {
+		case r.err != nil && retryable(r.err):
+			return 0, 0, r.err
+		case r.err != nil && len(reqs) > 1:
+			r.err = nil
+			return 0, 0, errSplit
+		case r.err != nil:
+			// Its own failure, answered as such; nothing to commit.
+			r.events = nil
+			return 0, 0, nil
+		}
+		events = append(events, r.events...)
 	}
-	var wid int64
 	if len(events) > 0 {
 		s.pg.lmu.Lock()
 		s.pg.wid++
@@ -223,18 +244,14 @@ func (s *DB) pgTry(ctx context.Context, fn func(ctx context.Context, tx *Tx, emi
 		s.pg.lmu.Unlock()
 		payload, err := json.Marshal(logEntry{WID: wid, Events: events})
 		if err != nil {
-			return 0, fmt.Errorf("encode events: %w", err)
+			return 0, 0, fmt.Errorf("encode events: %w", err)
 		}
-		// Last, so that the counter row is locked for as short a time as
-		// possible: it serialises the commits of all hosts' writers.
-		if err := tx.QueryRowContext(ctx, `UPDATE meta SET value = value + 1 WHERE key = 'eventseq' RETURNING value`).Scan(&seq); err != nil {
-			return 0, fmt.Errorf("event sequence: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events(seq, node, created, payload) VALUES(?,?,?,?)`, seq, s.pg.node, time.Now().Unix(), string(payload)); err != nil {
-			return 0, fmt.Errorf("event log: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `SELECT pg_notify(?, ?)`, pgChannel, strconv.FormatInt(seq, 10)); err != nil {
-			return 0, fmt.Errorf("notify: %w", err)
+		// Last, and in one statement (one round trip), so that the
+		// counter row is locked for as short a time as possible: from
+		// here to the end of the commit, it serialises the commits of all
+		// hosts.
+		if err := tx.QueryRowContext(context.Background(), logEventsSQL, s.pg.node, time.Now().Unix(), string(payload), pgChannel).Scan(&seq); err != nil {
+			return 0, 0, fmt.Errorf("event log: %w", err)
 		}
 		// Before commit, so that a listener that sees the entry first
 		// still publishes it with its Origin.
@@ -250,10 +267,55 @@ func (s *DB) pgTry(ctx context.Context, fn func(ctx context.Context, tx *Tx, emi
 			}
 			s.pg.lmu.Unlock()
 		}
-		return 0, fmt.Errorf("commit: %w", err)
+		return 0, 0, fmt.Errorf("commit: %w", err)
 	}
 	committed = true
-	return seq, nil
+	s.committed(start, len(reqs))
+	return seq, wid, nil
+}
+
+// logEventsSQL takes the next event sequence number (locking the counter
+// row until commit), appends one write's events to the log under it and
+// queues the NOTIFY that wakes the other hosts, which PostgreSQL sends at
+// commit.
+const logEventsSQL = `WITH n AS (UPDATE meta SET value = value + 1 WHERE key = 'eventseq' RETURNING value),
+e AS (INSERT INTO events(seq, node, created, payload) SELECT value, ?::text, ?::bigint, ?::text FROM n RETURNING seq)
+SELECT e.seq FROM e CROSS JOIN LATERAL pg_notify(?::text, e.seq::text)`
+
+// publishOwn publishes the write this host just committed under seq. When
+// every entry before it is already published, its events are at hand (the
+// local copy, with their Origin) and the log need not be read back: one
+// round trip fewer per write. Otherwise the log is read from where
+// publishing stopped.
+func (s *DB) publishOwn(ctx context.Context, seq, wid int64) {
+	p := s.pg
+	p.pubMu.Lock()
+	if p.last >= seq {
+		// The listener was quicker.
+		p.pubMu.Unlock()
+		return
+	}
+	if p.last == seq-1 {
+		p.lmu.Lock()
+		lw, ok := p.local[seq]
+		if ok && lw.wid == wid {
+			delete(p.local, seq)
+		}
+		p.lmu.Unlock()
+		if ok && lw.wid == wid {
+			subs := s.subscribers()
+			for _, ev := range lw.events {
+				for _, fn := range subs {
+					publish(fn, ev)
+				}
+			}
+			p.last = seq
+			p.pubMu.Unlock()
+			return
+		}
+	}
+	p.pubMu.Unlock()
+	_ = s.catchUp(ctx)
 }
 
 // catchUp publishes, in order, every logged event after the last one

@@ -186,9 +186,26 @@ func TestPostgresRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	onB.wait(t, 1)
+	inbox := mustMailbox(t, a, "alice", "INBOX")
 	labtest.RestartPostgres(t, func() {
 		if err := a.Deliver(ctx, []string{"alice"}, []byte("while down\r\n"), time.Time{}); !errors.Is(err, store.ErrUnavailable) {
 			t.Errorf("a delivery while the database was down: %v, want ErrUnavailable", err)
+		}
+		// Reads too: a login or a FETCH while the database is down is a
+		// temporary failure, not "wrong password" or "no such message".
+		reads := map[string]error{}
+		_, reads["Authenticate"] = a.Authenticate(ctx, "imap", "alice", "alice")
+		_, reads["User"] = a.User(ctx, "alice")
+		_, reads["ListUsers"] = a.ListUsers(ctx)
+		_, reads["Keys"] = a.Keys(ctx, "alice")
+		_, reads["Mailboxes"] = a.Mailboxes(ctx, "alice")
+		_, reads["Mailbox"] = a.Mailbox(ctx, "alice", "INBOX")
+		_, reads["Messages"] = a.Messages(ctx, inbox.ID)
+		_, reads["Body"] = a.Body(ctx, inbox.ID, 1)
+		for name, err := range reads {
+			if !errors.Is(err, store.ErrUnavailable) {
+				t.Errorf("%s while the database was down: %v, want ErrUnavailable", name, err)
+			}
 		}
 	})
 	// The pool's connections died with the server; the first writes may

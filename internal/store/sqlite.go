@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -16,8 +17,9 @@ import (
 // DB is the store on SQL: SQLite (embedded, one host, the default) or
 // PostgreSQL (several labd hosts on one database, postgres.go). Both run the
 // same queries (users.go, mailboxes.go, messages.go), written in the SQL the
-// two share; they differ in how writes reach the disk (groupcommit.go for
-// SQLite, one transaction per write for PostgreSQL) and in how events reach
+// two share; both group-commit their writes (groupcommit.go: with a
+// savepoint per writer on SQLite, without on PostgreSQL, postgres.go) and
+// they differ in how events reach
 // subscribers (from the committer for SQLite, from an ordered event log for
 // PostgreSQL, so that other hosts see them too).
 type DB struct {
@@ -44,6 +46,8 @@ type DB struct {
 	// not tell which names exist.
 	dummyHash []byte
 	closed    bool
+	// commits, if set, is told of every commit (ObserveCommits).
+	commits atomic.Pointer[CommitObserver]
 }
 
 // SQLite is the name DB had when SQLite was its only backend.
@@ -100,9 +104,6 @@ func (s *DB) Close() error {
 	if !s.markClosed() {
 		return nil
 	}
-	if s.pg != nil {
-		return s.closePostgres()
-	}
 	// Let a commit in progress (and the queue behind it) finish.
 	for {
 		s.commitMu.Lock()
@@ -116,6 +117,9 @@ func (s *DB) Close() error {
 		time.Sleep(time.Millisecond)
 	}
 	defer s.commitMu.Unlock()
+	if s.pg != nil {
+		return s.closePostgres()
+	}
 	_, _ = s.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	return s.db.DB.Close()
 }
@@ -148,6 +152,23 @@ func (s *DB) markClosed() bool {
 	}
 	s.closed = true
 	return true
+}
+
+// ObserveCommits makes o hear of every commit from now on (nil: none).
+// labd's metrics use it for the commit latency and batch size histograms.
+func (s *DB) ObserveCommits(o CommitObserver) {
+	if o == nil {
+		s.commits.Store(nil)
+		return
+	}
+	s.commits.Store(&o)
+}
+
+// committed tells the observer, if any, of one commit started at start.
+func (s *DB) committed(start time.Time, writers int) {
+	if o := s.commits.Load(); o != nil {
+		(*o).Commit(time.Since(start), writers)
+	}
 }
 
 // subscribers is a snapshot of the subscribers, to call without smu.

@@ -202,3 +202,11 @@ var DefaultMailboxes = []struct{ Name, SpecialUse string }{
 	{"Trash", `\Trash`},
 	{"Junk", `\Junk`},
 }
+
+// CommitObserver is told of every commit of the store's writes: how long
+// the transaction took, from its start to the end of its commit, and how
+// many writers shared it (group commit, on both backends). It is called
+// on the committing goroutine, so it must be quick (a metrics histogram).
+type CommitObserver interface {
+	Commit(d time.Duration, writers int)
+}

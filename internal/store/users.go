@@ -129,11 +129,12 @@ func (s *DB) updateUser(ctx context.Context, name, query string, args ...any) er
 	})
 }
 
-func (s *DB) User(ctx context.Context, name string) (User, error) {
+func (s *DB) User(ctx context.Context, name string) (_ User, err error) {
+	defer func() { err = s.classify(err) }()
 	name = NormalizeUser(name)
 	var u User
 	var created int64
-	err := s.db.QueryRowContext(ctx, `SELECT name, admin, created FROM users WHERE name = ?`, name).Scan(&u.Name, &u.Admin, &created)
+	err = s.db.QueryRowContext(ctx, `SELECT name, admin, created FROM users WHERE name = ?`, name).Scan(&u.Name, &u.Admin, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("user %s: %w", name, ErrNotFound)
 	}
@@ -144,7 +145,8 @@ func (s *DB) User(ctx context.Context, name string) (User, error) {
 	return u, nil
 }
 
-func (s *DB) ListUsers(ctx context.Context) ([]User, error) {
+func (s *DB) ListUsers(ctx context.Context) (_ []User, err error) {
+	defer func() { err = s.classify(err) }()
 	rows, err := s.db.QueryContext(ctx, `SELECT name, admin, created FROM users ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
@@ -163,12 +165,13 @@ func (s *DB) ListUsers(ctx context.Context) ([]User, error) {
 	return out, rows.Err()
 }
 
-func (s *DB) Authenticate(ctx context.Context, protocol, name, password string) (User, error) {
+func (s *DB) Authenticate(ctx context.Context, protocol, name, password string) (_ User, err error) {
+	defer func() { err = s.classify(err) }()
 	name = NormalizeUser(name)
 	var u User
 	var hash string
 	var created int64
-	err := s.db.QueryRowContext(ctx, `SELECT name, hash, admin, created FROM users WHERE name = ?`, name).Scan(&u.Name, &hash, &u.Admin, &created)
+	err = s.db.QueryRowContext(ctx, `SELECT name, hash, admin, created FROM users WHERE name = ?`, name).Scan(&u.Name, &hash, &u.Admin, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(password))
 		return User{}, ErrAuthFailed
@@ -211,7 +214,8 @@ func (s *DB) AddKey(ctx context.Context, name, authorizedKey string) error {
 	})
 }
 
-func (s *DB) Keys(ctx context.Context, name string) ([]string, error) {
+func (s *DB) Keys(ctx context.Context, name string) (_ []string, err error) {
+	defer func() { err = s.classify(err) }()
 	name = NormalizeUser(name)
 	rows, err := s.db.QueryContext(ctx, `SELECT k.key FROM ssh_keys k JOIN users u ON u.id = k.user_id WHERE u.name = ? ORDER BY k.id`, name)
 	if err != nil {

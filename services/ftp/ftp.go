@@ -156,6 +156,10 @@ func (s *Service) clientOf(cc ftpserver.ClientContext) *client {
 var (
 	errLoginIncorrect = errors.New("login incorrect")
 	errAnonDisabled   = errors.New("anonymous access is disabled")
+	// errUnavailable: the password could not be checked (the guard did
+	// not count it). ftpserverlib answers every AuthUser error with 530
+	// and closes; the text says it is temporary.
+	errUnavailable = errors.New("user database unavailable")
 )
 
 // driver is ftpserverlib's MainDriver for one listener.
@@ -230,7 +234,7 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (drv ft
 			return nil, errLoginIncorrect
 		}
 		c.log.Error("ftp login: user database", "user", user, "err", err)
-		return nil, errors.New("user database unavailable, try again later")
+		return nil, errUnavailable
 	}
 	if err := s.deps.Layout.EnsureHome(u.Name); err != nil {
 		c.log.Error("cannot create home", "user", u.Name, "err", err)
@@ -278,6 +282,9 @@ func (d *driver) PostAuthMessage(cc ftpserver.ClientContext, user string, authEr
 	if authErr != nil {
 		if errors.Is(authErr, errAnonDisabled) {
 			return "Anonymous access is disabled on this server"
+		}
+		if errors.Is(authErr, errUnavailable) {
+			return "Temporary failure: the user database does not answer, so your password was not checked (it is not a wrong password). Try again in a moment."
 		}
 		if errors.Is(authErr, errLoginIncorrect) {
 			return "Login incorrect (wrong user name or password); closing the connection."

@@ -38,7 +38,11 @@ func start(t *testing.T, edit func(*config.Config)) *env {
 	if edit != nil {
 		edit(cfg)
 	}
-	deps := labtest.Deps(t, cfg)
+	return startWith(t, labtest.Deps(t, cfg))
+}
+
+func startWith(t *testing.T, deps service.Deps) *env {
+	t.Helper()
 	svc, err := labftp.NewService(deps)
 	if err != nil {
 		t.Fatal(err)

@@ -240,6 +240,13 @@ func (s *Service) basicAuth(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintln(w, s.tr.T("Hello %s: the server accepted your Basic credentials.\nThey crossed the network as %q, base64 and not encrypted.", u.Name, r.Header.Get("Authorization")))
 			return
 		}
+		if errors.Is(err, store.ErrUnavailable) {
+			// Not a wrong password: try again soon.
+			s.log.Warn("basic auth: user database unavailable", "remote", r.RemoteAddr, "err", err)
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "503 the user database does not answer, so your password was not checked: try again in a moment", http.StatusServiceUnavailable)
+			return
+		}
 		if !errors.Is(err, store.ErrAuthFailed) {
 			http.Error(w, s.tr.T("500 internal server error"), http.StatusInternalServerError)
 			return

@@ -25,8 +25,11 @@ type env struct {
 
 func start(t *testing.T) env {
 	t.Helper()
-	cfg := labtest.Config(t)
-	d := labtest.Deps(t, cfg)
+	return startWith(t, labtest.Deps(t, labtest.Config(t)))
+}
+
+func startWith(t *testing.T, d service.Deps) env {
+	t.Helper()
 	svc, err := httpsvc.New(d)
 	if err != nil {
 		t.Fatal(err)

@@ -72,6 +72,19 @@ func (ss *session) guard(err *error) {
 		ss.log.Error("IMAP command panicked; answered NO, the session goes on", "panic", r, "stack", string(debug.Stack()))
 		*err = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeServerBug, Text: "internal error"}
 	}
+	// Whatever store read or write a command made, a database that cannot
+	// answer is a temporary failure the client retries (RFC 5530
+	// UNAVAILABLE), not the library's generic NO.
+	var ie *imap.Error
+	if *err != nil && !errors.As(*err, &ie) && errors.Is(*err, store.ErrUnavailable) {
+		ss.log.Warn("IMAP command failed: database unavailable", "err", *err)
+		*err = unavailableErr()
+	}
+}
+
+// unavailableErr is the answer to any command the database could not serve.
+func unavailableErr() error {
+	return noCode(imap.ResponseCodeUnavailable, "the mail database is unavailable right now, try again in a moment")
 }
 
 func (ss *session) ctx() context.Context { return context.Background() }
@@ -96,7 +109,7 @@ func storeErr(err error, what string) error {
 	case errors.Is(err, store.ErrInvalid):
 		return noCode(imap.ResponseCodeCannot, what+": "+err.Error())
 	case errors.Is(err, store.ErrUnavailable):
-		return noCode(imap.ResponseCodeUnavailable, what+": the database is unavailable, try again")
+		return unavailableErr()
 	}
 	return err
 }
@@ -125,6 +138,11 @@ func (ss *session) Login(username, password string) (err error) {
 		return err
 	}
 	u, err := ss.s.deps.Guard.Authenticate(ss.ctx(), "imap", ss.conn.NetConn().RemoteAddr().String(), username, password)
+	if err != nil && !errors.Is(err, store.ErrAuthFailed) {
+		// Not the student's fault: no failure counted, no pause.
+		ss.log.Warn("login not checked: user database unavailable", "user", username, "err", err)
+		return unavailableErr()
+	}
 	if err != nil {
 		ss.fails++
 		ss.log.Info("login failed", "user", username)

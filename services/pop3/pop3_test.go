@@ -29,7 +29,11 @@ func start(t *testing.T, edit ...func(*config.Config)) env {
 	for _, f := range edit {
 		f(cfg)
 	}
-	d := labtest.Deps(t, cfg)
+	return startWith(t, labtest.Deps(t, cfg))
+}
+
+func startWith(t *testing.T, d service.Deps) env {
+	t.Helper()
 	svc, err := pop3svc.NewService(d)
 	if err != nil {
 		t.Fatal(err)

@@ -241,6 +241,9 @@ func (s *Service) serverConfig(ctx glssh.Context) *gossh.ServerConfig {
 		},
 		MaxAuthTries: s.cfg.MaxAuthTries,
 		PreAuthConnCallback: func(c gossh.ServerPreAuthConn) {
+			// Kept to tell the client, during authentication, that the
+			// user database is down (tempFailure).
+			ctx.SetValue(preAuthKey{}, c)
 			if sess != nil {
 				sess.SetAttr("client", string(c.ClientVersion()))
 				sess.Notef("SSH key exchange done (client %s): from here on everything is encrypted, the password too", c.ClientVersion())
@@ -299,10 +302,34 @@ func (s *Service) checkPassword(ctx glssh.Context, pass string) bool {
 		return true
 	}
 	if !errors.Is(err, store.ErrAuthFailed) {
+		// Not a wrong password: the guard did not count it, and no
+		// pause either.
 		s.log.Error("ssh authentication", "err", err, "remote", ctx.RemoteAddr().String())
+		s.tempFailure(ctx)
+		return false
 	}
 	s.failPause(ctx)
 	return false
+}
+
+// preAuthKey holds the connection's gossh.ServerPreAuthConn in its context.
+type preAuthKey struct{}
+
+// tempFailure tells the client, with an authentication banner (OpenSSH and
+// PuTTY print it), that its credentials could not be checked because the
+// user database is unavailable: SSH has no "try again later" answer, and
+// the "Permission denied" that follows would otherwise read as a wrong
+// password.
+func (s *Service) tempFailure(ctx glssh.Context) {
+	pc, ok := ctx.Value(preAuthKey{}).(gossh.ServerPreAuthConn)
+	if !ok {
+		return
+	}
+	const msg = "labd: the user database is unavailable right now, so your credentials were not checked\r\n" +
+		"(this is not a wrong password). Try again in a moment.\r\n"
+	if err := pc.SendAuthBanner(msg); err != nil {
+		s.log.Debug("ssh: cannot send the unavailable banner", "err", err)
+	}
 }
 
 func (s *Service) failPause(ctx context.Context) {
@@ -330,6 +357,9 @@ func (s *Service) publicKey(ctx glssh.Context, key glssh.PublicKey) bool {
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			s.log.Error("ssh: read keys", "err", err, "user", ctx.User())
+		}
+		if errors.Is(err, store.ErrUnavailable) {
+			s.tempFailure(ctx)
 		}
 		return false
 	}

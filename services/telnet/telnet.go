@@ -182,6 +182,7 @@ func (s *Service) login(ctx context.Context, n *nvt, log *slog.Logger) (string, 
 	}
 	fails := 0
 	empties := 0
+	unchecked := 0
 	for fails < s.cfg.MaxAuthTries {
 		fmt.Fprint(n, "\nlogin: ")
 		name, err := l.readLine(n.echoing())
@@ -210,12 +211,18 @@ func (s *Service) login(ctx context.Context, n *nvt, log *slog.Logger) (string, 
 			l.buf = nil
 			return u.Name, nil
 		}
-		fails++
 		if !errors.Is(err, store.ErrAuthFailed) {
+			// Not the student's failure: not counted, no pause, but
+			// bounded like empty lines.
 			log.Error("telnet authentication", "err", err)
-		} else {
-			log.Info("telnet login failed", "login", name, "tries", fails)
+			fmt.Fprint(n, "Login temporarily unavailable: the user database does not answer, so your password was not checked. Try again in a moment.\n")
+			if unchecked++; unchecked > 10 {
+				return "", errTooMany
+			}
+			continue
 		}
+		fails++
+		log.Info("telnet login failed", "login", name, "tries", fails)
 		time.Sleep(s.FailDelay)
 		fmt.Fprint(n, "Login incorrect\n")
 	}

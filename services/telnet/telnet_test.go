@@ -61,7 +61,12 @@ func startWait(t *testing.T, mod func(*config.Config), wait time.Duration) (stri
 	if mod != nil {
 		mod(cfg)
 	}
-	deps := labtest.Deps(t, cfg)
+	return startDeps(t, labtest.Deps(t, cfg), wait)
+}
+
+// startDeps is startWait with prepared dependencies.
+func startDeps(t *testing.T, deps service.Deps, wait time.Duration) (string, service.Deps, *Service) {
+	t.Helper()
 	svc, err := New(deps)
 	if err != nil {
 		t.Fatal(err)
