@@ -66,7 +66,7 @@ func TestSessionsOfOtherNodes(t *testing.T) {
 	if _, body := c.get("/labd/sessions?all=1"); !strings.Contains(body, "192.0.2.99") {
 		t.Error("all=1 does not list another host's dashboard connection")
 	}
-	resp, body = c.get("/labd/api/sessions?proto=pop3")
+	_, body = c.get("/labd/api/sessions?proto=pop3")
 	if !strings.Contains(body, `"node": "room-b"`) || strings.Contains(body, `"proto": "imap"`) {
 		t.Errorf("JSON of pop3 sessions:\n%s", body)
 	}

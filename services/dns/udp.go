@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
+	"time"
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
@@ -85,9 +87,9 @@ func (u *udpServer) worker() {
 		n, oobn, _, raddr, err := u.conn.ReadMsgUDPAddrPort(buf, oob)
 		idle := u.idle.Add(-1)
 		if err != nil {
-			// As miekg/dns: a temporary error is skipped, any other
-			// one ends the server (a closed socket: quietly).
-			if ne, ok := err.(net.Error); ok && ne.Temporary() {
+			// A passing error is skipped, any other one ends the
+			// server (a closed socket: quietly).
+			if transientRead(err) {
 				continue
 			}
 			if !errors.Is(err, net.ErrClosed) {
@@ -197,4 +199,26 @@ func correctSource(oob []byte) []byte {
 		return (&ipv6.ControlMessage{Src: dst}).Marshal()
 	}
 	return (&ipv4.ControlMessage{Src: dst}).Marshal()
+}
+
+// transientRead says whether a read error on the UDP socket passes: an
+// interrupted call, an ICMP error a previous answer brought back, or the
+// kernel short of buffers (which the read waits out a little). What
+// net.Error.Temporary used to say, without its deprecated guesswork.
+func transientRead(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	switch {
+	case errors.Is(err, syscall.EINTR), errors.Is(err, syscall.EAGAIN),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return true
+	case errors.Is(err, syscall.ENOBUFS), errors.Is(err, syscall.ENOMEM),
+		errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		time.Sleep(10 * time.Millisecond)
+		return true
+	}
+	return false
 }
