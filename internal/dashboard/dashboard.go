@@ -33,6 +33,7 @@ import (
 	"labd/internal/authguard"
 	"labd/internal/i18n"
 	"labd/internal/service"
+	"labd/internal/store"
 )
 
 // Prefix is where the dashboard is mounted.
@@ -278,6 +279,14 @@ func (d *Dashboard) loginPost(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, authguard.ErrThrottled) {
 		d.render(w, r, http.StatusTooManyRequests, "login", map[string]any{"Next": next, "User": name, "Student": isMe(next),
 			"Error": d.tr.T("Too many failed logins for this account from your address: wait a few seconds and try again.")})
+		return
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		// Not a wrong password: the user database did not answer.
+		d.log.Warn("dashboard login not checked: user database unavailable", "user", name, "remote", r.RemoteAddr, "err", err)
+		w.Header().Set("Retry-After", "5")
+		d.render(w, r, http.StatusServiceUnavailable, "login", map[string]any{"Next": next, "User": name, "Student": isMe(next),
+			"Error": d.tr.T("The user database is unavailable right now: your password was not checked. Try again in a few seconds.")})
 		return
 	}
 	// Students log in for their own page only (me.go).

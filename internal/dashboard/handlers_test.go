@@ -44,7 +44,12 @@ func startWith(t *testing.T, edit func(*config.Config)) env {
 	if edit != nil {
 		edit(cfg)
 	}
-	d := labtest.Deps(t, cfg)
+	return startDeps(t, labtest.Deps(t, cfg))
+}
+
+// startDeps starts the HTTP service and dashboard on d, with a teacher.
+func startDeps(t *testing.T, d service.Deps) env {
+	t.Helper()
 	if err := d.Store.CreateUser(context.Background(), "teacher", "teach-pw", true); err != nil {
 		t.Fatal(err)
 	}

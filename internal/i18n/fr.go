@@ -263,6 +263,7 @@ var frDashboard = map[string]string{
 	"Too many failed logins from your address: wait ten minutes.":                                  "Trop d'échecs de connexion depuis votre adresse : attendez dix minutes.",
 	"Too many failed logins for this account from your address: wait a few seconds and try again.": "Trop d'échecs de connexion pour ce compte depuis votre adresse : attendez quelques secondes et réessayez.",
 	"Wrong user name or password.": "Nom d'utilisateur ou mot de passe incorrect.",
+	"The user database is unavailable right now: your password was not checked. Try again in a few seconds.":                        "La base des utilisateurs ne répond pas pour le moment : votre mot de passe n'a pas été vérifié. Réessayez dans quelques secondes.",
 	"User %s is not an administrator. Create one with: labd user add teacher --admin. Students: your own sessions are at /labd/me.": "L'utilisateur %s n'est pas administrateur. Créez-en un avec : labd user add teacher --admin. Étudiants : vos propres sessions sont sur /labd/me.",
 	"New user":          "Nouvel utilisateur",
 	"Nothing imported:": "Rien n'a été importé :",
