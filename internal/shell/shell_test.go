@@ -23,14 +23,21 @@ import (
 
 // testDeps is labtest.Deps without importing labtest (which imports every
 // service, telnet included, and telnet imports this package).
-func testDeps(t *testing.T) service.Deps {
+func testDeps(t testing.TB) service.Deps {
 	t.Helper()
 	cfg := config.LabEphemeral(t.TempDir())
 	d, err := daemon.Prepare(cfg, slog.New(slog.DiscardHandler), 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { d.Store.Close() })
+	t.Cleanup(func() {
+		// The exercise tracker writes progress.json into the data
+		// directory: done before the temporary directory goes.
+		if d.Exercises != nil {
+			d.Exercises.Close()
+		}
+		d.Store.Close()
+	})
 	return d
 }
 
@@ -548,12 +555,4 @@ func BenchmarkExec(b *testing.B) {
 	}
 }
 
-func benchDeps(b *testing.B) service.Deps {
-	cfg := config.LabEphemeral(b.TempDir())
-	d, err := daemon.Prepare(cfg, slog.New(slog.DiscardHandler), 4)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { d.Store.Close() })
-	return d
-}
+func benchDeps(b *testing.B) service.Deps { return testDeps(b) }
