@@ -184,9 +184,17 @@ func Write(w io.Writer, ss []Session) error {
 			return err
 		}
 	}
+	byID := make(map[string]*Session, len(ss))
+	for i := range ss {
+		byID[strconv.FormatUint(ss[i].Info.ID, 10)] = &ss[i]
+	}
 	var all []packet
 	for _, s := range ss {
-		all = append(all, packets(s, passiveReply(s, ss))...)
+		var after time.Time
+		if c := byID[s.Info.Attrs["control_session"]]; c != nil {
+			after = passiveReply(s, *c)
+		}
+		all = append(all, packets(s, after)...)
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].t.Before(all[j].t) })
 	for _, p := range all {
@@ -203,31 +211,22 @@ type packet struct {
 	comment string
 }
 
-// passiveReply returns, for an FTP data connection exported with its
-// control connection, the time of the 227 or 229 reply that told the
-// client where to connect: its reconstructed handshake must come after
-// it, or Wireshark shows the SYN before the reply that announced the port.
-func passiveReply(s Session, ss []Session) time.Time {
-	ctl := s.Info.Attrs["control_session"]
-	if ctl == "" {
-		return time.Time{}
-	}
+// passiveReply returns, for an FTP data connection s and its control
+// connection c, the time of the 227 or 229 reply that told the client
+// where to connect: its reconstructed handshake must come after it, or
+// Wireshark shows the SYN before the reply that announced the port.
+func passiveReply(s, c Session) time.Time {
 	var t time.Time
-	for _, c := range ss {
-		if strconv.FormatUint(c.Info.ID, 10) != ctl {
-			continue
+	// The reply is written before the client can connect, but its time
+	// is taken around the write, which a loaded machine can delay past
+	// the accept: look a little beyond the start.
+	limit := s.Info.Start.Add(50 * time.Millisecond)
+	for _, e := range c.Entries {
+		if e.Time.After(limit) {
+			break
 		}
-		// The reply is written before the client can connect, but its
-		// time is taken around the write, which a loaded machine can
-		// delay past the accept: look a little beyond the start.
-		limit := s.Info.Start.Add(50 * time.Millisecond)
-		for _, e := range c.Entries {
-			if e.Time.After(limit) {
-				break
-			}
-			if e.Dir == sessions.FromServer && (bytes.HasPrefix(e.Data, []byte("227 ")) || bytes.HasPrefix(e.Data, []byte("229 "))) {
-				t = e.Time
-			}
+		if e.Dir == sessions.FromServer && (bytes.HasPrefix(e.Data, []byte("227 ")) || bytes.HasPrefix(e.Data, []byte("229 "))) {
+			t = e.Time
 		}
 	}
 	return t
