@@ -19,6 +19,25 @@ import (
 	"labd/internal/labtest"
 )
 
+// tftpGetReadme fetches README.txt over TFTP from addr and fails unless
+// it comes whole and not empty.
+func tftpGetReadme(t *testing.T, addr string) {
+	t.Helper()
+	c, err := tftp.NewClient(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetTimeout(5 * time.Second)
+	wt, err := c.Receive("README.txt", "octet")
+	if err != nil {
+		t.Fatalf("TFTP RRQ to %s: %v", addr, err)
+	}
+	var buf bytes.Buffer
+	if _, err := wt.WriteTo(&buf); err != nil || buf.Len() == 0 {
+		t.Fatalf("TFTP get from %s: %d bytes, %v", addr, buf.Len(), err)
+	}
+}
+
 // ftpLine reads one (possibly multi-line) FTP reply and returns its last
 // line.
 func ftpLine(t *testing.T, br *bufio.Reader) string {
@@ -80,19 +99,7 @@ func TestDualStackWildcard(t *testing.T) {
 				t.Fatalf("DNS over UDP from %s: %v %v", host, r, err)
 			}
 
-			tc, err := tftp.NewClient(at("tftp", "udp"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.SetTimeout(5 * time.Second)
-			wt, err := tc.Receive("README.txt", "octet")
-			if err != nil {
-				t.Fatalf("TFTP RRQ from %s: %v", host, err)
-			}
-			var buf bytes.Buffer
-			if _, err := wt.WriteTo(&buf); err != nil || buf.Len() == 0 {
-				t.Fatalf("TFTP get from %s: %d bytes, %v", host, buf.Len(), err)
-			}
+			tftpGetReadme(t, at("tftp", "udp"))
 
 			// FTP: passive in the client's family (PASV for IPv4, EPSV for
 			// both), and active mode with EPRT in the client's family.
