@@ -18,9 +18,20 @@ while IFS=: read -r file name; do
   pkg="./$(dirname "$file")/"
   n=$((n + 1))
   echo "fuzz: $name in $pkg for $fuzztime"
-  if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -parallel 2 "$pkg"; then
+  out="$(mktemp)"
+  if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -parallel 2 "$pkg" 2>&1 | tee "$out"; then
+    :
+  elif grep -q '^    context deadline exceeded$' "$out" && ! grep -q 'Failing input written' "$out" \
+    && go test -count=1 -run "^${name}\$" "$pkg" >/dev/null; then
+    # Go's fuzz coordinator (before go1.27) can report its own -fuzztime
+    # deadline as a failure when a worker is mid-call as time runs out
+    # (go.dev/issue/75804). A real crasher writes its input to testdata;
+    # with none written and the corpus replaying clean, nothing was found.
+    echo "fuzz: $name: the Go coordinator's deadline race (go.dev/issue/75804), no crasher written, corpus replays clean: not a failure"
+  else
     failed+=("$name ($pkg)")
   fi
+  rm -f "$out"
 done < <(grep -rHoE --include='*_test.go' --exclude-dir=.git '^func Fuzz[A-Za-z0-9_]+\(' . \
   | sed -E 's/^\.\///; s/:func (Fuzz[A-Za-z0-9_]+)\($/:\1/' | sort)
 
