@@ -721,6 +721,13 @@ func (ss *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options 
 		}
 	}
 	needRaw, needParsed := fetchNeeds(options)
+	if len(targets) > 1 {
+		// Many responses in a row: full segments (quickack_linux.go).
+		// The tagged OK follows, uncorked, once Fetch returns.
+		sock := newQuickAcker(ss.conn.NetConn())
+		sock.cork(true)
+		defer sock.cork(false)
+	}
 	var bodies map[uint32][]byte
 	for i, t := range targets {
 		m, ok := meta[t.uid]
