@@ -176,6 +176,13 @@ func (s *DownStore) Body(ctx context.Context, mailboxID int64, uid uint32) ([]by
 	return s.Store.Body(ctx, mailboxID, uid)
 }
 
+func (s *DownStore) Bodies(ctx context.Context, mailboxID int64, uids []uint32) (map[uint32][]byte, error) {
+	if err := s.fail(); err != nil {
+		return nil, err
+	}
+	return s.Store.Bodies(ctx, mailboxID, uids)
+}
+
 func (s *DownStore) StoreFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags []string) ([]store.Message, error) {
 	if err := s.fail(); err != nil {
 		return nil, err

@@ -75,7 +75,10 @@ func (s *DB) commitBatch(batch []*writeReq) {
 		fail(fmt.Errorf("begin transaction: %w", err))
 		return
 	}
-	tx := &Tx{Tx: sqltx}
+	tx := &Tx{Tx: sqltx, stmts: s.db.stmts}
+	// The savepoints are prepared statements too (tx.ExecContext), run
+	// without a client's context.
+	bg := context.Background()
 	// A panic in a write must not leave the transaction open (it holds
 	// SQLite's write lock) nor its writers waiting for ever.
 	defer func() {
@@ -88,7 +91,7 @@ func (s *DB) commitBatch(batch []*writeReq) {
 		if r.err = r.ctx.Err(); r.err != nil {
 			continue
 		}
-		if _, err := tx.Exec("SAVEPOINT w"); err != nil {
+		if _, err := tx.ExecContext(bg, "SAVEPOINT w"); err != nil {
 			tx.Rollback()
 			fail(fmt.Errorf("savepoint: %w", err))
 			return
@@ -101,7 +104,7 @@ func (s *DB) commitBatch(batch []*writeReq) {
 		r.err = r.fn(ctx, tx, func(e Event) { e.Origin = origin; r.events = append(r.events, e) })
 		if r.err != nil {
 			r.events = nil
-			if _, err := tx.Exec("ROLLBACK TO w"); err != nil {
+			if _, err := tx.ExecContext(bg, "ROLLBACK TO w"); err != nil {
 				// Some errors (disk full, I/O) make SQLite roll back the
 				// whole transaction itself: the savepoint is gone ("no
 				// such savepoint"). Every writer of the batch failed,
@@ -111,7 +114,7 @@ func (s *DB) commitBatch(batch []*writeReq) {
 				return
 			}
 		}
-		if _, err := tx.Exec("RELEASE w"); err != nil {
+		if _, err := tx.ExecContext(bg, "RELEASE w"); err != nil {
 			tx.Rollback()
 			fail(fmt.Errorf("release savepoint: %w", err))
 			return

@@ -134,6 +134,50 @@ func (s *DB) Body(ctx context.Context, mailboxID int64, uid uint32) (_ []byte, e
 	return b, err
 }
 
+// bodiesChunk is how many messages one Bodies query reads: a fixed
+// number of placeholders (the rest padded with UID 0, which no message
+// has), so that every chunk is the same prepared statement.
+const bodiesChunk = 32
+
+var bodiesSQL = `SELECT uid, body FROM messages WHERE mailbox_id = ? AND uid IN (?` + strings.Repeat(",?", bodiesChunk-1) + `)`
+
+// Bodies implements Store: one query (and, on SQLite, one read
+// transaction) per bodiesChunk messages instead of one per message.
+func (s *DB) Bodies(ctx context.Context, mailboxID int64, uids []uint32) (_ map[uint32][]byte, err error) {
+	defer func() { err = s.classify(err) }()
+	out := make(map[uint32][]byte, len(uids))
+	args := make([]any, 1+bodiesChunk)
+	args[0] = mailboxID
+	for len(uids) > 0 {
+		n := min(len(uids), bodiesChunk)
+		for i := range bodiesChunk {
+			args[1+i] = uint32(0)
+			if i < n {
+				args[1+i] = uids[i]
+			}
+		}
+		uids = uids[n:]
+		rows, err := s.db.QueryContext(ctx, bodiesSQL, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read messages: %w", err)
+		}
+		for rows.Next() {
+			var uid uint32
+			var b []byte
+			if err := rows.Scan(&uid, &b); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read messages: %w", err)
+			}
+			out[uid] = b
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read messages: %w", err)
+		}
+	}
+	return out, nil
+}
+
 func (s *DB) StoreFlags(ctx context.Context, mailboxID int64, uids []uint32, op FlagOp, flags []string) ([]Message, error) {
 	var out []Message
 	err := s.write(ctx, func(ctx context.Context, tx *Tx, emit func(Event)) error {

@@ -79,7 +79,7 @@ func OpenSQLite(path string, opts Options) (*SQLite, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	s, err := newDB(&conn{DB: db}, opts)
+	s, err := newDB(&conn{DB: db, stmts: newStmtCache(db)}, opts)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -120,6 +120,7 @@ func (s *DB) Close() error {
 	if s.pg != nil {
 		return s.closePostgres()
 	}
+	s.db.stmts.close()
 	_, _ = s.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	return s.db.DB.Close()
 }

@@ -176,6 +176,10 @@ type Mail interface {
 	// Messages lists a mailbox in UID order.
 	Messages(ctx context.Context, mailboxID int64) ([]Message, error)
 	Body(ctx context.Context, mailboxID int64, uid uint32) ([]byte, error)
+	// Bodies reads the raw messages of uids at once (a message expunged
+	// meanwhile is missing from the map). It holds them all in memory:
+	// callers bound how many (and how large) they ask for.
+	Bodies(ctx context.Context, mailboxID int64, uids []uint32) (map[uint32][]byte, error)
 	StoreFlags(ctx context.Context, mailboxID int64, uids []uint32, op FlagOp, flags []string) ([]Message, error)
 	// Expunge removes the given UIDs, or with uids nil every message
 	// flagged \Deleted, and returns the UIDs removed in ascending order.

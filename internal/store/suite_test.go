@@ -668,3 +668,51 @@ func TestFailingWriterInABatch(t *testing.T) {
 		}
 	})
 }
+
+// Bodies reads many messages at once, across its query chunks, and leaves
+// out the UIDs that do not exist (expunged, or never there).
+func TestBodies(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *store.DB) {
+		ctx := context.Background()
+		const n = 75 // more than two of Bodies' chunks
+		for i := 1; i <= n; i++ {
+			if err := s.Deliver(ctx, []string{"alice"}, []byte(fmt.Sprintf("Subject: %d\r\n\r\nbody %d\r\n", i, i)), time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		in := mustMailbox(t, s, "alice", "INBOX")
+		if _, err := s.Expunge(ctx, in.ID, []uint32{7}); err != nil {
+			t.Fatal(err)
+		}
+		var uids []uint32
+		for u := uint32(n + 5); u >= 1; u-- { // not in order; 76-80 never existed
+			uids = append(uids, u)
+		}
+		got, err := s.Bodies(ctx, in.ID, uids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != n-1 {
+			t.Fatalf("%d bodies, want %d", len(got), n-1)
+		}
+		for u := uint32(1); u <= n; u++ {
+			b, ok := got[u]
+			if u == 7 {
+				if ok {
+					t.Fatal("the expunged message was read")
+				}
+				continue
+			}
+			want, err := s.Body(ctx, in.ID, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok || string(b) != string(want) || !strings.Contains(string(b), fmt.Sprintf("body %d\r\n", u)) {
+				t.Fatalf("uid %d: read %q, Body says %q", u, b, want)
+			}
+		}
+		if got, err := s.Bodies(ctx, mustMailbox(t, s, "bob", "INBOX").ID, []uint32{1, 2}); err != nil || len(got) != 0 {
+			t.Fatalf("another mailbox's UIDs: %d bodies, %v", len(got), err)
+		}
+	})
+}

@@ -17,6 +17,18 @@ type envelopeFixer struct {
 
 var envelopeKey = []byte("ENVELOPE ")
 
+// literal says whether all of p is literal data (a message's bytes in a
+// FETCH), which passes as it is, and if so counts it as passed: most of
+// the bytes of a full-body FETCH, which fix would copy byte run by byte
+// run into a new buffer for every write.
+func (f *envelopeFixer) literal(p []byte) bool {
+	if f.heldSP || f.lit < int64(len(p)) {
+		return false
+	}
+	f.lit -= int64(len(p))
+	return true
+}
+
 // fix returns p rewritten (it may keep a held space for the next call).
 func (f *envelopeFixer) fix(p []byte) []byte {
 	out := make([]byte, 0, len(p)+1)

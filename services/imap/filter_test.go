@@ -107,24 +107,43 @@ func TestEnvelopeFixer(t *testing.T) {
 	in := `* 1 FETCH (UID 1 ENVELOPE ("Mon, 1 Jan 2024 00:00:00 +0000" "a (b) (c)" (("A" NIL "a" "x.test") ("B" NIL "b" "x.test")) (("A" NIL "a" "x.test")) NIL (("C" NIL "c" "x.test") (NIL NIL "d" "x.test")) NIL NIL NIL "<id>") BODY[] {14}` + "\r\n" + `(x) (y) ENVELOPE (` + ")\r\n"
 	want := `* 1 FETCH (UID 1 ENVELOPE ("Mon, 1 Jan 2024 00:00:00 +0000" "a (b) (c)" (("A" NIL "a" "x.test")("B" NIL "b" "x.test")) (("A" NIL "a" "x.test")) NIL (("C" NIL "c" "x.test")(NIL NIL "d" "x.test")) NIL NIL NIL "<id>") BODY[] {14}` + "\r\n" + `(x) (y) ENVELOPE (` + ")\r\n"
 	for _, chunk := range []int{1, 7, 10000} {
-		var f envelopeFixer
-		var got []byte
-		for i := 0; i < len(in); i += chunk {
-			got = append(got, f.fix([]byte(in[i:min(i+chunk, len(in))]))...)
-		}
-		if string(got) != want {
+		if got := fixChunks([]byte(in), chunk); string(got) != want {
 			t.Errorf("chunks of %d:\n%s\nwant\n%s", chunk, got, want)
 		}
 	}
 }
 
+// fixChunks is what frontConn.Write does with each write: whole literal
+// chunks pass as they are, the rest is fixed.
+func fixChunks(in []byte, chunk int) []byte {
+	var f envelopeFixer
+	var got []byte
+	for i := 0; i < len(in); i += chunk {
+		p := in[i:min(i+chunk, len(in))]
+		if f.literal(p) {
+			got = append(got, p...)
+			continue
+		}
+		got = append(got, f.fix(p)...)
+	}
+	return got
+}
+
 func FuzzEnvelopeFixer(f *testing.F) {
 	f.Add([]byte(`* 1 FETCH (ENVELOPE (NIL NIL ((NIL NIL "a" "b") (NIL NIL "c" "d")) NIL NIL NIL NIL NIL NIL NIL))` + "\r\n"))
+	f.Add([]byte("* 1 FETCH (BODY[] {12}\r\n((a) (b)) \"x (UID 1 ENVELOPE (NIL NIL ((NIL NIL \"a\" \"b\") (NIL NIL \"c\" \"d\")) NIL NIL NIL NIL NIL NIL NIL))\r\n"))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		var e envelopeFixer
 		out := e.fix(p)
 		if len(out) > len(p)+1 {
 			t.Fatalf("grew: %d > %d", len(out), len(p))
+		}
+		// Written in pieces, with literal pieces passed whole, the output
+		// is the same.
+		for _, chunk := range []int{1, 3, 16} {
+			if got := fixChunks(p, chunk); string(got) != string(out) {
+				t.Fatalf("chunks of %d: %q, whole: %q", chunk, got, out)
+			}
 		}
 	})
 }

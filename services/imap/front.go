@@ -176,6 +176,14 @@ func findFront(nc net.Conn) *frontConn {
 func (c *frontConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.greeted && c.env.literal(p) {
+		// A message's bytes: nothing to fix, and a CAPABILITY inside a
+		// message is not one to rewrite.
+		if _, err := c.conn().Write(p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
 	out := c.env.fix(p)
 	if !c.greeted {
 		c.greeted = true

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -643,5 +644,55 @@ func TestUIDValidityStableAcrossRestart(t *testing.T) {
 	}
 	if validity[0] == 0 || validity[0] != validity[1] {
 		t.Errorf("UIDVALIDITY %d then %d", validity[0], validity[1])
+	}
+}
+
+// A FETCH of many whole messages reads them ahead in batches (bounded in
+// count and bytes): every message must still come back whole, in order,
+// the large ones included, and with only the envelope asked for after the
+// parse cache was filled in part.
+func TestFetchManyBodies(t *testing.T) {
+	e := start(t)
+	var want []string
+	for i := 1; i <= 150; i++ {
+		fill := 10
+		if i%40 == 0 {
+			fill = 30000 // about 800 KB: the byte bound ends a batch early
+		}
+		want = append(want, fmt.Sprintf("Subject: m%d\r\n\r\n%s\r\n", i, strings.Repeat(fmt.Sprintf("line %d of message %d\r\n", i, i), fill)))
+	}
+	deliver(t, e.deps, "bob", want...)
+	mb, err := e.deps.Store.Mailbox(context.Background(), "bob", "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := login(t, e.plain, "bob")
+	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	// The envelopes of every other message first: the next FETCH finds
+	// half of them in the parse cache.
+	var odd imap.SeqSet
+	for i := uint32(1); i <= 150; i += 2 {
+		odd.AddNum(i)
+	}
+	fetchAll(t, c, odd, &imap.FetchOptions{Envelope: true})
+	env := fetchAll(t, c, imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{Envelope: true})
+	body := &imap.FetchItemBodySection{Peek: true}
+	msgs := fetchAll(t, c, imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{body}})
+	if len(msgs) != 150 || len(env) != 150 {
+		t.Fatalf("fetched %d bodies and %d envelopes of 150 messages", len(msgs), len(env))
+	}
+	for i, m := range msgs {
+		stored, err := e.deps.Store.Body(context.Background(), mb.ID, uint32(m.UID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.SeqNum != uint32(i+1) || !bytes.Equal(m.FindBodySection(body), stored) || !strings.Contains(string(stored), want[i]) {
+			t.Fatalf("message %d (seq %d, uid %d): BODY[] is not the stored message %d", i+1, m.SeqNum, m.UID, i+1)
+		}
+		if got := env[i].Envelope.Subject; got != fmt.Sprintf("m%d", i+1) {
+			t.Fatalf("message %d: envelope subject %q", i+1, got)
+		}
 	}
 }

@@ -39,3 +39,23 @@ func (q quickAcker) now() {
 		_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_QUICKACK, 1)
 	})
 }
+
+// cork holds the socket's partial segments back (TCP_CORK) until uncork:
+// a FETCH of many messages is written by the library in pieces (the
+// buffered head of each message, its body, its closing parenthesis,
+// flushed per message), one small segment and one wake-up of the client
+// each; corked, the kernel sends full segments. Uncorking sends what is
+// left at once (the kernel would after 200 ms anyway). Without a TCP
+// socket it does nothing.
+func (q quickAcker) cork(on bool) {
+	if q.raw == nil {
+		return
+	}
+	v := 0
+	if on {
+		v = 1
+	}
+	_ = q.raw.Control(func(fd uintptr) {
+		_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK, v)
+	})
+}

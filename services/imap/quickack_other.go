@@ -10,3 +10,5 @@ type quickAcker struct{}
 func newQuickAcker(net.Conn) quickAcker { return quickAcker{} }
 
 func (quickAcker) now() {}
+
+func (quickAcker) cork(bool) {}

@@ -38,6 +38,7 @@ type Service struct {
 	log     *slog.Logger
 	group   *service.Group
 	deliver *mail.Deliverer
+	users   *knownUsers // deliver's store: keeps the recipients found
 	relay   []netip.Prefix
 	servers map[string]*gosmtp.Server
 	// grey remembers triplets while the greylist fault is on.
@@ -68,7 +69,8 @@ func NewService(deps service.Deps) (*Service, error) {
 		s.ready = tr.ASCII("Service Ready")
 	}
 	domains := append([]string{deps.Config.Server.Domain}, cfg.LocalDomains...)
-	s.deliver = &mail.Deliverer{Store: deps.Store, Domains: domains, Hostname: deps.Config.FQDN()}
+	s.users = &knownUsers{Store: deps.Store}
+	s.deliver = &mail.Deliverer{Store: s.users, Domains: domains, Hostname: deps.Config.FQDN()}
 	for _, n := range cfg.RelayNetworks {
 		p, err := netip.ParsePrefix(n)
 		if err != nil {
@@ -126,6 +128,7 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 
 // Serve implements service.Service.
 func (s *Service) Serve(ctx context.Context) error {
+	defer s.users.follow()()
 	return s.group.ServeEach(ctx, func(b *service.Bound) error {
 		kind := b.Endpoint.Service
 		srv := s.servers[kind]

@@ -491,3 +491,39 @@ func TestStartTLSKeepsRepliesInStep(t *testing.T) {
 	s.cmd("AUTH PLAIN "+plain("alice", "alice"), "235 ")
 	s.cmd("STARTTLS", "503 ")
 }
+
+// Recipients found are kept between RCPTs, but a user removed or added
+// meanwhile is answered as the store says at once: the removal's event
+// forgets what was kept.
+func TestRecipientCacheFollowsUserChanges(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	if err := e.deps.Store.CreateUser(ctx, "carol", "carol", false); err != nil {
+		t.Fatal(err)
+	}
+	d := open(t, e.mx)
+	d.cmd("HELO x", "250 ")
+	d.cmd("MAIL FROM:<a@b.c>", "250 ")
+	d.cmd("RCPT TO:<carol@lab.test>", "250 ")
+	d.cmd("RSET", "250 ")
+	d.cmd("MAIL FROM:<a@b.c>", "250 ")
+	d.cmd("RCPT TO:<Carol+x@lab.test>", "250 ")
+	d.cmd("RSET", "250 ")
+	if err := e.deps.Store.DeleteUser(ctx, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	d.cmd("MAIL FROM:<a@b.c>", "250 ")
+	d.cmd("RCPT TO:<carol@lab.test>", "550 5.1.1")
+	d.cmd("RSET", "250 ")
+	if err := e.deps.Store.CreateUser(ctx, "carol", "carol", false); err != nil {
+		t.Fatal(err)
+	}
+	d.cmd("MAIL FROM:<a@b.c>", "250 ")
+	d.cmd("RCPT TO:<carol@lab.test>", "250 ")
+	d.cmd("DATA", "354 ")
+	d.send("Subject: back\r\n\r\nhello\r\n.\r\n")
+	d.expect("250 ")
+	if n := len(inbox(t, e.deps, "carol")); n != 1 {
+		t.Fatalf("%d messages for carol, want 1", n)
+	}
+}
