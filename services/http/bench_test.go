@@ -3,13 +3,16 @@ package http_test
 import (
 	"bytes"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"labd/config"
 	"labd/internal/labtest"
+	"labd/internal/service"
 	httpsvc "labd/services/http"
 )
 
@@ -32,7 +35,7 @@ func BenchmarkStaticFile(b *testing.B) {
 			if err := os.WriteFile(filepath.Join(cfg.HTTP.Root, "f.bin"), data, 0o644); err != nil {
 				b.Fatal(err)
 			}
-			svc, err := httpsvc.New(labtest.Deps(b, cfg))
+			svc, err := httpsvc.New(benchDeps(b, cfg))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -76,7 +79,7 @@ func BenchmarkStaticFileClose(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(cfg.HTTP.Root, "f.bin"), bytes.Repeat([]byte("x"), 1<<10), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	svc, err := httpsvc.New(labtest.Deps(b, cfg))
+	svc, err := httpsvc.New(benchDeps(b, cfg))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -114,4 +117,13 @@ func BenchmarkStaticFileClose(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// benchDeps are the test deps with the service logging at warn, as
+// bench/peers/run.sh runs labd: the test logger's debug level would log
+// every request and measure that.
+func benchDeps(b *testing.B, cfg *config.Config) service.Deps {
+	d := labtest.Deps(b, cfg)
+	d.Logger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return d
 }

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"labd/internal/sessions"
 )
 
 // captureConn keeps the last bytes a client sent on a plain HTTP
@@ -17,12 +19,17 @@ import (
 // net/http's parsed Header map loses.
 type captureConn struct {
 	net.Conn
+	sess  *sessions.Session
 	mu    sync.Mutex
 	buf   []byte
 	ahead []byte // read from the client, not yet handed to net/http
 	// aheadBuf holds ahead; it goes back to the pool once ahead is
 	// handed over.
 	aheadBuf *[readAhead]byte
+
+	// dmu guards the lazily kept deadlines (deadline.go).
+	dmu    sync.Mutex
+	rd, wd lazyDeadline
 }
 
 const captureMax = 64 << 10
@@ -36,6 +43,25 @@ const readAhead = 4096
 var aheadPool = sync.Pool{New: func() any { return new([readAhead]byte) }}
 
 func (c *captureConn) Read(b []byte) (int, error) {
+	for {
+		n, err := c.read(b)
+		if err == nil || n > 0 || !c.resume(&c.rd, err, c.Conn.SetReadDeadline) {
+			return n, err
+		}
+	}
+}
+
+func (c *captureConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	for err != nil && n < len(b) && c.resume(&c.wd, err, c.Conn.SetWriteDeadline) {
+		var m int
+		m, err = c.Conn.Write(b[n:])
+		n += m
+	}
+	return n, err
+}
+
+func (c *captureConn) read(b []byte) (int, error) {
 	if len(c.ahead) == 0 && len(b) < readAhead {
 		// net/http peeks at the first bytes (is it the HTTP/2 preface?)
 		// and waits for the next request with small reads; reading
@@ -86,6 +112,9 @@ func (c *captureConn) keep(b []byte) {
 // ReadFrom passes a response body through to the recording conn's
 // ReadFrom, so that net/http can still send a large file with sendfile(2).
 func (c *captureConn) ReadFrom(r io.Reader) (int64, error) {
+	if err := c.syncDeadline(&c.wd, c.Conn.SetWriteDeadline); err != nil {
+		return 0, err
+	}
 	if rf, ok := c.Conn.(io.ReaderFrom); ok {
 		return rf.ReadFrom(r)
 	}
@@ -122,8 +151,6 @@ func (c *captureConn) head(method, uri string) []byte {
 	return append([]byte(nil), rest[:end]...)
 }
 
-type captureKey struct{}
-
 type captureListener struct{ net.Listener }
 
 func (l captureListener) Accept() (net.Conn, error) {
@@ -131,7 +158,7 @@ func (l captureListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &captureConn{Conn: c}, nil
+	return &captureConn{Conn: c, sess: sessions.FromConn(c)}, nil
 }
 
 // echo shows the request as the server received it, to hold next to what
@@ -150,7 +177,7 @@ func (s *Service) echo(w http.ResponseWriter, r *http.Request) {
 	}
 	fmt.Fprint(&b, "\n"+tr.T("Server time:    %s", httpDate())+"\n\n")
 
-	cc, _ := r.Context().Value(captureKey{}).(*captureConn)
+	cc := captureOf(r)
 	var raw []byte
 	if cc != nil {
 		raw = cc.head(r.Method, r.RequestURI)

@@ -9,7 +9,6 @@ import (
 
 	"labd/internal/dashboard"
 	"labd/internal/faults"
-	"labd/internal/sessions"
 )
 
 // withFaults applies the teacher's HTTP faults (latency, an error status
@@ -25,7 +24,7 @@ func (s *Service) withFaults(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		sess, _ := r.Context().Value(sessionKey{}).(*sessions.Session)
+		sess := sessionOf(r)
 		user := ""
 		if sess != nil {
 			user = sess.Info().User
