@@ -27,7 +27,9 @@ import (
 type udpServer struct {
 	conn    *net.UDPConn
 	handler dns.Handler
-	local   string
+	// cached answers from the packed answers when it can (nil: never).
+	cached func(w *udpWriter, wire []byte) (done bool, v verdict, rot int)
+	local  string
 	// oob: the socket is bound to a wildcard address, so the answer must
 	// leave from the address the query came to (IP_PKTINFO), as miekg/dns
 	// does.
@@ -49,6 +51,9 @@ var udpOOBSize = max(len(ipv4.NewControlMessage(ipv4.FlagDst|ipv4.FlagInterface)
 
 func newUDPServer(conn *net.UDPConn, h dns.Handler) *udpServer {
 	u := &udpServer{conn: conn, handler: h, local: conn.LocalAddr().String()}
+	if s, ok := h.(*Service); ok {
+		u.cached = s.serveCached
+	}
 	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.IsUnspecified() {
 		// Both families, as miekg/dns's setUDPSocketOptions: a "::"
 		// socket also receives IPv4.
@@ -117,6 +122,13 @@ func (u *udpServer) handle(w *udpWriter, m []byte) {
 	if len(m) < headerLen || m[2]&0x80 != 0 {
 		return
 	}
+	w.verdict, w.rot = noVerdict, 0
+	if u.cached != nil {
+		var done bool
+		if done, w.verdict, w.rot = u.cached(w, m); done {
+			return
+		}
+	}
 	req := new(dns.Msg)
 	if err := req.Unpack(m); err != nil {
 		req.SetRcodeFormatError(req)
@@ -138,6 +150,12 @@ type udpWriter struct {
 	rstr   string
 	reply  []byte // control message setting the answer's source address
 	wire   []byte // the query as it arrived, valid during ServeDNS
+	out    []byte // a packed answer with the query's ID
+	// verdict and rot: the rate limiter's verdict (noVerdict: not asked)
+	// and the RRset rotation step (0: none drawn) that the packed answers'
+	// lookup already took for this query.
+	verdict verdict
+	rot     int
 }
 
 func (w *udpWriter) reset(raddr netip.AddrPort, oob []byte) {
