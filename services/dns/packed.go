@@ -148,20 +148,21 @@ func (s *Service) serveCached(w *udpWriter, wire []byte) (done bool, v verdict, 
 	sess.SetAttr("name", q.name)
 	sess.SetAttr("type", q.qtype)
 	id := uint16(wire[0])<<8 | uint16(wire[1])
-	sess.Datagram(sessions.FromClient, queryText(q.textHead, q.textTail, id), wire, "")
-	sess.AddBytes(q.qlen, 0)
-
-	out := w.out[:0]
-	out = append(out, a.wire...)
+	// One allocation for what the transcript keeps of both datagrams.
+	kept := make([]byte, 0, len(wire)+len(a.wire))
+	kept = append(kept, wire...)
+	kept = append(kept, a.wire...)
+	qwire, out := kept[:len(wire):len(wire)], kept[len(wire):]
 	out[0], out[1] = wire[0], wire[1]
-	w.out = out
+	sess.DatagramKept(sessions.FromClient, queryText(q.textHead, q.textTail, id), qwire, "")
+	sess.AddBytes(q.qlen, 0)
 	sess.SetAttr("rcode", a.rcode)
 	sess.SetAttr("size", a.size)
 	if a.truncated {
 		sess.SetAttr("truncated", "yes")
 	}
 	sess.AddBytes(0, int64(len(out)))
-	sess.Datagram(sessions.FromServer, a.text, out, "")
+	sess.DatagramKept(sessions.FromServer, a.text, out, "")
 	if _, err := w.Write(out); err != nil {
 		sess.Notef("write failed: %v", err)
 	}

@@ -36,9 +36,12 @@ type udpServer struct {
 	oob bool
 
 	idle, workers atomic.Int32
-	wg            sync.WaitGroup
-	errOnce       sync.Once
-	err           error
+	// keepIdle: a worker that finds this many others idle ends.
+	keepIdle int32
+	states   sync.Pool // of *udpWorkerState
+	wg       sync.WaitGroup
+	errOnce  sync.Once
+	err      error
 }
 
 // udpMaxWorkers bounds the goroutines of one socket (blocked forwarded
@@ -50,7 +53,8 @@ var udpOOBSize = max(len(ipv4.NewControlMessage(ipv4.FlagDst|ipv4.FlagInterface)
 	len(ipv6.NewControlMessage(ipv6.FlagDst|ipv6.FlagInterface)))
 
 func newUDPServer(conn *net.UDPConn, h dns.Handler) *udpServer {
-	u := &udpServer{conn: conn, handler: h, local: conn.LocalAddr().String()}
+	u := &udpServer{conn: conn, handler: h, local: conn.LocalAddr().String(),
+		keepIdle: int32(runtime.GOMAXPROCS(0) + 1)}
 	if s, ok := h.(*Service); ok {
 		u.cached = s.serveCached
 	}
@@ -77,16 +81,26 @@ func (u *udpServer) spawn() {
 	go u.worker()
 }
 
+// udpWorkerState is what a worker reads and answers with; kept in a pool,
+// since under load workers come and go by the thousand a second.
+type udpWorkerState struct {
+	buf, oob []byte
+	w        udpWriter
+}
+
 func (u *udpServer) worker() {
 	defer u.wg.Done()
 	defer u.workers.Add(-1)
-	buf := make([]byte, maxUDP)
-	var oob []byte
-	if u.oob {
-		oob = make([]byte, udpOOBSize)
+	st, _ := u.states.Get().(*udpWorkerState)
+	if st == nil {
+		st = &udpWorkerState{buf: make([]byte, maxUDP), w: udpWriter{u: u}}
+		if u.oob {
+			st.oob = make([]byte, udpOOBSize)
+		}
 	}
-	w := &udpWriter{u: u}
-	keepIdle := int32(runtime.GOMAXPROCS(0) + 1)
+	defer u.states.Put(st)
+	buf, oob, w := st.buf, st.oob, &st.w
+	keepIdle := u.keepIdle
 	for {
 		u.idle.Add(1)
 		n, oobn, _, raddr, err := u.conn.ReadMsgUDPAddrPort(buf, oob)
@@ -150,7 +164,6 @@ type udpWriter struct {
 	rstr   string
 	reply  []byte // control message setting the answer's source address
 	wire   []byte // the query as it arrived, valid during ServeDNS
-	out    []byte // a packed answer with the query's ID
 	// verdict and rot: the rate limiter's verdict (noVerdict: not asked)
 	// and the RRset rotation step (0: none drawn) that the packed answers'
 	// lookup already took for this query.
@@ -160,7 +173,7 @@ type udpWriter struct {
 
 func (w *udpWriter) reset(raddr netip.AddrPort, oob []byte) {
 	w.raddr = raddr
-	w.remote = net.UDPAddrFromAddrPort(netip.AddrPortFrom(raddr.Addr().Unmap(), raddr.Port()))
+	w.remote = nil
 	w.rstr = ""
 	w.reply = nil
 	if len(oob) > 0 {
@@ -168,13 +181,25 @@ func (w *udpWriter) reset(raddr netip.AddrPort, oob []byte) {
 	}
 }
 
-func (w *udpWriter) LocalAddr() net.Addr  { return w.u.conn.LocalAddr() }
-func (w *udpWriter) RemoteAddr() net.Addr { return w.remote }
+func (w *udpWriter) LocalAddr() net.Addr { return w.u.conn.LocalAddr() }
+
+// RemoteAddr is made at first use: the packed answers do not need it.
+func (w *udpWriter) RemoteAddr() net.Addr {
+	if w.remote == nil {
+		w.remote = net.UDPAddrFromAddrPort(w.client())
+	}
+	return w.remote
+}
+
+// client is the client's address, an IPv4 one not mapped into IPv6.
+func (w *udpWriter) client() netip.AddrPort {
+	return netip.AddrPortFrom(w.raddr.Addr().Unmap(), w.raddr.Port())
+}
 
 // addrStrings spares the handler formatting the same addresses again.
 func (w *udpWriter) addrStrings() (local, remote string) {
 	if w.rstr == "" {
-		w.rstr = w.remote.String()
+		w.rstr = w.client().String()
 	}
 	return w.u.local, w.rstr
 }
