@@ -65,3 +65,45 @@ func TestOpenQuick(t *testing.T) {
 		t.Fatalf("after closing a live quick session: %+v, events %+v, today %v", r.List(), events, r.Today())
 	}
 }
+
+// TestRecordExchange: one call records a finished exchange as OpenQuick,
+// SetAttr, Datagram and Close would; attributes shared between sessions
+// are copied before a session changes its own.
+func TestRecordExchange(t *testing.T) {
+	r := New(Options{})
+	var events []Event
+	cancel := r.Observe(func(e Event) { events = append(events, e) })
+	defer cancel()
+	shared := map[string]string{"name": "www.lab.test.", "rcode": "NOERROR"}
+	x := Exchange{Proto: "dns", Transport: "udp", Local: "127.0.0.1:53", Remote: "127.0.0.1:4000",
+		Attrs: shared, Query: []byte("QUERY www.lab.test. IN A id=7"), QueryWire: []byte{0, 7},
+		Answer: []byte("NOERROR flags: aa"), AnswerWire: []byte{0, 7, 0x84}, BytesIn: 2, BytesOut: 3, Result: "noerror"}
+	a := r.RecordExchange(&x)
+	b := r.RecordExchange(&x)
+	if a.ID() == b.ID() {
+		t.Fatal("two exchanges, one ID")
+	}
+	in := a.Info()
+	if in.Open || in.End.IsZero() || in.Result != "noerror" || in.BytesIn != 2 || in.BytesOut != 3 || !in.Rendered || in.Attrs["rcode"] != "NOERROR" {
+		t.Errorf("info: %+v", in)
+	}
+	tr := a.Transcript()
+	if len(tr) != 2 || tr[0].Dir != FromClient || string(tr[0].Data) != "QUERY www.lab.test. IN A id=7" || tr[0].Len != 2 ||
+		tr[1].Dir != FromServer || len(tr[1].Wire) != 3 {
+		t.Errorf("transcript: %+v", tr)
+	}
+	if len(r.List()) != 2 || r.Today()["dns"] != 2 || r.TranscriptBytes() == 0 {
+		t.Errorf("registry: %+v, today %v", r.List(), r.Today())
+	}
+	if len(events) != 4 || events[0].Kind != "open" || events[1].Kind != "close" || events[1].Info.Attrs["name"] != "www.lab.test." {
+		t.Errorf("events: %+v", events)
+	}
+	a.SetAttr("rcode", "changed")
+	a.Notef("write failed")
+	if shared["rcode"] != "NOERROR" || b.Info().Attrs["rcode"] != "NOERROR" || a.Info().Attrs["rcode"] != "changed" || a.Info().Attrs["name"] != "www.lab.test." {
+		t.Errorf("a change to one session's attributes reached the shared map: %v, %v", shared, b.Info().Attrs)
+	}
+	if len(a.Transcript()) != 3 {
+		t.Errorf("note after RecordExchange: %+v", a.Transcript())
+	}
+}

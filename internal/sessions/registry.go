@@ -12,6 +12,7 @@ import (
 	"labd/internal/faults"
 
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -184,6 +185,44 @@ func (r *Registry) newSession(proto, transport, local, remote string) *Session {
 func (r *Registry) OpenQuick(proto, transport, local, remote string) *Session {
 	s := r.newSession(proto, transport, local, remote)
 	s.quick = true
+	return s
+}
+
+// Exchange is a request and its answer, recorded at once with
+// RecordExchange.
+type Exchange struct {
+	Proto, Transport, Local, Remote string
+	// Attrs are the session's attributes. The registry keeps the map
+	// itself, which nobody may change afterwards (it may be shared by many
+	// sessions: the session copies it before a change of its own).
+	Attrs map[string]string
+	// Query and Answer are the transcript's texts, QueryWire and
+	// AnswerWire the datagrams as sent (see Datagram); all four are kept,
+	// not copied, and nobody may change them afterwards.
+	Query, QueryWire, Answer, AnswerWire []byte
+	BytesIn, BytesOut                    int64
+	Result                               string
+}
+
+// RecordExchange records a finished exchange (a DNS query answered at
+// once) in one step: what OpenQuick, SetAttr, two Datagrams, AddBytes and
+// Close record, with one registry lock and no copies. The session it
+// returns is closed; a note may still be added (a failed write).
+func (r *Registry) RecordExchange(x *Exchange) *Session {
+	s := r.newSession(x.Proto, x.Transport, x.Local, x.Remote)
+	s.info.End = s.info.Start
+	s.info.Open = false
+	s.info.Result = x.Result
+	s.info.Attrs = x.Attrs
+	s.info.Rendered = true
+	s.sharedAttrs = true
+	s.closed = true
+	s.bytesIn.Store(x.BytesIn)
+	s.bytesOut.Store(x.BytesOut)
+	s.entries = make([]Entry, 0, 2)
+	s.add(Entry{Time: s.info.Start, Dir: FromClient, Data: x.Query, Len: len(x.QueryWire), Wire: x.QueryWire})
+	s.add(Entry{Time: s.info.Start, Dir: FromServer, Data: x.Answer, Len: len(x.AnswerWire), Wire: x.AnswerWire})
+	r.finish(s, true)
 	return s
 }
 
@@ -400,6 +439,9 @@ type Session struct {
 	wireOff atomic.Bool
 	// quick: opened with OpenQuick and not registered yet (see Live).
 	quick bool
+	// sharedAttrs: info.Attrs may be shared with other sessions
+	// (RecordExchange); SetAttr copies it first.
+	sharedAttrs bool
 	// onUser is the listener's bookkeeping when the session logs in.
 	onUser func(user string)
 	kill   func() // ends the connection (kill in the lab shell); may be nil
@@ -451,7 +493,10 @@ func (s *Session) SetAttr(key, value string) {
 	s.mu.Lock()
 	if s.info.Attrs == nil {
 		s.info.Attrs = map[string]string{}
+	} else if s.sharedAttrs {
+		s.info.Attrs = maps.Clone(s.info.Attrs)
 	}
+	s.sharedAttrs = false
 	s.info.Attrs[key] = value
 	s.mu.Unlock()
 }

@@ -157,9 +157,10 @@ func (s *Service) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 				}
 				result = s.sendKeep(w, req, m, tcp, sess, keep)
 				if keep != nil && keep.wire != nil {
+					keep.attrs["name"] = q.Name
+					keep.attrs["type"] = typeString(q.Qtype)
 					zs.packed.put(recursion, uw.wire[2:], rot, &packedQuery{
-						name: q.Name, qtype: typeString(q.Qtype), qlen: qlen,
-						textHead: head, textTail: tail, period: period,
+						qlen: qlen, textHead: head, textTail: tail, period: period,
 					}, keep)
 				}
 				return
@@ -380,8 +381,12 @@ func (s *Service) sendKeep(w dns.ResponseWriter, req, m *dns.Msg, tcp bool, sess
 	sess.Datagram(sessions.FromServer, text, frame(buf, tcp), "")
 	result := strings.ToLower(rcode)
 	if keep != nil {
-		*keep = packedAnswer{wire: append([]byte(nil), buf...), text: text, rcode: rcode,
-			result: result, size: itoa(len(buf)), truncated: m.Truncated}
+		// What this function recorded, for the packed answer's sessions.
+		attrs := map[string]string{"rcode": rcode, "size": itoa(len(buf))}
+		if m.Truncated {
+			attrs["truncated"] = "yes"
+		}
+		*keep = packedAnswer{wire: append([]byte(nil), buf...), text: text, attrs: attrs, result: result}
 	}
 	if _, err := w.Write(buf); err != nil {
 		sess.Notef("write failed: %v", err)

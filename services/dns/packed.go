@@ -46,22 +46,21 @@ type packedCache struct {
 // packedQuery is what is known of a query's bytes: how it is recorded and
 // its answers, one per rotation step.
 type packedQuery struct {
-	name, qtype string
-	qlen        int64  // the query's length as the slow path counts it
-	textHead    []byte // transcript line up to " id="
-	textTail    []byte // the rest after the ID (" rd edns=1232")
-	period      int
-	variants    []atomic.Pointer[packedAnswer]
+	qlen     int64  // the query's length as the slow path counts it
+	textHead []byte // transcript line up to " id="
+	textTail []byte // the rest after the ID (" rd edns=1232")
+	period   int
+	variants []atomic.Pointer[packedAnswer]
 }
 
-// packedAnswer is one answer with ID 0 and how it is recorded.
+// packedAnswer is one answer and how it is recorded: the session's
+// attributes (shared by every session of this answer, see
+// sessions.Exchange), its transcript text and result.
 type packedAnswer struct {
-	wire      []byte
-	text      []byte
-	rcode     string // "NOERROR"
-	result    string // the session result, "noerror"
-	size      string
-	truncated bool
+	wire   []byte // the ID is the first query's
+	text   []byte
+	attrs  map[string]string
+	result string // "noerror"
 }
 
 func (c *packedCache) get(ra bool, key []byte) *packedQuery {
@@ -144,9 +143,6 @@ func (s *Service) serveCached(w *udpWriter, wire []byte) (done bool, v verdict, 
 	}
 	local, remote := w.addrStrings()
 	defer service.Recover(s.log, "dns", "remote", remote)
-	sess := s.deps.Sessions.OpenQuick("dns", "udp", local, remote)
-	sess.SetAttr("name", q.name)
-	sess.SetAttr("type", q.qtype)
 	id := uint16(wire[0])<<8 | uint16(wire[1])
 	// One allocation for what the transcript keeps of both datagrams.
 	kept := make([]byte, 0, len(wire)+len(a.wire))
@@ -154,18 +150,15 @@ func (s *Service) serveCached(w *udpWriter, wire []byte) (done bool, v verdict, 
 	kept = append(kept, a.wire...)
 	qwire, out := kept[:len(wire):len(wire)], kept[len(wire):]
 	out[0], out[1] = wire[0], wire[1]
-	sess.DatagramKept(sessions.FromClient, queryText(q.textHead, q.textTail, id), qwire, "")
-	sess.AddBytes(q.qlen, 0)
-	sess.SetAttr("rcode", a.rcode)
-	sess.SetAttr("size", a.size)
-	if a.truncated {
-		sess.SetAttr("truncated", "yes")
-	}
-	sess.AddBytes(0, int64(len(out)))
-	sess.DatagramKept(sessions.FromServer, a.text, out, "")
-	if _, err := w.Write(out); err != nil {
-		sess.Notef("write failed: %v", err)
-	}
-	sess.Close(a.result)
+	// The session is complete before the answer leaves (see send).
+	sess := s.deps.Sessions.RecordExchange(&sessions.Exchange{
+		Proto: "dns", Transport: "udp", Local: local, Remote: remote,
+		Attrs: a.attrs,
+		Query: queryText(q.textHead, q.textTail, id), QueryWire: qwire,
+		Answer: a.text, AnswerWire: out,
+		BytesIn: q.qlen, BytesOut: int64(len(out)),
+		Result: a.result,
+	})
+	w.sendPacked(out, sess)
 	return true, v, rot
 }

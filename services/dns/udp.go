@@ -39,9 +39,13 @@ type udpServer struct {
 	// keepIdle: a worker that finds this many others idle ends.
 	keepIdle int32
 	states   sync.Pool // of *udpWorkerState
-	wg       sync.WaitGroup
-	errOnce  sync.Once
-	err      error
+	// batch is the socket's recvmmsg/sendmmsg (udpbatch.go); nil: one
+	// packet per system call.
+	batch       batchConn
+	batchStates sync.Pool // of *udpBatchState
+	wg          sync.WaitGroup
+	errOnce     sync.Once
+	err         error
 }
 
 // udpMaxWorkers bounds the goroutines of one socket (blocked forwarded
@@ -65,6 +69,7 @@ func newUDPServer(conn *net.UDPConn, h dns.Handler) *udpServer {
 		err4 := ipv4.NewPacketConn(conn).SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true)
 		u.oob = err4 == nil || err6 == nil
 	}
+	u.batch = newBatchConn(conn)
 	return u
 }
 
@@ -78,6 +83,10 @@ func (u *udpServer) serve() error {
 func (u *udpServer) spawn() {
 	u.workers.Add(1)
 	u.wg.Add(1)
+	if u.batch != nil {
+		go u.batchWorker()
+		return
+	}
 	go u.worker()
 }
 
@@ -132,17 +141,28 @@ func (u *udpServer) worker() {
 // can be used for amplification), FORMERR with the header only to one
 // that does not parse.
 func (u *udpServer) handle(w *udpWriter, m []byte) {
+	if !u.tryCached(w, m) {
+		u.slow(w, m)
+	}
+}
+
+// tryCached answers m from the packed answers if it can, or says it is
+// for the slow path (which honours w.verdict and w.rot); a packet that gets
+// no answer at all counts as done.
+func (u *udpServer) tryCached(w *udpWriter, m []byte) (done bool) {
 	const headerLen = 12
 	if len(m) < headerLen || m[2]&0x80 != 0 {
-		return
+		return true
 	}
 	w.verdict, w.rot = noVerdict, 0
 	if u.cached != nil {
-		var done bool
-		if done, w.verdict, w.rot = u.cached(w, m); done {
-			return
-		}
+		done, w.verdict, w.rot = u.cached(w, m)
 	}
+	return done
+}
+
+// slow parses m and answers it through ServeDNS.
+func (u *udpServer) slow(w *udpWriter, m []byte) {
 	req := new(dns.Msg)
 	if err := req.Unpack(m); err != nil {
 		req.SetRcodeFormatError(req)
@@ -169,6 +189,22 @@ type udpWriter struct {
 	// lookup already took for this query.
 	verdict verdict
 	rot     int
+	// batch, if not nil, collects the packed answers for one sendmmsg
+	// (udpbatch.go).
+	batch *[]udpOut
+	from  *net.UDPAddr // the sender as recvmmsg gave it (batching workers)
+}
+
+// sendPacked sends a packed answer (b is not changed afterwards), at once
+// or with the worker's batch.
+func (w *udpWriter) sendPacked(b []byte, sess noter) {
+	if w.batch != nil {
+		*w.batch = append(*w.batch, udpOut{b: b, oob: w.reply, to: w.remoteForBatch(), sess: sess})
+		return
+	}
+	if _, err := w.Write(b); err != nil {
+		sess.Notef("write failed: %v", err)
+	}
 }
 
 func (w *udpWriter) reset(raddr netip.AddrPort, oob []byte) {
