@@ -113,20 +113,11 @@ func (u *udpServer) worker() {
 	for {
 		u.idle.Add(1)
 		n, oobn, _, raddr, err := u.conn.ReadMsgUDPAddrPort(buf, oob)
-		idle := u.idle.Add(-1)
-		if err != nil {
-			// A passing error is skipped, any other one ends the
-			// server (a closed socket: quietly).
-			if transientRead(err) {
+		if again, ok := u.afterRead(err); !ok {
+			if again {
 				continue
 			}
-			if !errors.Is(err, net.ErrClosed) {
-				u.errOnce.Do(func() { u.err = err })
-			}
 			return
-		}
-		if idle == 0 && u.workers.Load() < udpMaxWorkers {
-			u.spawn()
 		}
 		w.reset(raddr, oob[:oobn])
 		u.handle(w, buf[:n])
@@ -134,6 +125,27 @@ func (u *udpServer) worker() {
 			return
 		}
 	}
+}
+
+// afterRead is a worker's bookkeeping after a read: ok if it read
+// packets (a worker is spawned if no other one is left reading); otherwise
+// again says the error passes (read again), or else the worker ends (a
+// closed socket: quietly).
+func (u *udpServer) afterRead(err error) (again, ok bool) {
+	idle := u.idle.Add(-1)
+	if err != nil {
+		if transientRead(err) {
+			return true, false
+		}
+		if !errors.Is(err, net.ErrClosed) {
+			u.errOnce.Do(func() { u.err = err })
+		}
+		return false, false
+	}
+	if idle == 0 && u.workers.Load() < udpMaxWorkers {
+		u.spawn()
+	}
+	return false, true
 }
 
 // handle is miekg/dns's serveDNS for UDP with labd's accept function: no

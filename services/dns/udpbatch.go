@@ -1,7 +1,6 @@
 package dns
 
 import (
-	"errors"
 	"net"
 	"runtime"
 
@@ -100,18 +99,11 @@ func (u *udpServer) batchWorker() {
 		}
 		u.idle.Add(1)
 		n, err := u.batch.ReadBatch(st.ms, 0)
-		idle := u.idle.Add(-1)
-		if err != nil {
-			if transientRead(err) {
+		if again, ok := u.afterRead(err); !ok {
+			if again {
 				continue
 			}
-			if !errors.Is(err, net.ErrClosed) {
-				u.errOnce.Do(func() { u.err = err })
-			}
 			return
-		}
-		if idle == 0 && u.workers.Load() < udpMaxWorkers {
-			u.spawn()
 		}
 		// The packed answers first, all in one sendmmsg.
 		st.outs, st.misses = st.outs[:0], st.misses[:0]
