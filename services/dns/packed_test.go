@@ -3,6 +3,7 @@ package dns_test
 import (
 	"bytes"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"labd/config"
 	"labd/internal/faults"
 	"labd/internal/labtest"
 	"labd/internal/sessions"
@@ -143,3 +145,102 @@ func TestPackedAnswers(t *testing.T) {
 }
 
 func itoa(n uint16) string { return strconv.Itoa(int(n)) }
+
+// TestWildcardAnswersFromQueriedAddress: on a wildcard socket the answer
+// leaves from the address the query went to (IP_PKTINFO / IPV6_PKTINFO),
+// on the slow path and for packed answers sent in a batch; a client on a
+// connected socket (as dig's) takes no answer from another address.
+func TestWildcardAnswersFromQueriedAddress(t *testing.T) {
+	for _, listen := range []string{"0.0.0.0:0", "[::]:0"} {
+		t.Run(listen, func(t *testing.T) {
+			l := startLab(t, func(c *config.Config) {
+				c.DNS.Listen = []string{listen}
+				c.DNS.RateLimitExempt = []string{"127.0.0.0/8"}
+			})
+			_, port, _ := net.SplitHostPort(l.udp)
+			for _, host := range []string{"127.0.0.1", "127.0.0.2", "::1"} {
+				if listen == "0.0.0.0:0" && host == "::1" {
+					continue
+				}
+				for range 3 { // the first answer is packed, the others sent packed
+					c, err := net.Dial("udp", net.JoinHostPort(host, port))
+					if err != nil {
+						t.Fatal(err)
+					}
+					m := new(dns.Msg)
+					m.SetQuestion("www.lab.test.", dns.TypeA)
+					m.Id = 4242
+					b, _ := m.Pack()
+					if _, err := c.Write(b); err != nil {
+						t.Fatal(err)
+					}
+					_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+					buf := make([]byte, 4096)
+					n, err := c.Read(buf)
+					c.Close()
+					if err != nil {
+						t.Fatalf("query to %s: no answer from that address: %v", host, err)
+					}
+					r := new(dns.Msg)
+					if err := r.Unpack(buf[:n]); err != nil || r.Id != 4242 || len(r.Answer) != 1 {
+						t.Fatalf("query to %s: %v %v", host, r, err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestDelayedQueriesDoNotQueue: queries held back by a delay fault (for
+// one client address) neither hold back other clients' answers nor each
+// other, even when read in one batch.
+func TestDelayedQueriesDoNotQueue(t *testing.T) {
+	cfg := labtest.Config(t)
+	cfg.DNS.RateLimitExempt = []string{"127.0.0.0/8"}
+	deps := labtest.Deps(t, cfg)
+	deps.Faults = faults.New(0)
+	s, err := labdns.New(deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := labtest.Addr(t, labtest.Start(t, s), "dns", "udp")
+	const delay = 2 * time.Second
+	if _, err := deps.Faults.Add(faults.Fault{Service: "dns", Kind: "delay", Addr: "127.0.0.2",
+		Params: map[string]string{"ms": strconv.Itoa(int(delay / time.Millisecond))}}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	slow, err := net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)}, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	const n = 6
+	start := time.Now()
+	for i := range n {
+		m := new(dns.Msg)
+		m.SetQuestion("www.lab.test.", dns.TypeA)
+		m.Id = uint16(100 + i)
+		b, _ := m.Pack()
+		if _, err := slow.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another client is answered meanwhile.
+	if r := exchange(t, "udp", addr, "www.lab.test.", dns.TypeA); len(r.Answer) != 1 {
+		t.Fatalf("other client: %v", r)
+	}
+	if d := time.Since(start); d >= delay {
+		t.Errorf("another client waited %v behind delayed queries", d)
+	}
+	_ = slow.SetReadDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, 4096)
+	for range n {
+		if _, err := slow.Read(buf); err != nil {
+			t.Fatalf("delayed answer: %v", err)
+		}
+	}
+	// One after the other they would take n times the delay.
+	if d := time.Since(start); d >= (n-2)*delay {
+		t.Errorf("%d delayed queries took %v: they waited for each other", n, d)
+	}
+}
