@@ -33,14 +33,19 @@ const (
 	// packedMaxPeriod: answers whose RRsets rotate through more
 	// variants than this are not cached.
 	packedMaxPeriod = 64
+	// packedMaxBytes bounds the answers' bytes too: a student asking for
+	// a big rotating RRset in ever other letter cases would otherwise
+	// fill hundreds of megabytes.
+	packedMaxBytes = 16 << 20
 )
 
 // packedCache is one zone set's packed answers.
 type packedCache struct {
 	mu sync.RWMutex
 	// byRA: [0] for clients without recursion, [1] with.
-	byRA [2]map[string]*packedQuery
-	n    int
+	byRA  [2]map[string]*packedQuery
+	n     int
+	bytes int // of the keys and the answers' wire and text
 }
 
 // packedQuery is what is known of a query's bytes: how it is recorded and
@@ -80,20 +85,23 @@ func (c *packedCache) put(ra bool, key []byte, rot int, q *packedQuery, a *packe
 		return
 	}
 	i := b2i(ra)
+	size := len(key) + len(a.wire) + len(a.text)
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n >= packedMax || c.bytes+size > packedMaxBytes || c.byRA[i] == nil {
+		c.byRA = [2]map[string]*packedQuery{{}, {}}
+		c.n, c.bytes = 0, 0
+	}
 	have := c.byRA[i][string(key)]
 	if have == nil || have.period != q.period {
-		if c.n >= packedMax || c.byRA[i] == nil {
-			c.byRA = [2]map[string]*packedQuery{{}, {}}
-			c.n = 0
-		}
 		q.variants = make([]atomic.Pointer[packedAnswer], q.period)
 		c.byRA[i][string(key)] = q
 		c.n++
 		have = q
 	}
-	c.mu.Unlock()
-	have.variants[rot%have.period].Store(a)
+	if have.variants[rot%have.period].Swap(a) == nil {
+		c.bytes += size
+	}
 }
 
 func b2i(b bool) int {
