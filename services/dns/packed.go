@@ -170,3 +170,9 @@ func (s *Service) serveCached(w *udpWriter, wire []byte) (done bool, v verdict, 
 	w.sendPacked(out, sess)
 	return true, v, rot
 }
+
+// mayBlock says whether answering a query may wait: for a forwarder, or
+// for a delay fault (any fault, to keep it cheap).
+func (s *Service) mayBlock() bool {
+	return s.deps.Faults.Any() || (len(s.cfg.DNS.Forwarders) > 0 && len(s.allowRecursion) > 0)
+}

@@ -29,7 +29,10 @@ type udpServer struct {
 	handler dns.Handler
 	// cached answers from the packed answers when it can (nil: never).
 	cached func(w *udpWriter, wire []byte) (done bool, v verdict, rot int)
-	local  string
+	// mayBlock says whether an answer may wait (a forwarder, a delay
+	// fault); nil: never.
+	mayBlock func() bool
+	local    string
 	// oob: the socket is bound to a wildcard address, so the answer must
 	// leave from the address the query came to (IP_PKTINFO), as miekg/dns
 	// does.
@@ -61,6 +64,7 @@ func newUDPServer(conn *net.UDPConn, h dns.Handler) *udpServer {
 		keepIdle: int32(runtime.GOMAXPROCS(0) + 1)}
 	if s, ok := h.(*Service); ok {
 		u.cached = s.serveCached
+		u.mayBlock = s.mayBlock
 	}
 	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.IsUnspecified() {
 		// Both families, as miekg/dns's setUDPSocketOptions: a "::"

@@ -12,9 +12,9 @@ import (
 // sends the packed answers among them with one sendmmsg: under dnsperf the
 // two system calls per query were 40% of labd's CPU. Packets that need the
 // slow path (parsing, forwarding, faults) are answered after the batch's
-// packed answers left, one by one as before; all but the last of them go
-// to workers of their own, so that one waiting for a forwarder or a delay
-// fault does not hold the others back.
+// packed answers left, one by one as before; when an answer may wait (for
+// a forwarder or a delay fault), all but the last of them go to workers
+// of their own, so that one waiting does not hold the others back.
 
 // udpBatch is how many packets one recvmmsg reads at most.
 const udpBatch = 8
@@ -120,10 +120,12 @@ func (u *udpServer) batchWorker() {
 		w.batch = nil
 		u.flush(st)
 		// Then the others, each with the verdict and rotation step the
-		// lookup drew for it.
+		// lookup drew for it; if one may wait, all but the last in
+		// workers of their own.
+		apart := len(st.misses) > 1 && u.mayBlock != nil && u.mayBlock()
 		for k, x := range st.misses {
 			m := &st.ms[x.i]
-			if k < len(st.misses)-1 && u.workers.Load() < udpMaxWorkers {
+			if apart && k < len(st.misses)-1 && u.workers.Load() < udpMaxWorkers {
 				u.spawnSlow(m, x)
 				continue
 			}
