@@ -13,11 +13,13 @@ import (
 // two system calls per query were 40% of labd's CPU. Packets that need the
 // slow path (parsing, forwarding, faults) are answered after the batch's
 // packed answers left, one by one as before; when an answer may wait (for
-// a forwarder or a delay fault), all but the last of them go to workers
-// of their own, so that one waiting does not hold the others back.
+// a forwarder or a delay fault), each goes to a worker of its own, so that
+// one waiting holds back neither the others nor the reading.
 
-// udpBatch is how many packets one recvmmsg reads at most.
-const udpBatch = 8
+// udpBatch is how many packets one recvmmsg reads at most. Under dnsperf
+// batches of 8 came back full (7.3 packets on average); 16 did a little
+// better.
+const udpBatch = 16
 
 // batchConn is what x/net's ipv4 and ipv6 PacketConns offer.
 type batchConn interface {
@@ -120,12 +122,13 @@ func (u *udpServer) batchWorker() {
 		w.batch = nil
 		u.flush(st)
 		// Then the others, each with the verdict and rotation step the
-		// lookup drew for it; if one may wait, all but the last in
-		// workers of their own.
-		apart := len(st.misses) > 1 && u.mayBlock != nil && u.mayBlock()
-		for k, x := range st.misses {
+		// lookup drew for it; if one may wait, each in a worker of its
+		// own (with a copy of the packet: a waiting worker holding the
+		// batch's buffers would hold 64 KiB).
+		apart := len(st.misses) > 0 && u.mayBlock != nil && u.mayBlock()
+		for _, x := range st.misses {
 			m := &st.ms[x.i]
-			if apart && k < len(st.misses)-1 && u.workers.Load() < udpMaxWorkers {
+			if apart && u.workers.Load() < udpMaxWorkers {
 				u.spawnSlow(m, x)
 				continue
 			}
