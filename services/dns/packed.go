@@ -1,10 +1,10 @@
 package dns
 
 import (
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
-	"labd/internal/service"
 	"labd/internal/sessions"
 )
 
@@ -150,7 +150,7 @@ func (s *Service) serveCached(w *udpWriter, wire []byte) (done bool, v verdict, 
 		return false, v, rot
 	}
 	local, remote := w.addrStrings()
-	defer service.Recover(s.log, "dns", "remote", remote)
+	defer s.recoverPacked(w)
 	id := uint16(wire[0])<<8 | uint16(wire[1])
 	// One allocation for what the transcript keeps of both datagrams.
 	kept := make([]byte, 0, len(wire)+len(a.wire))
@@ -175,4 +175,13 @@ func (s *Service) serveCached(w *udpWriter, wire []byte) (done bool, v verdict, 
 // for a delay fault (any fault, to keep it cheap).
 func (s *Service) mayBlock() bool {
 	return s.deps.Faults.Any() || (len(s.cfg.DNS.Forwarders) > 0 && len(s.allowRecursion) > 0)
+}
+
+// recoverPacked is service.Recover for a packed answer, without building
+// its arguments (the remote address as an interface) for every query.
+func (s *Service) recoverPacked(w *udpWriter) {
+	if r := recover(); r != nil {
+		s.log.Error("session handler panicked; the session is closed, labd goes on",
+			"service", "dns", "panic", r, "stack", string(debug.Stack()), "remote", w.rstr)
+	}
 }

@@ -198,8 +198,11 @@ type udpWriter struct {
 	raddr  netip.AddrPort
 	remote *net.UDPAddr
 	rstr   string
-	reply  []byte // control message setting the answer's source address
-	wire   []byte // the query as it arrived, valid during ServeDNS
+	// names are the last client addresses formatted (addrStrings).
+	names    [4]addrName
+	nextName int
+	reply    []byte // control message setting the answer's source address
+	wire     []byte // the query as it arrived, valid during ServeDNS
 	// verdict and rot: the rate limiter's verdict (noVerdict: not asked)
 	// and the RRset rotation step (0: none drawn) that the packed answers'
 	// lookup already took for this query.
@@ -248,10 +251,25 @@ func (w *udpWriter) client() netip.AddrPort {
 	return netip.AddrPortFrom(w.raddr.Addr().Unmap(), w.raddr.Port())
 }
 
+type addrName struct {
+	addr netip.AddrPort
+	text string
+}
+
 // addrStrings spares the handler formatting the same addresses again.
 func (w *udpWriter) addrStrings() (local, remote string) {
 	if w.rstr == "" {
+		// A load generator (or a class behind one NAT) asks from a few
+		// addresses: the last ones formatted are kept.
+		for _, n := range w.names {
+			if n.addr == w.raddr && n.text != "" {
+				w.rstr = n.text
+				return w.u.local, w.rstr
+			}
+		}
 		w.rstr = w.client().String()
+		w.names[w.nextName%len(w.names)] = addrName{w.raddr, w.rstr}
+		w.nextName++
 	}
 	return w.u.local, w.rstr
 }
