@@ -521,17 +521,6 @@ func (s *Session) Record(dir Direction, data []byte, tls bool) {
 // is what the transcript shows, wire the bytes as sent; local, if not
 // empty, is labd's address for it when it differs from the session's.
 func (s *Session) Datagram(dir Direction, text, wire []byte, local string) {
-	s.datagram(dir, text, wire, local, true)
-}
-
-// DatagramKept is Datagram for text and wire that nobody changes
-// afterwards: the transcript keeps them rather than copies (a DNS answer
-// served packed shares its text with every other).
-func (s *Session) DatagramKept(dir Direction, text, wire []byte, local string) {
-	s.datagram(dir, text, wire, local, false)
-}
-
-func (s *Session) datagram(dir Direction, text, wire []byte, local string, copied bool) {
 	s.mu.Lock()
 	s.info.Rendered = true
 	if s.entries == nil && s.held >= 0 {
@@ -544,15 +533,9 @@ func (s *Session) datagram(dir Direction, text, wire []byte, local string, copie
 	if s.full.Load() {
 		return
 	}
-	e := Entry{Time: time.Now(), Dir: dir, Data: text, Len: len(wire), Local: local}
+	e := Entry{Time: time.Now(), Dir: dir, Data: append([]byte(nil), text...), Len: len(wire), Local: local}
 	if len(wire) > 0 {
-		e.Wire = wire
-	}
-	if copied {
-		e.Data = append([]byte(nil), text...)
-		if len(wire) > 0 {
-			e.Wire = append([]byte(nil), wire...)
-		}
+		e.Wire = append([]byte(nil), wire...)
 	}
 	if len(e.Data) == 0 {
 		e.Data = fmt.Appendf(nil, "%d bytes", len(wire))
