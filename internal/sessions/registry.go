@@ -12,6 +12,7 @@ import (
 	"labd/internal/faults"
 
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -155,6 +156,12 @@ func New(opts Options) *Registry {
 // Open registers a new session. transport is "tcp" or "udp"; local and
 // remote are address:port strings.
 func (r *Registry) Open(proto, transport, local, remote string) *Session {
+	s := r.newSession(proto, transport, local, remote)
+	r.register(s)
+	return s
+}
+
+func (r *Registry) newSession(proto, transport, local, remote string) *Session {
 	s := &Session{reg: r}
 	s.info = Info{
 		ID:        r.nextID.Add(1),
@@ -165,16 +172,87 @@ func (r *Registry) Open(proto, transport, local, remote string) *Session {
 		Start:     time.Now(),
 		Open:      true,
 	}
+	return s
+}
+
+// OpenQuick is Open for an exchange that is usually over at once, a DNS
+// query over UDP: the session enters the registry only when it closes, in
+// one step that publishes its "open" and "close" events together, instead
+// of taking the registry's lock four times and copying its metadata twice
+// for each of tens of thousands of queries a second. Until then it is
+// invisible to List, Live and Get; Live makes it visible at once, for an
+// exchange that turns out to wait (a forwarded query, a delay fault).
+func (r *Registry) OpenQuick(proto, transport, local, remote string) *Session {
+	s := r.newSession(proto, transport, local, remote)
+	s.quick = true
+	return s
+}
+
+// Exchange is a request and its answer, recorded at once with
+// RecordExchange.
+type Exchange struct {
+	Proto, Transport, Local, Remote string
+	// Attrs are the session's attributes. The registry keeps the map
+	// itself, which nobody may change afterwards (it may be shared by many
+	// sessions: the session copies it before a change of its own).
+	Attrs map[string]string
+	// Query and Answer are the transcript's texts, QueryWire and
+	// AnswerWire the datagrams as sent (see Datagram); all four are kept,
+	// not copied, and nobody may change them afterwards.
+	Query, QueryWire, Answer, AnswerWire []byte
+	BytesIn, BytesOut                    int64
+	Result                               string
+}
+
+// RecordExchange records a finished exchange (a DNS query answered at
+// once) in one step: what OpenQuick, SetAttr, two Datagrams, AddBytes and
+// Close record, with one registry lock and no copies. The session it
+// returns is closed; a note may still be added (a failed write).
+func (r *Registry) RecordExchange(x *Exchange) *Session {
+	s := r.newSession(x.Proto, x.Transport, x.Local, x.Remote)
+	s.info.End = s.info.Start
+	s.info.Open = false
+	s.info.Result = x.Result
+	s.info.Attrs = x.Attrs
+	s.info.Rendered = true
+	s.sharedAttrs = true
+	s.closed = true
+	s.bytesIn.Store(x.BytesIn)
+	s.bytesOut.Store(x.BytesOut)
+	s.entries = make([]Entry, 0, 2)
+	s.add(Entry{Time: s.info.Start, Dir: FromClient, Data: x.Query, Len: len(x.QueryWire), Wire: x.QueryWire})
+	s.add(Entry{Time: s.info.Start, Dir: FromServer, Data: x.Answer, Len: len(x.AnswerWire), Wire: x.AnswerWire})
+	r.finish(s, true)
+	return s
+}
+
+// Live registers a session opened with OpenQuick now rather than when it
+// closes (no effect on any other session).
+func (s *Session) Live() {
+	s.mu.Lock()
+	quick := s.quick && !s.closed
+	s.quick = false
+	s.mu.Unlock()
+	if quick {
+		s.reg.register(s)
+	}
+}
+
+func (r *Registry) register(s *Session) {
 	r.mu.Lock()
 	r.live[s.info.ID] = s
+	r.count(s)
+	r.mu.Unlock()
+	r.publish("open", s)
+}
+
+// count counts s in today's sessions; r.mu is held.
+func (r *Registry) count(s *Session) {
 	if d := s.info.Start.YearDay(); d != r.day {
 		r.day = d
 		clear(r.today)
 	}
-	r.today[proto]++
-	r.mu.Unlock()
-	r.publish("open", s)
-	return s
+	r.today[s.info.Proto]++
 }
 
 // Subscribe returns a channel of events and a function that ends the
@@ -222,7 +300,11 @@ func (r *Registry) publish(kind string, s *Session) {
 	if len(r.subs) == 0 && len(r.observers) == 0 {
 		return
 	}
-	ev := Event{Kind: kind, Info: s.Info()}
+	r.deliver(Event{Kind: kind, Info: s.Info()})
+}
+
+// deliver hands ev to the observers and subscribers; r.mu is held.
+func (r *Registry) deliver(ev Event) {
 	for _, fn := range r.observers {
 		fn(ev)
 	}
@@ -234,9 +316,33 @@ func (r *Registry) publish(kind string, s *Session) {
 	}
 }
 
-func (r *Registry) finish(s *Session) {
+func (r *Registry) finish(s *Session, quick bool) {
 	r.mu.Lock()
+	if quick {
+		r.count(s)
+		r.keep(s)
+		if len(r.subs) > 0 || len(r.observers) > 0 {
+			// The close event's metadata, and the open event's as
+			// Open would have published it: nothing recorded yet.
+			closed := s.Info()
+			opened := closed
+			opened.Open, opened.End, opened.Result = true, time.Time{}, ""
+			opened.BytesIn, opened.BytesOut, opened.Attrs = 0, 0, nil
+			opened.Truncated, opened.Rendered, opened.User, opened.TLS = false, false, "", false
+			r.deliver(Event{Kind: "open", Info: opened})
+			r.deliver(Event{Kind: "close", Info: closed})
+		}
+		r.mu.Unlock()
+		return
+	}
 	delete(r.live, s.info.ID)
+	r.keep(s)
+	r.mu.Unlock()
+	r.publish("close", s)
+}
+
+// keep adds the finished session s to the history; r.mu is held.
+func (r *Registry) keep(s *Session) {
 	proto := s.info.Proto
 	list := append(r.finished[proto], s)
 	r.byID[s.info.ID] = s
@@ -260,8 +366,6 @@ func (r *Registry) finish(s *Session) {
 			r.total.Add(-int64(old[i].dropTranscript()))
 		}
 	}
-	r.mu.Unlock()
-	r.publish("close", s)
 }
 
 // List returns every live session and the finished ones still kept, oldest
@@ -333,6 +437,11 @@ type Session struct {
 	// wireOff: ciphertext no longer kept (see keepWire); read without mu
 	// by the recording conn, so that bulk TLS stops copying.
 	wireOff atomic.Bool
+	// quick: opened with OpenQuick and not registered yet (see Live).
+	quick bool
+	// sharedAttrs: info.Attrs may be shared with other sessions
+	// (RecordExchange); SetAttr copies it first.
+	sharedAttrs bool
 	// onUser is the listener's bookkeeping when the session logs in.
 	onUser func(user string)
 	kill   func() // ends the connection (kill in the lab shell); may be nil
@@ -384,7 +493,10 @@ func (s *Session) SetAttr(key, value string) {
 	s.mu.Lock()
 	if s.info.Attrs == nil {
 		s.info.Attrs = map[string]string{}
+	} else if s.sharedAttrs {
+		s.info.Attrs = maps.Clone(s.info.Attrs)
 	}
+	s.sharedAttrs = false
 	s.info.Attrs[key] = value
 	s.mu.Unlock()
 }
@@ -545,9 +657,11 @@ func (s *Session) Close(result string) {
 	if s.info.Result == "" {
 		s.info.Result = result
 	}
+	quick := s.quick
+	s.quick = false
 	s.mu.Unlock()
 	s.forgetRandoms()
-	s.reg.finish(s)
+	s.reg.finish(s, quick)
 }
 
 // KeyLog returns the TLS secrets of the session in NSS key log format

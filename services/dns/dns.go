@@ -65,6 +65,9 @@ type zoneSet struct {
 	// records, and formatting them anew cost more than answering.
 	textsOnce sync.Once
 	texts     map[dns.RR]string
+
+	// packed holds the UDP answers from these zones (packed.go).
+	packed packedCache
 }
 
 // text returns rr in presentation form, from the cache for the zones'

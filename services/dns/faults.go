@@ -27,6 +27,7 @@ func (s *Service) faultBefore(w dns.ResponseWriter, req *dns.Msg, q dns.Question
 	if f, ok := set.Match("dns", "delay", "", remote); ok {
 		d := time.Duration(f.Int("ms")) * time.Millisecond
 		sess.Notef("fault %d (%s): answer held back %s", f.ID, f, d)
+		sess.Live() // seen on the dashboard while it waits
 		time.Sleep(d)
 	}
 	for kind, rcode := range map[string]int{"servfail": dns.RcodeServerFailure, "refused": dns.RcodeRefused} {
@@ -53,14 +54,14 @@ func nameMatches(want, qname string) bool {
 }
 
 // faultTruncate forces TC on a UDP answer (records removed), so that the
-// class sees the client retry over TCP.
-func (s *Service) faultTruncate(m *dns.Msg, tcp bool, remote string, sess *sessions.Session) {
+// class sees the client retry over TCP. It says whether it did.
+func (s *Service) faultTruncate(m *dns.Msg, tcp bool, remote string, sess *sessions.Session) bool {
 	if tcp || !s.deps.Faults.Any() {
-		return
+		return false
 	}
 	f, ok := s.deps.Faults.Match("dns", "truncate", "", remote)
 	if !ok {
-		return
+		return false
 	}
 	m.Truncated = true
 	m.Answer, m.Ns = nil, nil
@@ -72,4 +73,5 @@ func (s *Service) faultTruncate(m *dns.Msg, tcp bool, remote string, sess *sessi
 	}
 	m.Extra = extra
 	sess.Notef("fault %d (%s): TC set and records removed; the client should retry over TCP", f.ID, f)
+	return true
 }

@@ -3,6 +3,7 @@ package dns
 import (
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -59,7 +60,16 @@ func (s *Service) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		transport = "tcp"
 	}
 	client := addrIP(w.RemoteAddr())
-	sess := s.deps.Sessions.Open("dns", transport, local, remote)
+	// uw: the query came through labd's UDP loop, which may have looked
+	// it up in the packed answers already (packed.go).
+	uw, _ := w.(*udpWriter)
+	var sess *sessions.Session
+	if uw != nil {
+		// Registered when it closes, or once it has to wait.
+		sess = s.deps.Sessions.OpenQuick("dns", transport, local, remote)
+	} else {
+		sess = s.deps.Sessions.Open("dns", transport, local, remote)
+	}
 	result := "ok"
 	defer func() { sess.Close(result) }()
 
@@ -75,11 +85,20 @@ func (s *Service) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	q := req.Question[0]
 	sess.SetAttr("name", q.Name)
 	sess.SetAttr("type", typeString(q.Qtype))
-	sess.Datagram(sessions.FromClient, queryText(req), wireOf(w, req, tcp), "")
-	sess.AddBytes(int64(req.Len()), 0)
+	head, tail := queryTextParts(req)
+	sess.Datagram(sessions.FromClient, queryText(head, tail, req.Id), wireOf(w, req, tcp), "")
+	qlen := int64(req.Len())
+	sess.AddBytes(qlen, 0)
 
 	if !tcp && s.limiter != nil && !contains(s.rateExempt, client) {
-		switch s.limiter.check(client, s.now().UnixNano()) {
+		v := noVerdict
+		if uw != nil {
+			v = uw.verdict
+		}
+		if v == noVerdict {
+			v = s.limiter.check(client, s.now().UnixNano())
+		}
+		switch v {
 		case drop:
 			sess.SetAttr("rcode", "dropped")
 			sess.SetAttr("rate_limit", "drop")
@@ -121,8 +140,33 @@ func (s *Service) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		zs := s.zones.Load()
 		qname := strings.ToLower(q.Name)
 		if z := zs.find(qname); z != nil {
-			s.answer(m, zs, z, qname, q.Qtype)
+			rot := 0
+			if uw != nil {
+				rot = uw.rot
+			}
+			if rot == 0 {
+				rot = int(s.rot.Add(1))
+			}
+			period := s.answer(m, zs, z, qname, q.Qtype, rot)
+			if uw != nil && uw.wire != nil && !s.deps.Faults.Any() {
+				// An answer from the zones alone: kept packed for
+				// the next query with the same bytes.
+				keep := &packedAnswer{}
+				if s.faultTruncate(m, tcp, remote, sess) {
+					keep = nil
+				}
+				result = s.sendKeep(w, req, m, tcp, sess, keep)
+				if keep != nil && keep.wire != nil {
+					keep.attrs["name"] = q.Name
+					keep.attrs["type"] = typeString(q.Qtype)
+					zs.packed.put(recursion, uw.wire[2:], rot, &packedQuery{
+						qlen: qlen, textHead: head, textTail: tail, period: period,
+					}, keep)
+				}
+				return
+			}
 		} else if recursion && req.RecursionDesired {
+			sess.Live() // seen on the dashboard while it waits
 			from := s.recurse(m, q)
 			sess.SetAttr("source", from)
 		} else {
@@ -136,10 +180,12 @@ func (s *Service) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 // answer fills m from zone z: AA, CNAME chasing inside the zone,
 // wildcards, referrals below zone cuts, NXDOMAIN and NODATA with the SOA
 // in the authority section, and A/AAAA of MX, NS and SRV targets in the
-// additional section. RRsets rotate by a per-query counter.
-func (s *Service) answer(m *dns.Msg, zs *zoneSet, z *zone, qname string, qtype uint16) {
+// additional section. RRsets rotate by rot, a per-query counter. It
+// returns after how many steps of rot the answer repeats (the least common
+// multiple of the rotated RRsets' sizes).
+func (s *Service) answer(m *dns.Msg, zs *zoneSet, z *zone, qname string, qtype uint16, rot int) (period int) {
 	m.Authoritative = true
-	rot := int(s.rot.Add(1))
+	period = 1
 	name := qname
 	for hop := 0; hop < 8; hop++ {
 		if cut, ns := z.delegation(name); ns != nil && (qtype != dns.TypeDS || cut != name) {
@@ -179,6 +225,7 @@ func (s *Service) answer(m *dns.Msg, zs *zoneSet, z *zone, qname string, qtype u
 			}
 			for _, set := range n.sets {
 				m.Answer = appendSet(m.Answer, set, rot, wild, name)
+				period = lcm(period, len(set))
 			}
 			if len(m.Answer) == before {
 				m.Ns = append(m.Ns, z.negSOA...)
@@ -196,12 +243,14 @@ func (s *Service) answer(m *dns.Msg, zs *zoneSet, z *zone, qname string, qtype u
 			return
 		}
 		m.Answer = appendSet(m.Answer, set, rot, wild, name)
+		period = lcm(period, len(set))
 		switch qtype {
 		case dns.TypeMX, dns.TypeNS, dns.TypeSRV:
 			s.additional(m, zs, set)
 		}
 		return
 	}
+	return period
 }
 
 // appendSet appends an RRset rotated by rot; records synthesized from a
@@ -266,6 +315,13 @@ func containsString(list []string, s string) bool {
 // send finishes m (EDNS0, truncation, compression), writes it, and
 // records the answer in the session. It returns the session result.
 func (s *Service) send(w dns.ResponseWriter, req, m *dns.Msg, tcp bool, sess *sessions.Session) string {
+	return s.sendKeep(w, req, m, tcp, sess, nil)
+}
+
+// sendKeep is send; if keep is not nil, it also fills keep with the
+// answer packed and as recorded (keep.wire stays nil if the answer could
+// not be packed).
+func (s *Service) sendKeep(w dns.ResponseWriter, req, m *dns.Msg, tcp bool, sess *sessions.Session, keep *packedAnswer) string {
 	if m.Rcode != dns.RcodeSuccess && m.Rcode != dns.RcodeNameError {
 		// An error reply vouches for nothing (a forwarder's AD included).
 		m.AuthenticatedData = false
@@ -310,6 +366,7 @@ func (s *Service) send(w dns.ResponseWriter, req, m *dns.Msg, tcp bool, sess *se
 		}
 		buf, _ = fail.Pack()
 		m = fail
+		keep = nil
 	}
 	// The session is complete before the answer leaves: a client that
 	// looks at the dashboard right after its answer finds the rcode.
@@ -320,11 +377,21 @@ func (s *Service) send(w dns.ResponseWriter, req, m *dns.Msg, tcp bool, sess *se
 		sess.SetAttr("truncated", "yes")
 	}
 	sess.AddBytes(0, int64(len(buf)))
-	sess.Datagram(sessions.FromServer, answerText(m, len(buf), s.zones.Load()), frame(buf, tcp), "")
+	text := answerText(m, len(buf), s.zones.Load())
+	sess.Datagram(sessions.FromServer, text, frame(buf, tcp), "")
+	result := strings.ToLower(rcode)
+	if keep != nil {
+		// What this function recorded, for the packed answer's sessions.
+		attrs := map[string]string{"rcode": rcode, "size": itoa(len(buf))}
+		if m.Truncated {
+			attrs["truncated"] = "yes"
+		}
+		*keep = packedAnswer{wire: append([]byte(nil), buf...), text: text, attrs: attrs, result: result}
+	}
 	if _, err := w.Write(buf); err != nil {
 		sess.Notef("write failed: %v", err)
 	}
-	return strings.ToLower(rcode)
+	return result
 }
 
 // addrStrings returns the local and remote addresses of w as text,
@@ -369,8 +436,18 @@ func typeString(t uint16) string {
 	return "TYPE" + itoa(int(t))
 }
 
-// queryText is the transcript line of a query: "QUERY lab.test. IN MX rd edns=1232".
-func queryText(req *dns.Msg) []byte {
+// queryText is the transcript line of a query: "QUERY lab.test. IN MX
+// id=4711 rd edns=1232", from the parts before and after the ID.
+func queryText(head, tail []byte, id uint16) []byte {
+	b := make([]byte, 0, len(head)+len(tail)+5)
+	b = append(b, head...)
+	b = strconv.AppendUint(b, uint64(id), 10)
+	return append(b, tail...)
+}
+
+// queryTextParts returns the transcript line of a query before its ID
+// ("QUERY lab.test. IN MX id=") and after it (" rd edns=1232").
+func queryTextParts(req *dns.Msg) (head, tail []byte) {
 	q := req.Question[0]
 	b := make([]byte, 0, 96)
 	b = append(b, dns.OpcodeToString[req.Opcode]...)
@@ -381,7 +458,8 @@ func queryText(req *dns.Msg) []byte {
 	b = append(b, ' ')
 	b = append(b, typeString(q.Qtype)...)
 	b = append(b, " id="...)
-	b = append(b, itoa(int(req.Id))...)
+	head = b
+	b = b[len(b):]
 	if req.RecursionDesired {
 		b = append(b, " rd"...)
 	}
@@ -389,7 +467,7 @@ func queryText(req *dns.Msg) []byte {
 		b = append(b, " edns="...)
 		b = append(b, itoa(int(opt.UDPSize()))...)
 	}
-	return b
+	return head, b
 }
 
 // answerText is the transcript of an answer: the header and the first

@@ -41,15 +41,7 @@ func FuzzHandler(f *testing.F) {
 		}
 		f.Add(b, false)
 	}
-	cfg := labtest.Config(f)
-	cfg.DNS.Forwarders = nil // no network: recursion is refused
-	cfg.DNS.RateLimit = 0
-	deps, panics := labtest.FuzzDeps(f, cfg)
-	s, err := labdns.New(deps)
-	if err != nil {
-		f.Fatal(err)
-	}
-	svc := s.(*labdns.Service)
+	svc, panics := fuzzService(f)
 	f.Fuzz(func(t *testing.T, pkt []byte, tcp bool) {
 		req := new(dns.Msg)
 		if err := req.Unpack(pkt); err != nil {
@@ -116,3 +108,17 @@ func (w *fakeWriter) Close() error        { return nil }
 func (w *fakeWriter) TsigStatus() error   { return nil }
 func (w *fakeWriter) TsigTimersOnly(bool) {}
 func (w *fakeWriter) Hijack()             {}
+
+// fuzzService is the DNS service the fuzz targets feed: no forwarders
+// (no network: recursion is refused), no rate limit.
+func fuzzService(f *testing.F) (*labdns.Service, *labtest.PanicLog) {
+	cfg := labtest.Config(f)
+	cfg.DNS.Forwarders = nil
+	cfg.DNS.RateLimit = 0
+	deps, panics := labtest.FuzzDeps(f, cfg)
+	s, err := labdns.New(deps)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return s.(*labdns.Service), panics
+}

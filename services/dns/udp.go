@@ -27,16 +27,28 @@ import (
 type udpServer struct {
 	conn    *net.UDPConn
 	handler dns.Handler
-	local   string
+	// cached answers from the packed answers when it can (nil: never).
+	cached func(w *udpWriter, wire []byte) (done bool, v verdict, rot int)
+	// mayBlock says whether an answer may wait (a forwarder, a delay
+	// fault); nil: never.
+	mayBlock func() bool
+	local    string
 	// oob: the socket is bound to a wildcard address, so the answer must
 	// leave from the address the query came to (IP_PKTINFO), as miekg/dns
 	// does.
 	oob bool
 
 	idle, workers atomic.Int32
-	wg            sync.WaitGroup
-	errOnce       sync.Once
-	err           error
+	// keepIdle: a worker that finds this many others idle ends.
+	keepIdle int32
+	states   sync.Pool // of *udpWorkerState
+	// batch is the socket's recvmmsg/sendmmsg (udpbatch.go); nil: one
+	// packet per system call.
+	batch       batchConn
+	batchStates sync.Pool // of *udpBatchState
+	wg          sync.WaitGroup
+	errOnce     sync.Once
+	err         error
 }
 
 // udpMaxWorkers bounds the goroutines of one socket (blocked forwarded
@@ -48,7 +60,12 @@ var udpOOBSize = max(len(ipv4.NewControlMessage(ipv4.FlagDst|ipv4.FlagInterface)
 	len(ipv6.NewControlMessage(ipv6.FlagDst|ipv6.FlagInterface)))
 
 func newUDPServer(conn *net.UDPConn, h dns.Handler) *udpServer {
-	u := &udpServer{conn: conn, handler: h, local: conn.LocalAddr().String()}
+	u := &udpServer{conn: conn, handler: h, local: conn.LocalAddr().String(),
+		keepIdle: int32(runtime.GOMAXPROCS(0) + 1)}
+	if s, ok := h.(*Service); ok {
+		u.cached = s.serveCached
+		u.mayBlock = s.mayBlock
+	}
 	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.IsUnspecified() {
 		// Both families, as miekg/dns's setUDPSocketOptions: a "::"
 		// socket also receives IPv4.
@@ -56,6 +73,7 @@ func newUDPServer(conn *net.UDPConn, h dns.Handler) *udpServer {
 		err4 := ipv4.NewPacketConn(conn).SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true)
 		u.oob = err4 == nil || err6 == nil
 	}
+	u.batch = newBatchConn(conn)
 	return u
 }
 
@@ -69,36 +87,41 @@ func (u *udpServer) serve() error {
 func (u *udpServer) spawn() {
 	u.workers.Add(1)
 	u.wg.Add(1)
+	if u.batch != nil {
+		go u.batchWorker()
+		return
+	}
 	go u.worker()
+}
+
+// udpWorkerState is what a worker reads and answers with; kept in a pool,
+// since under load workers come and go by the thousand a second.
+type udpWorkerState struct {
+	buf, oob []byte
+	w        udpWriter
 }
 
 func (u *udpServer) worker() {
 	defer u.wg.Done()
 	defer u.workers.Add(-1)
-	buf := make([]byte, maxUDP)
-	var oob []byte
-	if u.oob {
-		oob = make([]byte, udpOOBSize)
+	st, _ := u.states.Get().(*udpWorkerState)
+	if st == nil {
+		st = &udpWorkerState{buf: make([]byte, maxUDP), w: udpWriter{u: u}}
+		if u.oob {
+			st.oob = make([]byte, udpOOBSize)
+		}
 	}
-	w := &udpWriter{u: u}
-	keepIdle := int32(runtime.GOMAXPROCS(0) + 1)
+	defer u.states.Put(st)
+	buf, oob, w := st.buf, st.oob, &st.w
+	keepIdle := u.keepIdle
 	for {
 		u.idle.Add(1)
 		n, oobn, _, raddr, err := u.conn.ReadMsgUDPAddrPort(buf, oob)
-		idle := u.idle.Add(-1)
-		if err != nil {
-			// A passing error is skipped, any other one ends the
-			// server (a closed socket: quietly).
-			if transientRead(err) {
+		if again, ok := u.afterRead(err); !ok {
+			if again {
 				continue
 			}
-			if !errors.Is(err, net.ErrClosed) {
-				u.errOnce.Do(func() { u.err = err })
-			}
 			return
-		}
-		if idle == 0 && u.workers.Load() < udpMaxWorkers {
-			u.spawn()
 		}
 		w.reset(raddr, oob[:oobn])
 		u.handle(w, buf[:n])
@@ -108,15 +131,54 @@ func (u *udpServer) worker() {
 	}
 }
 
+// afterRead is a worker's bookkeeping after a read: ok if it read
+// packets (a worker is spawned if no other one is left reading); otherwise
+// again says the error passes (read again), or else the worker ends (a
+// closed socket: quietly).
+func (u *udpServer) afterRead(err error) (again, ok bool) {
+	idle := u.idle.Add(-1)
+	if err != nil {
+		if transientRead(err) {
+			return true, false
+		}
+		if !errors.Is(err, net.ErrClosed) {
+			u.errOnce.Do(func() { u.err = err })
+		}
+		return false, false
+	}
+	if idle == 0 && u.workers.Load() < udpMaxWorkers {
+		u.spawn()
+	}
+	return false, true
+}
+
 // handle is miekg/dns's serveDNS for UDP with labd's accept function: no
 // answer to a packet without a whole header or to a response (an answer
 // can be used for amplification), FORMERR with the header only to one
 // that does not parse.
 func (u *udpServer) handle(w *udpWriter, m []byte) {
+	if !u.tryCached(w, m) {
+		u.slow(w, m)
+	}
+}
+
+// tryCached answers m from the packed answers if it can, or says it is
+// for the slow path (which honours w.verdict and w.rot); a packet that gets
+// no answer at all counts as done.
+func (u *udpServer) tryCached(w *udpWriter, m []byte) (done bool) {
 	const headerLen = 12
 	if len(m) < headerLen || m[2]&0x80 != 0 {
-		return
+		return true
 	}
+	w.verdict, w.rot = noVerdict, 0
+	if u.cached != nil {
+		done, w.verdict, w.rot = u.cached(w, m)
+	}
+	return done
+}
+
+// slow parses m and answers it through ServeDNS.
+func (u *udpServer) slow(w *udpWriter, m []byte) {
 	req := new(dns.Msg)
 	if err := req.Unpack(m); err != nil {
 		req.SetRcodeFormatError(req)
@@ -136,13 +198,37 @@ type udpWriter struct {
 	raddr  netip.AddrPort
 	remote *net.UDPAddr
 	rstr   string
-	reply  []byte // control message setting the answer's source address
-	wire   []byte // the query as it arrived, valid during ServeDNS
+	// names are the last client addresses formatted (addrStrings).
+	names    [4]addrName
+	nextName int
+	reply    []byte // control message setting the answer's source address
+	wire     []byte // the query as it arrived, valid during ServeDNS
+	// verdict and rot: the rate limiter's verdict (noVerdict: not asked)
+	// and the RRset rotation step (0: none drawn) that the packed answers'
+	// lookup already took for this query.
+	verdict verdict
+	rot     int
+	// batch, if not nil, collects the packed answers for one sendmmsg
+	// (udpbatch.go).
+	batch *[]udpOut
+	from  *net.UDPAddr // the sender as recvmmsg gave it (batching workers)
+}
+
+// sendPacked sends a packed answer (b is not changed afterwards), at once
+// or with the worker's batch.
+func (w *udpWriter) sendPacked(b []byte, sess noter) {
+	if w.batch != nil {
+		*w.batch = append(*w.batch, udpOut{b: b, oob: w.reply, to: w.remoteForBatch(), sess: sess})
+		return
+	}
+	if _, err := w.Write(b); err != nil {
+		sess.Notef("write failed: %v", err)
+	}
 }
 
 func (w *udpWriter) reset(raddr netip.AddrPort, oob []byte) {
 	w.raddr = raddr
-	w.remote = net.UDPAddrFromAddrPort(netip.AddrPortFrom(raddr.Addr().Unmap(), raddr.Port()))
+	w.remote = nil
 	w.rstr = ""
 	w.reply = nil
 	if len(oob) > 0 {
@@ -150,13 +236,40 @@ func (w *udpWriter) reset(raddr netip.AddrPort, oob []byte) {
 	}
 }
 
-func (w *udpWriter) LocalAddr() net.Addr  { return w.u.conn.LocalAddr() }
-func (w *udpWriter) RemoteAddr() net.Addr { return w.remote }
+func (w *udpWriter) LocalAddr() net.Addr { return w.u.conn.LocalAddr() }
+
+// RemoteAddr is made at first use: the packed answers do not need it.
+func (w *udpWriter) RemoteAddr() net.Addr {
+	if w.remote == nil {
+		w.remote = net.UDPAddrFromAddrPort(w.client())
+	}
+	return w.remote
+}
+
+// client is the client's address, an IPv4 one not mapped into IPv6.
+func (w *udpWriter) client() netip.AddrPort {
+	return netip.AddrPortFrom(w.raddr.Addr().Unmap(), w.raddr.Port())
+}
+
+type addrName struct {
+	addr netip.AddrPort
+	text string
+}
 
 // addrStrings spares the handler formatting the same addresses again.
 func (w *udpWriter) addrStrings() (local, remote string) {
 	if w.rstr == "" {
-		w.rstr = w.remote.String()
+		// A load generator (or a class behind one NAT) asks from a few
+		// addresses: the last ones formatted are kept.
+		for _, n := range w.names {
+			if n.addr == w.raddr && n.text != "" {
+				w.rstr = n.text
+				return w.u.local, w.rstr
+			}
+		}
+		w.rstr = w.client().String()
+		w.names[w.nextName%len(w.names)] = addrName{w.raddr, w.rstr}
+		w.nextName++
 	}
 	return w.u.local, w.rstr
 }

@@ -1,0 +1,109 @@
+package sessions
+
+import (
+	"testing"
+)
+
+// TestOpenQuick: a quick session is invisible until it closes, then is
+// in the history with everything recorded, counted in today's sessions,
+// and its observers saw "open" (as Open would have shown it) and "close".
+// Live registers it early, as Open would have.
+func TestOpenQuick(t *testing.T) {
+	r := New(Options{})
+	var events []Event
+	cancel := r.Observe(func(e Event) { events = append(events, e) })
+	defer cancel()
+
+	s := r.OpenQuick("dns", "udp", "127.0.0.1:53", "127.0.0.1:4000")
+	s.SetAttr("name", "www.lab.test.")
+	s.Datagram(FromClient, []byte("QUERY www.lab.test. IN A id=1"), []byte{0, 1}, "")
+	s.AddBytes(2, 0)
+	if len(r.List()) != 0 || len(events) != 0 {
+		t.Fatalf("a quick session is listed before it closes: %+v, events %+v", r.List(), events)
+	}
+	if _, ok := r.Get(s.ID()); ok {
+		t.Fatal("Get finds a quick session before it closes")
+	}
+	s.Datagram(FromServer, []byte("NOERROR"), []byte{0, 1, 2}, "")
+	s.AddBytes(0, 3)
+	s.SetAttr("rcode", "NOERROR")
+	s.Close("noerror")
+	s.Close("twice") // harmless
+
+	list := r.List()
+	if len(list) != 1 || list[0].Open || list[0].Result != "noerror" || list[0].Attrs["rcode"] != "NOERROR" ||
+		list[0].BytesIn != 2 || list[0].BytesOut != 3 || !list[0].Rendered {
+		t.Fatalf("after close: %+v", list)
+	}
+	got, ok := r.Get(s.ID())
+	if !ok || len(got.Transcript()) != 2 {
+		t.Fatalf("Get after close: %v, transcript %+v", ok, got.Transcript())
+	}
+	if r.Today()["dns"] != 1 {
+		t.Errorf("today: %v", r.Today())
+	}
+	if len(events) != 2 || events[0].Kind != "open" || events[1].Kind != "close" {
+		t.Fatalf("events: %+v", events)
+	}
+	if o := events[0].Info; !o.Open || o.Attrs != nil || o.BytesIn != 0 || o.Result != "" || !o.End.IsZero() || o.ID != s.ID() {
+		t.Errorf("open event: %+v", o)
+	}
+	if c := events[1].Info; c.Open || c.Attrs["name"] != "www.lab.test." || c.BytesOut != 3 || c.End.IsZero() {
+		t.Errorf("close event: %+v", c)
+	}
+
+	// Live: registered at once, closed like any session.
+	events = nil
+	w := r.OpenQuick("dns", "udp", "127.0.0.1:53", "127.0.0.1:4001")
+	w.Live()
+	w.Live() // harmless
+	if live := r.Live(); len(live) != 1 || live[0].ID != w.ID() || len(events) != 1 || events[0].Kind != "open" {
+		t.Fatalf("after Live: live %+v, events %+v", live, events)
+	}
+	w.Close("noerror")
+	if len(r.Live()) != 0 || len(r.List()) != 2 || len(events) != 2 || events[1].Kind != "close" || r.Today()["dns"] != 2 {
+		t.Fatalf("after closing a live quick session: %+v, events %+v, today %v", r.List(), events, r.Today())
+	}
+}
+
+// TestRecordExchange: one call records a finished exchange as OpenQuick,
+// SetAttr, Datagram and Close would; attributes shared between sessions
+// are copied before a session changes its own.
+func TestRecordExchange(t *testing.T) {
+	r := New(Options{})
+	var events []Event
+	cancel := r.Observe(func(e Event) { events = append(events, e) })
+	defer cancel()
+	shared := map[string]string{"name": "www.lab.test.", "rcode": "NOERROR"}
+	x := Exchange{Proto: "dns", Transport: "udp", Local: "127.0.0.1:53", Remote: "127.0.0.1:4000",
+		Attrs: shared, Query: []byte("QUERY www.lab.test. IN A id=7"), QueryWire: []byte{0, 7},
+		Answer: []byte("NOERROR flags: aa"), AnswerWire: []byte{0, 7, 0x84}, BytesIn: 2, BytesOut: 3, Result: "noerror"}
+	a := r.RecordExchange(&x)
+	b := r.RecordExchange(&x)
+	if a.ID() == b.ID() {
+		t.Fatal("two exchanges, one ID")
+	}
+	in := a.Info()
+	if in.Open || in.End.IsZero() || in.Result != "noerror" || in.BytesIn != 2 || in.BytesOut != 3 || !in.Rendered || in.Attrs["rcode"] != "NOERROR" {
+		t.Errorf("info: %+v", in)
+	}
+	tr := a.Transcript()
+	if len(tr) != 2 || tr[0].Dir != FromClient || string(tr[0].Data) != "QUERY www.lab.test. IN A id=7" || tr[0].Len != 2 ||
+		tr[1].Dir != FromServer || len(tr[1].Wire) != 3 {
+		t.Errorf("transcript: %+v", tr)
+	}
+	if len(r.List()) != 2 || r.Today()["dns"] != 2 || r.TranscriptBytes() == 0 {
+		t.Errorf("registry: %+v, today %v", r.List(), r.Today())
+	}
+	if len(events) != 4 || events[0].Kind != "open" || events[1].Kind != "close" || events[1].Info.Attrs["name"] != "www.lab.test." {
+		t.Errorf("events: %+v", events)
+	}
+	a.SetAttr("rcode", "changed")
+	a.Notef("write failed")
+	if shared["rcode"] != "NOERROR" || b.Info().Attrs["rcode"] != "NOERROR" || a.Info().Attrs["rcode"] != "changed" || a.Info().Attrs["name"] != "www.lab.test." {
+		t.Errorf("a change to one session's attributes reached the shared map: %v, %v", shared, b.Info().Attrs)
+	}
+	if len(a.Transcript()) != 3 {
+		t.Errorf("note after RecordExchange: %+v", a.Transcript())
+	}
+}
