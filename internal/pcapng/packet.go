@@ -72,7 +72,12 @@ func UDP(src, dst netip.AddrPort, payload []byte) ([]byte, error) {
 // ipPacket wraps a transport segment in IPv4 or IPv6 and fills in the
 // transport checksum at csumAt.
 func ipPacket(src, dst netip.Addr, proto uint8, seg []byte, csumAt int) ([]byte, error) {
-	src, dst = src.Unmap(), dst.Unmap()
+	// A dual-stack socket's session has both addresses IPv4-mapped: its
+	// packets are IPv4. One mapped address beside a true IPv6 one (an
+	// IPv6 header can carry it) stays an IPv6 packet.
+	if s4, d4 := src.Unmap(), dst.Unmap(); s4.Is4() == d4.Is4() {
+		src, dst = s4, d4
+	}
 	if !src.IsValid() || !dst.IsValid() || src.Is4() != dst.Is4() {
 		return nil, fmt.Errorf("cannot build a packet from %v to %v: addresses of one IP family needed", src, dst)
 	}
