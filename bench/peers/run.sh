@@ -184,6 +184,7 @@ run_ftp() {
 	chown ftp: "$WORK/vsftpd/root/incoming"
 	sed -e "s|@WORK@|$WORK|g" "$HERE/vsftpd.conf" >"$WORK/vsftpd.conf"
 	start vsftpd vsftpd "$WORK/vsftpd.conf"
+	local vsftpd_pid=${PIDS[-1]} labd_pid=${PIDS[0]}
 	wait_tcp 21021
 	local la="ftp://alice:alice@127.0.0.1:$((OFF + 21))" lb="ftp://anonymous:x@127.0.0.1:21021"
 	# Transfer time only (curl's total minus pre-transfer): the login
@@ -191,7 +192,15 @@ run_ftp() {
 	xfer='%{time_total} %{time_pretransfer}'
 	secs() { awk '{printf "%.4f\n", $1 - $2}'; }
 	get() { curl -sf --ftp-pasv -w "$xfer" -o "$WORK/got.bin" "$1/big.bin" | secs || die "FTP download from $1"; cmp -s "$WORK/got.bin" "$WORK/files/big.bin" || die "FTP download from $1 differs"; }
-	put() { curl -sf --ftp-pasv -w "$xfer" -T "$WORK/files/big.bin" "$1/$2" | secs || die "FTP upload to $1"; }
+	# put URL NAME PID: the upload's transfer time, then the CPU seconds
+	# of the server (PID and its descendants, cputree.py): the wall time of
+	# an upload swings with the kernel's writeback of the pages just
+	# written (pairs from 0.1 to 4 on this VM), the server's CPU much less.
+	put() {
+		local out
+		out=$(python3 "$HERE/cputree.py" "$3" curl -sf --ftp-pasv -w "$xfer\n" -T "$WORK/files/big.bin" "$1/$2") || die "FTP upload to $1"
+		printf '%s\n' "$out" | awk 'NR == 1 {t = $1 - $2} NR == 2 {printf "%.4f %s\n", t, $2}'
+	}
 	mbs() { python3 -c "import sys; print('%.1f' % ($FTP_MB / float(sys.argv[1])))" "$1"; }
 	# The copies just written (and each upload) are still being written
 	# back to disk: sync before every timed transfer, and one untimed
@@ -202,10 +211,11 @@ run_ftp() {
 		local a b
 		sync; a=$(mbs "$(get "$la")"); sync; b=$(mbs "$(get "$lb")")
 		record "FTP passive download ${FTP_MB} MiB (curl)" MiB/s up "$a" "$b" vsftpd
-		sync; a=$(mbs "$(put "$la" up.bin)"); sync; b=$(mbs "$(put "$lb" incoming/up.bin)")
+		sync; a=$(put "$la" up.bin "$labd_pid"); sync; b=$(put "$lb" incoming/up.bin "$vsftpd_pid")
 		cmp -s "$WORK/labd-data/home/alice/up.bin" "$WORK/files/big.bin" || die "FTP upload to labd differs"
 		cmp -s "$WORK/vsftpd/root/incoming/up.bin" "$WORK/files/big.bin" || die "FTP upload to vsftpd differs"
-		record "FTP passive upload ${FTP_MB} MiB (curl)" MiB/s up "$a" "$b" vsftpd
+		record "FTP passive upload ${FTP_MB} MiB (curl)" MiB/s up "$(mbs "${a% *}")" "$(mbs "${b% *}")" vsftpd
+		record "FTP upload: server CPU seconds" s down "${a#* }" "${b#* }" vsftpd
 	done
 }
 
