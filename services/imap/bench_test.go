@@ -40,7 +40,23 @@ func BenchmarkFetchBodies1000(b *testing.B) {
 	})
 }
 
+// BenchmarkFetchBodies1000x10KB is the peer harness's full-body FETCH:
+// 1,000 messages of about 10 KB, each bigger than go-imap's write buffer
+// (so written in several pieces: see gatherWrites).
+func BenchmarkFetchBodies1000x10KB(b *testing.B) {
+	fetchBenchBody(b, strings.Repeat("body line of a ten-kilobyte message.\r\n", 270), &imap.FetchOptions{
+		UID:         true,
+		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+	}, func(m *imapclient.FetchMessageBuffer) bool {
+		return len(m.BodySection) == 1 && strings.Contains(string(m.BodySection[0].Bytes), "message 999")
+	})
+}
+
 func fetchBench(b *testing.B, opts *imap.FetchOptions, lastOK func(*imapclient.FetchMessageBuffer) bool) {
+	fetchBenchBody(b, "body line\r\n", opts, lastOK)
+}
+
+func fetchBenchBody(b *testing.B, body string, opts *imap.FetchOptions, lastOK func(*imapclient.FetchMessageBuffer) bool) {
 	cfg := labtest.Config(b)
 	d := labtest.Deps(b, cfg)
 	svc, err := imapsvc.NewService(d)
@@ -50,7 +66,7 @@ func fetchBench(b *testing.B, opts *imap.FetchOptions, lastOK func(*imapclient.F
 	addr := labtest.Addr(b, labtest.Start(b, svc), "imap", "tcp")
 	ctx := context.Background()
 	for i := 0; i < 1000; i++ {
-		msg := fmt.Sprintf("From: alice@lab.test\r\nTo: bob@lab.test\r\nSubject: message %d\r\nDate: Mon, 23 Nov 2026 08:00:00 +0000\r\nMessage-ID: <%d@lab.test>\r\n\r\n%s\r\n", i, i, "body line\r\n")
+		msg := fmt.Sprintf("From: alice@lab.test\r\nTo: bob@lab.test\r\nSubject: message %d\r\nDate: Mon, 23 Nov 2026 08:00:00 +0000\r\nMessage-ID: <%d@lab.test>\r\n\r\n%s\r\n", i, i, body)
 		if err := d.Store.Deliver(ctx, []string{"bob"}, []byte(msg), time.Now()); err != nil {
 			b.Fatal(err)
 		}

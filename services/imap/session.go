@@ -727,6 +727,14 @@ func (ss *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options 
 		sock := newQuickAcker(ss.conn.NetConn())
 		sock.cork(true)
 		defer sock.cork(false)
+		// Deferred after the cork: what is gathered leaves before the
+		// socket is uncorked and the tagged OK is written.
+		release := gatherWrites(ss.conn.NetConn())
+		defer func() {
+			if rerr := release(); err == nil {
+				err = rerr
+			}
+		}()
 	}
 	var bodies map[uint32][]byte
 	for i, t := range targets {
