@@ -180,8 +180,9 @@ var gatherPool = sync.Pool{New: func() any { b := make([]byte, 0, gatherSize); r
 
 // gatherWrites makes the writes to c's patientConn (under TLS, the command
 // limiter and the front filter, so that every writer above goes through
-// it in order) collect into 64 KiB writes until the returned function
-// writes what is left and stops it. go-imap writes a FETCH response in
+// it in order) collect into 64 KiB writes, with the socket corked
+// (quickack_linux.go), until the returned function writes what is left,
+// uncorks and stops it. go-imap writes a FETCH response in
 // three or four pieces per message, each a system call: about 3,000 for
 // a full-body FETCH of 1,000 messages, most of its time. Without a
 // patientConn below c (tests over net.Pipe), nothing changes.
@@ -195,6 +196,7 @@ func gatherWrites(c net.Conn) (release func() error) {
 			}
 			pc.gathered = gatherPool.Get().(*[]byte)
 			pc.gathering.Store(true)
+			pc.ack.cork(true)
 			pc.wmu.Unlock()
 			return pc.stopGathering
 		}
@@ -211,6 +213,7 @@ func (c *patientConn) stopGathering() error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	err := c.flushLocked()
+	c.ack.cork(false)
 	c.gathering.Store(false)
 	if c.gathered != nil {
 		*c.gathered = (*c.gathered)[:0]

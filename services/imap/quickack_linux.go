@@ -40,11 +40,10 @@ func (q quickAcker) now() {
 	})
 }
 
-// cork holds the socket's partial segments back (TCP_CORK) until uncork:
-// a FETCH of many messages is written by the library in pieces (the
-// buffered head of each message, its body, its closing parenthesis,
-// flushed per message), one small segment and one wake-up of the client
-// each; corked, the kernel sends full segments. Uncorking sends what is
+// cork holds the socket's partial segments back (TCP_CORK) until uncork,
+// while a FETCH of many messages gathers its writes (gatherWrites): a
+// 64 KiB write, or a message body written past the gathering, then goes
+// out in full segments rather than ending in a small one each time. Uncorking sends what is
 // left at once (the kernel would after 200 ms anyway). Without a TCP
 // socket it does nothing.
 func (q quickAcker) cork(on bool) {

@@ -722,13 +722,9 @@ func (ss *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options 
 	}
 	needRaw, needParsed := fetchNeeds(options)
 	if len(targets) > 1 {
-		// Many responses in a row: full segments (quickack_linux.go).
-		// The tagged OK follows, uncorked, once Fetch returns.
-		sock := newQuickAcker(ss.conn.NetConn())
-		sock.cork(true)
-		defer sock.cork(false)
-		// Deferred after the cork: what is gathered leaves before the
-		// socket is uncorked and the tagged OK is written.
+		// Many responses in a row: gathered writes and full segments.
+		// The tagged OK follows, released and uncorked, once Fetch
+		// returns.
 		release := gatherWrites(ss.conn.NetConn())
 		defer func() {
 			if rerr := release(); err == nil {
