@@ -14,6 +14,7 @@ import (
 	"labd/config"
 	"labd/internal/faults"
 	"labd/internal/labtest"
+	"labd/internal/service"
 	"labd/internal/sessions"
 	labdns "labd/services/dns"
 )
@@ -63,11 +64,10 @@ func dnsSession(t *testing.T, reg *sessions.Registry, text string) (sessions.Inf
 	return sessions.Info{}, nil
 }
 
-// TestPackedAnswers: a query whose bytes but for the ID were answered
-// before gets the same answer with its own ID (from the packed answers),
-// and its session is recorded as the first one was; faults switched on
-// afterwards still apply.
-func TestPackedAnswers(t *testing.T) {
+// startWithFaults starts the DNS service with a fault list of its own and
+// no rate limit for loopback clients, and returns its deps and UDP address.
+func startWithFaults(t *testing.T) (service.Deps, string) {
+	t.Helper()
 	cfg := labtest.Config(t)
 	cfg.DNS.RateLimitExempt = []string{"127.0.0.0/8"}
 	deps := labtest.Deps(t, cfg)
@@ -76,8 +76,15 @@ func TestPackedAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eps := labtest.Start(t, s)
-	addr := labtest.Addr(t, eps, "dns", "udp")
+	return deps, labtest.Addr(t, labtest.Start(t, s), "dns", "udp")
+}
+
+// TestPackedAnswers: a query whose bytes but for the ID were answered
+// before gets the same answer with its own ID (from the packed answers),
+// and its session is recorded as the first one was; faults switched on
+// afterwards still apply.
+func TestPackedAnswers(t *testing.T) {
+	deps, addr := startWithFaults(t)
 
 	for _, q := range []struct {
 		name  string
@@ -195,15 +202,7 @@ func TestWildcardAnswersFromQueriedAddress(t *testing.T) {
 // one client address) neither hold back other clients' answers nor each
 // other, even when read in one batch.
 func TestDelayedQueriesDoNotQueue(t *testing.T) {
-	cfg := labtest.Config(t)
-	cfg.DNS.RateLimitExempt = []string{"127.0.0.0/8"}
-	deps := labtest.Deps(t, cfg)
-	deps.Faults = faults.New(0)
-	s, err := labdns.New(deps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := labtest.Addr(t, labtest.Start(t, s), "dns", "udp")
+	deps, addr := startWithFaults(t)
 	const delay = 2 * time.Second
 	if _, err := deps.Faults.Add(faults.Fault{Service: "dns", Kind: "delay", Addr: "127.0.0.2",
 		Params: map[string]string{"ms": strconv.Itoa(int(delay / time.Millisecond))}}, time.Minute); err != nil {
