@@ -167,12 +167,22 @@ func (s *Shell) Interactive(ctx context.Context, rw io.ReadWriter, width, height
 	// made CR LF: while a command runs the line editor shows nothing, so
 	// it need not be involved.
 	out := &flushWriter{w: &crlfWriter{w: rw}}
-	s.tty = &tty{in: ib, out: out, echo: true, width: width, height: height}
+	tt := &tty{in: ib, out: out, echo: true, width: width, height: height}
+	s.tty = tt
 	defer func() { s.tty = nil }()
 	if resize != nil {
+		// The goroutine keeps its own tty: s.tty is cleared when this
+		// returns, possibly before the goroutine sees ctx end.
+		// It is stopped through its own channel: cancelling ctx here
+		// would close the stream before the caller sends the exit status.
+		quit, done := make(chan struct{}), make(chan struct{})
+		defer func() { close(quit); <-done }()
 		go func() {
+			defer close(done)
 			for {
 				select {
+				case <-quit:
+					return
 				case <-ctx.Done():
 					return
 				case ws, ok := <-resize:
@@ -181,9 +191,9 @@ func (s *Shell) Interactive(ctx context.Context, rw io.ReadWriter, width, height
 					}
 					if ws.Width > 0 && ws.Height > 0 {
 						_ = t.SetSize(ws.Width, ws.Height)
-						s.tty.mu.Lock()
-						s.tty.width, s.tty.height = ws.Width, ws.Height
-						s.tty.mu.Unlock()
+						tt.mu.Lock()
+						tt.width, tt.height = ws.Width, ws.Height
+						tt.mu.Unlock()
 					}
 				}
 			}

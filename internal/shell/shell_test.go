@@ -556,3 +556,65 @@ func BenchmarkExec(b *testing.B) {
 }
 
 func benchDeps(b *testing.B) service.Deps { return testDeps(b) }
+
+// TestResizeAsSessionEnds: window sizes that arrive while the shell exits
+// neither crash it nor race with its cleanup (CI caught a nil tty here).
+func TestResizeAsSessionEnds(t *testing.T) {
+	for range 20 {
+		sh, _ := newShell(t)
+		resize := make(chan WindowSize)
+		p, errc := newPipeTerm(t, sh, resize)
+		p.waitFor(t, "alice@labd:~$ ", 1)
+		stop := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case resize <- WindowSize{Width: 100, Height: 30}:
+				case <-stop:
+					return
+				}
+			}
+		}()
+		p.typeIn(t, "exit\r")
+		if err := <-errc; err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+		close(stop)
+	}
+}
+
+// TestTypeAheadEcho: keys typed while a command runs are echoed as a Unix
+// tty does, but never inside one line of the command's output.
+func TestTypeAheadEcho(t *testing.T) {
+	sh, _ := newShell(t)
+	p, errc := newPipeTerm(t, sh, nil)
+	prompt := "alice@labd:~$ "
+	p.waitFor(t, prompt, 1)
+	// Everything at once, as ssh -tt < script sends it.
+	p.typeIn(t, "echo $HOME $USER one two three\recho second line\rexit\r")
+	if err := <-errc; err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	out := p.output()
+	for _, want := range []string{"/home/alice alice one two three\r\n", "second line\r\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in %q", want, out)
+		}
+	}
+}
+
+func TestFlushWriterHoldsEchoUntilLineEnds(t *testing.T) {
+	var b bytes.Buffer
+	f := &flushWriter{w: &b}
+	f.Echo("a") // nothing pending: echoed at once
+	f.Write([]byte("out"))
+	f.Echo("x") // output mid-line: held
+	f.Write([]byte(" put\n"))
+	f.Echo("y")
+	f.Write([]byte("partial"))
+	f.Echo("z")
+	f.Flush()
+	if got, want := b.String(), "aout put\nxypartialz"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

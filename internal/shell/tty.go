@@ -77,6 +77,15 @@ func (in *inbox) take(stop <-chan struct{}) ([]byte, error) {
 	}
 }
 
+// takeNow returns what was typed so far, without waiting.
+func (in *inbox) takeNow() []byte {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	b := in.buf
+	in.buf = nil
+	return b
+}
+
 // unread puts bytes back in front.
 func (in *inbox) unread(b []byte) {
 	if len(b) == 0 {
@@ -140,6 +149,10 @@ func (t *tty) session(cancel context.CancelFunc) (*os.File, func()) {
 			}
 		}
 	}()
+	// Keys typed ahead, before this command started, are echoed before
+	// it runs, as a Unix tty echoes them when they arrive; otherwise the
+	// echo would race with the command's first output.
+	primed := make(chan struct{})
 	go func() {
 		defer close(done)
 		defer close(lines)
@@ -155,27 +168,7 @@ func (t *tty) session(cancel context.CancelFunc) (*os.File, func()) {
 			default: // the command does not read: drop
 			}
 		}
-		for {
-			b, err := t.in.take(stop)
-			if err != nil {
-				if !errors.Is(err, errStopped) {
-					send(nil) // the client closed its side: end of input
-					<-stop
-				}
-				return
-			}
-			t.mu.Lock()
-			raw := t.raw
-			t.mu.Unlock()
-			if raw != nil {
-				select {
-				case raw <- b:
-				case <-stop:
-					t.in.unread(b)
-					return
-				}
-				continue
-			}
+		feed := func(b []byte) {
 			for i := 0; i < len(b); i++ {
 				c := b[i]
 				t.mu.Lock()
@@ -233,7 +226,33 @@ func (t *tty) session(cancel context.CancelFunc) (*os.File, func()) {
 				}
 			}
 		}
+		feed(t.in.takeNow())
+		close(primed)
+		for {
+			b, err := t.in.take(stop)
+			if err != nil {
+				if !errors.Is(err, errStopped) {
+					send(nil) // the client closed its side: end of input
+					<-stop
+				}
+				return
+			}
+			t.mu.Lock()
+			raw := t.raw
+			t.mu.Unlock()
+			if raw != nil {
+				select {
+				case raw <- b:
+				case <-stop:
+					t.in.unread(b)
+					return
+				}
+				continue
+			}
+			feed(b)
+		}
 	}()
+	<-primed
 	return pr, func() {
 		close(stop)
 		<-done
@@ -258,6 +277,10 @@ func (t *tty) clearPartial() {
 
 func (t *tty) write(s string) {
 	if t.echo && !t.silent.Load() {
+		if e, ok := t.out.(interface{ Echo(string) }); ok {
+			e.Echo(s)
+			return
+		}
 		io.WriteString(t.out, s)
 	}
 }
@@ -324,6 +347,28 @@ type flushWriter struct {
 	buf   []byte
 	timer *time.Timer
 	err   error
+	// held is the echo of keys typed while the output stands mid-line.
+	// A Unix tty never splits one write() with echo; the interpreter
+	// writes `echo a b` in four pieces, so the echo waits for the end of
+	// the line (or the next flush) instead of landing between them.
+	held []byte
+	// open: the output not yet sent ends mid-line.
+	open bool
+}
+
+// Echo adds the terminal's echo of typed keys to the output.
+func (f *flushWriter) Echo(s string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return
+	}
+	if f.open {
+		f.held = append(f.held, s...)
+	} else {
+		f.buf = append(f.buf, s...)
+	}
+	f.armLocked()
 }
 
 func (f *flushWriter) Write(p []byte) (int, error) {
@@ -333,12 +378,25 @@ func (f *flushWriter) Write(p []byte) (int, error) {
 		return 0, f.err
 	}
 	f.buf = append(f.buf, p...)
+	if len(p) > 0 {
+		f.open = p[len(p)-1] != '\n'
+	}
+	if !f.open && len(f.held) > 0 {
+		f.buf = append(f.buf, f.held...)
+		f.held = f.held[:0]
+	}
 	if len(f.buf) >= 16<<10 {
 		f.flushLocked()
-	} else if f.timer == nil {
-		f.timer = time.AfterFunc(20*time.Millisecond, func() { f.Flush() })
+	} else {
+		f.armLocked()
 	}
 	return len(p), f.err
+}
+
+func (f *flushWriter) armLocked() {
+	if f.timer == nil {
+		f.timer = time.AfterFunc(20*time.Millisecond, func() { f.Flush() })
+	}
 }
 
 // Flush sends what is buffered.
@@ -354,6 +412,9 @@ func (f *flushWriter) flushLocked() {
 		f.timer.Stop()
 		f.timer = nil
 	}
+	f.buf = append(f.buf, f.held...)
+	f.held = f.held[:0]
+	f.open = false
 	if len(f.buf) == 0 || f.err != nil {
 		f.buf = f.buf[:0]
 		return
