@@ -608,8 +608,17 @@ func (s *Session) add(e Entry) {
 	}
 	if s.entries == nil {
 		// Most sessions (an HTTP request, a DNS query) hold a handful of
-		// entries: one allocation instead of growing from one.
-		s.entries = make([]Entry, 0, 8)
+		// entries: one allocation instead of growing from one. A server's
+		// greeting may be all a connection holds for a long time (a
+		// thousand IMAP clients connected and idle): room for one (112
+		// bytes, not 896), then for eight at the second entry.
+		n := 8
+		if e.Dir == FromServer {
+			n = 1
+		}
+		s.entries = make([]Entry, 0, n)
+	} else if len(s.entries) == 1 && cap(s.entries) == 1 {
+		s.entries = append(make([]Entry, 0, 8), s.entries[0])
 	}
 	s.entries = append(s.entries, e)
 	s.held += cost

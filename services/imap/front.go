@@ -68,6 +68,10 @@ type frontConn struct {
 	ready   string
 	greeted bool          // under wmu
 	env     envelopeFixer // ENVELOPE address lists without spaces (envelope.go)
+	// libGreeting, under wmu, is the library's greeting when the
+	// preGreeter wrote it already: the library's own write of it is
+	// dropped.
+	libGreeting []byte
 
 	mu      sync.Mutex
 	in      []byte    // read from the client, not yet classified
@@ -109,9 +113,19 @@ type frontListener struct {
 	tlsConf    *tls.Config // for STARTTLS (plaintext 143), nil if none
 	maxLiteral int64       // see cmdLimiter
 	ready      string      // the greeting's human text (frontConn.ready)
+	// pre, if set, greets connections before the library gets them
+	// (plaintext 143 only, see preGreeter).
+	pre *preGreeter
 }
 
 func (l *frontListener) Accept() (net.Conn, error) {
+	if l.pre != nil {
+		return l.pre.accept(l)
+	}
+	return l.acceptFront()
+}
+
+func (l *frontListener) acceptFront() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
@@ -172,10 +186,31 @@ func findFront(nc net.Conn) *frontConn {
 	return nil
 }
 
+// greetFirst writes the library's greeting g (as the library would,
+// through Write) before the library has the connection, and has Write drop
+// the library's own when it comes.
+func (c *frontConn) greetFirst(g []byte) error {
+	if _, err := c.Write(g); err != nil {
+		return err
+	}
+	c.wmu.Lock()
+	c.libGreeting = g
+	c.wmu.Unlock()
+	return nil
+}
+
 // Write fixes ENVELOPE address lists and CAPABILITY.
 func (c *frontConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if g := c.libGreeting; g != nil {
+		c.libGreeting = nil
+		if bytes.Equal(p, g) {
+			return len(p), nil // the client has it already
+		}
+		// Not the greeting (a library that greets each connection
+		// differently?): the client gets both.
+	}
 	if c.greeted && c.env.literal(p) {
 		// A message's bytes: nothing to fix, and a CAPABILITY inside a
 		// message is not one to rewrite.

@@ -96,7 +96,8 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 		return &patientListener{Listener: ln, min: time.Duration(s.cfg.IdleTimeout)}
 	}
 	front := func(ln net.Listener) net.Listener {
-		return &frontListener{Listener: patient(ln), requireTLS: s.cfg.RequireTLSForAuth, tlsConf: s.deps.TLS.Config(), maxLiteral: s.maxLiteral(), ready: s.ready}
+		return &frontListener{Listener: patient(ln), requireTLS: s.cfg.RequireTLSForAuth, tlsConf: s.deps.TLS.Config(), maxLiteral: s.maxLiteral(), ready: s.ready,
+			pre: newPreGreeter(s.log, s.libraryGreeting)}
 	}
 	if _, err := s.group.Listen(service.ListenOptions{Service: "imap", Addrs: s.cfg.Listen, MaxPerIP: s.cfg.MaxConnsPerIP, Reject: reject, Wrap: front}); err != nil {
 		return nil, err

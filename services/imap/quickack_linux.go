@@ -58,3 +58,20 @@ func (q quickAcker) cork(on bool) {
 		_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK, v)
 	})
 }
+
+// canWait reports whether waitReadable can wait on a socket.
+func (q quickAcker) canWait() bool { return q.raw != nil }
+
+// waitReadable blocks until the client has sent something (or closed the
+// connection, or the read deadline passed) without reading it: a greeted
+// connection waits for its first command with no buffer and a shallow
+// stack (preGreeter).
+func (q quickAcker) waitReadable() error { return q.raw.Read(readable) }
+
+// readable peeks at the socket: false only while there is nothing to read
+// yet. Data, end of stream and any error are for the reader to see.
+func readable(fd uintptr) bool {
+	var b [1]byte
+	_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	return err != syscall.EAGAIN
+}

@@ -12,3 +12,7 @@ func newQuickAcker(net.Conn) quickAcker { return quickAcker{} }
 func (quickAcker) now() {}
 
 func (quickAcker) cork(bool) {}
+
+func (quickAcker) canWait() bool { return false }
+
+func (quickAcker) waitReadable() error { return nil }

@@ -1,0 +1,167 @@
+package imap
+
+import (
+	"bufio"
+	"bytes"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"labd/internal/service"
+)
+
+// preGreeter keeps connections that have not said anything yet away from
+// the library. go-imap gives every connection it accepts a goroutine and
+// a 4 KiB bufio reader and writer at once, and its goroutine's stack
+// grows to 4 KiB writing the greeting: most of what an idle connection
+// cost (13.4 KiB of RSS each, 16 KB of Go heap and stack). On plain 143
+// the front listener now writes the library's own greeting itself (the
+// same bytes, through the same filter, limiter and recording conn, so
+// clients and transcripts see no difference) and waits for the client's
+// first bytes without reading them, in a goroutine of its own with a
+// small stack and no buffer; only then does it hand the connection to
+// the library, whose greeting the front filter drops (frontConn.Write).
+// A connection that logged in and went idle is the library's as before.
+// 993 (TLS first: the greeting would start the handshake) and systems
+// without a socket to wait on take the library's path directly.
+type preGreeter struct {
+	log *slog.Logger
+	// learn returns the library's greeting (see Service.libraryGreeting);
+	// greeting is what it returned, nil if it could not tell.
+	learn    func() []byte
+	greeting []byte
+
+	once  sync.Once
+	conns chan net.Conn // greeted connections whose client spoke
+	done  chan struct{} // closed when the listener below failed
+	err   error         // its error, set before done is closed
+}
+
+func newPreGreeter(log *slog.Logger, learn func() []byte) *preGreeter {
+	return &preGreeter{log: log, learn: learn, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+// accept is frontListener.Accept with pre-greeting.
+func (p *preGreeter) accept(l *frontListener) (net.Conn, error) {
+	p.once.Do(func() { go p.run(l) })
+	select {
+	case c := <-p.conns:
+		return c, nil
+	case <-p.done:
+		return nil, p.err
+	}
+}
+
+// run accepts until the listener below fails. Its errors are final: the
+// recording listener retries the transient ones (out of descriptors)
+// itself.
+func (p *preGreeter) run(l *frontListener) {
+	p.greeting = p.learn()
+	for {
+		c, err := l.acceptFront()
+		if err != nil {
+			p.err = err
+			close(p.done)
+			return
+		}
+		f := c.(*frontConn)
+		pc, ok := f.plain.(*patientConn)
+		if p.greeting == nil || !ok || !pc.ack.canWait() {
+			go p.handOff(f)
+			continue
+		}
+		go p.greet(f, pc)
+	}
+}
+
+// greet writes the greeting, with the library's 30 s deadline for it and
+// for the first command (the patientConn raises the latter to
+// imap.idle_timeout), then leaves the waiting to a new goroutine: this
+// one's stack grew on the way down the writing conns, and Go would keep
+// it at that size for as long as the connection waits.
+func (p *preGreeter) greet(f *frontConn, pc *patientConn) {
+	defer service.Recover(p.log, "imap")
+	_ = f.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	err := f.greetFirst(p.greeting)
+	_ = f.SetWriteDeadline(time.Time{})
+	if err == nil {
+		err = f.SetReadDeadline(time.Now().Add(30 * time.Second))
+	}
+	if err != nil {
+		f.Close()
+		return
+	}
+	go p.await(f, pc)
+}
+
+// await hands f to the library once its client sent something (or
+// closed); a client silent until the deadline is closed, as the library
+// closes it.
+func (p *preGreeter) await(f *frontConn, pc *patientConn) {
+	if err := pc.ack.waitReadable(); err != nil {
+		f.Close()
+		return
+	}
+	p.handOff(f)
+}
+
+func (p *preGreeter) handOff(f *frontConn) {
+	select {
+	case p.conns <- f:
+	case <-p.done:
+		f.Close()
+	}
+}
+
+// libraryGreeting returns the greeting the library writes on a plaintext
+// connection, read once from a connection over a pipe. It depends only on
+// the server's options: the library never sees a *tls.Conn (the front
+// filter sits above TLS), so it is the same for every connection. It
+// returns nil if the library did not greet with OK.
+func (s *Service) libraryGreeting() []byte {
+	srv, cli := net.Pipe()
+	ln := &pipeListener{c: srv, closed: make(chan struct{}), addr: srv.LocalAddr()}
+	go func() { _ = s.srv.Serve(ln) }()
+	defer ln.Close()
+	defer cli.Close()
+	_ = cli.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(cli).ReadSlice('\n')
+	if err != nil || !bytes.HasPrefix(line, []byte("* OK ")) {
+		s.log.Warn("IMAP greeting not learned; connections are greeted by the library (more memory per idle connection)", "greeting", string(line), "err", err)
+		return nil
+	}
+	return append([]byte(nil), line...)
+}
+
+// pipeListener accepts one connection, then waits until closed.
+type pipeListener struct {
+	once   sync.Once
+	c      net.Conn
+	mu     sync.Mutex
+	closed chan struct{}
+	addr   net.Addr
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	var c net.Conn
+	l.once.Do(func() { c = l.c })
+	if c != nil {
+		return c, nil
+	}
+	<-l.closed
+	return nil, net.ErrClosed
+}
+
+func (l *pipeListener) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-l.closed:
+	default:
+		close(l.closed)
+	}
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return l.addr }
