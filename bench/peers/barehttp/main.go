@@ -9,13 +9,16 @@
 // With -mem the handler writes the file's bytes kept in memory with the
 // headers prepared once: what net/http itself costs per request, with no
 // file system work at all. Without it, http.FileServer opens and stats the
-// file on every request, as a plain Go file server does.
+// file on every request, as a plain Go file server does. -pprof serves
+// Go's profiles on a second address, to compare with labd's
+// server.debug_listen.
 package main
 
 import (
 	"flag"
 	"log"
 	"net/http"
+	_ "net/http/pprof" // on -pprof's own listener (DefaultServeMux) only
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,7 +28,12 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:21180", "address to serve on")
 	root := flag.String("root", ".", "directory to serve")
 	mem := flag.String("mem", "", "serve only this file of root, from memory")
+	pprof := flag.String("pprof", "", "serve Go's profiles (/debug/pprof/) on this address too")
 	flag.Parse()
+
+	if *pprof != "" {
+		go func() { log.Fatal(http.ListenAndServe(*pprof, nil)) }()
+	}
 
 	var h http.Handler = http.FileServer(http.Dir(*root))
 	if *mem != "" {
