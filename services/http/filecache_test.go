@@ -1,14 +1,25 @@
 package http_test
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	httpsvc "labd/services/http"
 )
 
 // A small file is served from memory once read, but an edit (even one
-// that keeps its size), a replacement or a removal is seen at once.
+// that keeps its size), a replacement or a removal is seen by the next
+// request once the last check is FreshFor old (at once for a file nobody
+// else is fetching: every request here comes after a pause of FreshFor).
 func TestSmallFileCacheFollowsEdits(t *testing.T) {
 	e := start(t)
 	file := filepath.Join(e.deps.Layout.Home("alice"), "public_html", "tp.txt")
@@ -51,6 +62,9 @@ func TestSmallFileCacheFollowsEdits(t *testing.T) {
 		{func() error { return os.Remove(file) }, "404"},
 	}
 	for i, s := range steps {
+		// The previous request's check holds FreshFor; a pause longer
+		// than that is a lower bound, not a timing assumption.
+		time.Sleep(2 * httpsvc.FreshFor)
 		if err := s.change(); err != nil {
 			t.Fatal(err)
 		}
@@ -101,5 +115,81 @@ func TestSmallFileCacheAnswers(t *testing.T) {
 	}
 	if got := raw(t, e.plain, "HEAD /~alice/page.html HTTP/1.0\r\n\r\n"); !strings.HasSuffix(got, "\r\n\r\n") || heads(got)["Content-Length"] != "12" {
 		t.Errorf("HEAD: %q", got)
+	}
+}
+
+// A file fetched without pause by other clients while a student edits it
+// (the case where a check is reused for FreshFor) is served as edited to
+// every request sent FreshFor after the edit completed, and the edited
+// content never goes back to the old one.
+func TestSmallFileCacheEditUnderLoad(t *testing.T) {
+	e := start(t)
+	file := filepath.Join(e.deps.Layout.Home("alice"), "public_html", "busy.txt")
+	old, edited := []byte("before the edit"), []byte("after the edit!")
+	if err := os.WriteFile(file, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + e.plain + "/~alice/busy.txt"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	defer client.CloseIdleConnections()
+	get := func() ([]byte, error) {
+		resp, err := client.Get(url)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return b, err
+	}
+	// Others keep fetching the file; a request sent after one of them
+	// received the edited file may not get the old one.
+	ctx, cancel := context.WithCancel(context.Background())
+	var sawEdit atomic.Bool
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			for ctx.Err() == nil {
+				after := sawEdit.Load()
+				b, err := get()
+				switch {
+				case err != nil:
+					errs <- err
+					return
+				case bytes.Equal(b, edited):
+					sawEdit.Store(true)
+				case after:
+					errs <- fmt.Errorf("old content %q served after the edited one", b)
+					return
+				case !bytes.Equal(b, old):
+					errs <- fmt.Errorf("unexpected content %q", b)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	// Same size: only the stat's times and the content tell the edit.
+	if err := os.WriteFile(file, edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(httpsvc.FreshFor)
+	for i := range 20 {
+		b, err := get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b, edited) {
+			t.Fatalf("request %d, sent %v after the edit: %q", i, httpsvc.FreshFor, b)
+		}
+	}
+	cancel()
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
