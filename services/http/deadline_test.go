@@ -75,6 +75,10 @@ func TestLazyDeadlines(t *testing.T) {
 			c.SetReadDeadline(time.Now().Add(time.Hour))
 			c.SetReadDeadline(time.Now().Add(early))
 		}, true},
+		{"past, no read waiting", func(c *captureConn) {
+			c.SetReadDeadline(time.Now().Add(time.Hour))
+			c.SetReadDeadline(time.Unix(1, 0))
+		}, true},
 		{"none then one", func(c *captureConn) {
 			c.SetReadDeadline(time.Now().Add(time.Hour))
 			c.SetReadDeadline(time.Time{})
@@ -162,5 +166,32 @@ func TestLazyWriteDeadline(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("write: %v", err)
+	}
+}
+
+// TestPastDeadlineNotArmed is net/http's abortPendingRead before its
+// background read began: the socket's timer stays as it was, the read
+// fails at once, and after clearing, the next request's deadline (later
+// than the armed one) does not move the timer either.
+func TestPastDeadlineNotArmed(t *testing.T) {
+	c, client := pair(t)
+	hour := time.Now().Add(time.Hour)
+	c.SetReadDeadline(hour)
+	c.SetReadDeadline(time.Unix(1, 0))
+	if !c.rd.armed.Equal(hour) {
+		t.Errorf("armed %v after a past deadline with no read waiting, want %v", c.rd.armed, hour)
+	}
+	if n, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read: %d, %v; want a timeout", n, err)
+	}
+	c.SetReadDeadline(time.Time{})
+	c.SetReadDeadline(hour.Add(time.Minute))
+	if !c.rd.armed.Equal(hour) {
+		t.Errorf("armed %v, want %v", c.rd.armed, hour)
+	}
+	ch := readAsync(c)
+	client.Write([]byte("z"))
+	if r := <-ch; r.n != 1 || r.err != nil {
+		t.Fatalf("read after clearing: %d, %v", r.n, r.err)
 	}
 }

@@ -27,9 +27,11 @@ type captureConn struct {
 	// handed over.
 	aheadBuf *[readAhead]byte
 
-	// dmu guards the lazily kept deadlines (deadline.go).
+	// dmu guards the lazily kept deadlines (deadline.go) and reading.
 	dmu    sync.Mutex
 	rd, wd lazyDeadline
+	// reading counts the Reads under way (deadline.go).
+	reading int
 }
 
 const captureMax = 64 << 10
@@ -43,6 +45,10 @@ const readAhead = 4096
 var aheadPool = sync.Pool{New: func() any { return new([readAhead]byte) }}
 
 func (c *captureConn) Read(b []byte) (int, error) {
+	if err := c.startRead(); err != nil {
+		return 0, err
+	}
+	defer c.endRead()
 	for {
 		n, err := c.read(b)
 		if err == nil || n > 0 || !c.resume(&c.rd, err, c.Conn.SetReadDeadline) {
