@@ -26,7 +26,7 @@ func pair(t *testing.T) (*captureConn, net.Conn) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close(); server.Close() })
-	return &captureConn{Conn: server}, client
+	return &captureConn{Conn: server, accepted: time.Now()}, client
 }
 
 type readResult struct {
@@ -75,6 +75,11 @@ func TestLazyDeadlines(t *testing.T) {
 			c.SetReadDeadline(time.Now().Add(time.Hour))
 			c.SetReadDeadline(time.Now().Add(early))
 		}, true},
+		{"later after the armed one passed", func(c *captureConn) {
+			c.SetReadDeadline(time.Now().Add(early))
+			time.Sleep(2 * early)
+			c.SetReadDeadline(time.Now().Add(time.Hour))
+		}, false},
 		{"past, no read waiting", func(c *captureConn) {
 			c.SetReadDeadline(time.Now().Add(time.Hour))
 			c.SetReadDeadline(time.Unix(1, 0))

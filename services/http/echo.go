@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"labd/internal/sessions"
 )
@@ -32,6 +33,9 @@ type captureConn struct {
 	rd, wd lazyDeadline
 	// reading counts the Reads under way (deadline.go).
 	reading int
+	// accepted is when the connection was accepted: a deadline before
+	// it has passed.
+	accepted time.Time
 }
 
 const captureMax = 64 << 10
@@ -164,7 +168,7 @@ func (l captureListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &captureConn{Conn: c, sess: sessions.FromConn(c)}, nil
+	return &captureConn{Conn: c, sess: sessions.FromConn(c), accepted: time.Now()}, nil
 }
 
 // echo shows the request as the server received it, to hold next to what
