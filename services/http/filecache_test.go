@@ -120,8 +120,12 @@ func TestSmallFileCacheAnswers(t *testing.T) {
 
 // A file fetched without pause by other clients while a student edits it
 // (the case where a check is reused for FreshFor) is served as edited to
-// every request sent FreshFor after the edit completed, and the edited
-// content never goes back to the old one.
+// every request sent FreshFor after the edit completed. Meanwhile the
+// others get the old file, the edited one or, while the write is under
+// way, a part of it (or an error status: a file truncated between its
+// stat and its read); the order among their concurrent requests is not
+// checked (a request answered from a check less than FreshFor old may
+// follow one that saw the edit).
 func TestSmallFileCacheEditUnderLoad(t *testing.T) {
 	e := start(t)
 	file := filepath.Join(e.deps.Layout.Home("alice"), "public_html", "busy.txt")
@@ -132,58 +136,53 @@ func TestSmallFileCacheEditUnderLoad(t *testing.T) {
 	url := "http://" + e.plain + "/~alice/busy.txt"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	defer client.CloseIdleConnections()
-	get := func() ([]byte, error) {
+	get := func() (int, []byte, error) {
 		resp, err := client.Get(url)
 		if err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 		defer resp.Body.Close()
 		b, err := io.ReadAll(resp.Body)
-		if err == nil && resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return b, err
+		return resp.StatusCode, b, err
 	}
-	// Others keep fetching the file; a request sent after one of them
-	// received the edited file may not get the old one.
 	ctx, cancel := context.WithCancel(context.Background())
-	var sawEdit atomic.Bool
+	defer cancel()
+	var fetched atomic.Int64
 	errs := make(chan error, 3)
 	for range 3 {
 		go func() {
 			for ctx.Err() == nil {
-				after := sawEdit.Load()
-				b, err := get()
+				code, b, err := get()
 				switch {
 				case err != nil:
 					errs <- err
 					return
-				case bytes.Equal(b, edited):
-					sawEdit.Store(true)
-				case after:
-					errs <- fmt.Errorf("old content %q served after the edited one", b)
-					return
-				case !bytes.Equal(b, old):
+				case code == http.StatusOK && !bytes.Equal(b, old) && !bytes.HasPrefix(edited, b):
 					errs <- fmt.Errorf("unexpected content %q", b)
 					return
 				}
+				fetched.Add(1)
 			}
 			errs <- nil
 		}()
 	}
-	time.Sleep(50 * time.Millisecond)
+	// Until the others are fetching (a bound, not a timing assumption:
+	// past it the test goes on, and a client that failed says why).
+	for wait := time.Now().Add(10 * time.Second); fetched.Load() < 3 && time.Now().Before(wait); {
+		time.Sleep(time.Millisecond)
+	}
 	// Same size: only the stat's times and the content tell the edit.
 	if err := os.WriteFile(file, edited, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(httpsvc.FreshFor)
 	for i := range 20 {
-		b, err := get()
+		code, b, err := get()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(b, edited) {
-			t.Fatalf("request %d, sent %v after the edit: %q", i, httpsvc.FreshFor, b)
+		if code != http.StatusOK || !bytes.Equal(b, edited) {
+			t.Fatalf("request %d, sent %v after the edit: %d %q", i, httpsvc.FreshFor, code, b)
 		}
 	}
 	cancel()
