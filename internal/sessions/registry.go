@@ -611,8 +611,10 @@ func (s *Session) add(e Entry) {
 		// entries: one allocation instead of growing from one. A server's
 		// greeting may be all a connection holds for a long time (a
 		// thousand IMAP clients connected and idle): room for one (112
-		// bytes, not 896), then for eight at the second entry.
-		n := 8
+		// bytes), then for eight at the second entry. Otherwise four: a
+		// Connection: close HTTP request holds two (request and answer);
+		// a longer session grows as before.
+		n := 4
 		if e.Dir == FromServer {
 			n = 1
 		}

@@ -119,6 +119,66 @@ func BenchmarkStaticFileClose(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 }
 
+// BenchmarkStaticFileParallel fetches the 1 KB file over 8 keep-alive
+// connections at once (raw sockets, one request in flight on each), as
+// wrk -c64 does on a smaller scale: the cached file is requested many
+// times per millisecond, so most answers come without a stat call
+// (freshFor), and the connections' deadlines and background reads overlap.
+//
+//	go test -run ^$ -bench StaticFileParallel ./services/http
+func BenchmarkStaticFileParallel(b *testing.B) {
+	cfg := labtest.Config(b)
+	cfg.HTTP.Root = b.TempDir()
+	off := false
+	cfg.Exercises.Builtin = &off
+	if err := os.WriteFile(filepath.Join(cfg.HTTP.Root, "f.bin"), bytes.Repeat([]byte("x"), 1<<10), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	svc, err := httpsvc.New(benchDeps(b, cfg))
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := labtest.Addr(b, labtest.Start(b, svc), "http", "tcp")
+	req := []byte("GET /f.bin HTTP/1.1\r\nHost: bench\r\n\r\n")
+	b.SetParallelism(4)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 4096)
+		for pb.Next() {
+			if _, err := c.Write(req); err != nil {
+				b.Error(err)
+				return
+			}
+			// The answer is a head and 1 KB of x: read until the body
+			// is complete.
+			n := 0
+			for {
+				m, err := c.Read(buf[n:])
+				n += m
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if i := bytes.Index(buf[:n], []byte("\r\n\r\n")); i >= 0 && n-i-4 >= 1<<10 {
+					break
+				}
+			}
+			if !bytes.HasPrefix(buf, []byte("HTTP/1.1 200")) {
+				b.Errorf("answer of %d bytes: %.40q", n, buf[:n])
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
 // benchDeps are the test deps with the service logging at warn, as
 // bench/peers/run.sh runs labd: the test logger's debug level would log
 // every request and measure that.

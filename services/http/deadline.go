@@ -15,6 +15,14 @@ import (
 // leaves the armed one in place, and if that one fires first, Read or
 // Write arms the deadline wanted and carries on. A read or write thus
 // never ends before its deadline, only wakes early now and then.
+//
+// A read deadline before the connection began, set while no Read is
+// under way, is not armed either: the next Read fails at once
+// (startRead). That is how net/http stops the background read it starts
+// for every request, which on a busy connection has mostly not begun
+// reading yet when the answer is written: without it, two timer updates
+// per request (arming the past deadline, then the next request's read
+// timeout again).
 
 // lazyDeadline is one direction's deadline: want is the last one set,
 // armed the one on the socket (zero: none).
@@ -49,8 +57,15 @@ func (c *captureConn) setDeadline(d *lazyDeadline, t time.Time, set func(time.Ti
 		// No deadline: the armed one, if any, at worst wakes a read
 		// or write that then resumes.
 		return nil
-	case !d.armed.IsZero() && !t.Before(d.armed) && time.Now().Before(d.armed):
-		// The armed deadline is still ahead and comes first.
+	case d == &c.rd && c.reading == 0 && t.Before(c.accepted):
+		// Passed (net/http's "a long time ago"), and no Read to wake:
+		// the next one fails at once. Compared with the connection's
+		// start, not the clock: time.Now in every call was 2% of a
+		// keep-alive request.
+		return nil
+	case !d.armed.IsZero() && !t.Before(d.armed):
+		// The armed deadline comes first; if it has passed already,
+		// the read or write it ends resumes with the one wanted.
 		return nil
 	}
 	if err := set(t); err != nil {
@@ -92,4 +107,30 @@ func (c *captureConn) syncDeadline(d *lazyDeadline, set func(time.Time) error) e
 	}
 	d.armed = d.want
 	return nil
+}
+
+// startRead begins a Read: it fails at once if the read deadline wanted
+// has passed but was not armed (setDeadline), and arms one that must fire
+// before the armed one. endRead ends it.
+func (c *captureConn) startRead() error {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	d := &c.rd
+	if !d.want.IsZero() && (d.armed.IsZero() || d.want.Before(d.armed)) {
+		if !time.Now().Before(d.want) {
+			return os.ErrDeadlineExceeded
+		}
+		if err := c.Conn.SetReadDeadline(d.want); err != nil {
+			return err
+		}
+		d.armed = d.want
+	}
+	c.reading++
+	return nil
+}
+
+func (c *captureConn) endRead() {
+	c.dmu.Lock()
+	c.reading--
+	c.dmu.Unlock()
 }

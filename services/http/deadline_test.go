@@ -26,7 +26,7 @@ func pair(t *testing.T) (*captureConn, net.Conn) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close(); server.Close() })
-	return &captureConn{Conn: server}, client
+	return &captureConn{Conn: server, accepted: time.Now()}, client
 }
 
 type readResult struct {
@@ -74,6 +74,15 @@ func TestLazyDeadlines(t *testing.T) {
 		{"earlier replaces later", func(c *captureConn) {
 			c.SetReadDeadline(time.Now().Add(time.Hour))
 			c.SetReadDeadline(time.Now().Add(early))
+		}, true},
+		{"later after the armed one passed", func(c *captureConn) {
+			c.SetReadDeadline(time.Now().Add(early))
+			time.Sleep(2 * early)
+			c.SetReadDeadline(time.Now().Add(time.Hour))
+		}, false},
+		{"past, no read waiting", func(c *captureConn) {
+			c.SetReadDeadline(time.Now().Add(time.Hour))
+			c.SetReadDeadline(time.Unix(1, 0))
 		}, true},
 		{"none then one", func(c *captureConn) {
 			c.SetReadDeadline(time.Now().Add(time.Hour))
@@ -162,5 +171,32 @@ func TestLazyWriteDeadline(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("write: %v", err)
+	}
+}
+
+// TestPastDeadlineNotArmed is net/http's abortPendingRead before its
+// background read began: the socket's timer stays as it was, the read
+// fails at once, and after clearing, the next request's deadline (later
+// than the armed one) does not move the timer either.
+func TestPastDeadlineNotArmed(t *testing.T) {
+	c, client := pair(t)
+	hour := time.Now().Add(time.Hour)
+	c.SetReadDeadline(hour)
+	c.SetReadDeadline(time.Unix(1, 0))
+	if !c.rd.armed.Equal(hour) {
+		t.Errorf("armed %v after a past deadline with no read waiting, want %v", c.rd.armed, hour)
+	}
+	if n, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read: %d, %v; want a timeout", n, err)
+	}
+	c.SetReadDeadline(time.Time{})
+	c.SetReadDeadline(hour.Add(time.Minute))
+	if !c.rd.armed.Equal(hour) {
+		t.Errorf("armed %v, want %v", c.rd.armed, hour)
+	}
+	ch := readAsync(c)
+	client.Write([]byte("z"))
+	if r := <-ch; r.n != 1 || r.err != nil {
+		t.Fatalf("read after clearing: %d, %v", r.n, r.err)
 	}
 }

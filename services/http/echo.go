@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"labd/internal/sessions"
 )
@@ -27,9 +28,14 @@ type captureConn struct {
 	// handed over.
 	aheadBuf *[readAhead]byte
 
-	// dmu guards the lazily kept deadlines (deadline.go).
+	// dmu guards the lazily kept deadlines (deadline.go) and reading.
 	dmu    sync.Mutex
 	rd, wd lazyDeadline
+	// reading counts the Reads under way (deadline.go).
+	reading int
+	// accepted is when the connection was accepted: a deadline before
+	// it has passed.
+	accepted time.Time
 }
 
 const captureMax = 64 << 10
@@ -43,6 +49,10 @@ const readAhead = 4096
 var aheadPool = sync.Pool{New: func() any { return new([readAhead]byte) }}
 
 func (c *captureConn) Read(b []byte) (int, error) {
+	if err := c.startRead(); err != nil {
+		return 0, err
+	}
+	defer c.endRead()
 	for {
 		n, err := c.read(b)
 		if err == nil || n > 0 || !c.resume(&c.rd, err, c.Conn.SetReadDeadline) {
@@ -158,7 +168,7 @@ func (l captureListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &captureConn{Conn: c, sess: sessions.FromConn(c)}, nil
+	return &captureConn{Conn: c, sess: sessions.FromConn(c), accepted: time.Now()}, nil
 }
 
 // echo shows the request as the server received it, to hold next to what

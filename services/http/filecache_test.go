@@ -1,14 +1,25 @@
 package http_test
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	httpsvc "labd/services/http"
 )
 
 // A small file is served from memory once read, but an edit (even one
-// that keeps its size), a replacement or a removal is seen at once.
+// that keeps its size), a replacement or a removal is seen by the next
+// request once the last check is FreshFor old (at once for a file nobody
+// else is fetching: every request here comes after a pause of FreshFor).
 func TestSmallFileCacheFollowsEdits(t *testing.T) {
 	e := start(t)
 	file := filepath.Join(e.deps.Layout.Home("alice"), "public_html", "tp.txt")
@@ -51,6 +62,9 @@ func TestSmallFileCacheFollowsEdits(t *testing.T) {
 		{func() error { return os.Remove(file) }, "404"},
 	}
 	for i, s := range steps {
+		// The previous request's check holds FreshFor; a pause longer
+		// than that is a lower bound, not a timing assumption.
+		time.Sleep(2 * httpsvc.FreshFor)
 		if err := s.change(); err != nil {
 			t.Fatal(err)
 		}
@@ -101,5 +115,80 @@ func TestSmallFileCacheAnswers(t *testing.T) {
 	}
 	if got := raw(t, e.plain, "HEAD /~alice/page.html HTTP/1.0\r\n\r\n"); !strings.HasSuffix(got, "\r\n\r\n") || heads(got)["Content-Length"] != "12" {
 		t.Errorf("HEAD: %q", got)
+	}
+}
+
+// A file fetched without pause by other clients while a student edits it
+// (the case where a check is reused for FreshFor) is served as edited to
+// every request sent FreshFor after the edit completed. Meanwhile the
+// others get the old file, the edited one or, while the write is under
+// way, a part of it (or an error status: a file truncated between its
+// stat and its read); the order among their concurrent requests is not
+// checked (a request answered from a check less than FreshFor old may
+// follow one that saw the edit).
+func TestSmallFileCacheEditUnderLoad(t *testing.T) {
+	e := start(t)
+	file := filepath.Join(e.deps.Layout.Home("alice"), "public_html", "busy.txt")
+	old, edited := []byte("before the edit"), []byte("after the edit!")
+	if err := os.WriteFile(file, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + e.plain + "/~alice/busy.txt"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	defer client.CloseIdleConnections()
+	get := func() (int, []byte, error) {
+		resp, err := client.Get(url)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, b, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var fetched atomic.Int64
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			for ctx.Err() == nil {
+				code, b, err := get()
+				switch {
+				case err != nil:
+					errs <- err
+					return
+				case code == http.StatusOK && !bytes.Equal(b, old) && !bytes.HasPrefix(edited, b):
+					errs <- fmt.Errorf("unexpected content %q", b)
+					return
+				}
+				fetched.Add(1)
+			}
+			errs <- nil
+		}()
+	}
+	// Until the others are fetching (a bound, not a timing assumption:
+	// past it the test goes on, and a client that failed says why).
+	for wait := time.Now().Add(10 * time.Second); fetched.Load() < 3 && time.Now().Before(wait); {
+		time.Sleep(time.Millisecond)
+	}
+	// Same size: only the stat's times and the content tell the edit.
+	if err := os.WriteFile(file, edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(httpsvc.FreshFor)
+	for i := range 20 {
+		code, b, err := get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code != http.StatusOK || !bytes.Equal(b, edited) {
+			t.Fatalf("request %d, sent %v after the edit: %d %q", i, httpsvc.FreshFor, code, b)
+		}
+	}
+	cancel()
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -431,36 +431,56 @@ var (
 )
 
 func (fc *fileCache) serveRoot(w http.ResponseWriter, r *http.Request, tr *i18n.Printer, dir, p, base string) {
+	name := relName(p)
+	// A small file checked less than freshFor ago is served from
+	// memory at once; one seen before, after the stat calls. This path
+	// is kept lean (the rest is in serveFile): with a shallower stack a
+	// new connection's goroutine grows its stack once, in net/http,
+	// instead of here first.
+	if c := fc.fresh(dir, name); c != nil {
+		if !c.serve(w, r) {
+			c.serveContent(w, r, name)
+		}
+		return
+	}
+	checked := time.Now()
 	re, err := fc.openRoot(dir)
 	if err != nil {
 		http.NotFound(w, r)
 		return
 	}
 	defer fc.closeRoot(re)
-	name := fsroot.Rel(p)
-	// A small file seen before is served from memory after one stat.
-	// This path is kept lean (the rest is in serveFile): with a
-	// shallower stack a new connection's goroutine grows its stack
-	// once, in net/http, instead of here first.
 	if st, err := re.root.Stat(name); err == nil && st.Mode().IsRegular() {
-		if c, ok := fc.get(dir, name, st); ok {
+		if c, ok := fc.get(dir, name, st, checked); ok {
 			if !c.serve(w, r) {
-				serveContent(w, r, name, st, c.data)
+				c.serveContent(w, r, name)
 			}
 			return
 		}
 	}
-	fc.serveFile(w, r, tr, re.root, dir, name, base)
+	fc.serveFile(w, r, tr, re.root, dir, name, base, checked)
+}
+
+// relName is fsroot.Rel for a path that starts with a slash, as a
+// request's does: without a copy when the path is clean.
+func relName(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		return fsroot.Rel(p)
+	}
+	if r := strings.TrimPrefix(path.Clean(p), "/"); r != "" {
+		return r
+	}
+	return "."
 }
 
 // serveContent answers a conditional or range request for a cached file.
-func serveContent(w http.ResponseWriter, r *http.Request, name string, st fs.FileInfo, data []byte) {
-	setETag(w, st)
-	http.ServeContent(plainWriter{w}, r, path.Base(name), st.ModTime(), bytes.NewReader(data))
+func (c *cachedFile) serveContent(w http.ResponseWriter, r *http.Request, name string) {
+	w.Header().Set("ETag", c.etag[0])
+	http.ServeContent(plainWriter{w}, r, path.Base(name), c.mtime, bytes.NewReader(c.data))
 }
 
 // serveFile serves name from the file system (and keeps it if small).
-func (fc *fileCache) serveFile(w http.ResponseWriter, r *http.Request, tr *i18n.Printer, root *os.Root, dir, name, base string) {
+func (fc *fileCache) serveFile(w http.ResponseWriter, r *http.Request, tr *i18n.Printer, root *os.Root, dir, name, base string, checked time.Time) {
 	// Open, then fstat: one path walk per request instead of two.
 	f, st, err := openStat(root, name)
 	if err != nil {
@@ -495,7 +515,7 @@ func (fc *fileCache) serveFile(w http.ResponseWriter, r *http.Request, tr *i18n.
 			http.Error(w, tr.T("403 forbidden"), http.StatusForbidden)
 			return
 		}
-		fc.put(dir, name, st, data)
+		fc.put(dir, name, st, data, checked)
 		setETag(w, st)
 		// Hiding the ResponseWriter's ReadFrom keeps the body in the
 		// same buffer, and the same write(2), as the head.
