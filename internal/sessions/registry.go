@@ -113,14 +113,16 @@ type Registry struct {
 
 	mu   sync.Mutex
 	live map[uint64]*Session
-	// finished holds, per protocol, the sessions in order of closing,
-	// oldest first: a student looping dig must not push the SSH and SMTP
-	// sessions out of the instructor's view.
-	finished map[string][]*Session
-	byID     map[uint64]*Session // the finished ones
-	today    map[string]int
-	day      int
-	subs     map[chan Event]struct{}
+	// protos holds, per protocol, the finished sessions in order of
+	// closing and today's count: a student looping dig must not push the
+	// SSH and SMTP sessions out of the instructor's view.
+	protos map[string]*protoSessions
+	byID   map[uint64]*Session // the finished ones
+	// [dayStart, dayEnd) is the local day that today's counts are for:
+	// two comparisons per session instead of working out the date of
+	// each.
+	dayStart, dayEnd time.Time
+	subs             map[chan Event]struct{}
 	// observers see every event (Observe).
 	observers map[int]func(Event)
 	nextObs   int
@@ -146,10 +148,9 @@ func New(opts Options) *Registry {
 	return &Registry{
 		opts:     opts,
 		live:     map[uint64]*Session{},
-		byID:     map[uint64]*Session{},
-		finished: map[string][]*Session{},
-		today:    map[string]int{},
-		subs:     map[chan Event]struct{}{},
+		byID:   map[uint64]*Session{},
+		protos: map[string]*protoSessions{},
+		subs:   map[chan Event]struct{}{},
 	}
 }
 
@@ -204,24 +205,52 @@ type Exchange struct {
 	Result                               string
 }
 
+// exchangeSession is a Session with room for the two entries of an
+// exchange: one allocation per DNS query instead of two.
+type exchangeSession struct {
+	Session
+	two [2]Entry
+}
+
 // RecordExchange records a finished exchange (a DNS query answered at
 // once) in one step: what OpenQuick, SetAttr, two Datagrams, AddBytes and
 // Close record, with one registry lock and no copies. The session it
 // returns is closed; a note may still be added (a failed write).
 func (r *Registry) RecordExchange(x *Exchange) *Session {
-	s := r.newSession(x.Proto, x.Transport, x.Local, x.Remote)
-	s.info.End = s.info.Start
-	s.info.Open = false
-	s.info.Result = x.Result
-	s.info.Attrs = x.Attrs
-	s.info.Rendered = true
+	xs := new(exchangeSession)
+	s := &xs.Session
+	now := time.Now()
+	s.reg = r
+	s.info = Info{
+		ID:        r.nextID.Add(1),
+		Proto:     x.Proto,
+		Transport: x.Transport,
+		Local:     x.Local,
+		Remote:    x.Remote,
+		Start:     now,
+		End:       now,
+		Result:    x.Result,
+		Attrs:     x.Attrs,
+		Rendered:  true,
+	}
 	s.sharedAttrs = true
 	s.closed = true
 	s.bytesIn.Store(x.BytesIn)
 	s.bytesOut.Store(x.BytesOut)
-	s.entries = make([]Entry, 0, 2)
-	s.add(Entry{Time: s.info.Start, Dir: FromClient, Data: x.Query, Len: len(x.QueryWire), Wire: x.QueryWire})
-	s.add(Entry{Time: s.info.Start, Dir: FromServer, Data: x.Answer, Len: len(x.AnswerWire), Wire: x.AnswerWire})
+	s.entries = xs.two[:0:2]
+	q := Entry{Time: now, Dir: FromClient, Data: x.Query, Len: len(x.QueryWire), Wire: x.QueryWire}
+	a := Entry{Time: now, Dir: FromServer, Data: x.Answer, Len: len(x.AnswerWire), Wire: x.AnswerWire}
+	cost := len(x.Query) + len(x.QueryWire) + len(x.Answer) + len(x.AnswerWire) + 2*entryCost
+	if len(x.Query) > 0 && len(x.Answer) > 0 && cost <= r.opts.TranscriptBytes {
+		// What add would do for each, with the session not yet shared:
+		// both fit the bound.
+		s.entries = append(s.entries, q, a)
+		s.held = cost
+		r.total.Add(int64(cost))
+	} else {
+		s.add(q)
+		s.add(a)
+	}
 	r.finish(s, true)
 	return s
 }
@@ -241,18 +270,42 @@ func (s *Session) Live() {
 func (r *Registry) register(s *Session) {
 	r.mu.Lock()
 	r.live[s.info.ID] = s
-	r.count(s)
+	r.count(s, r.proto(s.info.Proto))
 	r.mu.Unlock()
 	r.publish("open", s)
 }
 
-// count counts s in today's sessions; r.mu is held.
-func (r *Registry) count(s *Session) {
-	if d := s.info.Start.YearDay(); d != r.day {
-		r.day = d
-		clear(r.today)
+// protoSessions is one protocol's finished sessions, in order of closing
+// (a ring of at most Options.History, oldest at head once full, so that
+// the history neither grows nor copies), and its count of today's
+// sessions.
+type protoSessions struct {
+	ring  []*Session
+	head  int
+	today int
+}
+
+// proto returns what the registry keeps of one protocol; r.mu is held.
+func (r *Registry) proto(name string) *protoSessions {
+	p := r.protos[name]
+	if p == nil {
+		p = &protoSessions{}
+		r.protos[name] = p
 	}
-	r.today[s.info.Proto]++
+	return p
+}
+
+// count counts s in today's sessions of its protocol p; r.mu is held.
+func (r *Registry) count(s *Session, p *protoSessions) {
+	if t := s.info.Start; t.Before(r.dayStart) || !t.Before(r.dayEnd) {
+		y, m, d := t.Date()
+		r.dayStart = time.Date(y, m, d, 0, 0, 0, 0, t.Location())
+		r.dayEnd = r.dayStart.AddDate(0, 0, 1)
+		for _, p := range r.protos {
+			p.today = 0
+		}
+	}
+	p.today++
 }
 
 // Subscribe returns a channel of events and a function that ends the
@@ -318,9 +371,10 @@ func (r *Registry) deliver(ev Event) {
 
 func (r *Registry) finish(s *Session, quick bool) {
 	r.mu.Lock()
+	p := r.proto(s.info.Proto)
 	if quick {
-		r.count(s)
-		r.keep(s)
+		r.count(s, p)
+		r.keep(s, p)
 		if len(r.subs) > 0 || len(r.observers) > 0 {
 			// The close event's metadata, and the open event's as
 			// Open would have published it: nothing recorded yet.
@@ -336,24 +390,26 @@ func (r *Registry) finish(s *Session, quick bool) {
 		return
 	}
 	delete(r.live, s.info.ID)
-	r.keep(s)
+	r.keep(s, p)
 	r.mu.Unlock()
 	r.publish("close", s)
 }
 
-// keep adds the finished session s to the history; r.mu is held.
-func (r *Registry) keep(s *Session) {
-	proto := s.info.Proto
-	list := append(r.finished[proto], s)
+// keep adds the finished session s to the history of its protocol p;
+// r.mu is held.
+func (r *Registry) keep(s *Session, p *protoSessions) {
 	r.byID[s.info.ID] = s
-	for len(list) > r.opts.History {
-		old := list[0]
-		list[0] = nil
-		list = list[1:]
+	if len(p.ring) < r.opts.History {
+		p.ring = append(p.ring, s)
+	} else {
+		old := p.ring[p.head]
+		p.ring[p.head] = s
+		if p.head++; p.head == len(p.ring) {
+			p.head = 0
+		}
 		delete(r.byID, old.info.ID)
 		r.total.Add(-int64(old.dropTranscript()))
 	}
-	r.finished[proto] = list
 	// Over the global bound, the oldest finished transcripts go first; the
 	// metadata stays.
 	if r.total.Load() > int64(r.opts.TotalBytes) {
@@ -399,9 +455,11 @@ func (r *Registry) snapshot(withFinished bool) []Info {
 func (r *Registry) Today() map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make(map[string]int, len(r.today))
-	for k, v := range r.today {
-		out[k] = v
+	out := make(map[string]int, len(r.protos))
+	for k, p := range r.protos {
+		if p.today > 0 {
+			out[k] = p.today
+		}
 	}
 	return out
 }
