@@ -146,8 +146,8 @@ func New(opts Options) *Registry {
 		opts.TotalBytes = 64 << 20
 	}
 	return &Registry{
-		opts:     opts,
-		live:     map[uint64]*Session{},
+		opts:   opts,
+		live:   map[uint64]*Session{},
 		byID:   map[uint64]*Session{},
 		protos: map[string]*protoSessions{},
 		subs:   map[chan Event]struct{}{},
