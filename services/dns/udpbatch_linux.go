@@ -317,7 +317,7 @@ func (u *udpServer) flush(st *udpBatchState) {
 		if err == nil {
 			err = os.NewSyscallError("sendmmsg", st.errno)
 		}
-			outs[st.sent].sess.Notef("write failed: %v", err)
+		outs[st.sent].sess.Notef("write failed: %v", err)
 		st.sent++
 	}
 	// The sessions and buffers belong to the transcripts now.
