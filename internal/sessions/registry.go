@@ -486,12 +486,13 @@ type Session struct {
 	info    Info
 	entries []Entry
 	held    int // transcript bytes held
-	closed  bool
-	keylog  []byte     // NSS key log lines of its TLS handshakes
-	randoms [][32]byte // client randoms of its TLS handshakes
+	// keys: the TLS sessions' secrets for the key log (nil: none), apart
+	// so that the many sessions without TLS (a DNS query) are smaller.
+	keys *tlsKeys
 	// wireOff: ciphertext no longer kept (see keepWire); read without mu
 	// by the recording conn, so that bulk TLS stops copying.
 	wireOff atomic.Bool
+	closed  bool
 	// quick: opened with OpenQuick and not registered yet (see Live).
 	quick bool
 	// sharedAttrs: info.Attrs may be shared with other sessions
@@ -724,5 +725,14 @@ func (s *Session) Close(result string) {
 func (s *Session) KeyLog() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]byte(nil), s.keylog...)
+	if s.keys == nil {
+		return nil
+	}
+	return append([]byte(nil), s.keys.keylog...)
+}
+
+// tlsKeys is a session's part of the key log.
+type tlsKeys struct {
+	keylog  []byte     // NSS key log lines of its TLS handshakes
+	randoms [][32]byte // client randoms of its TLS handshakes
 }
