@@ -146,3 +146,32 @@ func TestHistoryRing(t *testing.T) {
 		t.Errorf("an answer over the bound: %d entries, truncated %v", len(tr), s.Info().Truncated)
 	}
 }
+
+// TestGetAfterSlotTaken: a finished session whose slot in the ID index a
+// later one took (recentSlots sessions later) is still found, as is the
+// later one; an ID never kept is not.
+func TestGetAfterSlotTaken(t *testing.T) {
+	r := New(Options{History: recentSlots + 100})
+	ssh := r.Open("ssh", "tcp", "l", "r")
+	ssh.Close("ok")
+	x := Exchange{Proto: "dns", Transport: "udp", Query: []byte("Q"), Answer: []byte("A")}
+	var last *Session
+	for range recentSlots + 10 {
+		last = r.RecordExchange(&x)
+	}
+	if r.recent[ssh.ID()%recentSlots] == ssh {
+		t.Fatal("the test does not take the slot")
+	}
+	if s, ok := r.Get(ssh.ID()); !ok || s != ssh {
+		t.Error("Get misses a session whose slot was taken")
+	}
+	if s, ok := r.Get(last.ID()); !ok || s != last {
+		t.Error("Get misses the newest session")
+	}
+	if _, ok := r.Get(last.ID() + 1000); ok {
+		t.Error("Get finds an ID never used")
+	}
+	if n := len(r.List()); n != recentSlots+11 {
+		t.Errorf("List: %d sessions", n)
+	}
+}

@@ -117,7 +117,11 @@ type Registry struct {
 	// closing and today's count: a student looping dig must not push the
 	// SSH and SMTP sessions out of the instructor's view.
 	protos map[string]*protoSessions
-	byID   map[uint64]*Session // the finished ones
+	// recent finds a finished session by its ID (slot ID mod
+	// recentSlots) unless a later one took the slot; see Get. A map was
+	// an insert and a delete for every DNS query.
+	recent   []*Session
+	finished int // sessions in the protos' histories
 	// [dayStart, dayEnd) is the local day that today's counts are for:
 	// two comparisons per session instead of working out the date of
 	// each.
@@ -148,7 +152,7 @@ func New(opts Options) *Registry {
 	return &Registry{
 		opts:   opts,
 		live:   map[uint64]*Session{},
-		byID:   map[uint64]*Session{},
+		recent: make([]*Session, recentSlots),
 		protos: map[string]*protoSessions{},
 		subs:   map[chan Event]struct{}{},
 	}
@@ -272,12 +276,19 @@ func (r *Registry) register(s *Session) {
 	r.publish("open", s)
 }
 
+// recentSlots is the size of the registry's index of finished sessions
+// by ID, a power of two above the history of the busiest protocol, so
+// that Get just after a session closed (the exercise tracker's) finds it
+// there.
+const recentSlots = 1 << 13
+
 // protoSessions is one protocol's finished sessions, in order of closing
 // (a ring of at most Options.History, oldest at head once full, so that
 // the history neither grows nor copies), and its count of today's
 // sessions.
 type protoSessions struct {
 	ring  []*Session
+	ids   []uint64 // the ring's IDs, for Get to look through
 	head  int
 	today int
 }
@@ -395,25 +406,27 @@ func (r *Registry) finish(s *Session, quick bool) {
 // keep adds the finished session s to the history of its protocol p;
 // r.mu is held.
 func (r *Registry) keep(s *Session, p *protoSessions) {
-	r.byID[s.info.ID] = s
+	id := s.info.ID
+	r.recent[id%recentSlots] = s
 	if len(p.ring) < r.opts.History {
 		p.ring = append(p.ring, s)
+		p.ids = append(p.ids, id)
+		r.finished++
 	} else {
 		old := p.ring[p.head]
-		p.ring[p.head] = s
+		p.ring[p.head], p.ids[p.head] = s, id
 		if p.head++; p.head == len(p.ring) {
 			p.head = 0
 		}
-		delete(r.byID, old.info.ID)
+		if slot := &r.recent[old.info.ID%recentSlots]; *slot == old {
+			*slot = nil
+		}
 		r.total.Add(-int64(old.dropTranscript()))
 	}
 	// Over the global bound, the oldest finished transcripts go first; the
 	// metadata stays.
 	if r.total.Load() > int64(r.opts.TotalBytes) {
-		old := make([]*Session, 0, len(r.byID))
-		for _, f := range r.byID {
-			old = append(old, f)
-		}
+		old := r.appendFinished(make([]*Session, 0, r.finished))
 		sort.Slice(old, func(i, j int) bool { return old[i].info.ID < old[j].info.ID })
 		for i := 0; r.total.Load() > int64(r.opts.TotalBytes) && i < len(old); i++ {
 			r.total.Add(-int64(old[i].dropTranscript()))
@@ -430,11 +443,9 @@ func (r *Registry) Live() []Info { return r.snapshot(false) }
 
 func (r *Registry) snapshot(withFinished bool) []Info {
 	r.mu.Lock()
-	all := make([]*Session, 0, len(r.live)+len(r.byID))
+	all := make([]*Session, 0, len(r.live)+r.finished)
 	if withFinished {
-		for _, f := range r.byID {
-			all = append(all, f)
-		}
+		all = r.appendFinished(all)
 	}
 	for _, s := range r.live {
 		all = append(all, s)
@@ -468,8 +479,28 @@ func (r *Registry) Get(id uint64) (*Session, bool) {
 	if s, ok := r.live[id]; ok {
 		return s, true
 	}
-	s, ok := r.byID[id]
-	return s, ok
+	if s := r.recent[id%recentSlots]; s != nil && s.info.ID == id {
+		return s, true
+	}
+	// Its slot taken by a later session (one that closed long after it
+	// opened, or an old one of a quiet protocol), or not kept any more.
+	for _, p := range r.protos {
+		for i, x := range p.ids {
+			if x == id {
+				return p.ring[i], true
+			}
+		}
+	}
+	return nil, false
+}
+
+// appendFinished appends every kept finished session to all; r.mu is
+// held.
+func (r *Registry) appendFinished(all []*Session) []*Session {
+	for _, p := range r.protos {
+		all = append(all, p.ring...)
+	}
+	return all
 }
 
 // Session is one connection or UDP exchange.
