@@ -44,9 +44,9 @@ func (k keyLog) Write(p []byte) (int, error) {
 			continue
 		}
 		s.mu.Lock()
-		if len(s.keylog)+len(line) <= maxKeyLog {
-			s.keylog = append(s.keylog, bytes.TrimSpace(line)...)
-			s.keylog = append(s.keylog, '\n')
+		if t := s.tlsKeys(); len(t.keylog)+len(line) <= maxKeyLog {
+			t.keylog = append(t.keylog, bytes.TrimSpace(line)...)
+			t.keylog = append(t.keylog, '\n')
 		}
 		s.mu.Unlock()
 	}
@@ -71,16 +71,28 @@ func (s *Session) clientHello(b []byte) {
 	r.randoms[random] = s
 	r.randMu.Unlock()
 	s.mu.Lock()
-	s.randoms = append(s.randoms, random)
+	t := s.tlsKeys()
+	t.randoms = append(t.randoms, random)
 	s.mu.Unlock()
+}
+
+// tlsKeys is what the session keeps for the key log; s.mu is held.
+func (s *Session) tlsKeys() *tlsKeys {
+	if s.keys == nil {
+		s.keys = new(tlsKeys)
+	}
+	return s.keys
 }
 
 // forgetRandoms drops the session's client randoms from the key log's
 // index, once no more secrets can come for it.
 func (s *Session) forgetRandoms() {
 	s.mu.Lock()
-	rs := s.randoms
-	s.randoms = nil
+	var rs [][32]byte
+	if s.keys != nil {
+		rs = s.keys.randoms
+		s.keys.randoms = nil
+	}
 	s.mu.Unlock()
 	if len(rs) == 0 {
 		return

@@ -107,3 +107,71 @@ func TestRecordExchange(t *testing.T) {
 		t.Errorf("note after RecordExchange: %+v", a.Transcript())
 	}
 }
+
+// TestHistoryRing: each protocol keeps its last History finished sessions
+// (a ring): older ones leave the list, Get and the transcript bytes, and a
+// flood of one protocol does not push another's out; an exchange larger
+// than the transcript bound is cut as Datagram would cut it.
+func TestHistoryRing(t *testing.T) {
+	r := New(Options{History: 3, TranscriptBytes: 200})
+	ssh := r.Open("ssh", "tcp", "l", "r")
+	ssh.Close("ok")
+	var ids []uint64
+	for i := range 10 {
+		x := Exchange{Proto: "dns", Transport: "udp", Local: "l", Remote: "r",
+			Query: []byte("QUERY"), QueryWire: []byte{0, byte(i)}, Answer: []byte("NOERROR"), AnswerWire: []byte{0, byte(i), 0x84}}
+		ids = append(ids, r.RecordExchange(&x).ID())
+	}
+	list := r.List()
+	if len(list) != 4 || list[0].ID != ssh.ID() || list[1].ID != ids[7] || list[2].ID != ids[8] || list[3].ID != ids[9] {
+		t.Fatalf("history: %+v", list)
+	}
+	if _, ok := r.Get(ids[6]); ok {
+		t.Error("Get finds a session pushed out of the history")
+	}
+	if s, ok := r.Get(ids[9]); !ok || len(s.Transcript()) != 2 {
+		t.Errorf("Get of the newest: %v", ok)
+	}
+	per := int64(len("QUERY") + 2 + len("NOERROR") + 3 + 2*entryCost)
+	if got := r.TranscriptBytes(); got != 3*per {
+		t.Errorf("transcript bytes %d, want %d", got, 3*per)
+	}
+	if r.Today()["dns"] != 10 || r.Today()["ssh"] != 1 {
+		t.Errorf("today: %v", r.Today())
+	}
+	big := Exchange{Proto: "dns", Transport: "udp", Query: []byte("QUERY"), QueryWire: []byte{0, 1},
+		Answer: []byte("NOERROR"), AnswerWire: make([]byte, 300)}
+	s := r.RecordExchange(&big)
+	if tr := s.Transcript(); len(tr) != 1 || !s.Info().Truncated {
+		t.Errorf("an answer over the bound: %d entries, truncated %v", len(tr), s.Info().Truncated)
+	}
+}
+
+// TestGetAfterSlotTaken: a finished session whose slot in the ID index a
+// later one took (recentSlots sessions later) is still found, as is the
+// later one; an ID never kept is not.
+func TestGetAfterSlotTaken(t *testing.T) {
+	r := New(Options{History: recentSlots + 100})
+	ssh := r.Open("ssh", "tcp", "l", "r")
+	ssh.Close("ok")
+	x := Exchange{Proto: "dns", Transport: "udp", Query: []byte("Q"), Answer: []byte("A")}
+	var last *Session
+	for range recentSlots + 10 {
+		last = r.RecordExchange(&x)
+	}
+	if r.recent[ssh.ID()%recentSlots] == ssh {
+		t.Fatal("the test does not take the slot")
+	}
+	if s, ok := r.Get(ssh.ID()); !ok || s != ssh {
+		t.Error("Get misses a session whose slot was taken")
+	}
+	if s, ok := r.Get(last.ID()); !ok || s != last {
+		t.Error("Get misses the newest session")
+	}
+	if _, ok := r.Get(last.ID() + 1000); ok {
+		t.Error("Get finds an ID never used")
+	}
+	if n := len(r.List()); n != recentSlots+11 {
+		t.Errorf("List: %d sessions", n)
+	}
+}

@@ -113,14 +113,20 @@ type Registry struct {
 
 	mu   sync.Mutex
 	live map[uint64]*Session
-	// finished holds, per protocol, the sessions in order of closing,
-	// oldest first: a student looping dig must not push the SSH and SMTP
-	// sessions out of the instructor's view.
-	finished map[string][]*Session
-	byID     map[uint64]*Session // the finished ones
-	today    map[string]int
-	day      int
-	subs     map[chan Event]struct{}
+	// protos holds, per protocol, the finished sessions in order of
+	// closing and today's count: a student looping dig must not push the
+	// SSH and SMTP sessions out of the instructor's view.
+	protos map[string]*protoSessions
+	// recent finds a finished session by its ID (slot ID mod
+	// recentSlots) unless a later one took the slot; see Get. A map was
+	// an insert and a delete for every DNS query.
+	recent   []*Session
+	finished int // sessions in the protos' histories
+	// [dayStart, dayEnd) is the local day that today's counts are for:
+	// two comparisons per session instead of working out the date of
+	// each.
+	dayStart, dayEnd time.Time
+	subs             map[chan Event]struct{}
 	// observers see every event (Observe).
 	observers map[int]func(Event)
 	nextObs   int
@@ -144,12 +150,11 @@ func New(opts Options) *Registry {
 		opts.TotalBytes = 64 << 20
 	}
 	return &Registry{
-		opts:     opts,
-		live:     map[uint64]*Session{},
-		byID:     map[uint64]*Session{},
-		finished: map[string][]*Session{},
-		today:    map[string]int{},
-		subs:     map[chan Event]struct{}{},
+		opts:   opts,
+		live:   map[uint64]*Session{},
+		recent: make([]*Session, recentSlots),
+		protos: map[string]*protoSessions{},
+		subs:   map[chan Event]struct{}{},
 	}
 }
 
@@ -204,24 +209,49 @@ type Exchange struct {
 	Result                               string
 }
 
+// exchangeSession is a Session with room for the two entries of an
+// exchange: one allocation per DNS query instead of two.
+type exchangeSession struct {
+	Session
+	two [2]Entry
+}
+
 // RecordExchange records a finished exchange (a DNS query answered at
 // once) in one step: what OpenQuick, SetAttr, two Datagrams, AddBytes and
 // Close record, with one registry lock and no copies. The session it
 // returns is closed; a note may still be added (a failed write).
 func (r *Registry) RecordExchange(x *Exchange) *Session {
-	s := r.newSession(x.Proto, x.Transport, x.Local, x.Remote)
-	s.info.End = s.info.Start
-	s.info.Open = false
-	s.info.Result = x.Result
-	s.info.Attrs = x.Attrs
-	s.info.Rendered = true
+	xs := new(exchangeSession)
+	s := &xs.Session
+	now := time.Now()
+	// Field by field into the new object: a composite literal copied in
+	// (Info, two Entries) was a bulk copy with write barriers while the GC
+	// ran, for each of 200k queries a second.
+	s.reg = r
+	in := &s.info
+	in.ID = r.nextID.Add(1)
+	in.Proto, in.Transport, in.Local, in.Remote = x.Proto, x.Transport, x.Local, x.Remote
+	in.Start, in.End = now, now
+	in.Result, in.Attrs, in.Rendered = x.Result, x.Attrs, true
 	s.sharedAttrs = true
 	s.closed = true
 	s.bytesIn.Store(x.BytesIn)
 	s.bytesOut.Store(x.BytesOut)
-	s.entries = make([]Entry, 0, 2)
-	s.add(Entry{Time: s.info.Start, Dir: FromClient, Data: x.Query, Len: len(x.QueryWire), Wire: x.QueryWire})
-	s.add(Entry{Time: s.info.Start, Dir: FromServer, Data: x.Answer, Len: len(x.AnswerWire), Wire: x.AnswerWire})
+	cost := len(x.Query) + len(x.QueryWire) + len(x.Answer) + len(x.AnswerWire) + 2*entryCost
+	if len(x.Query) > 0 && len(x.Answer) > 0 && cost <= r.opts.TranscriptBytes {
+		// What add would do for each, with the session not yet shared:
+		// both fit the bound.
+		q, a := &xs.two[0], &xs.two[1]
+		q.Time, q.Dir, q.Data, q.Len, q.Wire = now, FromClient, x.Query, len(x.QueryWire), x.QueryWire
+		a.Time, a.Dir, a.Data, a.Len, a.Wire = now, FromServer, x.Answer, len(x.AnswerWire), x.AnswerWire
+		s.entries = xs.two[:]
+		s.held = cost
+		r.total.Add(int64(cost))
+	} else {
+		s.entries = xs.two[:0:2]
+		s.add(Entry{Time: now, Dir: FromClient, Data: x.Query, Len: len(x.QueryWire), Wire: x.QueryWire})
+		s.add(Entry{Time: now, Dir: FromServer, Data: x.Answer, Len: len(x.AnswerWire), Wire: x.AnswerWire})
+	}
 	r.finish(s, true)
 	return s
 }
@@ -241,18 +271,49 @@ func (s *Session) Live() {
 func (r *Registry) register(s *Session) {
 	r.mu.Lock()
 	r.live[s.info.ID] = s
-	r.count(s)
+	r.count(s, r.proto(s.info.Proto))
 	r.mu.Unlock()
 	r.publish("open", s)
 }
 
-// count counts s in today's sessions; r.mu is held.
-func (r *Registry) count(s *Session) {
-	if d := s.info.Start.YearDay(); d != r.day {
-		r.day = d
-		clear(r.today)
+// recentSlots is the size of the registry's index of finished sessions
+// by ID, a power of two above the history of the busiest protocol, so
+// that Get just after a session closed (the exercise tracker's) finds it
+// there.
+const recentSlots = 1 << 13
+
+// protoSessions is one protocol's finished sessions, in order of closing
+// (a ring of at most Options.History, oldest at head once full, so that
+// the history neither grows nor copies), and its count of today's
+// sessions.
+type protoSessions struct {
+	ring  []*Session
+	ids   []uint64 // the ring's IDs, for Get to look through
+	head  int
+	today int
+}
+
+// proto returns what the registry keeps of one protocol; r.mu is held.
+func (r *Registry) proto(name string) *protoSessions {
+	p := r.protos[name]
+	if p == nil {
+		p = &protoSessions{}
+		r.protos[name] = p
 	}
-	r.today[s.info.Proto]++
+	return p
+}
+
+// count counts s in today's sessions of its protocol p; r.mu is held.
+func (r *Registry) count(s *Session, p *protoSessions) {
+	if t := s.info.Start; t.Before(r.dayStart) || !t.Before(r.dayEnd) {
+		y, m, d := t.Date()
+		r.dayStart = time.Date(y, m, d, 0, 0, 0, 0, t.Location())
+		r.dayEnd = r.dayStart.AddDate(0, 0, 1)
+		for _, p := range r.protos {
+			p.today = 0
+		}
+	}
+	p.today++
 }
 
 // Subscribe returns a channel of events and a function that ends the
@@ -318,9 +379,10 @@ func (r *Registry) deliver(ev Event) {
 
 func (r *Registry) finish(s *Session, quick bool) {
 	r.mu.Lock()
+	p := r.proto(s.info.Proto)
 	if quick {
-		r.count(s)
-		r.keep(s)
+		r.count(s, p)
+		r.keep(s, p)
 		if len(r.subs) > 0 || len(r.observers) > 0 {
 			// The close event's metadata, and the open event's as
 			// Open would have published it: nothing recorded yet.
@@ -336,31 +398,35 @@ func (r *Registry) finish(s *Session, quick bool) {
 		return
 	}
 	delete(r.live, s.info.ID)
-	r.keep(s)
+	r.keep(s, p)
 	r.mu.Unlock()
 	r.publish("close", s)
 }
 
-// keep adds the finished session s to the history; r.mu is held.
-func (r *Registry) keep(s *Session) {
-	proto := s.info.Proto
-	list := append(r.finished[proto], s)
-	r.byID[s.info.ID] = s
-	for len(list) > r.opts.History {
-		old := list[0]
-		list[0] = nil
-		list = list[1:]
-		delete(r.byID, old.info.ID)
+// keep adds the finished session s to the history of its protocol p;
+// r.mu is held.
+func (r *Registry) keep(s *Session, p *protoSessions) {
+	id := s.info.ID
+	r.recent[id%recentSlots] = s
+	if len(p.ring) < r.opts.History {
+		p.ring = append(p.ring, s)
+		p.ids = append(p.ids, id)
+		r.finished++
+	} else {
+		old := p.ring[p.head]
+		p.ring[p.head], p.ids[p.head] = s, id
+		if p.head++; p.head == len(p.ring) {
+			p.head = 0
+		}
+		if slot := &r.recent[old.info.ID%recentSlots]; *slot == old {
+			*slot = nil
+		}
 		r.total.Add(-int64(old.dropTranscript()))
 	}
-	r.finished[proto] = list
 	// Over the global bound, the oldest finished transcripts go first; the
 	// metadata stays.
 	if r.total.Load() > int64(r.opts.TotalBytes) {
-		old := make([]*Session, 0, len(r.byID))
-		for _, f := range r.byID {
-			old = append(old, f)
-		}
+		old := r.appendFinished(make([]*Session, 0, r.finished))
 		sort.Slice(old, func(i, j int) bool { return old[i].info.ID < old[j].info.ID })
 		for i := 0; r.total.Load() > int64(r.opts.TotalBytes) && i < len(old); i++ {
 			r.total.Add(-int64(old[i].dropTranscript()))
@@ -377,11 +443,9 @@ func (r *Registry) Live() []Info { return r.snapshot(false) }
 
 func (r *Registry) snapshot(withFinished bool) []Info {
 	r.mu.Lock()
-	all := make([]*Session, 0, len(r.live)+len(r.byID))
+	all := make([]*Session, 0, len(r.live)+r.finished)
 	if withFinished {
-		for _, f := range r.byID {
-			all = append(all, f)
-		}
+		all = r.appendFinished(all)
 	}
 	for _, s := range r.live {
 		all = append(all, s)
@@ -399,9 +463,11 @@ func (r *Registry) snapshot(withFinished bool) []Info {
 func (r *Registry) Today() map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make(map[string]int, len(r.today))
-	for k, v := range r.today {
-		out[k] = v
+	out := make(map[string]int, len(r.protos))
+	for k, p := range r.protos {
+		if p.today > 0 {
+			out[k] = p.today
+		}
 	}
 	return out
 }
@@ -413,8 +479,28 @@ func (r *Registry) Get(id uint64) (*Session, bool) {
 	if s, ok := r.live[id]; ok {
 		return s, true
 	}
-	s, ok := r.byID[id]
-	return s, ok
+	if s := r.recent[id%recentSlots]; s != nil && s.info.ID == id {
+		return s, true
+	}
+	// Its slot taken by a later session (one that closed long after it
+	// opened, or an old one of a quiet protocol), or not kept any more.
+	for _, p := range r.protos {
+		for i, x := range p.ids {
+			if x == id {
+				return p.ring[i], true
+			}
+		}
+	}
+	return nil, false
+}
+
+// appendFinished appends every kept finished session to all; r.mu is
+// held.
+func (r *Registry) appendFinished(all []*Session) []*Session {
+	for _, p := range r.protos {
+		all = append(all, p.ring...)
+	}
+	return all
 }
 
 // Session is one connection or UDP exchange.
@@ -431,12 +517,13 @@ type Session struct {
 	info    Info
 	entries []Entry
 	held    int // transcript bytes held
-	closed  bool
-	keylog  []byte     // NSS key log lines of its TLS handshakes
-	randoms [][32]byte // client randoms of its TLS handshakes
+	// keys: the TLS sessions' secrets for the key log (nil: none), apart
+	// so that the many sessions without TLS (a DNS query) are smaller.
+	keys *tlsKeys
 	// wireOff: ciphertext no longer kept (see keepWire); read without mu
 	// by the recording conn, so that bulk TLS stops copying.
 	wireOff atomic.Bool
+	closed  bool
 	// quick: opened with OpenQuick and not registered yet (see Live).
 	quick bool
 	// sharedAttrs: info.Attrs may be shared with other sessions
@@ -680,5 +767,14 @@ func (s *Session) Close(result string) {
 func (s *Session) KeyLog() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]byte(nil), s.keylog...)
+	if s.keys == nil {
+		return nil
+	}
+	return append([]byte(nil), s.keys.keylog...)
+}
+
+// tlsKeys is a session's part of the key log.
+type tlsKeys struct {
+	keylog  []byte     // NSS key log lines of its TLS handshakes
+	randoms [][32]byte // client randoms of its TLS handshakes
 }

@@ -283,13 +283,16 @@ func (s *Service) Name() string { return "dns" }
 // takes the same, retrying if that TCP port is busy).
 func (s *Service) Bind() ([]service.Endpoint, error) {
 	for _, addr := range s.cfg.DNS.Listen {
-		pc, ln, err := bindPair(addr)
+		pcs, ln, err := bindPair(addr)
 		if err != nil {
 			s.closeSockets()
 			return nil, err
 		}
+		pc := pcs[0]
+		for _, pc := range pcs {
+			s.servers = append(s.servers, &dns.Server{PacketConn: pc, Handler: s, UDPSize: 4096, MsgAcceptFunc: acceptQueries})
+		}
 		s.servers = append(s.servers,
-			&dns.Server{PacketConn: pc, Handler: s, UDPSize: 4096, MsgAcceptFunc: acceptQueries},
 			&dns.Server{Listener: ln, Handler: s, MsgAcceptFunc: acceptQueries,
 				ReadTimeout: 10 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }},
 		)
@@ -301,22 +304,24 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 	return s.endpoints, nil
 }
 
-func bindPair(addr string) (net.PacketConn, net.Listener, error) {
+func bindPair(addr string) ([]net.PacketConn, net.Listener, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("dns: listen address %q: %w", addr, err)
 	}
 	for attempt := 0; ; attempt++ {
-		pc, err := service.ListenUDP("dns", addr)
+		pcs, err := listenUDPGroup(addr, udpSocketsPerAddr())
 		if err != nil {
 			return nil, nil, err
 		}
-		_, udpPort, _ := net.SplitHostPort(pc.LocalAddr().String())
+		_, udpPort, _ := net.SplitHostPort(pcs[0].LocalAddr().String())
 		ln, err := service.ListenTCP("dns", net.JoinHostPort(host, udpPort))
 		if err == nil {
-			return pc, ln, nil
+			return pcs, ln, nil
 		}
-		pc.Close()
+		for _, pc := range pcs {
+			pc.Close()
+		}
 		if port != "0" || attempt >= 20 || !errors.Is(err, syscall.EADDRINUSE) {
 			return nil, nil, err
 		}

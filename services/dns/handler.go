@@ -439,7 +439,11 @@ func typeString(t uint16) string {
 // queryText is the transcript line of a query: "QUERY lab.test. IN MX
 // id=4711 rd edns=1232", from the parts before and after the ID.
 func queryText(head, tail []byte, id uint16) []byte {
-	b := make([]byte, 0, len(head)+len(tail)+5)
+	return appendQueryText(make([]byte, 0, len(head)+len(tail)+5), head, tail, id)
+}
+
+// appendQueryText appends the transcript line of a query to b.
+func appendQueryText(b, head, tail []byte, id uint16) []byte {
 	b = append(b, head...)
 	b = strconv.AppendUint(b, uint64(id), 10)
 	return append(b, tail...)

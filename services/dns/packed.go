@@ -152,17 +152,19 @@ func (s *Service) serveCached(w *udpWriter, wire []byte) (done bool, v verdict, 
 	local, remote := w.addrStrings()
 	defer s.recoverPacked(w)
 	id := uint16(wire[0])<<8 | uint16(wire[1])
-	// One allocation for what the transcript keeps of both datagrams.
-	kept := make([]byte, 0, len(wire)+len(a.wire))
+	// One allocation for what the transcript keeps of both datagrams
+	// and the query's line.
+	kept := make([]byte, 0, len(wire)+len(a.wire)+len(q.textHead)+5+len(q.textTail))
 	kept = append(kept, wire...)
 	kept = append(kept, a.wire...)
-	qwire, out := kept[:len(wire):len(wire)], kept[len(wire):]
+	qwire, out := kept[:len(wire):len(wire)], kept[len(wire):len(kept):len(kept)]
 	out[0], out[1] = wire[0], wire[1]
+	qtext := appendQueryText(kept[len(kept):], q.textHead, q.textTail, id)
 	// The session is complete before the answer leaves (see send).
 	sess := s.deps.Sessions.RecordExchange(&sessions.Exchange{
 		Proto: "dns", Transport: "udp", Local: local, Remote: remote,
 		Attrs: a.attrs,
-		Query: queryText(q.textHead, q.textTail, id), QueryWire: qwire,
+		Query: qtext, QueryWire: qwire,
 		Answer: a.text, AnswerWire: out,
 		BytesIn: q.qlen, BytesOut: int64(len(out)),
 		Result: a.result,

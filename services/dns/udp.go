@@ -211,14 +211,14 @@ type udpWriter struct {
 	// batch, if not nil, collects the packed answers for one sendmmsg
 	// (udpbatch.go).
 	batch *[]udpOut
-	from  *net.UDPAddr // the sender as recvmmsg gave it (batching workers)
+	msg   int // the query's message in the batch
 }
 
 // sendPacked sends a packed answer (b is not changed afterwards), at once
 // or with the worker's batch.
 func (w *udpWriter) sendPacked(b []byte, sess noter) {
 	if w.batch != nil {
-		*w.batch = append(*w.batch, udpOut{b: b, oob: w.reply, to: w.remoteForBatch(), sess: sess})
+		*w.batch = append(*w.batch, udpOut{b: b, oob: w.reply, msg: w.msg, sess: sess})
 		return
 	}
 	if _, err := w.Write(b); err != nil {
