@@ -273,7 +273,7 @@ func (t *transfer) Close() error {
 	case t.tmp != "" && (t.exceeded || t.failed != nil || closeErr != nil):
 		_ = t.fs.root.Remove(t.tmp)
 	case t.tmp != "":
-		if rerr := t.fs.root.Rename(t.tmp, t.rel); rerr != nil {
+		if rerr := replaceFile(t.fs.root, t.tmp, t.rel); rerr != nil {
 			_ = t.fs.root.Remove(t.tmp)
 			err = clean(rerr)
 		}

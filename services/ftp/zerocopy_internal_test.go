@@ -23,6 +23,35 @@ func (c *sinkConn) ReadFrom(r io.Reader) (int64, error) {
 
 func (c *sinkConn) Write(p []byte) (int, error) { return c.written.Write(p) }
 
+// sourceConn records whether an upload reached its WriteTo (the recording
+// conn's, which splices the socket into the file).
+type sourceConn struct {
+	net.Conn
+	data    string
+	writeTo bool
+}
+
+func (c *sourceConn) WriteTo(w io.Writer) (int64, error) {
+	c.writeTo = true
+	n, err := io.WriteString(w, c.data)
+	return int64(n), err
+}
+
+// TestOwnerConnKeepsSplice: an upload read from the data conn reaches the
+// conn below's WriteTo (splice into the file), as io.Copy(file, conn) in
+// the library does it.
+func TestOwnerConnKeepsSplice(t *testing.T) {
+	src := &sourceConn{data: "uploaded"}
+	oc := &ownerConn{Conn: src, client: &client{}}
+	var got bytes.Buffer
+	if _, err := io.Copy(&got, oc); err != nil {
+		t.Fatal(err)
+	}
+	if !src.writeTo || got.String() != "uploaded" {
+		t.Errorf("upload: WriteTo passed on %v, got %q", src.writeTo, got.String())
+	}
+}
+
 // TestOwnerConnKeepsZeroCopy: the passive data conn that rewrites LIST
 // owners passes a download to the conn below's ReadFrom (sendfile), and a
 // listing through Write.

@@ -1,0 +1,77 @@
+package ftp
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestReplaceFile: a finished upload takes the place of an existing file
+// or a new name; a directory that took the name meanwhile is left alone
+// and the upload fails, as a rename over it would.
+func TestReplaceFile(t *testing.T) {
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	put := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return "(" + err.Error() + ")"
+		}
+		return string(b)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, tmp, dst, old string
+		dstIsDir, wantErr   bool
+	}{
+		{name: "over an existing file", tmp: ".labd-upload-1", dst: "a.txt", old: "old"},
+		{name: "a new name", tmp: ".labd-upload-2", dst: "b.txt"},
+		{name: "in a subdirectory", tmp: "sub/.labd-upload-3", dst: "sub/c.txt", old: "old"},
+		{name: "over a directory", tmp: ".labd-upload-4", dst: "d", dstIsDir: true, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			put(tc.tmp, "new "+tc.dst)
+			if tc.old != "" {
+				put(tc.dst, tc.old)
+			}
+			if tc.dstIsDir {
+				if err := os.Mkdir(filepath.Join(dir, tc.dst), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				put(tc.dst+"/inside", "kept")
+			}
+			err := replaceFile(root, tc.tmp, tc.dst)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("replaceFile: %v, want error %v", err, tc.wantErr)
+			}
+			if tc.wantErr {
+				if got := read(tc.dst + "/inside"); got != "kept" {
+					t.Errorf("the directory's file: %q", got)
+				}
+				if got := read(tc.tmp); got != "new "+tc.dst {
+					t.Errorf("the upload after a failed replace: %q", got)
+				}
+				return
+			}
+			if got := read(tc.dst); got != "new "+tc.dst {
+				t.Errorf("%s holds %q", tc.dst, got)
+			}
+			if _, err := os.Lstat(filepath.Join(dir, tc.tmp)); !os.IsNotExist(err) {
+				t.Errorf("%s still there: %v", tc.tmp, err)
+			}
+		})
+	}
+}
