@@ -29,17 +29,7 @@ func BenchmarkStaticFile(b *testing.B) {
 			name = "1MB"
 		}
 		b.Run(name, func(b *testing.B) {
-			cfg := labtest.Config(b)
-			cfg.HTTP.Root = b.TempDir()
-			data := bytes.Repeat([]byte("x"), size)
-			if err := os.WriteFile(filepath.Join(cfg.HTTP.Root, "f.bin"), data, 0o644); err != nil {
-				b.Fatal(err)
-			}
-			svc, err := httpsvc.New(benchDeps(b, cfg))
-			if err != nil {
-				b.Fatal(err)
-			}
-			url := "http://" + labtest.Addr(b, labtest.Start(b, svc), "http", "tcp") + "/f.bin"
+			url := "http://" + startFileServer(b, size, nil) + "/f.bin"
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
@@ -67,23 +57,15 @@ func BenchmarkStaticFile(b *testing.B) {
 //
 //	go test -run ^$ -bench StaticFileClose ./services/http
 func BenchmarkStaticFileClose(b *testing.B) {
-	cfg := labtest.Config(b)
-	cfg.HTTP.Root = b.TempDir()
-	cfg.HTTP.MaxConnsPerIP = 1000
-	// As in bench/peers/run.sh (a config file: no built-in exercises).
-	// With exercises on, each anonymous session finished costs a copy of
-	// the whole registry (see docs/performance.md), which would make this
-	// benchmark's time grow with b.N.
-	off := false
-	cfg.Exercises.Builtin = &off
-	if err := os.WriteFile(filepath.Join(cfg.HTTP.Root, "f.bin"), bytes.Repeat([]byte("x"), 1<<10), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	svc, err := httpsvc.New(benchDeps(b, cfg))
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := labtest.Addr(b, labtest.Start(b, svc), "http", "tcp")
+	addr := startFileServer(b, 1<<10, func(cfg *config.Config) {
+		cfg.HTTP.MaxConnsPerIP = 1000
+		// As in bench/peers/run.sh (a config file: no built-in
+		// exercises). With exercises on, each anonymous session finished
+		// costs a copy of the whole registry (see docs/performance.md),
+		// which would make this benchmark's time grow with b.N.
+		off := false
+		cfg.Exercises.Builtin = &off
+	})
 	req := []byte("GET /f.bin HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
 	b.SetParallelism(2)
 	b.ReportAllocs()
@@ -127,18 +109,10 @@ func BenchmarkStaticFileClose(b *testing.B) {
 //
 //	go test -run ^$ -bench StaticFileParallel ./services/http
 func BenchmarkStaticFileParallel(b *testing.B) {
-	cfg := labtest.Config(b)
-	cfg.HTTP.Root = b.TempDir()
-	off := false
-	cfg.Exercises.Builtin = &off
-	if err := os.WriteFile(filepath.Join(cfg.HTTP.Root, "f.bin"), bytes.Repeat([]byte("x"), 1<<10), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	svc, err := httpsvc.New(benchDeps(b, cfg))
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := labtest.Addr(b, labtest.Start(b, svc), "http", "tcp")
+	addr := startFileServer(b, 1<<10, func(cfg *config.Config) {
+		off := false
+		cfg.Exercises.Builtin = &off
+	})
 	req := []byte("GET /f.bin HTTP/1.1\r\nHost: bench\r\n\r\n")
 	b.SetParallelism(4)
 	b.ReportAllocs()
@@ -177,6 +151,25 @@ func BenchmarkStaticFileParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// startFileServer starts the HTTP service with f.bin, size bytes of x, in
+// its root (tune, if set, changes the config first) and returns its
+// address.
+func startFileServer(b *testing.B, size int, tune func(*config.Config)) string {
+	cfg := labtest.Config(b)
+	cfg.HTTP.Root = b.TempDir()
+	if tune != nil {
+		tune(cfg)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.HTTP.Root, "f.bin"), bytes.Repeat([]byte("x"), size), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	svc, err := httpsvc.New(benchDeps(b, cfg))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return labtest.Addr(b, labtest.Start(b, svc), "http", "tcp")
 }
 
 // benchDeps are the test deps with the service logging at warn, as
