@@ -209,9 +209,22 @@ type udpWriter struct {
 	verdict verdict
 	rot     int
 	// batch, if not nil, collects the packed answers for one sendmmsg
-	// (udpbatch.go).
+	// (udpbatch_linux.go).
 	batch *[]udpOut
 	msg   int // the query's message in the batch
+}
+
+// noter is what a batched answer needs of its session.
+type noter interface {
+	Notef(format string, args ...any)
+}
+
+// udpOut is one packed answer waiting for the batch's sendmmsg, to the
+// sender of the batch's message msg (udpbatch_linux.go).
+type udpOut struct {
+	b, oob []byte
+	msg    int
+	sess   noter
 }
 
 // sendPacked sends a packed answer (b is not changed afterwards), at once

@@ -52,19 +52,6 @@ func newBatchConn(conn *net.UDPConn) batchConn {
 	return rc
 }
 
-// noter is what a batched answer needs of its session.
-type noter interface {
-	Notef(format string, args ...any)
-}
-
-// udpOut is one packed answer waiting for the batch's sendmmsg, to the
-// sender of the batch's message msg.
-type udpOut struct {
-	b, oob []byte
-	msg    int
-	sess   noter
-}
-
 // udpBatchState is a batching worker's buffers, pooled like
 // udpWorkerState: the headers the kernel fills, the packets, the senders'
 // raw addresses and control messages, and the answers' headers.

@@ -11,16 +11,6 @@ type batchConn interface{}
 
 type udpBatchState struct{}
 
-type noter interface {
-	Notef(format string, args ...any)
-}
-
-type udpOut struct {
-	b, oob []byte
-	msg    int
-	sess   noter
-}
-
 func newBatchConn(*net.UDPConn) batchConn { return nil }
 
 func (u *udpServer) batchWorker() {}
