@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"runtime"
-	"syscall"
 
 	"labd/internal/service"
 )
@@ -55,18 +54,4 @@ func listenUDPGroup(addr string, n int) ([]net.PacketConn, error) {
 	// one ordinary socket as before.
 	pc, err = service.ListenUDP("dns", local)
 	return []net.PacketConn{pc}, err
-}
-
-// setReusePort is the socket option for the group, on a socket before
-// its bind.
-func setReusePort(opt int) func(network, address string, c syscall.RawConn) error {
-	return func(network, address string, c syscall.RawConn) error {
-		var serr error
-		if err := c.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, opt, 1)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}
 }
