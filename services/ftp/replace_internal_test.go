@@ -1,6 +1,8 @@
 package ftp
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -73,5 +75,45 @@ func TestReplaceFile(t *testing.T) {
 				t.Errorf("%s still there: %v", tc.tmp, err)
 			}
 		})
+	}
+}
+
+// TestReplaceFileWhileRead: a download that has the old file open reads
+// the old content to its end after an upload replaced it, and the name
+// gives the new content at once.
+func TestReplaceFileWhileRead(t *testing.T) {
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	old := make([]byte, 1<<20)
+	for i := range old {
+		old[i] = byte(i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "f.bin"), old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".labd-upload-1"), []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := root.Open("f.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	if err := replaceFile(root, ".labd-upload-1", "f.bin"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "f.bin")); err != nil || string(got) != "new" {
+		t.Fatalf("f.bin after the replace: %q, %v", got, err)
+	}
+	got, err := io.ReadAll(reader)
+	if err != nil || !bytes.Equal(got, old) {
+		t.Fatalf("the open download read %d bytes (%v), want the old %d", len(got), err, len(old))
+	}
+	if names, _ := os.ReadDir(dir); len(names) != 1 {
+		t.Errorf("left in the directory: %v", names)
 	}
 }

@@ -35,11 +35,24 @@ func replaceFile(root *os.Root, tmp, dst string) error {
 	default:
 		return err
 	}
+	// Hold the old content open while its name goes, and let it go in the
+	// background: the last close of a file that has no name left is what
+	// frees its pages and blocks, and on a filesystem mounted with
+	// `discard` it waits for the disk (0.06 s for 256 MiB here, a third of
+	// the upload). The reply need not wait for it; a crash before the
+	// close leaves an orphan inode that the filesystem frees at mount.
+	old, oerr := unix.Openat(fd, tb, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err := unix.Unlinkat(fd, tb, 0); err != nil {
+		if oerr == nil {
+			unix.Close(old)
+		}
 		// dst had become a directory since the upload began: put both
 		// back, as a rename over a directory would have failed.
 		_ = unix.Renameat2(fd, tb, fd, db, unix.RENAME_EXCHANGE)
 		return &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: unix.EISDIR}
+	}
+	if oerr == nil {
+		go unix.Close(old)
 	}
 	return nil
 }
