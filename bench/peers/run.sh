@@ -116,18 +116,25 @@ run_http() {
 	sed -e "s|@WORK@|$WORK|g" "$HERE/nginx.conf" >"$WORK/nginx.conf"
 	start nginx nginx -c "$WORK/nginx.conf" -p "$WORK"
 	wait_tcp 21080
-	for port in $((OFF + 80)) 21080; do
+	for port in $((OFF + 80)) 21080 21081; do
 		curl -sf "http://127.0.0.1:$port/1m.bin" | cmp -s - "$WORK/www/1m.bin" || die "HTTP 1 MB file differs on port $port"
 	done
 	wrk_rps() { wrk "$@" | awk '/Requests\/sec/ {print $2}'; }
 	for _ in $(seq "$PAIRS"); do
-		local a b
+		local a b c
+		# labd, nginx, then nginx writing its access log (port 21081), the
+		# same labd figure in both rows.
 		a=$(wrk_rps -t2 -c64 -d"${DUR}s" "http://127.0.0.1:$((OFF + 80))/1k.bin")
 		b=$(wrk_rps -t2 -c64 -d"${DUR}s" "http://127.0.0.1:21080/1k.bin")
+		c=$(wrk_rps -t2 -c64 -d"${DUR}s" "http://127.0.0.1:21081/1k.bin")
 		record "HTTP 1 KB keep-alive (wrk -t2 -c64)" req/s up "$a" "$b" nginx
+		record "HTTP 1 KB keep-alive, nginx with its access log" req/s up "$a" "$c" "nginx, log"
 		a=$(wrk_rps -t2 -c64 -d"${DUR}s" -H "Connection: close" "http://127.0.0.1:$((OFF + 80))/1k.bin")
 		b=$(wrk_rps -t2 -c64 -d"${DUR}s" -H "Connection: close" "http://127.0.0.1:21080/1k.bin")
+		c=$(wrk_rps -t2 -c64 -d"${DUR}s" -H "Connection: close" "http://127.0.0.1:21081/1k.bin")
 		record "HTTP 1 KB Connection: close" req/s up "$a" "$b" nginx
+		record "HTTP 1 KB Connection: close, nginx with its access log" req/s up "$a" "$c" "nginx, log"
+		rm -f "$WORK/nginx-access.log"; kill -USR1 "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
 		a=$(wrk_rps -t2 -c8 -d"${DUR}s" "http://127.0.0.1:$((OFF + 80))/1m.bin")
 		b=$(wrk_rps -t2 -c8 -d"${DUR}s" "http://127.0.0.1:21080/1m.bin")
 		record "HTTP 1 MB file (wrk -t2 -c8)" req/s up "$a" "$b" nginx
