@@ -1,0 +1,74 @@
+package dns_test
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"labd/config"
+)
+
+// TestWildcardBurstFromManySources: on a wildcard address (one dual-stack
+// socket group taking IPv4 and IPv6), a burst from many client sockets
+// asking on different local addresses (127.0.0.1, 127.0.0.2, ::1) gets
+// every answer at the socket that asked, from the address it asked:
+// each client socket is connected, so an answer from another source
+// address or to another port would not reach it. This is the batched
+// path's raw sender addresses and IP_PKTINFO/IPV6_PKTINFO source
+// control messages under load.
+func TestWildcardBurstFromManySources(t *testing.T) {
+	l := startLab(t, func(c *config.Config) {
+		c.DNS.Listen = []string{":0"}
+		c.DNS.RateLimitExempt = []string{"127.0.0.0/8", "::1/128"}
+	})
+	_, port, err := net.SplitHostPort(l.udp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const perHost, perClient, first = 12, 10, 100
+	var clients []net.Conn
+	for _, host := range []string{"127.0.0.1", "127.0.0.2", "::1"} {
+		for range perHost {
+			c, err := net.Dial("udp", net.JoinHostPort(host, port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			clients = append(clients, c)
+		}
+	}
+	names := []string{"www.lab.test.", "lab.test.", "nope.lab.test."}
+	for q := range perClient {
+		for ci, c := range clients {
+			m := new(dns.Msg)
+			m.SetQuestion(names[(ci+q)%len(names)], dns.TypeA)
+			m.Id = uint16(first + q)
+			b, _ := m.Pack()
+			if _, err := c.Write(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	buf := make([]byte, 4096)
+	for ci, c := range clients {
+		seen := map[uint16]bool{}
+		for len(seen) < perClient {
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			k, err := c.Read(buf)
+			if err != nil {
+				t.Fatalf("client %d (%s -> %s): %d answers of %d: %v", ci, c.LocalAddr(), c.RemoteAddr(), len(seen), perClient, err)
+			}
+			r := new(dns.Msg)
+			if err := r.Unpack(buf[:k]); err != nil || !r.Response || r.Id < first || r.Id >= first+perClient || seen[r.Id] {
+				t.Fatalf("client %d: answer %v: %v", ci, r, err)
+			}
+			q := int(r.Id - first)
+			if want := names[(ci+q)%len(names)]; r.Question[0].Name != want {
+				t.Fatalf("client %d: answer to %s, asked %s", ci, r.Question[0].Name, want)
+			}
+			seen[r.Id] = true
+		}
+	}
+}
