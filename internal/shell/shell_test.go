@@ -618,3 +618,33 @@ func TestFlushWriterHoldsEchoUntilLineEnds(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// TestFlushWriterBoundsEcho: a student pasting a huge input (or holding
+// Ctrl-C, four bytes of echo each) gets the echo sent in 16 KiB writes as
+// any output, not gathered whole until the 20 ms timer: at most 16 KiB
+// (and the last piece) wait, whether the output stands at a line's start
+// or mid-line, where the echo is held.
+func TestFlushWriterBoundsEcho(t *testing.T) {
+	const bound = 16 << 10
+	piece := strings.Repeat("x", 1000)
+	for _, tc := range []struct{ name, before string }{
+		{"at a line start", ""},
+		{"output mid-line", "name? "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			f := &flushWriter{w: &b}
+			defer f.Flush()
+			f.Write([]byte(tc.before))
+			for i := range 200 {
+				f.Echo(piece)
+				f.mu.Lock()
+				pending := len(f.buf) + len(f.held)
+				f.mu.Unlock()
+				if pending > bound+len(piece) {
+					t.Fatalf("after %d KB of echo, %d bytes wait to be sent", i+1, pending)
+				}
+			}
+		})
+	}
+}

@@ -368,7 +368,14 @@ func (f *flushWriter) Echo(s string) {
 	} else {
 		f.buf = append(f.buf, s...)
 	}
-	f.armLocked()
+	// A paste of a megabyte (or held Ctrl-C) is echoed in 16 KiB writes
+	// like any output, not gathered whole until the timer; held echo then
+	// goes out mid-line, as a Unix tty would have echoed it at once.
+	if len(f.buf)+len(f.held) >= flushAt {
+		f.flushLocked()
+	} else {
+		f.armLocked()
+	}
 }
 
 func (f *flushWriter) Write(p []byte) (int, error) {
@@ -385,13 +392,17 @@ func (f *flushWriter) Write(p []byte) (int, error) {
 		f.buf = append(f.buf, f.held...)
 		f.held = f.held[:0]
 	}
-	if len(f.buf) >= 16<<10 {
+	if len(f.buf) >= flushAt {
 		f.flushLocked()
 	} else {
 		f.armLocked()
 	}
 	return len(p), f.err
 }
+
+// flushAt is how much output (echo included) a flushWriter gathers at
+// most before it writes.
+const flushAt = 16 << 10
 
 func (f *flushWriter) armLocked() {
 	if f.timer == nil {
