@@ -371,6 +371,10 @@ type pipeTerm struct {
 }
 
 func newPipeTerm(t *testing.T, sh *Shell, resize chan WindowSize) (*pipeTerm, chan error) {
+	return newPipeTermSize(t, sh, 80, 24, resize)
+}
+
+func newPipeTermSize(t *testing.T, sh *Shell, width, height int, resize chan WindowSize) (*pipeTerm, chan error) {
 	a, b := net.Pipe()
 	p := &pipeTerm{c: a, done: make(chan struct{})}
 	go func() {
@@ -388,7 +392,7 @@ func newPipeTerm(t *testing.T, sh *Shell, resize chan WindowSize) (*pipeTerm, ch
 	}()
 	errc := make(chan error, 1)
 	go func() {
-		errc <- sh.Interactive(context.Background(), b, 80, 24, resize)
+		errc <- sh.Interactive(context.Background(), b, width, height, resize)
 		b.Close()
 	}()
 	t.Cleanup(func() { a.Close() })
@@ -646,5 +650,39 @@ func TestFlushWriterBoundsEcho(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHugeWindowSize: a client may announce any window size (SSH sends
+// 32-bit numbers, Telnet NAWS 16-bit ones); the editor draws every row
+// of the screen, so 4 billion rows would be a 20 GB redraw that takes
+// labd down. The shell keeps sizes within maxCols x maxRows, at the start
+// and on every resize, and the editor still works.
+func TestHugeWindowSize(t *testing.T) {
+	sh, _ := newShell(t)
+	resize := make(chan WindowSize)
+	p, errc := newPipeTermSize(t, sh, 1<<32-1, 1<<32-1, resize)
+	p.waitFor(t, "alice@labd:~$ ", 1)
+	size := func() (int, int) {
+		tt := sh.tty
+		tt.mu.Lock()
+		defer tt.mu.Unlock()
+		return tt.width, tt.height
+	}
+	if w, h := size(); w > maxCols || h > maxRows || w <= 0 || h <= 0 {
+		t.Fatalf("announced 4294967295x4294967295: the shell uses %dx%d", w, h)
+	}
+	resize <- WindowSize{Width: 100, Height: 1<<32 - 1}
+	resize <- WindowSize{Width: 100, Height: 1<<32 - 1} // the first is applied once this is taken
+	if w, h := size(); w != 100 || h > maxRows || h <= 0 {
+		t.Fatalf("resized to 100x4294967295: the shell uses %dx%d", w, h)
+	}
+	p.typeIn(t, "edit notes.txt\r")
+	p.waitFor(t, "labd nano", 1)
+	p.typeIn(t, "\x18") // ^X
+	p.waitFor(t, "alice@labd:~$ ", 2)
+	p.typeIn(t, "exit\r")
+	if err := <-errc; err != nil {
+		t.Fatalf("exit: %v", err)
 	}
 }

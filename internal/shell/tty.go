@@ -295,6 +295,8 @@ func (s *Shell) rawMode(ctx context.Context, f func(keys <-chan []byte, out io.W
 	ch := make(chan []byte, 1)
 	t.mu.Lock()
 	t.raw = ch
+	// Under the lock: a window resize may be setting them.
+	width, height := t.width, t.height
 	if len(t.partial) > 0 {
 		// Typed before the program started (edit f, then keys at once).
 		ch <- t.partial
@@ -306,7 +308,7 @@ func (s *Shell) rawMode(ctx context.Context, f func(keys <-chan []byte, out io.W
 		t.raw = nil
 		t.mu.Unlock()
 	}()
-	return f(ch, t.out, t.width, t.height)
+	return f(ch, t.out, width, height)
 }
 
 // readerCtx makes reads of a pipe end when ctx ends (Ctrl-C on cat).
@@ -432,4 +434,18 @@ func (f *flushWriter) flushLocked() {
 	}
 	_, f.err = f.w.Write(f.buf)
 	f.buf = f.buf[:0]
+}
+
+// maxCols and maxRows bound the window size a client announces (SSH
+// sends 32-bit numbers, Telnet NAWS 16-bit ones): the editor and the pager
+// draw every row and pad the width, and 4 billion rows would make one
+// redraw 20 GB. No real screen comes near.
+const (
+	maxCols = 4096
+	maxRows = 1000
+)
+
+// clampSize keeps a window size within maxCols x maxRows.
+func clampSize(width, height int) (int, int) {
+	return min(width, maxCols), min(height, maxRows)
 }
