@@ -8,6 +8,8 @@ import (
 	"github.com/miekg/dns"
 
 	"labd/config"
+	"labd/internal/labtest"
+	labdns "labd/services/dns"
 )
 
 // TestWildcardBurstFromManySources: on a wildcard address (one dual-stack
@@ -70,5 +72,25 @@ func TestWildcardBurstFromManySources(t *testing.T) {
 			}
 			seen[r.Id] = true
 		}
+	}
+}
+
+// TestSecondServiceOnSamePortFails: a second labd (a second service with
+// the same listen address) cannot bind while the first holds the port as
+// a socket group, on a specific address and on the wildcard.
+func TestSecondServiceOnSamePortFails(t *testing.T) {
+	for _, listen := range []string{"127.0.0.1:0", ":0"} {
+		t.Run(listen, func(t *testing.T) {
+			first := startLab(t, func(c *config.Config) { c.DNS.Listen = []string{listen} })
+			cfg := labtest.Config(t)
+			cfg.DNS.Listen = []string{first.udp}
+			second, err := labdns.New(labtest.Deps(t, cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if eps, err := second.Bind(); err == nil {
+				t.Fatalf("a second DNS service bound %s too: %v", first.udp, eps)
+			}
+		})
 	}
 }
