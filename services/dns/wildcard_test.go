@@ -94,3 +94,56 @@ func TestSecondServiceOnSamePortFails(t *testing.T) {
 		})
 	}
 }
+
+// TestOversizedDatagrams: datagrams larger than the read buffers (4 KB),
+// up to the largest UDP allows, among empty and tiny ones, in one burst
+// read by recvmmsg: each gets at most an answer with its own ID, and the
+// service goes on answering.
+func TestOversizedDatagrams(t *testing.T) {
+	l := startLab(t, func(c *config.Config) { c.DNS.RateLimitExempt = []string{"127.0.0.0/8"} })
+	c, err := net.Dial("udp", l.udp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m := new(dns.Msg)
+	m.SetQuestion("www.lab.test.", dns.TypeA)
+	q, _ := m.Pack()
+	for i, size := range []int{0, 1, 11, 4095, 4096, 4097, 9000, 65507} {
+		b := make([]byte, max(size, len(q)))
+		copy(b, q)
+		b = b[:size]
+		if size >= 2 {
+			b[0], b[1] = 0x7f, byte(i)
+		}
+		if _, err := c.Write(b); err != nil {
+			t.Fatalf("%d-byte datagram: %v", size, err)
+		}
+	}
+	m.Id = 0x1234
+	q, _ = m.Pack()
+	if _, err := c.Write(q); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 65536)
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("no answer to the query after the odd datagrams: %v", err)
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(buf[:n]); err != nil {
+			t.Fatalf("answer does not unpack: %v", err)
+		}
+		if r.Id == 0x1234 {
+			if len(r.Answer) != 1 {
+				t.Errorf("answer after the odd datagrams: %v", r)
+			}
+			return
+		}
+		if r.Id>>8 != 0x7f {
+			t.Fatalf("answer with ID %#x, sent none such", r.Id)
+		}
+	}
+}
