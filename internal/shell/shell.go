@@ -162,6 +162,7 @@ func (s *Shell) Interactive(ctx context.Context, rw io.ReadWriter, width, height
 	if width <= 0 || height <= 0 {
 		width, height = 80, 24
 	}
+	width, height = clampSize(width, height)
 	_ = t.SetSize(width, height)
 	// Command output goes straight to the stream, in few writes, with LF
 	// made CR LF: while a command runs the line editor shows nothing, so
@@ -190,9 +191,10 @@ func (s *Shell) Interactive(ctx context.Context, rw io.ReadWriter, width, height
 						return
 					}
 					if ws.Width > 0 && ws.Height > 0 {
-						_ = t.SetSize(ws.Width, ws.Height)
+						w, h := clampSize(ws.Width, ws.Height)
+						_ = t.SetSize(w, h)
 						tt.mu.Lock()
-						tt.width, tt.height = ws.Width, ws.Height
+						tt.width, tt.height = w, h
 						tt.mu.Unlock()
 					}
 				}

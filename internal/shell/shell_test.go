@@ -371,6 +371,10 @@ type pipeTerm struct {
 }
 
 func newPipeTerm(t *testing.T, sh *Shell, resize chan WindowSize) (*pipeTerm, chan error) {
+	return newPipeTermSize(t, sh, 80, 24, resize)
+}
+
+func newPipeTermSize(t *testing.T, sh *Shell, width, height int, resize chan WindowSize) (*pipeTerm, chan error) {
 	a, b := net.Pipe()
 	p := &pipeTerm{c: a, done: make(chan struct{})}
 	go func() {
@@ -388,7 +392,7 @@ func newPipeTerm(t *testing.T, sh *Shell, resize chan WindowSize) (*pipeTerm, ch
 	}()
 	errc := make(chan error, 1)
 	go func() {
-		errc <- sh.Interactive(context.Background(), b, 80, 24, resize)
+		errc <- sh.Interactive(context.Background(), b, width, height, resize)
 		b.Close()
 	}()
 	t.Cleanup(func() { a.Close() })
@@ -616,5 +620,69 @@ func TestFlushWriterHoldsEchoUntilLineEnds(t *testing.T) {
 	f.Flush()
 	if got, want := b.String(), "aout put\nxypartialz"; got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestFlushWriterBoundsEcho: a student pasting a huge input (or holding
+// Ctrl-C, four bytes of echo each) gets the echo sent in 16 KiB writes as
+// any output, not gathered whole until the 20 ms timer: at most 16 KiB
+// (and the last piece) wait, whether the output stands at a line's start
+// or mid-line, where the echo is held.
+func TestFlushWriterBoundsEcho(t *testing.T) {
+	const bound = 16 << 10
+	piece := strings.Repeat("x", 1000)
+	for _, tc := range []struct{ name, before string }{
+		{"at a line start", ""},
+		{"output mid-line", "name? "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			f := &flushWriter{w: &b}
+			defer f.Flush()
+			f.Write([]byte(tc.before))
+			for i := range 200 {
+				f.Echo(piece)
+				f.mu.Lock()
+				pending := len(f.buf) + len(f.held)
+				f.mu.Unlock()
+				if pending > bound+len(piece) {
+					t.Fatalf("after %d KB of echo, %d bytes wait to be sent", i+1, pending)
+				}
+			}
+		})
+	}
+}
+
+// TestHugeWindowSize: a client may announce any window size (SSH sends
+// 32-bit numbers, Telnet NAWS 16-bit ones); the editor draws every row
+// of the screen, so 4 billion rows would be a 20 GB redraw that takes
+// labd down. The shell keeps sizes within maxCols x maxRows, at the start
+// and on every resize, and the editor still works.
+func TestHugeWindowSize(t *testing.T) {
+	sh, _ := newShell(t)
+	resize := make(chan WindowSize)
+	p, errc := newPipeTermSize(t, sh, 1<<32-1, 1<<32-1, resize)
+	p.waitFor(t, "alice@labd:~$ ", 1)
+	size := func() (int, int) {
+		tt := sh.tty
+		tt.mu.Lock()
+		defer tt.mu.Unlock()
+		return tt.width, tt.height
+	}
+	if w, h := size(); w > maxCols || h > maxRows || w <= 0 || h <= 0 {
+		t.Fatalf("announced 4294967295x4294967295: the shell uses %dx%d", w, h)
+	}
+	resize <- WindowSize{Width: 100, Height: 1<<32 - 1}
+	resize <- WindowSize{Width: 100, Height: 1<<32 - 1} // the first is applied once this is taken
+	if w, h := size(); w != 100 || h > maxRows || h <= 0 {
+		t.Fatalf("resized to 100x4294967295: the shell uses %dx%d", w, h)
+	}
+	p.typeIn(t, "edit notes.txt\r")
+	p.waitFor(t, "labd nano", 1)
+	p.typeIn(t, "\x18") // ^X
+	p.waitFor(t, "alice@labd:~$ ", 2)
+	p.typeIn(t, "exit\r")
+	if err := <-errc; err != nil {
+		t.Fatalf("exit: %v", err)
 	}
 }

@@ -295,6 +295,8 @@ func (s *Shell) rawMode(ctx context.Context, f func(keys <-chan []byte, out io.W
 	ch := make(chan []byte, 1)
 	t.mu.Lock()
 	t.raw = ch
+	// Under the lock: a window resize may be setting them.
+	width, height := t.width, t.height
 	if len(t.partial) > 0 {
 		// Typed before the program started (edit f, then keys at once).
 		ch <- t.partial
@@ -306,7 +308,7 @@ func (s *Shell) rawMode(ctx context.Context, f func(keys <-chan []byte, out io.W
 		t.raw = nil
 		t.mu.Unlock()
 	}()
-	return f(ch, t.out, t.width, t.height)
+	return f(ch, t.out, width, height)
 }
 
 // readerCtx makes reads of a pipe end when ctx ends (Ctrl-C on cat).
@@ -368,7 +370,14 @@ func (f *flushWriter) Echo(s string) {
 	} else {
 		f.buf = append(f.buf, s...)
 	}
-	f.armLocked()
+	// A paste of a megabyte (or held Ctrl-C) is echoed in 16 KiB writes
+	// like any output, not gathered whole until the timer; held echo then
+	// goes out mid-line, as a Unix tty would have echoed it at once.
+	if len(f.buf)+len(f.held) >= flushAt {
+		f.flushLocked()
+	} else {
+		f.armLocked()
+	}
 }
 
 func (f *flushWriter) Write(p []byte) (int, error) {
@@ -385,13 +394,17 @@ func (f *flushWriter) Write(p []byte) (int, error) {
 		f.buf = append(f.buf, f.held...)
 		f.held = f.held[:0]
 	}
-	if len(f.buf) >= 16<<10 {
+	if len(f.buf) >= flushAt {
 		f.flushLocked()
 	} else {
 		f.armLocked()
 	}
 	return len(p), f.err
 }
+
+// flushAt is how much output (echo included) a flushWriter gathers at
+// most before it writes.
+const flushAt = 16 << 10
 
 func (f *flushWriter) armLocked() {
 	if f.timer == nil {
@@ -421,4 +434,18 @@ func (f *flushWriter) flushLocked() {
 	}
 	_, f.err = f.w.Write(f.buf)
 	f.buf = f.buf[:0]
+}
+
+// maxCols and maxRows bound the window size a client announces (SSH
+// sends 32-bit numbers, Telnet NAWS 16-bit ones): the editor and the pager
+// draw every row and pad the width, and 4 billion rows would make one
+// redraw 20 GB. No real screen comes near.
+const (
+	maxCols = 4096
+	maxRows = 1000
+)
+
+// clampSize keeps a window size within maxCols x maxRows.
+func clampSize(width, height int) (int, int) {
+	return min(width, maxCols), min(height, maxRows)
 }

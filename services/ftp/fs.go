@@ -29,6 +29,8 @@ type rootFs struct {
 	readOnly bool
 	noQuota  bool // pub/ mounted in a user's view: not the user's quota
 	client   *client
+	// hold keeps root open for the transfers under way (rootref.go).
+	hold rootHold
 }
 
 var (
@@ -257,7 +259,16 @@ func (r *rootFs) GetHandle(name string, flags int, offset int64) (ftpserver.File
 		}
 	}
 	p := rel(name)
+	if !r.hold.acquire() {
+		return nil, syscall.EACCES // the client is gone
+	}
 	t := &transfer{client: r.client, fs: r, rel: p, name: name, write: write, quotaLeft: -1}
+	handed := false
+	defer func() {
+		if !handed {
+			r.endTransfer()
+		}
+	}()
 	if write {
 		old, statErr := r.root.Stat(p)
 		if statErr == nil && old.IsDir() {
@@ -298,6 +309,7 @@ func (r *rootFs) GetHandle(name string, flags int, offset int64) (ftpserver.File
 		}
 		t.f, t.tmp = f, tmp
 		r.client.transferStarted()
+		handed = true
 		return t, nil
 	}
 	f, err := r.root.OpenFile(p, flags, 0o644)
@@ -306,6 +318,7 @@ func (r *rootFs) GetHandle(name string, flags int, offset int64) (ftpserver.File
 	}
 	t.f = f
 	r.client.transferStarted()
+	handed = true
 	return t, nil
 }
 

@@ -251,14 +251,15 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (drv ft
 		c.log.Warn("cannot open pub/ for the user's view", "err", err)
 		return home, nil
 	}
+	pfs := &rootFs{root: pub, readOnly: !s.cfg.PubWritable, noQuota: true, client: c}
 	c.mu.Lock()
 	old := c.pub
-	c.pub = pub
+	c.pub = pfs
 	c.mu.Unlock()
 	if old != nil {
-		old.Close()
+		old.release()
 	}
-	return &mountFs{home: home, pub: &rootFs{root: pub, readOnly: !s.cfg.PubWritable, noQuota: true, client: c}}, nil
+	return &mountFs{home: home, pub: pfs}, nil
 }
 
 // login records a successful login and returns the client's filesystem.
@@ -269,7 +270,7 @@ func (c *client) login(user string, anon bool, root *os.Root) *rootFs {
 	c.user, c.anon, c.fs = user, anon, fs
 	c.mu.Unlock()
 	if old != nil {
-		old.root.Close()
+		old.release()
 	}
 	if c.sess != nil {
 		c.sess.SetUser(user)

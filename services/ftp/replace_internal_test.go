@@ -34,10 +34,28 @@ func TestReplaceFile(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// What a teacher may have left in a student's directory: symlinks out
+	// of it, and one inside it.
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "target"), []byte("outside"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{
+		"out.txt": filepath.Join(outside, "target"), "outdir": outside, "via": "sub",
+	} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tests := []struct {
 		name, tmp, dst, old string
 		dstIsDir, wantErr   bool
 	}{
+		// The link itself is replaced, as a rename over it does; what it
+		// pointed to is untouched (checked after the table).
+		{name: "over a symlink out of the root", tmp: ".labd-upload-5", dst: "out.txt"},
+		{name: "over a symlink to a directory out of the root", tmp: ".labd-upload-6", dst: "outdir"},
+		{name: "through a symlinked directory inside the root", tmp: "via/.labd-upload-7", dst: "via/e.txt", old: "old"},
 		{name: "over an existing file", tmp: ".labd-upload-1", dst: "a.txt", old: "old"},
 		{name: "a new name", tmp: ".labd-upload-2", dst: "b.txt"},
 		{name: "in a subdirectory", tmp: "sub/.labd-upload-3", dst: "sub/c.txt", old: "old"},
@@ -74,7 +92,19 @@ func TestReplaceFile(t *testing.T) {
 			if _, err := os.Lstat(filepath.Join(dir, tc.tmp)); !os.IsNotExist(err) {
 				t.Errorf("%s still there: %v", tc.tmp, err)
 			}
+			if fi, err := os.Lstat(filepath.Join(dir, tc.dst)); err != nil || !fi.Mode().IsRegular() {
+				t.Errorf("%s is not a regular file: %v %v", tc.dst, fi.Mode(), err)
+			}
 		})
+	}
+	if b, err := os.ReadFile(filepath.Join(outside, "target")); err != nil || string(b) != "outside" {
+		t.Errorf("the file a replaced symlink pointed to holds %q (%v)", b, err)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 1 {
+		t.Errorf("the directory out of the root holds %d entries, want 1", len(ents))
+	}
+	if got := read("sub/e.txt"); got != "new via/e.txt" {
+		t.Errorf("sub/e.txt, written through the link: %q", got)
 	}
 }
 

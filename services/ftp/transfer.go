@@ -27,7 +27,7 @@ type client struct {
 	user string
 	anon bool
 	fs   *rootFs
-	pub  *os.Root // pub/ in a user's view (mountFs), closed with fs
+	pub  *rootFs // pub/ in a user's view (mountFs), released with fs
 
 	// pasvPort is the port of this client's last PASV/EPSV reply: its
 	// data connection is the one accepted there.
@@ -74,17 +74,18 @@ func (c *client) userName() string {
 
 func (c *client) transferStarted() { c.touch() }
 
-// close releases the root of a logged-in client.
+// close releases the roots of a logged-in client (closed once the
+// transfers under way have ended).
 func (c *client) close() {
 	c.mu.Lock()
 	fs, pub := c.fs, c.pub
 	c.fs, c.pub = nil, nil
 	c.mu.Unlock()
 	if fs != nil {
-		fs.root.Close()
+		fs.release()
 	}
 	if pub != nil {
-		pub.Close()
+		pub.release()
 	}
 }
 
@@ -280,6 +281,7 @@ func (t *transfer) Close() error {
 	case t.exceeded && t.replaces:
 		_ = t.fs.root.Remove(t.rel)
 	}
+	t.fs.endTransfer()
 	c := t.client
 	c.touch()
 	verb := "download"

@@ -58,6 +58,36 @@ func TestSmallFileCacheFollowsEdits(t *testing.T) {
 			}
 			return os.Rename(next, dir)
 		}, "200 OK version 4"},
+		{func() error {
+			// Replaced by a symlink to a file outside the served
+			// directory: refused, never its content nor the cached one.
+			secret := filepath.Join(t.TempDir(), "secret.txt")
+			if err := os.WriteFile(secret, []byte("outside secret"), 0o644); err != nil {
+				return err
+			}
+			if err := os.Remove(file); err != nil {
+				return err
+			}
+			return os.Symlink(secret, file)
+		}, "403"},
+		{func() error {
+			// A symlink inside the directory is followed: its target's
+			// content, not the cached answer of the name.
+			other := filepath.Join(filepath.Dir(file), "other.txt")
+			if err := os.WriteFile(other, []byte("version 5"), 0o644); err != nil {
+				return err
+			}
+			if err := os.Remove(file); err != nil {
+				return err
+			}
+			return os.Symlink("other.txt", file)
+		}, "200 OK version 5"},
+		{func() error {
+			if err := os.Remove(file); err != nil {
+				return err
+			}
+			return os.WriteFile(file, []byte("version 6"), 0o644)
+		}, "200 OK version 6"},
 		{func() error { return os.Chmod(file, 0) }, "403"},
 		{func() error { return os.Remove(file) }, "404"},
 	}

@@ -110,9 +110,18 @@ func (p *preGreeter) handOff(f *frontConn) {
 	select {
 	case p.conns <- f:
 	case <-p.done:
+		// labd is stopping (the listener is closed) and the library
+		// takes no more connections: a client that spoke during the
+		// drain is told so rather than dropped without a word.
+		_ = f.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = f.Write([]byte(byeStopping))
 		f.Close()
 	}
 }
+
+// byeStopping ends a greeted connection whose client spoke after labd
+// began to stop.
+const byeStopping = "* BYE [UNAVAILABLE] labd is stopping, try again in a moment\r\n"
 
 // libraryGreeting returns the greeting the library writes on a plaintext
 // connection, read once from a connection over a pipe. It depends only on

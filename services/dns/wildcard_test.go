@@ -1,0 +1,149 @@
+package dns_test
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"labd/config"
+	"labd/internal/labtest"
+	labdns "labd/services/dns"
+)
+
+// TestWildcardBurstFromManySources: on a wildcard address (one dual-stack
+// socket group taking IPv4 and IPv6), a burst from many client sockets
+// asking on different local addresses (127.0.0.1, 127.0.0.2, ::1) gets
+// every answer at the socket that asked, from the address it asked:
+// each client socket is connected, so an answer from another source
+// address or to another port would not reach it. This is the batched
+// path's raw sender addresses and IP_PKTINFO/IPV6_PKTINFO source
+// control messages under load.
+func TestWildcardBurstFromManySources(t *testing.T) {
+	l := startLab(t, func(c *config.Config) {
+		c.DNS.Listen = []string{":0"}
+		c.DNS.RateLimitExempt = []string{"127.0.0.0/8", "::1/128"}
+	})
+	_, port, err := net.SplitHostPort(l.udp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const perHost, perClient, first = 12, 10, 100
+	var clients []net.Conn
+	for _, host := range []string{"127.0.0.1", "127.0.0.2", "::1"} {
+		for range perHost {
+			c, err := net.Dial("udp", net.JoinHostPort(host, port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			clients = append(clients, c)
+		}
+	}
+	names := []string{"www.lab.test.", "lab.test.", "nope.lab.test."}
+	for q := range perClient {
+		for ci, c := range clients {
+			m := new(dns.Msg)
+			m.SetQuestion(names[(ci+q)%len(names)], dns.TypeA)
+			m.Id = uint16(first + q)
+			b, _ := m.Pack()
+			if _, err := c.Write(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	buf := make([]byte, 4096)
+	for ci, c := range clients {
+		seen := map[uint16]bool{}
+		for len(seen) < perClient {
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			k, err := c.Read(buf)
+			if err != nil {
+				t.Fatalf("client %d (%s -> %s): %d answers of %d: %v", ci, c.LocalAddr(), c.RemoteAddr(), len(seen), perClient, err)
+			}
+			r := new(dns.Msg)
+			if err := r.Unpack(buf[:k]); err != nil || !r.Response || r.Id < first || r.Id >= first+perClient || seen[r.Id] {
+				t.Fatalf("client %d: answer %v: %v", ci, r, err)
+			}
+			q := int(r.Id - first)
+			if want := names[(ci+q)%len(names)]; r.Question[0].Name != want {
+				t.Fatalf("client %d: answer to %s, asked %s", ci, r.Question[0].Name, want)
+			}
+			seen[r.Id] = true
+		}
+	}
+}
+
+// TestSecondServiceOnSamePortFails: a second labd (a second service with
+// the same listen address) cannot bind while the first holds the port as
+// a socket group, on a specific address and on the wildcard.
+func TestSecondServiceOnSamePortFails(t *testing.T) {
+	for _, listen := range []string{"127.0.0.1:0", ":0"} {
+		t.Run(listen, func(t *testing.T) {
+			first := startLab(t, func(c *config.Config) { c.DNS.Listen = []string{listen} })
+			cfg := labtest.Config(t)
+			cfg.DNS.Listen = []string{first.udp}
+			second, err := labdns.New(labtest.Deps(t, cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if eps, err := second.Bind(); err == nil {
+				t.Fatalf("a second DNS service bound %s too: %v", first.udp, eps)
+			}
+		})
+	}
+}
+
+// TestOversizedDatagrams: datagrams larger than the read buffers (4 KB),
+// up to the largest UDP allows, among empty and tiny ones, in one burst
+// read by recvmmsg: each gets at most an answer with its own ID, and the
+// service goes on answering.
+func TestOversizedDatagrams(t *testing.T) {
+	l := startLab(t, func(c *config.Config) { c.DNS.RateLimitExempt = []string{"127.0.0.0/8"} })
+	c, err := net.Dial("udp", l.udp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m := new(dns.Msg)
+	m.SetQuestion("www.lab.test.", dns.TypeA)
+	q, _ := m.Pack()
+	for i, size := range []int{0, 1, 11, 4095, 4096, 4097, 9000, 65507} {
+		b := make([]byte, max(size, len(q)))
+		copy(b, q)
+		b = b[:size]
+		if size >= 2 {
+			b[0], b[1] = 0x7f, byte(i)
+		}
+		if _, err := c.Write(b); err != nil {
+			t.Fatalf("%d-byte datagram: %v", size, err)
+		}
+	}
+	m.Id = 0x1234
+	q, _ = m.Pack()
+	if _, err := c.Write(q); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 65536)
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("no answer to the query after the odd datagrams: %v", err)
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(buf[:n]); err != nil {
+			t.Fatalf("answer does not unpack: %v", err)
+		}
+		if r.Id == 0x1234 {
+			if len(r.Answer) != 1 {
+				t.Errorf("answer after the odd datagrams: %v", r)
+			}
+			return
+		}
+		if r.Id>>8 != 0x7f {
+			t.Fatalf("answer with ID %#x, sent none such", r.Id)
+		}
+	}
+}
