@@ -40,6 +40,7 @@ type Service struct {
 
 	boxes  *boxes
 	parsed *parseCache
+	bodies *bodyCache
 	cancel func()
 	// ready replaces the library's "IMAP server ready" in the greeting
 	// when server.language is not English ("" keeps it).
@@ -60,6 +61,7 @@ func NewService(deps service.Deps) (*Service, error) {
 	}
 	s.boxes = newBoxes(deps.Store)
 	s.parsed = newParseCache(parseCacheBytes)
+	s.bodies = newBodyCache(int(min(deps.Config.IMAP.BodyCache(), 1<<40)))
 	s.srv = imapserver.New(&imapserver.Options{
 		NewSession: s.newSession,
 		Caps: imap.CapSet{
@@ -113,8 +115,15 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 func (s *Service) Serve(ctx context.Context) error {
 	s.cancel = s.deps.Store.Subscribe(func(ev store.Event) {
 		s.boxes.onEvent(ev)
-		if ev.Kind == store.MessageExpunged {
+		switch ev.Kind {
+		case store.MessageExpunged:
 			s.parsed.drop(msgKey{ev.MailboxID, ev.UID})
+			s.bodies.drop(msgKey{ev.MailboxID, ev.UID})
+		case store.MailboxDeleted:
+			if ev.MailboxID != 0 {
+				s.parsed.dropBox(ev.MailboxID)
+				s.bodies.dropBox(ev.MailboxID)
+			}
 		}
 	})
 	defer s.cancel()
