@@ -147,3 +147,60 @@ func TestFetchThroughBodyCache(t *testing.T) {
 		})
 	}
 }
+
+// FETCH takes flags and sizes from the selected mailbox's view, kept by
+// the store's events: what other sessions and deliveries change must show
+// at once, and an internal date the view does not know comes from the
+// store.
+func TestFetchMetaFollowsChanges(t *testing.T) {
+	e := start(t)
+	deliver(t, e.deps, "bob", msg1)
+	a, _ := login(t, e.plain, "bob")
+	if _, err := a.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := login(t, e.plain, "bob")
+	date := time.Date(2026, 11, 2, 9, 30, 0, 0, time.UTC)
+	cmd := b.Append("INBOX", int64(len(msg2)), &imap.AppendOptions{Flags: []imap.Flag{imap.FlagFlagged}, Time: date})
+	if _, err := cmd.Write([]byte(msg2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, e.deps, "bob", msg1+"x")
+	if _, err := b.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Store(imap.SeqSet{{Start: 1, Stop: 1}}, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagAnswered}}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); a.Mailbox().NumMessages < 3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("EXISTS: %d messages", a.Mailbox().NumMessages)
+		}
+		if err := a.Noop().Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, withDate := range []bool{false, true} {
+		msgs := fetchAll(t, a, imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{Flags: true, RFC822Size: true, InternalDate: withDate})
+		if len(msgs) != 3 {
+			t.Fatalf("%d messages", len(msgs))
+		}
+		if !hasFlag(msgs[0].Flags, imap.FlagAnswered) || !hasFlag(msgs[1].Flags, imap.FlagFlagged) || len(msgs[2].Flags) != 0 {
+			t.Errorf("flags %v %v %v, want \\Answered, \\Flagged, none", msgs[0].Flags, msgs[1].Flags, msgs[2].Flags)
+		}
+		for i, want := range []string{msg1, msg2, msg1 + "x"} {
+			if msgs[i].RFC822Size != int64(len(want)) {
+				t.Errorf("message %d: RFC822.SIZE %d, want %d", i+1, msgs[i].RFC822Size, len(want))
+			}
+		}
+		if withDate && !msgs[1].InternalDate.Equal(date) {
+			t.Errorf("INTERNALDATE of the appended message: %v, want %v", msgs[1].InternalDate, date)
+		}
+	}
+}

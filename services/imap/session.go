@@ -689,9 +689,15 @@ func (ss *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options 
 	if err != nil || len(targets) == 0 {
 		return err
 	}
-	meta, err := ss.meta(v.id)
-	if err != nil {
-		return err
+	// Flags and sizes as the box's events left them (the store's
+	// committed state on this host; another host's changes once their
+	// events arrive, as the tracker announces them); the store only for
+	// internal dates the box does not know.
+	meta, ok := v.box.metaOf(targets, options.InternalDate)
+	if !ok {
+		if meta, err = ss.meta(v.id); err != nil {
+			return err
+		}
 	}
 	markSeen := false
 	if !v.readOnly {
