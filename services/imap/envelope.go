@@ -68,7 +68,7 @@ func (f *envelopeFixer) fix(p []byte) []byte {
 				i++
 				continue
 			}
-			j := bytes.IndexAny(p[i:], `"\`)
+			j := quoteEnd(p[i:])
 			if j < 0 {
 				o.run(i, len(p))
 				i = len(p)
@@ -85,7 +85,7 @@ func (f *envelopeFixer) fix(p []byte) []byte {
 		}
 		if f.depth == 0 {
 			// Outside an ENVELOPE only these start anything.
-			j := bytes.IndexAny(p[i:], "\"(\n")
+			j := outsideStop(p[i:])
 			if j < 0 {
 				j = len(p) - i
 			}
@@ -188,4 +188,26 @@ func (o *fixOut) bytes() []byte {
 		return o.p[:o.n]
 	}
 	return o.buf
+}
+
+// quoteEnd is the index of the first '"' or '\\' of b, -1 if none
+// (bytes.IndexAny builds its byte set anew on every call).
+func quoteEnd(b []byte) int {
+	for i, c := range b {
+		if c == '"' || c == '\\' {
+			return i
+		}
+	}
+	return -1
+}
+
+// outsideStop is the index of the first byte of b that matters outside
+// an ENVELOPE ('"', '(' or '\n'), -1 if none.
+func outsideStop(b []byte) int {
+	for i, c := range b {
+		if c == '"' || c == '(' || c == '\n' {
+			return i
+		}
+	}
+	return -1
 }

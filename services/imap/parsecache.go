@@ -30,22 +30,8 @@ type parsed struct {
 const maxSections = 4
 
 // headerSection returns BODY[HEADER...] of the message, from the cache
-// when the same section was asked before.
-func (p *parsed) headerSection(bs *imap.FetchItemBodySection) []byte {
-	var k strings.Builder
-	for _, f := range bs.HeaderFields {
-		k.WriteString(strings.ToLower(f))
-		k.WriteByte(0)
-	}
-	k.WriteByte(1)
-	for _, f := range bs.HeaderFieldsNot {
-		k.WriteString(strings.ToLower(f))
-		k.WriteByte(0)
-	}
-	if bs.Partial != nil {
-		fmt.Fprintf(&k, "<%d.%d>", bs.Partial.Offset, bs.Partial.Size)
-	}
-	key := k.String()
+// when the same section was asked before; key is sectionKey(bs).
+func (p *parsed) headerSection(bs *imap.FetchItemBodySection, key string) []byte {
 	p.mu.Lock()
 	b, ok := p.sections[key]
 	p.mu.Unlock()
@@ -62,6 +48,25 @@ func (p *parsed) headerSection(bs *imap.FetchItemBodySection) []byte {
 	}
 	p.mu.Unlock()
 	return b
+}
+
+// sectionKey names a header section in parsed.sections: computed once
+// per FETCH, not per message.
+func sectionKey(bs *imap.FetchItemBodySection) string {
+	var k strings.Builder
+	for _, f := range bs.HeaderFields {
+		k.WriteString(strings.ToLower(f))
+		k.WriteByte(0)
+	}
+	k.WriteByte(1)
+	for _, f := range bs.HeaderFieldsNot {
+		k.WriteString(strings.ToLower(f))
+		k.WriteByte(0)
+	}
+	if bs.Partial != nil {
+		fmt.Fprintf(&k, "<%d.%d>", bs.Partial.Offset, bs.Partial.Size)
+	}
+	return k.String()
 }
 
 func parse(raw []byte) *parsed {

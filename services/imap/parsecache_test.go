@@ -81,7 +81,7 @@ func TestParsedMatchesWholeMessage(t *testing.T) {
 		for _, it := range items {
 			want := imapserver.ExtractBodySection(bytes.NewReader(raw), it)
 			for range 2 { // computed, then from the section cache
-				got := p.headerSection(it)
+				got := p.headerSection(it, sectionKey(it))
 				if !bytes.Equal(got, want) {
 					t.Errorf("%q %+v: cached %q, whole %q", m, it, got, want)
 				}

@@ -742,6 +742,12 @@ func (ss *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options 
 			}
 		}()
 	}
+	keys := make([]string, len(options.BodySection))
+	for i, bs := range options.BodySection {
+		if headerOnly(bs) {
+			keys[i] = sectionKey(bs)
+		}
+	}
 	var bodies map[uint32][]byte
 	for i, t := range targets {
 		m, ok := meta[t.uid]
@@ -772,7 +778,7 @@ func (ss *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options 
 			p = parse(raw)
 			ss.s.parsed.put(key, p)
 		}
-		if err := writeMessage(w.CreateMessage(t.seq), m, raw, p, options); err != nil {
+		if err := writeMessage(w.CreateMessage(t.seq), m, raw, p, options, keys); err != nil {
 			return err
 		}
 	}
@@ -866,7 +872,9 @@ func partial(b []byte, p *imap.SectionPartial) []byte {
 	return b[p.Offset:min(p.Offset+p.Size, int64(len(b)))]
 }
 
-func writeMessage(w *imapserver.FetchResponseWriter, m store.Message, raw []byte, p *parsed, options *imap.FetchOptions) error {
+// writeMessage writes one message's FETCH response; keys[i] is
+// sectionKey of options.BodySection[i] where that is a header section.
+func writeMessage(w *imapserver.FetchResponseWriter, m store.Message, raw []byte, p *parsed, options *imap.FetchOptions, keys []string) error {
 	w.WriteUID(imap.UID(m.UID))
 	if options.Flags {
 		w.WriteFlags(toFlags(m.Flags))
@@ -883,11 +891,11 @@ func writeMessage(w *imapserver.FetchResponseWriter, m store.Message, raw []byte
 	if options.BodyStructure != nil {
 		w.WriteBodyStructure(p.bs)
 	}
-	for _, bs := range options.BodySection {
+	for i, bs := range options.BodySection {
 		var buf []byte
 		switch {
 		case headerOnly(bs):
-			buf = p.headerSection(bs)
+			buf = p.headerSection(bs, keys[i])
 		case len(bs.Part) == 0 && bs.Specifier == imap.PartSpecifierNone:
 			// BODY[] is the message as stored: no need to parse and
 			// re-serialise it.
