@@ -43,6 +43,7 @@ const tailSize = 32
 func (f *envelopeFixer) fix(p []byte) []byte {
 	o := fixOut{p: p}
 	line := 0 // where the current line's bytes start in p (0: maybe before it)
+	var back [2 * tailSize]byte
 	for i := 0; i < len(p); {
 		if f.lit > 0 {
 			n := int(min(int64(len(p)-i), f.lit))
@@ -101,7 +102,7 @@ func (f *envelopeFixer) fix(p []byte) []byte {
 		case '(':
 			if f.depth > 0 {
 				f.depth++
-			} else if bytes.HasSuffix(f.lookback(p, line, i), envelopeKey) {
+			} else if bytes.HasSuffix(f.lookback(p, line, i, &back), envelopeKey) {
 				f.depth = 1
 			}
 		case ')':
@@ -115,7 +116,7 @@ func (f *envelopeFixer) fix(p []byte) []byte {
 				continue
 			}
 		case '\n':
-			if n, _, ok := literalAtEnd(f.lookback(p, line, i)); ok && n > 0 {
+			if n, _, ok := literalAtEnd(f.lookback(p, line, i, &back)); ok && n > 0 {
 				f.lit = n
 			}
 			o.byte(c)
@@ -129,7 +130,7 @@ func (f *envelopeFixer) fix(p []byte) []byte {
 	}
 	// The line's end, for the next write to look back on.
 	if line == 0 {
-		f.tail = append(f.tail, p...)
+		f.tail = append(f.tail, p[max(0, len(p)-tailSize):]...)
 	} else {
 		f.tail = append(f.tail[:0], p[line:]...)
 	}
@@ -141,12 +142,12 @@ func (f *envelopeFixer) fix(p []byte) []byte {
 
 // lookback returns the current line's last bytes before p[i] (at least
 // tailSize of them when the line has that many), line being where the
-// line starts in p.
-func (f *envelopeFixer) lookback(p []byte, line, i int) []byte {
+// line starts in p; buf holds them when they begin in an earlier write.
+func (f *envelopeFixer) lookback(p []byte, line, i int, buf *[2 * tailSize]byte) []byte {
 	if line > 0 || i >= tailSize || len(f.tail) == 0 {
 		return p[max(line, i-tailSize):i]
 	}
-	return append(append(make([]byte, 0, len(f.tail)+i), f.tail...), p[:i]...)
+	return append(append(buf[:0], f.tail...), p[:i]...)
 }
 
 // fixOut is fix's output: p[:n] while nothing differs from p, then buf.
