@@ -125,6 +125,8 @@ type bodyCache = msgCache[[]byte]
 const bodyEntryOverhead = 64
 
 func newBodyCache(max int) *bodyCache {
-	// One message may take an eighth of the budget at most.
-	return newMsgCache(max, max/8, func(b []byte) int { return len(b) + bodyEntryOverhead })
+	// One message may take an eighth of the budget at most. An entry
+	// holds its whole array (APPEND's comes from io.ReadAll, which grows
+	// it past the message), so its capacity is what it costs.
+	return newMsgCache(max, max/8, func(b []byte) int { return cap(b) + bodyEntryOverhead })
 }

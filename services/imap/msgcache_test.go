@@ -6,7 +6,7 @@ import (
 )
 
 func TestBodyCache(t *testing.T) {
-	small := bytes.Repeat([]byte("a"), 100) // costs 164 with the overhead
+	small := bytes.Repeat([]byte("a"), 100)[:100:100] // costs 164 with the overhead
 	type op struct {
 		do   string // put, drop, dropBox
 		key  msgKey
@@ -72,7 +72,14 @@ func TestBodyCache(t *testing.T) {
 				{"put", msgKey{1, 8}, bytes.Repeat([]byte("8"), 3*164-64)},
 				{"put", msgKey{1, 9}, bytes.Repeat([]byte("9"), 3*164-64)},
 			},
+			// (bytes.Repeat allocates exactly: capacity = length.)
 			want:    map[msgKey][]byte{{1, 9}: bytes.Repeat([]byte("9"), 3*164-64), {1, 2}: bytes.Repeat([]byte("2"), 3*164-64)},
+			missing: []msgKey{{1, 1}},
+		},
+		{
+			name:    "charged by capacity: a slice of a big array holds it",
+			max:     8 * 1024,
+			ops:     []op{{"put", msgKey{1, 1}, make([]byte, 10, 2048)}},
 			missing: []msgKey{{1, 1}},
 		},
 		{
@@ -110,7 +117,7 @@ func TestBodyCache(t *testing.T) {
 			}
 			sum := 0
 			for _, b := range c.m {
-				sum += len(b) + bodyEntryOverhead
+				sum += cap(b) + bodyEntryOverhead
 			}
 			if sum != c.used {
 				t.Errorf("accounted %d bytes, entries hold %d", c.used, sum)

@@ -522,7 +522,12 @@ func (ss *session) Append(name string, r imap.LiteralReader, options *imap.Appen
 	}
 	// What was stored, byte for byte (the store keeps raw as it is given):
 	// a client often fetches what it just appended (a sent message, an
-	// offline sync), and it is here already. Nothing writes to raw now.
+	// offline sync), and it is here already. Nothing writes to raw now;
+	// io.ReadAll's array may be much longer than the message, and the
+	// cache would hold all of it.
+	if cap(raw) > len(raw)+len(raw)/8 {
+		raw = bytes.Clone(raw)
+	}
 	ss.s.bodies.put(msgKey{mb.ID, uid}, raw)
 	return &imap.AppendData{UID: imap.UID(uid), UIDValidity: mb.UIDValidity}, nil
 }
