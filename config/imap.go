@@ -9,6 +9,9 @@ type IMAP struct {
 	RequireTLSForAuth bool     `yaml:"require_tls_for_auth"`
 	IdleTimeout       Duration `yaml:"idle_timeout"`
 	MaxConnsPerIP     int      `yaml:"max_conns_per_ip"`
+	// BodyCacheBytes bounds the in-memory cache of whole messages
+	// (imapcache.go).
+	BodyCacheBytes int64 `yaml:"body_cache_bytes"`
 }
 
 func (p *IMAP) setDefaults(c *Config) {
@@ -24,10 +27,12 @@ func (p *IMAP) setDefaults(c *Config) {
 	if p.MaxConnsPerIP == 0 {
 		p.MaxConnsPerIP = 50
 	}
+	p.setCacheDefaults()
 }
 
 func (p *IMAP) validate(v *validator) {
 	v.listen("imap.listen", p.Listen)
 	v.listen("imap.tls_listen", p.TLSListen)
 	v.positive("imap.max_conns_per_ip", p.MaxConnsPerIP)
+	p.validateCache(v)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"labd/config"
 	"labd/internal/labtest"
 	imapsvc "labd/services/imap"
 )
@@ -52,12 +53,27 @@ func BenchmarkFetchBodies1000x10KB(b *testing.B) {
 	})
 }
 
+// BenchmarkFetchBodies1000x10KBUncached is BenchmarkFetchBodies1000x10KB
+// with the body cache off (imap.body_cache_bytes: -1): every FETCH reads
+// the store, as the first FETCH of messages delivered by SMTP does.
+func BenchmarkFetchBodies1000x10KBUncached(b *testing.B) {
+	fetchBenchBody(b, strings.Repeat("body line of a ten-kilobyte message.\r\n", 270), &imap.FetchOptions{
+		UID:         true,
+		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+	}, func(m *imapclient.FetchMessageBuffer) bool {
+		return len(m.BodySection) == 1 && strings.Contains(string(m.BodySection[0].Bytes), "message 999")
+	}, func(c *config.Config) { c.IMAP.BodyCacheBytes = -1 })
+}
+
 func fetchBench(b *testing.B, opts *imap.FetchOptions, lastOK func(*imapclient.FetchMessageBuffer) bool) {
 	fetchBenchBody(b, "body line\r\n", opts, lastOK)
 }
 
-func fetchBenchBody(b *testing.B, body string, opts *imap.FetchOptions, lastOK func(*imapclient.FetchMessageBuffer) bool) {
+func fetchBenchBody(b *testing.B, body string, opts *imap.FetchOptions, lastOK func(*imapclient.FetchMessageBuffer) bool, edit ...func(*config.Config)) {
 	cfg := labtest.Config(b)
+	for _, f := range edit {
+		f(cfg)
+	}
 	d := labtest.Deps(b, cfg)
 	svc, err := imapsvc.NewService(d)
 	if err != nil {

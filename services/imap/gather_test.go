@@ -2,6 +2,7 @@ package imap
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
 	"strings"
@@ -105,5 +106,43 @@ func TestGatherWritesWithoutPatientConn(t *testing.T) {
 	defer b.Close()
 	if err := gatherWrites(wrapped{a})(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// While gathering, the write deadlines asked for are held and given to
+// the socket before each real write: a client that stops reading still
+// times the FETCH out.
+func TestGatherWritesHoldDeadlines(t *testing.T) {
+	server, _ := tcpPair(t) // the client never reads
+	pc := &patientConn{Conn: server}
+	release := gatherWrites(wrapped{pc})
+	chunk := bytes.Repeat([]byte("x"), 10<<10)
+	errc := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			// As go-imap does around each message: a deadline, the
+			// writes, none.
+			_ = pc.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+			if _, err := pc.Write(chunk); err != nil {
+				errc <- err
+				return
+			}
+			_ = pc.SetWriteDeadline(time.Time{})
+		}
+	}()
+	select {
+	case err := <-errc:
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("write to a client that does not read: %v, want a timeout", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a gathered write to a client that does not read never timed out")
+	}
+	_ = release()
+	// Not gathering: the deadline goes to the socket at once.
+	_ = pc.SetWriteDeadline(time.Now().Add(-time.Second))
+	if _, err := pc.Write([]byte("x")); err == nil {
+		t.Fatal("a write after a past deadline succeeded")
 	}
 }

@@ -40,6 +40,7 @@ type Service struct {
 
 	boxes  *boxes
 	parsed *parseCache
+	bodies *bodyCache
 	cancel func()
 	// ready replaces the library's "IMAP server ready" in the greeting
 	// when server.language is not English ("" keeps it).
@@ -60,6 +61,7 @@ func NewService(deps service.Deps) (*Service, error) {
 	}
 	s.boxes = newBoxes(deps.Store)
 	s.parsed = newParseCache(parseCacheBytes)
+	s.bodies = newBodyCache(int(min(deps.Config.IMAP.BodyCache(), 1<<40)))
 	s.srv = imapserver.New(&imapserver.Options{
 		NewSession: s.newSession,
 		Caps: imap.CapSet{
@@ -113,8 +115,15 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 func (s *Service) Serve(ctx context.Context) error {
 	s.cancel = s.deps.Store.Subscribe(func(ev store.Event) {
 		s.boxes.onEvent(ev)
-		if ev.Kind == store.MessageExpunged {
+		switch ev.Kind {
+		case store.MessageExpunged:
 			s.parsed.drop(msgKey{ev.MailboxID, ev.UID})
+			s.bodies.drop(msgKey{ev.MailboxID, ev.UID})
+		case store.MailboxDeleted:
+			if ev.MailboxID != 0 {
+				s.parsed.dropBox(ev.MailboxID)
+				s.bodies.dropBox(ev.MailboxID)
+			}
 		}
 	})
 	defer s.cancel()
@@ -172,7 +181,21 @@ type patientConn struct {
 	gathering atomic.Bool
 	wmu       sync.Mutex
 	gathered  *[]byte
+
+	// While gathering, the write deadlines asked for are held here and
+	// given to the socket only before a real write (see
+	// SetWriteDeadline), under dmu: go-imap moves the deadline four
+	// times per message of a FETCH.
+	dmu     sync.Mutex
+	wdl     time.Time // the last deadline asked for
+	wdlNew  bool      // asked for since the last real write
+	wdlHeld bool      // asked for during this gathering
 }
+
+// gatherWriteTimeout bounds a gathered write when the deadline last
+// asked for is none: go-imap clears it after each response, which it
+// believes written, and asks for 30 s (respWriteTimeout) before the next.
+const gatherWriteTimeout = 30 * time.Second
 
 // gatherSize bounds what a gathering connection holds before it writes.
 const gatherSize = 64 << 10
@@ -216,6 +239,16 @@ func (c *patientConn) stopGathering() error {
 	err := c.flushLocked()
 	c.ack.cork(false)
 	c.gathering.Store(false)
+	// The socket gets the deadline last asked for, as if never held.
+	c.dmu.Lock()
+	t, held := c.wdl, c.wdlHeld
+	c.wdlHeld, c.wdlNew = false, false
+	c.dmu.Unlock()
+	if held {
+		if derr := c.Conn.SetWriteDeadline(t); err == nil {
+			err = derr
+		}
+	}
 	if c.gathered != nil {
 		*c.gathered = (*c.gathered)[:0]
 		gatherPool.Put(c.gathered)
@@ -229,9 +262,41 @@ func (c *patientConn) flushLocked() error {
 	if c.gathered == nil || len(*c.gathered) == 0 {
 		return nil
 	}
+	if err := c.heldDeadline(); err != nil {
+		return err
+	}
 	_, err := c.Conn.Write(*c.gathered)
 	*c.gathered = (*c.gathered)[:0]
 	return err
+}
+
+// heldDeadline gives the socket, before a real write while gathering,
+// the write deadline last asked for, or gatherWriteTimeout from now if
+// that is none: what is written was written under a deadline.
+func (c *patientConn) heldDeadline() error {
+	c.dmu.Lock()
+	t, fresh := c.wdl, c.wdlNew
+	c.wdlNew = false
+	c.dmu.Unlock()
+	if !fresh {
+		return nil
+	}
+	if t.IsZero() {
+		t = time.Now().Add(gatherWriteTimeout)
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// SetWriteDeadline holds the deadline while gathering (see
+// heldDeadline); otherwise it goes to the socket at once.
+func (c *patientConn) SetWriteDeadline(t time.Time) error {
+	if c.gathering.Load() {
+		c.dmu.Lock()
+		c.wdl, c.wdlNew, c.wdlHeld = t, true, true
+		c.dmu.Unlock()
+		return nil
+	}
+	return c.Conn.SetWriteDeadline(t)
 }
 
 func (c *patientConn) Write(b []byte) (int, error) {
@@ -248,6 +313,9 @@ func (c *patientConn) Write(b []byte) (int, error) {
 			return 0, err
 		}
 		if len(b) >= gatherSize {
+			if err := c.heldDeadline(); err != nil {
+				return 0, err
+			}
 			return c.Conn.Write(b)
 		}
 	}
@@ -303,7 +371,7 @@ func (c *patientConn) SetDeadline(t time.Time) error {
 	if err := c.SetReadDeadline(t); err != nil {
 		return err
 	}
-	return c.Conn.SetWriteDeadline(t)
+	return c.SetWriteDeadline(t)
 }
 
 // blankFilter drops empty command lines. It follows literals ({n}, {n+} or

@@ -32,6 +32,12 @@ type box struct {
 	loading bool
 	pending []store.Event
 	uids    []uint32
+	// meta is the metadata of the messages of uids, in the same order,
+	// as the committed events left it: what a FETCH of flags and sizes
+	// would read from the store, without reading it. An internal date
+	// is zero for messages added since the box was loaded (events do not
+	// carry it).
+	meta    []store.Message
 	tracker *imapserver.MailboxTracker
 }
 
@@ -71,6 +77,7 @@ func (bs *boxes) acquire(ctx context.Context, id int64) (*box, error) {
 	for i, m := range msgs {
 		b.uids[i] = m.UID
 	}
+	b.meta = msgs
 	b.tracker = imapserver.NewMailboxTracker(uint32(len(b.uids)))
 	for _, ev := range b.pending {
 		b.apply(ev)
@@ -136,6 +143,7 @@ func (b *box) apply(ev store.Event) {
 			return // already in the snapshot
 		}
 		b.uids = append(b.uids, ev.UID)
+		b.meta = append(b.meta, store.Message{UID: ev.UID, Flags: ev.Flags, Size: ev.Size})
 		b.tracker.QueueNumMessages(uint32(len(b.uids)))
 	case store.MessageExpunged:
 		i, ok := b.index(ev.UID)
@@ -143,13 +151,36 @@ func (b *box) apply(ev store.Event) {
 			return
 		}
 		b.uids = append(b.uids[:i], b.uids[i+1:]...)
+		b.meta = append(b.meta[:i], b.meta[i+1:]...)
 		b.tracker.QueueExpunge(uint32(i + 1))
 	case store.FlagsChanged:
 		i, ok := b.index(ev.UID)
 		if !ok {
 			return
 		}
+		b.meta[i].Flags = ev.Flags
 		src, _ := ev.Origin.(*imapserver.SessionTracker)
 		b.tracker.QueueMessageFlags(uint32(i+1), imap.UID(ev.UID), toFlags(ev.Flags), src)
 	}
+}
+
+// metaOf returns the metadata of the messages of ts still in the box (see
+// box.meta). ok is false when withDate asks for an internal date the box
+// does not know: the caller then reads the store.
+func (b *box) metaOf(ts []target, withDate bool) (_ map[uint32]store.Message, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make(map[uint32]store.Message, len(ts))
+	for _, t := range ts {
+		i, ok := b.index(t.uid)
+		if !ok {
+			continue // expunged meanwhile
+		}
+		m := b.meta[i]
+		if withDate && m.InternalDate.IsZero() {
+			return nil, false
+		}
+		out[t.uid] = m
+	}
+	return out, true
 }

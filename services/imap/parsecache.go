@@ -30,22 +30,8 @@ type parsed struct {
 const maxSections = 4
 
 // headerSection returns BODY[HEADER...] of the message, from the cache
-// when the same section was asked before.
-func (p *parsed) headerSection(bs *imap.FetchItemBodySection) []byte {
-	var k strings.Builder
-	for _, f := range bs.HeaderFields {
-		k.WriteString(strings.ToLower(f))
-		k.WriteByte(0)
-	}
-	k.WriteByte(1)
-	for _, f := range bs.HeaderFieldsNot {
-		k.WriteString(strings.ToLower(f))
-		k.WriteByte(0)
-	}
-	if bs.Partial != nil {
-		fmt.Fprintf(&k, "<%d.%d>", bs.Partial.Offset, bs.Partial.Size)
-	}
-	key := k.String()
+// when the same section was asked before; key is sectionKey(bs).
+func (p *parsed) headerSection(bs *imap.FetchItemBodySection, key string) []byte {
 	p.mu.Lock()
 	b, ok := p.sections[key]
 	p.mu.Unlock()
@@ -62,6 +48,25 @@ func (p *parsed) headerSection(bs *imap.FetchItemBodySection) []byte {
 	}
 	p.mu.Unlock()
 	return b
+}
+
+// sectionKey names a header section in parsed.sections: computed once
+// per FETCH, not per message.
+func sectionKey(bs *imap.FetchItemBodySection) string {
+	var k strings.Builder
+	for _, f := range bs.HeaderFields {
+		k.WriteString(strings.ToLower(f))
+		k.WriteByte(0)
+	}
+	k.WriteByte(1)
+	for _, f := range bs.HeaderFieldsNot {
+		k.WriteString(strings.ToLower(f))
+		k.WriteByte(0)
+	}
+	if bs.Partial != nil {
+		fmt.Fprintf(&k, "<%d.%d>", bs.Partial.Offset, bs.Partial.Size)
+	}
+	return k.String()
 }
 
 func parse(raw []byte) *parsed {
@@ -93,77 +98,3 @@ func headerLen(raw []byte) int {
 // many again for each cached section at most, and a flat estimate for the
 // parsed structures.
 func (p *parsed) cost() int { return len(p.header)*(2+maxSections) + 1024 }
-
-// msgKey names a message for good: mailbox IDs and UIDs are never reused.
-type msgKey struct {
-	box int64
-	uid uint32
-}
-
-// parseCache keeps parsed messages up to a memory budget, evicting the
-// oldest first. Opening a folder asks for the same messages each time, so
-// even this simple policy keeps a class's folders warm.
-type parseCache struct {
-	mu    sync.Mutex
-	m     map[msgKey]*parsed
-	order []msgKey // insertion order; order[head:] are live or stale keys
-	head  int
-	used  int
-	max   int
-}
-
-// parseCacheBytes bounds the cache: about 20,000 typical messages.
-const parseCacheBytes = 32 << 20
-
-func newParseCache(max int) *parseCache {
-	return &parseCache{m: map[msgKey]*parsed{}, max: max}
-}
-
-func (c *parseCache) get(k msgKey) *parsed {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.m[k]
-}
-
-func (c *parseCache) put(k msgKey, p *parsed) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.m[k]; ok || p.cost() > c.max {
-		return
-	}
-	c.m[k] = p
-	c.order = append(c.order, k)
-	c.used += p.cost()
-	for c.used > c.max && c.head < len(c.order) {
-		old := c.order[c.head]
-		c.head++
-		if e, ok := c.m[old]; ok {
-			c.used -= e.cost()
-			delete(c.m, old)
-		}
-	}
-	if c.head > len(c.order)/2 {
-		c.order = append(c.order[:0], c.order[c.head:]...)
-		c.head = 0
-	}
-	if live := len(c.order) - c.head; live > 2*len(c.m)+1024 {
-		// Mostly keys of dropped messages: keep only the live ones.
-		keep := c.order[:0]
-		for _, k := range c.order[c.head:] {
-			if _, ok := c.m[k]; ok {
-				keep = append(keep, k)
-			}
-		}
-		c.order, c.head = keep, 0
-	}
-}
-
-// drop forgets a message (expunged).
-func (c *parseCache) drop(k msgKey) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[k]; ok {
-		c.used -= e.cost()
-		delete(c.m, k)
-	}
-}

@@ -17,11 +17,11 @@ func TestParseCacheEvictsOldestWithinBudget(t *testing.T) {
 	if c.used > c.max {
 		t.Fatalf("used %d over budget %d", c.used, c.max)
 	}
-	if c.get(msgKey{1, 1}) != nil || c.get(msgKey{1, 10}) == nil {
+	if c.has(msgKey{1, 1}) || !c.has(msgKey{1, 10}) {
 		t.Fatal("the oldest entry must go first, the newest stay")
 	}
 	c.drop(msgKey{1, 10})
-	if c.get(msgKey{1, 10}) != nil {
+	if c.has(msgKey{1, 10}) {
 		t.Fatal("dropped entry still cached")
 	}
 	for uid := uint32(11); uid < 10000; uid++ {
@@ -81,7 +81,7 @@ func TestParsedMatchesWholeMessage(t *testing.T) {
 		for _, it := range items {
 			want := imapserver.ExtractBodySection(bytes.NewReader(raw), it)
 			for range 2 { // computed, then from the section cache
-				got := p.headerSection(it)
+				got := p.headerSection(it, sectionKey(it))
 				if !bytes.Equal(got, want) {
 					t.Errorf("%q %+v: cached %q, whole %q", m, it, got, want)
 				}

@@ -520,6 +520,15 @@ func (ss *session) Append(name string, r imap.LiteralReader, options *imap.Appen
 	if err != nil {
 		return nil, storeErr(err, "APPEND")
 	}
+	// What was stored, byte for byte (the store keeps raw as it is given):
+	// a client often fetches what it just appended (a sent message, an
+	// offline sync), and it is here already. Nothing writes to raw now;
+	// io.ReadAll's array may be much longer than the message, and the
+	// cache would hold all of it.
+	if cap(raw) > len(raw)+len(raw)/8 {
+		raw = bytes.Clone(raw)
+	}
+	ss.s.bodies.put(msgKey{mb.ID, uid}, raw)
 	return &imap.AppendData{UID: imap.UID(uid), UIDValidity: mb.UIDValidity}, nil
 }
 
@@ -685,9 +694,15 @@ func (ss *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options 
 	if err != nil || len(targets) == 0 {
 		return err
 	}
-	meta, err := ss.meta(v.id)
-	if err != nil {
-		return err
+	// Flags and sizes as the box's events left them (the store's
+	// committed state on this host; another host's changes once their
+	// events arrive, as the tracker announces them); the store only for
+	// internal dates the box does not know.
+	meta, ok := v.box.metaOf(targets, options.InternalDate)
+	if !ok {
+		if meta, err = ss.meta(v.id); err != nil {
+			return err
+		}
 	}
 	markSeen := false
 	if !v.readOnly {
@@ -732,6 +747,12 @@ func (ss *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options 
 			}
 		}()
 	}
+	keys := make([]string, len(options.BodySection))
+	for i, bs := range options.BodySection {
+		if headerOnly(bs) {
+			keys[i] = sectionKey(bs)
+		}
+	}
 	var bodies map[uint32][]byte
 	for i, t := range targets {
 		m, ok := meta[t.uid]
@@ -742,25 +763,27 @@ func (ss *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options 
 		var p *parsed
 		key := msgKey{v.id, t.uid}
 		if needParsed {
-			p = ss.s.parsed.get(key)
+			p, _ = ss.s.parsed.get(key)
 		}
 		if needRaw || (needParsed && p == nil) {
-			if raw, ok = bodies[t.uid]; !ok {
-				if bodies, err = ss.readAhead(v.id, targets[i:], meta, needRaw); err != nil {
-					return err
+			if raw, ok = ss.s.bodies.get(key); !ok {
+				if raw, ok = bodies[t.uid]; !ok {
+					if bodies, err = ss.readAhead(v.id, targets[i:], meta, needRaw); err != nil {
+						return err
+					}
+					raw, ok = bodies[t.uid]
 				}
-				raw, ok = bodies[t.uid]
+				if !ok {
+					continue // expunged meanwhile
+				}
+				delete(bodies, t.uid)
 			}
-			if !ok {
-				continue // expunged meanwhile
-			}
-			delete(bodies, t.uid)
 		}
 		if needParsed && p == nil {
 			p = parse(raw)
 			ss.s.parsed.put(key, p)
 		}
-		if err := writeMessage(w.CreateMessage(t.seq), m, raw, p, options); err != nil {
+		if err := writeMessage(w.CreateMessage(t.seq), m, raw, p, options, keys); err != nil {
 			return err
 		}
 	}
@@ -778,14 +801,15 @@ const (
 
 // readAhead reads the bodies of the messages of targets, from the first
 // on, that the FETCH will need: the first always, then as many as the
-// bounds allow (with only parsed data needed, those not in the parse
-// cache).
+// bounds allow of those not in the body cache (and, with only parsed data
+// needed, not in the parse cache). What it reads goes into the body cache.
 func (ss *session) readAhead(mailboxID int64, targets []target, meta map[uint32]store.Message, needRaw bool) (map[uint32][]byte, error) {
 	uids := []uint32{targets[0].uid}
 	size := meta[targets[0].uid].Size
 	for _, t := range targets[1:] {
 		m, ok := meta[t.uid]
-		if !ok || (!needRaw && ss.s.parsed.get(msgKey{mailboxID, t.uid}) != nil) {
+		k := msgKey{mailboxID, t.uid}
+		if !ok || ss.s.bodies.has(k) || (!needRaw && ss.s.parsed.has(k)) {
 			continue
 		}
 		if len(uids) == readAheadCount || size+m.Size > readAheadBytes {
@@ -794,7 +818,28 @@ func (ss *session) readAhead(mailboxID int64, targets []target, meta map[uint32]
 		uids = append(uids, t.uid)
 		size += m.Size
 	}
-	return ss.s.deps.Store.Bodies(ss.ctx(), mailboxID, uids)
+	bodies, err := ss.s.deps.Store.Bodies(ss.ctx(), mailboxID, uids)
+	if err != nil {
+		return nil, err
+	}
+	for uid, b := range bodies {
+		ss.s.bodies.put(msgKey{mailboxID, uid}, b)
+	}
+	return bodies, nil
+}
+
+// body returns a whole message, from the body cache or the store (and
+// then caches it).
+func (ss *session) body(mailboxID int64, uid uint32) ([]byte, error) {
+	k := msgKey{mailboxID, uid}
+	if b, ok := ss.s.bodies.get(k); ok {
+		return b, nil
+	}
+	b, err := ss.s.deps.Store.Body(ss.ctx(), mailboxID, uid)
+	if err == nil {
+		ss.s.bodies.put(k, b)
+	}
+	return b, err
 }
 
 // fetchNeeds says whether a FETCH needs whole messages (raw) or only what
@@ -832,7 +877,9 @@ func partial(b []byte, p *imap.SectionPartial) []byte {
 	return b[p.Offset:min(p.Offset+p.Size, int64(len(b)))]
 }
 
-func writeMessage(w *imapserver.FetchResponseWriter, m store.Message, raw []byte, p *parsed, options *imap.FetchOptions) error {
+// writeMessage writes one message's FETCH response; keys[i] is
+// sectionKey of options.BodySection[i] where that is a header section.
+func writeMessage(w *imapserver.FetchResponseWriter, m store.Message, raw []byte, p *parsed, options *imap.FetchOptions, keys []string) error {
 	w.WriteUID(imap.UID(m.UID))
 	if options.Flags {
 		w.WriteFlags(toFlags(m.Flags))
@@ -849,11 +896,11 @@ func writeMessage(w *imapserver.FetchResponseWriter, m store.Message, raw []byte
 	if options.BodyStructure != nil {
 		w.WriteBodyStructure(p.bs)
 	}
-	for _, bs := range options.BodySection {
+	for i, bs := range options.BodySection {
 		var buf []byte
 		switch {
 		case headerOnly(bs):
-			buf = p.headerSection(bs)
+			buf = p.headerSection(bs, keys[i])
 		case len(bs.Part) == 0 && bs.Specifier == imap.PartSpecifierNone:
 			// BODY[] is the message as stored: no need to parse and
 			// re-serialise it.
@@ -1022,7 +1069,7 @@ func (ss *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria
 		}
 		c := &candidate{seq: t.seq, msg: m}
 		if needBody {
-			c.raw, err = ss.s.deps.Store.Body(ss.ctx(), v.id, t.uid)
+			c.raw, err = ss.body(v.id, t.uid)
 			if err != nil {
 				continue
 			}
