@@ -21,4 +21,3 @@ func applyRuntime(rc config.Runtime, logger *slog.Logger, getenv func(string) st
 	logger.Debug("garbage collector", "gc_percent", rc.GCPercent, "memory_limit_mib", rc.MemoryLimitMiB,
 		"GOGC", getenv("GOGC"), "GOMEMLIMIT", getenv("GOMEMLIMIT"))
 }
-
