@@ -168,7 +168,15 @@ func (l captureListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &captureConn{Conn: c, sess: sessions.FromConn(c), accepted: time.Now()}, nil
+	cc := &captureConn{Conn: c, sess: sessions.FromConn(c)}
+	// The session began when the connection was accepted: one clock
+	// reading less per connection.
+	if cc.sess != nil {
+		cc.accepted = cc.sess.Started()
+	} else {
+		cc.accepted = time.Now()
+	}
+	return cc, nil
 }
 
 // echo shows the request as the server received it, to hold next to what
