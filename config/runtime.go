@@ -6,8 +6,9 @@ package config
 // query) allocates a few KB that are garbage at once, while the live heap
 // stays small (10-15 MB under load: transcripts, caches), so with Go's
 // default (GC percent 100) a collection runs every few MB allocated and
-// marks the whole live heap each time: 10% of the CPU of a
-// Connection: close request (docs/performance.md, HTTP fifth round). A
+// marks the whole live heap each time: its background marking was 5.6%
+// of the CPU of a Connection: close request, 1.2% at 400
+// (docs/performance.md, HTTP fifth round). A
 // higher GC percent collects less often, at the cost of a larger heap;
 // the soft memory limit bounds that cost: as the heap nears it, the
 // collector runs as often as needed to stay under it (Go's
