@@ -708,10 +708,11 @@ func (s *Session) add(e Entry) {
 		// entries: one allocation instead of growing from one. A server's
 		// greeting may be all a connection holds for a long time (a
 		// thousand IMAP clients connected and idle): room for one (112
-		// bytes), then for eight at the second entry. Otherwise four: a
-		// Connection: close HTTP request holds two (request and answer);
-		// a longer session grows as before.
-		n := 4
+		// bytes), then for eight at the second entry. Otherwise two: a
+		// Connection: close HTTP request holds two (request and answer),
+		// and room for four was 224 bytes of garbage per connection; a
+		// longer session grows by doubling.
+		n := 2
 		if e.Dir == FromServer {
 			n = 1
 		}
