@@ -102,6 +102,20 @@ func (c *Conn) Write(b []byte) (int, error) {
 	return c.write(b)
 }
 
+// FaultsActive says whether a teacher's fault is on anywhere: then every
+// write must go through Write, which applies the TCP faults.
+func (c *Conn) FaultsActive() bool { return c.sess.reg.faults.Any() }
+
+// RecordWrite counts and records b as written to the client, as Write
+// does, for bytes the caller wrote to the socket itself (a non-blocking
+// attempt through its RawConn). Not while FaultsActive.
+func (c *Conn) RecordWrite(b []byte) {
+	if len(b) > 0 {
+		c.sess.bytesOut.Add(int64(len(b)))
+		c.record(FromServer, b)
+	}
+}
+
 func (c *Conn) write(b []byte) (int, error) {
 	n, err := c.Conn.Write(b)
 	if n > 0 {

@@ -31,8 +31,12 @@ type captureConn struct {
 	// dmu guards the lazily kept deadlines (deadline.go) and reading.
 	dmu    sync.Mutex
 	rd, wd lazyDeadline
-	// reading counts the Reads under way (deadline.go).
-	reading int
+	// reading and writing count the Reads and the waiting Writes under
+	// way (deadline.go).
+	reading, writing int
+	// direct writes without waiting when it can (trywrite_unix.go); nil
+	// when not over a recording conn over a socket.
+	direct *directWrite
 	// accepted is when the connection was accepted: a deadline before
 	// it has passed.
 	accepted time.Time
@@ -62,9 +66,23 @@ func (c *captureConn) Read(b []byte) (int, error) {
 }
 
 func (c *captureConn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
+	n := 0
+	if c.direct != nil && c.writeWouldArm() {
+		// The write deadline is not armed: what the socket takes at
+		// once needs none (trywrite_unix.go).
+		m, done := c.tryWrite(b)
+		if done {
+			return m, nil
+		}
+		n = m
+	}
+	if err := c.startWrite(); err != nil {
+		return n, err
+	}
+	defer c.endWrite()
+	m, err := c.Conn.Write(b[n:])
+	n += m
 	for err != nil && n < len(b) && c.resume(&c.wd, err, c.Conn.SetWriteDeadline) {
-		var m int
 		m, err = c.Conn.Write(b[n:])
 		n += m
 	}
@@ -125,6 +143,10 @@ func (c *captureConn) ReadFrom(r io.Reader) (int64, error) {
 	if err := c.syncDeadline(&c.wd, c.Conn.SetWriteDeadline); err != nil {
 		return 0, err
 	}
+	c.dmu.Lock()
+	c.writing++
+	c.dmu.Unlock()
+	defer c.endWrite()
 	if rf, ok := c.Conn.(io.ReaderFrom); ok {
 		return rf.ReadFrom(r)
 	}
@@ -169,6 +191,7 @@ func (l captureListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	cc := &captureConn{Conn: c, sess: sessions.FromConn(c)}
+	cc.initDirect()
 	// The session began when the connection was accepted: one clock
 	// reading less per connection.
 	if cc.sess != nil {
