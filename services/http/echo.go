@@ -66,23 +66,20 @@ func (c *captureConn) Read(b []byte) (int, error) {
 }
 
 func (c *captureConn) Write(b []byte) (int, error) {
-	n := 0
 	if c.direct != nil && c.writeWouldArm() {
 		// The write deadline is not armed: what the socket takes at
 		// once needs none (trywrite_unix.go).
-		m, done := c.tryWrite(b)
-		if done {
-			return m, nil
+		if n, done, err := c.tryWrite(b); done {
+			return n, err
 		}
-		n = m
 	}
 	if err := c.startWrite(); err != nil {
-		return n, err
+		return 0, err
 	}
 	defer c.endWrite()
-	m, err := c.Conn.Write(b[n:])
-	n += m
+	n, err := c.Conn.Write(b)
 	for err != nil && n < len(b) && c.resume(&c.wd, err, c.Conn.SetWriteDeadline) {
+		var m int
 		m, err = c.Conn.Write(b[n:])
 		n += m
 	}

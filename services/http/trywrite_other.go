@@ -8,4 +8,4 @@ type directWrite struct{}
 
 func (c *captureConn) initDirect() {}
 
-func (c *captureConn) tryWrite(b []byte) (int, bool) { return 0, false }
+func (c *captureConn) tryWrite(b []byte) (int, bool, error) { return 0, false, nil }

@@ -96,6 +96,9 @@ func TestDirectWriteDeadlines(t *testing.T) {
 			if in := sess.Info(); in.BytesOut != int64(r.n) {
 				t.Errorf("bytes out %d, the write said %d", in.BytesOut, r.n)
 			}
+			if n := serverEntries(sess); n != 1 {
+				t.Errorf("the write is %d transcript entries, want 1", n)
+			}
 		case <-time.After(10 * time.Second):
 			t.Fatal("write past its deadline still waiting")
 		}
@@ -125,4 +128,38 @@ func TestDirectWriteDeadlines(t *testing.T) {
 			t.Fatal("an earlier deadline set while the write waited did not end it")
 		}
 	})
+}
+
+// serverEntries counts the transcript's entries from labd.
+func serverEntries(sess *sessions.Session) int {
+	n := 0
+	for _, e := range sess.Transcript() {
+		if e.Dir == sessions.FromServer {
+			n++
+		}
+	}
+	return n
+}
+
+// TestDirectWriteFinishes: a write larger than the socket takes at once
+// completes when the client reads, counted and recorded as one write.
+func TestDirectWriteFinishes(t *testing.T) {
+	c, sess, client := recordedPair(t)
+	c.SetWriteDeadline(time.Now().Add(time.Hour))
+	big := make([]byte, 32<<20)
+	ch := writeAsync(c, big)
+	time.Sleep(200 * time.Millisecond)
+	client.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.CopyN(io.Discard, client, int64(len(big))); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-ch; r.err != nil || r.n != len(big) {
+		t.Fatalf("write: %d, %v", r.n, r.err)
+	}
+	if in := sess.Info(); in.BytesOut != int64(len(big)) {
+		t.Errorf("bytes out %d, want %d", in.BytesOut, len(big))
+	}
+	if n := serverEntries(sess); n != 1 {
+		t.Errorf("the write is %d transcript entries, want 1", n)
+	}
 }

@@ -45,19 +45,39 @@ func (c *captureConn) initDirect() {
 	c.direct = d
 }
 
-// tryWrite writes as much of b as the socket takes at once, recorded in
-// the session; done says all of it went.
-func (c *captureConn) tryWrite(b []byte) (n int, done bool) {
+// tryWrite writes as much of b as the socket takes at once; done says
+// all of it went. A part is finished on the socket itself with the
+// deadline armed, so that the session records the whole as one write, as
+// Write of the recording conn does.
+func (c *captureConn) tryWrite(b []byte) (n int, done bool, err error) {
 	d := c.direct
 	if d == nil || d.rec.FaultsActive() {
-		return 0, false
+		return 0, false, nil
 	}
 	d.b, d.n, d.err = b, 0, nil
-	err := d.raw.Write(d.fn)
+	rerr := d.raw.Write(d.fn)
 	n, werr := d.n, d.err
 	d.b, d.err = nil, nil
+	if rerr == nil && werr == nil && n == len(b) {
+		d.rec.RecordWrite(b)
+		return n, true, nil
+	}
+	if n == 0 {
+		return 0, false, nil // all of it through the recording conn
+	}
+	if err = c.startWrite(); err == nil {
+		sock := d.rec.NetConn()
+		var m int
+		m, err = sock.Write(b[n:])
+		n += m
+		for err != nil && n < len(b) && c.resume(&c.wd, err, c.Conn.SetWriteDeadline) {
+			m, err = sock.Write(b[n:])
+			n += m
+		}
+		c.endWrite()
+	}
 	d.rec.RecordWrite(b[:n])
-	return n, err == nil && werr == nil && n == len(b)
+	return n, true, err
 }
 
 // tryWriteFd never waits: it returns true whatever write(2) said.
