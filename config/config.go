@@ -44,6 +44,8 @@ type Config struct {
 	Limits    Limits    `yaml:"limits"`
 	// AuthThrottle: see config/auththrottle.go.
 	AuthThrottle AuthThrottle `yaml:"auth_throttle"`
+	// Runtime: see config/runtime.go.
+	Runtime Runtime `yaml:"runtime"`
 
 	// File is the path the config was read from; empty for the lab profile.
 	File string `yaml:"-"`
@@ -310,7 +312,7 @@ type section interface {
 }
 
 func (c *Config) sections() []section {
-	return []section{&c.HTTP, &c.SMTP, &c.POP3, &c.IMAP, &c.DNS, &c.FTP, &c.TFTP, &c.SSH, &c.Telnet, &c.Dashboard, &c.Metrics, &c.Faults, &c.Exercises, &c.Store, &c.Limits, &c.AuthThrottle, &c.Shell}
+	return []section{&c.HTTP, &c.SMTP, &c.POP3, &c.IMAP, &c.DNS, &c.FTP, &c.TFTP, &c.SSH, &c.Telnet, &c.Dashboard, &c.Metrics, &c.Faults, &c.Exercises, &c.Store, &c.Limits, &c.AuthThrottle, &c.Shell, &c.Runtime}
 }
 
 // Addrs returns host:port for each server listen address and the given

@@ -68,6 +68,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		o.Stdout = os.Stdout
 	}
 	started := time.Now()
+	applyRuntime(cfg.Runtime, logger, os.Getenv)
 	// Signals are ours from the start: a SIGHUP during a slow first start
 	// (key generation) must not kill the process, Go's default.
 	sigs := o.Signals

@@ -19,8 +19,12 @@ type Conn struct {
 	net.Conn
 	sess *Session
 	once sync.Once
-	// onClose is the listener's bookkeeping.
-	onClose func(*Conn)
+	// ln, if not nil, is the Listener that accepted the connection and
+	// keeps its counts (release on Close, login on SetUser); ip is the
+	// client address it counts it under. Fields rather than closures: two
+	// allocations less per connection.
+	ln *Listener
+	ip netip.Addr
 	// fault is the state of the teacher's TCP faults on this connection.
 	fault faultState
 
@@ -35,10 +39,44 @@ type Conn struct {
 
 // Wrap registers c as a session of proto and returns the recording conn.
 func Wrap(r *Registry, proto string, c net.Conn) *Conn {
-	s := r.Open(proto, "tcp", c.LocalAddr().String(), c.RemoteAddr().String())
-	rc := &Conn{Conn: c, sess: s}
-	s.SetKill(func() { rc.Close() })
+	rc := newConn(r, proto, c, c.LocalAddr().String())
+	r.register(rc.sess)
 	return rc
+}
+
+// newConn is the recording conn of c, its session not registered yet:
+// the caller completes it first, so that no kill or login from the
+// registry finds it half made.
+func newConn(r *Registry, proto string, c net.Conn, local string) *Conn {
+	s := r.newSession(proto, "tcp", local, addrString(c.RemoteAddr()))
+	rc := &Conn{Conn: c, sess: s}
+	// The session ends the connection itself (Kill), without a closure.
+	s.conn = rc
+	return rc
+}
+
+// addrString is a.String() with fewer steps for a TCP address (one
+// allocation instead of three): the same text, an IPv4 address in an
+// IPv6 socket shown as IPv4 as net.TCPAddr.String shows it.
+func addrString(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || ta == nil {
+		return a.String()
+	}
+	ip, ok := netip.AddrFromSlice(ta.IP)
+	if !ok || ta.Port < 0 || ta.Port > 65535 {
+		return a.String()
+	}
+	if ip.Is4In6() {
+		ip = ip.Unmap()
+	}
+	if ta.Zone != "" {
+		if !ip.Is6() {
+			return a.String() // net shows "1.2.3.4%zone"
+		}
+		ip = ip.WithZone(ta.Zone)
+	}
+	return netip.AddrPortFrom(ip, uint16(ta.Port)).String()
 }
 
 // Session returns the registry entry of the connection.
@@ -62,6 +100,20 @@ func (c *Conn) Write(b []byte) (int, error) {
 		return c.faultWrite(b)
 	}
 	return c.write(b)
+}
+
+// FaultsActive says whether a teacher's fault is on anywhere: then every
+// write must go through Write, which applies the TCP faults.
+func (c *Conn) FaultsActive() bool { return c.sess.reg.faults.Any() }
+
+// RecordWrite counts and records b as written to the client, as Write
+// does, for bytes the caller wrote to the socket itself (a non-blocking
+// attempt through its RawConn). Not while FaultsActive.
+func (c *Conn) RecordWrite(b []byte) {
+	if len(b) > 0 {
+		c.sess.bytesOut.Add(int64(len(b)))
+		c.record(FromServer, b)
+	}
 }
 
 func (c *Conn) write(b []byte) (int, error) {
@@ -115,13 +167,16 @@ func (c *Conn) trackLine(b []byte) {
 // Close closes the socket and ends the session.
 func (c *Conn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(func() {
-		c.sess.Close("closed")
-		if c.onClose != nil {
-			c.onClose(c)
-		}
-	})
+	c.once.Do(c.closed)
 	return err
+}
+
+// closed ends the session and the listener's bookkeeping, once.
+func (c *Conn) closed() {
+	c.sess.Close("closed")
+	if c.ln != nil {
+		c.ln.release(c, c.ip)
+	}
 }
 
 // NetConn returns the underlying socket.
@@ -187,6 +242,33 @@ type Listener struct {
 
 	stop     chan struct{} // closed by Close: ends the line watchdog
 	stopOnce sync.Once
+
+	// local is the text of the last local address accepted on, reused
+	// while it stays the same (always, unless the listener is on a
+	// wildcard address): one formatting and allocation less per
+	// connection.
+	local atomic.Pointer[localName]
+}
+
+type localName struct {
+	ap   netip.AddrPort
+	text string
+}
+
+// localString returns c's local address as text, as c.LocalAddr().String().
+func (l *Listener) localString(c net.Conn) string {
+	a := c.LocalAddr()
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || ta == nil {
+		return a.String()
+	}
+	ap := ta.AddrPort()
+	if n := l.local.Load(); n != nil && n.ap == ap {
+		return n.text
+	}
+	n := &localName{ap: ap, text: addrString(ta)}
+	l.local.Store(n)
+	return n.text
 }
 
 // Listen wraps ln.
@@ -295,14 +377,19 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		delay = 0
 		ip := addrIP(c.RemoteAddr())
+		rc := newConn(l.reg, l.opts.Proto, c, l.localString(c))
 		l.mu.Lock()
 		full := l.opts.MaxConns > 0 && len(l.conns) >= l.opts.MaxConns
 		over := full || l.opts.MaxPerIP > 0 && l.perIP[ip] >= l.opts.MaxPerIP
 		if !over {
+			// Counted before the session is registered: a kill from
+			// the registry then releases what was counted.
 			l.perIP[ip]++
+			l.conns[rc] = struct{}{}
+			rc.ln, rc.ip = l, ip
 		}
 		l.mu.Unlock()
-		rc := Wrap(l.reg, l.opts.Proto, c)
+		l.reg.register(rc.sess)
 		if over {
 			if full {
 				rc.sess.Notef("refused: %s has %d connections, its limit", l.opts.Proto, l.opts.MaxConns)
@@ -318,13 +405,6 @@ func (l *Listener) Accept() (net.Conn, error) {
 			rc.Close()
 			continue
 		}
-		rc.onClose = func(rc *Conn) { l.release(rc, ip) }
-		l.mu.Lock()
-		l.conns[rc] = struct{}{}
-		l.mu.Unlock()
-		rc.sess.mu.Lock()
-		rc.sess.onUser = func(user string) { l.login(rc, ip, user) }
-		rc.sess.mu.Unlock()
 		if d := l.opts.LoginTimeout; d > 0 {
 			rc.loginTimer = time.AfterFunc(d, func() {
 				if rc.loggedIn.Load() {

@@ -12,11 +12,17 @@ func (s *Session) SetKill(f func()) {
 // ended this way (closed already, or nothing to close).
 func (s *Session) Kill() bool {
 	s.mu.Lock()
-	f, closed := s.kill, s.closed
+	f, rc, closed := s.kill, s.conn, s.closed
 	s.mu.Unlock()
-	if f == nil || closed {
+	switch {
+	case closed:
+		return false
+	case f != nil:
+		f()
+	case rc != nil:
+		rc.Close()
+	default:
 		return false
 	}
-	f()
 	return true
 }

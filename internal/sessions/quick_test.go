@@ -1,6 +1,7 @@
 package sessions
 
 import (
+	"net"
 	"testing"
 )
 
@@ -173,5 +174,29 @@ func TestGetAfterSlotTaken(t *testing.T) {
 	}
 	if n := len(r.List()); n != recentSlots+11 {
 		t.Errorf("List: %d sessions", n)
+	}
+}
+
+// addrString writes a TCP address as net.TCPAddr.String does.
+func TestAddrString(t *testing.T) {
+	for _, a := range []*net.TCPAddr{
+		{IP: net.IPv4(127, 0, 0, 1), Port: 4242},
+		{IP: net.IP{10, 1, 2, 3}, Port: 0},
+		{IP: net.IPv6loopback, Port: 65535},
+		{IP: net.ParseIP("fe80::1"), Port: 22, Zone: "eth0"},
+		{IP: net.ParseIP("2001:db8::"), Port: 80},
+		{IP: net.ParseIP("2001:db8:0:0:1:0:0:1"), Port: 80},
+		{IP: net.ParseIP("::1.2.3.4"), Port: 80},
+		{IP: net.ParseIP("::ffff:192.0.2.1"), Port: 993},
+		{IP: net.IPv4(192, 0, 2, 1), Port: 80, Zone: "eth0"},
+		{IP: nil, Port: 80},
+		{IP: net.IP{1, 2, 3}, Port: 80},
+	} {
+		if got, want := addrString(a), a.String(); got != want {
+			t.Errorf("addrString(%#v) = %q, want %q", a, got, want)
+		}
+	}
+	if got := addrString(&net.UnixAddr{Name: "/x", Net: "unix"}); got != "/x" {
+		t.Errorf("unix address: %q", got)
 	}
 }

@@ -270,10 +270,14 @@ func (s *Session) Live() {
 
 func (r *Registry) register(s *Session) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.live[s.info.ID] = s
 	r.count(s, r.proto(s.info.Proto))
-	r.mu.Unlock()
-	r.publish("open", s)
+	// Published under the same lock: one lock of the registry per
+	// connection opened instead of two.
+	if len(r.subs) > 0 || len(r.observers) > 0 {
+		r.deliver(Event{Kind: "open", Info: s.Info()})
+	}
 }
 
 // recentSlots is the size of the registry's index of finished sessions
@@ -399,8 +403,10 @@ func (r *Registry) finish(s *Session, quick bool) {
 	}
 	delete(r.live, s.info.ID)
 	r.keep(s, p)
+	if len(r.subs) > 0 || len(r.observers) > 0 {
+		r.deliver(Event{Kind: "close", Info: s.Info()})
+	}
 	r.mu.Unlock()
-	r.publish("close", s)
 }
 
 // keep adds the finished session s to the history of its protocol p;
@@ -529,13 +535,18 @@ type Session struct {
 	// sharedAttrs: info.Attrs may be shared with other sessions
 	// (RecordExchange); SetAttr copies it first.
 	sharedAttrs bool
-	// onUser is the listener's bookkeeping when the session logs in.
-	onUser func(user string)
-	kill   func() // ends the connection (kill in the lab shell); may be nil
+	// conn is the recording conn of a connection's session: Kill closes
+	// it, and its listener counts the connection under its user from
+	// SetUser on. Set before the session is registered, then read-only.
+	conn *Conn
+	kill func() // ends the session (kill in the lab shell) if set; may be nil
 }
 
 // ID returns the session's registry ID.
 func (s *Session) ID() uint64 { return s.info.ID }
+
+// Started returns when the session began (Info's Start, without a copy).
+func (s *Session) Started() time.Time { return s.info.Start }
 
 // Info returns a snapshot of the metadata.
 func (s *Session) Info() Info {
@@ -565,12 +576,11 @@ func (s *Session) Transcript() []Entry {
 func (s *Session) SetUser(user string) {
 	s.mu.Lock()
 	s.info.User = user
-	hook := s.onUser
 	s.mu.Unlock()
 	s.Notef("authenticated as %s", user)
 	s.reg.publish("update", s)
-	if hook != nil {
-		hook(user)
+	if rc := s.conn; rc != nil && rc.ln != nil {
+		rc.ln.login(rc, rc.ip, user)
 	}
 }
 
@@ -698,10 +708,11 @@ func (s *Session) add(e Entry) {
 		// entries: one allocation instead of growing from one. A server's
 		// greeting may be all a connection holds for a long time (a
 		// thousand IMAP clients connected and idle): room for one (112
-		// bytes), then for eight at the second entry. Otherwise four: a
-		// Connection: close HTTP request holds two (request and answer);
-		// a longer session grows as before.
-		n := 4
+		// bytes), then for eight at the second entry. Otherwise two: a
+		// Connection: close HTTP request holds two (request and answer),
+		// and room for four was 224 bytes of garbage per connection; a
+		// longer session grows by doubling.
+		n := 2
 		if e.Dir == FromServer {
 			n = 1
 		}

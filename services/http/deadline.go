@@ -23,6 +23,11 @@ import (
 // reading yet when the answer is written: without it, two timer updates
 // per request (arming the past deadline, then the next request's read
 // timeout again).
+//
+// A write deadline is armed only by a Write that must wait
+// (startWrite): one the socket takes at once is written without waiting
+// first (trywrite_unix.go), so a short connection's answer arms no
+// timer. While a Write waits, an earlier deadline is armed at once.
 
 // lazyDeadline is one direction's deadline: want is the last one set,
 // armed the one on the socket (zero: none).
@@ -56,6 +61,10 @@ func (c *captureConn) setDeadline(d *lazyDeadline, t time.Time, set func(time.Ti
 	case t.IsZero():
 		// No deadline: the armed one, if any, at worst wakes a read
 		// or write that then resumes.
+		return nil
+	case d == &c.wd && c.writing == 0:
+		// Armed by the next Write that must wait (startWrite); one
+		// that does not wait needs none.
 		return nil
 	case d == &c.rd && c.reading == 0 && t.Before(c.accepted):
 		// Passed (net/http's "a long time ago"), and no Read to wake:
@@ -132,5 +141,41 @@ func (c *captureConn) startRead() error {
 func (c *captureConn) endRead() {
 	c.dmu.Lock()
 	c.reading--
+	c.dmu.Unlock()
+}
+
+// writeWouldArm says whether a Write now would have to arm the write
+// deadline on the socket (startWrite), one that has not passed.
+func (c *captureConn) writeWouldArm() bool {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	d := &c.wd
+	return !d.want.IsZero() && (d.armed.IsZero() || d.want.Before(d.armed)) && time.Now().Before(d.want)
+}
+
+// startWrite begins a Write that may wait: it fails at once if the write
+// deadline wanted has passed, and arms it if it must fire before the
+// armed one. endWrite ends it. While one is under way, an earlier
+// deadline set is armed at once (setDeadline).
+func (c *captureConn) startWrite() error {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	d := &c.wd
+	if !d.want.IsZero() && (d.armed.IsZero() || d.want.Before(d.armed)) {
+		if !time.Now().Before(d.want) {
+			return os.ErrDeadlineExceeded
+		}
+		if err := c.Conn.SetWriteDeadline(d.want); err != nil {
+			return err
+		}
+		d.armed = d.want
+	}
+	c.writing++
+	return nil
+}
+
+func (c *captureConn) endWrite() {
+	c.dmu.Lock()
+	c.writing--
 	c.dmu.Unlock()
 }

@@ -31,8 +31,12 @@ type captureConn struct {
 	// dmu guards the lazily kept deadlines (deadline.go) and reading.
 	dmu    sync.Mutex
 	rd, wd lazyDeadline
-	// reading counts the Reads under way (deadline.go).
-	reading int
+	// reading and writing count the Reads and the waiting Writes under
+	// way (deadline.go).
+	reading, writing int
+	// direct writes without waiting when it can (trywrite_unix.go); nil
+	// when not over a recording conn over a socket.
+	direct *directWrite
 	// accepted is when the connection was accepted: a deadline before
 	// it has passed.
 	accepted time.Time
@@ -62,6 +66,17 @@ func (c *captureConn) Read(b []byte) (int, error) {
 }
 
 func (c *captureConn) Write(b []byte) (int, error) {
+	if c.direct != nil && c.writeWouldArm() {
+		// The write deadline is not armed: what the socket takes at
+		// once needs none (trywrite_unix.go).
+		if n, done, err := c.tryWrite(b); done {
+			return n, err
+		}
+	}
+	if err := c.startWrite(); err != nil {
+		return 0, err
+	}
+	defer c.endWrite()
 	n, err := c.Conn.Write(b)
 	for err != nil && n < len(b) && c.resume(&c.wd, err, c.Conn.SetWriteDeadline) {
 		var m int
@@ -125,6 +140,10 @@ func (c *captureConn) ReadFrom(r io.Reader) (int64, error) {
 	if err := c.syncDeadline(&c.wd, c.Conn.SetWriteDeadline); err != nil {
 		return 0, err
 	}
+	c.dmu.Lock()
+	c.writing++
+	c.dmu.Unlock()
+	defer c.endWrite()
 	if rf, ok := c.Conn.(io.ReaderFrom); ok {
 		return rf.ReadFrom(r)
 	}
@@ -168,7 +187,16 @@ func (l captureListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &captureConn{Conn: c, sess: sessions.FromConn(c), accepted: time.Now()}, nil
+	cc := &captureConn{Conn: c, sess: sessions.FromConn(c)}
+	cc.initDirect()
+	// The session began when the connection was accepted: one clock
+	// reading less per connection.
+	if cc.sess != nil {
+		cc.accepted = cc.sess.Started()
+	} else {
+		cc.accepted = time.Now()
+	}
+	return cc, nil
 }
 
 // echo shows the request as the server received it, to hold next to what
