@@ -498,12 +498,60 @@ func (h *history) At(n int) string { return h.lines[len(h.lines)-1-n] }
 //     abandon the line like bash does;
 //   - a byte that is not valid UTF-8 (a Telnet 255, Latin-1 text) becomes
 //     '?': the Terminal would otherwise wait forever for the rest of a
-//     character that never comes.
+//     character that never comes;
+//   - characters beyond maxLine on one line are dropped, as a Unix tty in
+//     canonical mode drops them (MAX_CANON): the Terminal turns the whole
+//     line into a string at every key (for the completion callback), so
+//     a pasted megabyte would cost minutes of CPU (1.5 s for 64 KiB,
+//     growing with the square).
 type ctrlCReader struct {
 	r       io.Reader
 	buf     []byte
 	carry   []byte // the start of a UTF-8 sequence cut by a read
 	pending int
+	// chars counts the characters typed on the current line (backspace
+	// takes one off); esc is the state of an escape sequence (arrows),
+	// whose bytes are not characters: 1 after ESC, 2 inside CSI or SS3.
+	chars, esc int
+}
+
+// keep says whether the ASCII byte b goes to the line editor, counting
+// the characters of the line.
+func (c *ctrlCReader) keep(b byte) bool {
+	switch {
+	case c.esc == 1:
+		c.esc = 0
+		if b == '[' || b == 'O' {
+			c.esc = 2
+		}
+		return true
+	case c.esc == 2:
+		if b >= 0x40 && b <= 0x7e {
+			c.esc = 0
+		}
+		return true
+	case b == 0x1b:
+		c.esc = 1
+		return true
+	case b == '\r' || b == '\n' || b == 3:
+		c.chars = 0
+		return true
+	case b == 8 || b == 127:
+		c.chars = max(c.chars-1, 0)
+		return true
+	case b < ' ' && b != '\t':
+		return true // editing keys
+	}
+	return c.char()
+}
+
+// char counts one character of the line, false beyond maxLine.
+func (c *ctrlCReader) char() bool {
+	if c.chars >= maxLine {
+		return false
+	}
+	c.chars++
+	return true
 }
 
 func (c *ctrlCReader) Read(p []byte) (int, error) {
@@ -519,10 +567,12 @@ func (c *ctrlCReader) Read(p []byte) (int, error) {
 		for len(in) > 0 {
 			b := in[0]
 			if b < utf8.RuneSelf {
-				if b == 3 {
+				switch {
+				case !c.keep(b):
+				case b == 3:
 					c.buf = append(c.buf, 5, '^', 'C', '\r')
 					c.pending++
-				} else {
+				default:
 					c.buf = append(c.buf, b)
 				}
 				in = in[1:]
@@ -543,9 +593,12 @@ func (c *ctrlCReader) Read(p []byte) (int, error) {
 				break
 			}
 			r, size := utf8.DecodeRune(in)
-			if r == utf8.RuneError && size == 1 {
+			c.esc = 0 // a character ends an escape sequence
+			switch {
+			case !c.char():
+			case r == utf8.RuneError && size == 1:
 				c.buf = append(c.buf, '?')
-			} else {
+			default:
 				c.buf = append(c.buf, in[:size]...)
 			}
 			in = in[size:]

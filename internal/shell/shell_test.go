@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -679,8 +680,90 @@ func TestHugeWindowSize(t *testing.T) {
 	}
 	p.typeIn(t, "edit notes.txt\r")
 	p.waitFor(t, "labd nano", 1)
+	// The resize repainted the prompt: count from here.
+	prompts := strings.Count(p.output(), "alice@labd:~$ ")
 	p.typeIn(t, "\x18") // ^X
-	p.waitFor(t, "alice@labd:~$ ", 2)
+	p.waitFor(t, "alice@labd:~$ ", prompts+1)
+	p.typeIn(t, "exit\r")
+	if err := <-errc; err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+}
+
+// TestInboxPasteLinear: a pasted megabyte waits in the inbox while the
+// line editor reads it 256 bytes at a time and the shell puts back what
+// follows each line end. Each read and each put-back must cost what it
+// moves, not a copy of everything still waiting: that was 0.5 GB of copying
+// for a paste of 512 KiB at the prompt.
+func TestInboxPasteLinear(t *testing.T) {
+	const size = 512 << 10
+	for _, tc := range []struct {
+		name    string
+		putBack int // of each 256-byte read, as the shell after a line end
+	}{
+		{"reads", 0},
+		{"reads and put-backs", 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := newInbox(bytes.NewReader(bytes.Repeat([]byte("ls -l\r"), size/6)))
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+				in.mu.Lock()
+				done := in.err != nil
+				in.mu.Unlock()
+				if done {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the inbox did not take the paste")
+				}
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			buf := make([]byte, 256)
+			total := 0
+			for {
+				n, err := in.Read(buf)
+				if err != nil {
+					break
+				}
+				if k := min(tc.putBack, n-1); k > 0 {
+					in.unread(append([]byte(nil), buf[n-k:n]...))
+					n -= k
+				}
+				total += n
+			}
+			runtime.ReadMemStats(&after)
+			if total != size/6*6 {
+				t.Fatalf("read %d bytes of %d", total, size/6*6)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+				t.Errorf("reading a %d KiB paste allocated %d MiB", size>>10, alloc>>20)
+			}
+		})
+	}
+}
+
+// TestPasteHugeLineAtPrompt: a line of half a megabyte pasted at the
+// prompt is cut at maxLine characters, as a Unix tty in canonical mode
+// cuts it (MAX_CANON): the line editor works on the whole line at every
+// key (x/term turns it into a string for the completion callback), so a
+// long line cost the square of its length, about half a minute of CPU for this one.
+// The shell answers the next line at once.
+func TestPasteHugeLineAtPrompt(t *testing.T) {
+	sh, _ := newShell(t)
+	p, errc := newPipeTerm(t, sh, nil)
+	p.waitFor(t, "alice@labd:~$ ", 1)
+	chunk := strings.Repeat("é", 16<<10) // two bytes each: the cut counts characters
+	for range 16 {
+		p.typeIn(t, chunk)
+	}
+	p.typeIn(t, "\recho after\r")
+	p.waitFor(t, "\r\nafter\r\n", 1)
+	out := p.output()
+	// The line run is the first maxLine characters.
+	if cut := strings.Repeat("é", maxLine); !strings.Contains(out, cut+": command not found") || strings.Contains(out, cut+"é") {
+		t.Errorf("the pasted line was not cut at %d characters: %d é in the output", maxLine, strings.Count(out, "é"))
+	}
 	p.typeIn(t, "exit\r")
 	if err := <-errc; err != nil {
 		t.Fatalf("exit: %v", err)

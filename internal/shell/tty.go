@@ -16,10 +16,15 @@ import (
 // runs; the line editor (at the prompt) or the running command (its
 // standard input, or the editor in raw mode) takes the bytes from here.
 type inbox struct {
-	mu     sync.Mutex
-	buf    []byte
-	err    error
-	notify chan struct{}
+	mu sync.Mutex
+	// head is what was put back (unread), read before buf; buf is what
+	// the client sent. Reads take from the front of either without
+	// moving the rest: a pasted megabyte read 256 bytes at a time by the
+	// line editor, which puts back what follows each line end, once cost
+	// a copy of everything waiting per read (0.5 GB for 512 KiB).
+	head, buf []byte
+	err       error
+	notify    chan struct{}
 }
 
 func newInbox(r io.Reader) *inbox {
@@ -29,7 +34,7 @@ func newInbox(r io.Reader) *inbox {
 		for {
 			n, err := r.Read(tmp)
 			in.mu.Lock()
-			if len(in.buf) < 1<<20 { // typed ahead beyond 1 MiB is dropped
+			if len(in.head)+len(in.buf) < 1<<20 { // typed ahead beyond 1 MiB is dropped
 				in.buf = append(in.buf, tmp[:n]...)
 			}
 			if err != nil {
@@ -58,9 +63,7 @@ var errStopped = errors.New("stopped")
 func (in *inbox) take(stop <-chan struct{}) ([]byte, error) {
 	for {
 		in.mu.Lock()
-		if len(in.buf) > 0 {
-			b := in.buf
-			in.buf = nil
+		if b := in.takeLocked(); len(b) > 0 {
 			in.mu.Unlock()
 			return b, nil
 		}
@@ -77,13 +80,21 @@ func (in *inbox) take(stop <-chan struct{}) ([]byte, error) {
 	}
 }
 
+// takeLocked returns everything waiting; in.mu is held.
+func (in *inbox) takeLocked() []byte {
+	b := in.buf
+	if len(in.head) > 0 {
+		b = append(in.head, in.buf...)
+	}
+	in.head, in.buf = nil, nil
+	return b
+}
+
 // takeNow returns what was typed so far, without waiting.
 func (in *inbox) takeNow() []byte {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	b := in.buf
-	in.buf = nil
-	return b
+	return in.takeLocked()
 }
 
 // unread puts bytes back in front.
@@ -92,20 +103,36 @@ func (in *inbox) unread(b []byte) {
 		return
 	}
 	in.mu.Lock()
-	in.buf = append(append([]byte(nil), b...), in.buf...)
+	in.head = append(append([]byte(nil), b...), in.head...)
 	in.mu.Unlock()
 	in.signal()
 }
 
 // Read is the line editor's view: it blocks until bytes come.
 func (in *inbox) Read(p []byte) (int, error) {
-	b, err := in.take(nil)
-	if err != nil {
-		return 0, err
+	for {
+		in.mu.Lock()
+		if len(in.head)+len(in.buf) > 0 {
+			n := copy(p, in.head)
+			in.head = in.head[n:]
+			m := copy(p[n:], in.buf)
+			in.buf = in.buf[m:]
+			if len(in.head) == 0 {
+				in.head = nil
+			}
+			if len(in.buf) == 0 {
+				in.buf = nil
+			}
+			in.mu.Unlock()
+			return n + m, nil
+		}
+		err := in.err
+		in.mu.Unlock()
+		if err != nil {
+			return 0, err
+		}
+		<-in.notify
 	}
-	n := copy(p, b)
-	in.unread(b[n:])
-	return n, nil
 }
 
 // tty is the terminal while a command line runs: it turns what is typed

@@ -147,3 +147,33 @@ func TestPreGreetedShutdown(t *testing.T) {
 	}
 	waitNoLive(t, deps.Sessions)
 }
+
+// TestPreGreetedHangUps: clients that reset the connection at once
+// (before or during the greeting), or after half a command line, leave
+// no session open and the service serving.
+func TestPreGreetedHangUps(t *testing.T) {
+	e := start(t)
+	for i := range 30 {
+		c := labtest.Dial(t, e.plain)
+		switch i % 3 {
+		case 1:
+			io.WriteString(c, "a LOG")
+		case 2:
+			br := bufio.NewReader(c)
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := br.ReadString('\n'); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+		c.Close()
+	}
+	waitNoLive(t, e.deps.Sessions)
+	c, br := greeted(t, e.plain)
+	io.WriteString(c, "a LOGIN alice alice\r\n")
+	if l, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(l, "a OK") {
+		t.Fatalf("login after the hang-ups: %q %v", l, err)
+	}
+}
