@@ -14,33 +14,7 @@ func TestLoggedInLeavesTheAddressCount(t *testing.T) {
 	r := New(Options{})
 	l, addr := pipeListener(t, r, ListenerOptions{Proto: "x", MaxPerIP: 2, MaxPerUser: 2,
 		Reject: func(c net.Conn) { c.Write([]byte("421 busy\r\n")) }})
-	accepted := make(chan *Conn, 16)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c.(*Conn)
-		}
-	}()
-	dial := func() net.Conn {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	next := func() *Conn {
-		select {
-		case c := <-accepted:
-			return c
-		case <-time.After(5 * time.Second):
-			t.Fatal("no connection accepted")
-			return nil
-		}
-	}
+	dial, next := acceptAll(t, l, addr)
 	refused := func(c net.Conn) bool {
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		got, _ := io.ReadAll(c)
@@ -85,33 +59,7 @@ func TestKillFreesTheAddressPlace(t *testing.T) {
 	r := New(Options{})
 	l, addr := pipeListener(t, r, ListenerOptions{Proto: "x", MaxPerIP: 1,
 		Reject: func(c net.Conn) { c.Write([]byte("421 busy\r\n")) }})
-	accepted := make(chan *Conn, 4)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c.(*Conn)
-		}
-	}()
-	dial := func() net.Conn {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	next := func() *Conn {
-		select {
-		case c := <-accepted:
-			return c
-		case <-time.After(5 * time.Second):
-			t.Fatal("no connection accepted")
-			return nil
-		}
-	}
+	dial, next := acceptAll(t, l, addr)
 	c1 := dial()
 	a := next()
 	if got := a.Session().Info().Local; got != addr {
@@ -152,4 +100,37 @@ func TestKillFreesTheAddressPlace(t *testing.T) {
 	if refused != 1 {
 		t.Errorf("%d refused sessions recorded, want 1", refused)
 	}
+}
+
+// acceptAll accepts every connection of l in the background: dial
+// connects a client to addr, next returns the next connection accepted.
+func acceptAll(t *testing.T, l net.Listener, addr string) (dial func() net.Conn, next func() *Conn) {
+	accepted := make(chan *Conn, 16)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c.(*Conn)
+		}
+	}()
+	dial = func() net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	next = func() *Conn {
+		select {
+		case c := <-accepted:
+			return c
+		case <-time.After(5 * time.Second):
+			t.Fatal("no connection accepted")
+			return nil
+		}
+	}
+	return dial, next
 }
