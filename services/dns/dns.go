@@ -312,6 +312,12 @@ func bindPair(addr string) ([]net.PacketConn, net.Listener, error) {
 	for attempt := 0; ; attempt++ {
 		pcs, err := listenUDPGroup(addr, udpSocketsPerAddr())
 		if err != nil {
+			// On port 0 another program may take the port the first
+			// bind found in the moment before the group binds it
+			// (listenUDPGroup): another port does as well.
+			if port == "0" && attempt < 20 && errors.Is(err, syscall.EADDRINUSE) {
+				continue
+			}
 			return nil, nil, err
 		}
 		_, udpPort, _ := net.SplitHostPort(pcs[0].LocalAddr().String())
