@@ -36,10 +36,17 @@ type preGreeter struct {
 	conns chan net.Conn // greeted connections whose client spoke
 	done  chan struct{} // closed when the listener below failed
 	err   error         // its error, set before done is closed
+
+	// waiting are the greeted connections whose client has not spoken
+	// yet; nil once labd stops, when they are told so and closed: they
+	// hold nothing a drain would wait for.
+	mu      sync.Mutex
+	waiting map[*frontConn]struct{}
 }
 
 func newPreGreeter(log *slog.Logger, learn func() []byte) *preGreeter {
-	return &preGreeter{log: log, learn: learn, conns: make(chan net.Conn), done: make(chan struct{})}
+	return &preGreeter{log: log, learn: learn, conns: make(chan net.Conn), done: make(chan struct{}),
+		waiting: map[*frontConn]struct{}{}}
 }
 
 // accept is frontListener.Accept with pre-greeting.
@@ -63,6 +70,7 @@ func (p *preGreeter) run(l *frontListener) {
 		if err != nil {
 			p.err = err
 			close(p.done)
+			p.stopWaiting()
 			return
 		}
 		f := c.(*frontConn)
@@ -99,11 +107,45 @@ func (p *preGreeter) greet(f *frontConn, pc *patientConn) {
 // closed); a client silent until the deadline is closed, as the library
 // closes it.
 func (p *preGreeter) await(f *frontConn, pc *patientConn) {
-	if err := pc.ack.waitReadable(); err != nil {
+	p.mu.Lock()
+	stopping := p.waiting == nil
+	if !stopping {
+		p.waiting[f] = struct{}{}
+	}
+	p.mu.Unlock()
+	if stopping {
+		p.bye(f)
+		return
+	}
+	err := pc.ack.waitReadable()
+	p.mu.Lock()
+	delete(p.waiting, f)
+	p.mu.Unlock()
+	if err != nil {
 		f.Close()
 		return
 	}
 	p.handOff(f)
+}
+
+// stopWaiting tells the clients that have not spoken yet that labd is
+// stopping and closes their connections, at once rather than at the end
+// of the drain (the closing wakes their await).
+func (p *preGreeter) stopWaiting() {
+	p.mu.Lock()
+	waiting := p.waiting
+	p.waiting = nil
+	p.mu.Unlock()
+	for f := range waiting {
+		p.bye(f)
+	}
+}
+
+// bye tells f's client that labd is stopping and closes f.
+func (p *preGreeter) bye(f *frontConn) {
+	_ = f.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = f.Write([]byte(byeStopping))
+	f.Close()
 }
 
 func (p *preGreeter) handOff(f *frontConn) {
@@ -113,14 +155,12 @@ func (p *preGreeter) handOff(f *frontConn) {
 		// labd is stopping (the listener is closed) and the library
 		// takes no more connections: a client that spoke during the
 		// drain is told so rather than dropped without a word.
-		_ = f.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = f.Write([]byte(byeStopping))
-		f.Close()
+		p.bye(f)
 	}
 }
 
-// byeStopping ends a greeted connection whose client spoke after labd
-// began to stop.
+// byeStopping ends a greeted connection that the library has not taken
+// when labd stops.
 const byeStopping = "* BYE [UNAVAILABLE] labd is stopping, try again in a moment\r\n"
 
 // libraryGreeting returns the greeting the library writes on a plaintext

@@ -128,21 +128,22 @@ func TestPreGreetedShutdown(t *testing.T) {
 	}
 	// One client speaks during the drain.
 	io.WriteString(conns[0], "a CAPABILITY\r\n")
-	sctx, scancel := context.WithTimeout(context.Background(), time.Second)
+	// The drain could last a minute: connections whose client never
+	// spoke hold nothing to wait for, and must not make it last.
+	sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
 	defer scancel()
 	began := time.Now()
 	if err := svc.Shutdown(sctx); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(began); d > 8*time.Second {
-		t.Errorf("shutdown took %v with a 1 s drain", d)
+	if d := time.Since(began); d > 20*time.Second {
+		t.Errorf("shutdown took %v with only greeted, silent connections", d)
 	}
 	for i := range conns {
-		got := closedBy(t, readers[i], conns[i], "greeted connection at shutdown")
-		if i == 0 && !strings.HasPrefix(got, "* BYE ") {
-			// The library no longer takes connections: the client
-			// is told why it is closed rather than dropped silently.
-			t.Errorf("the client that spoke during the drain got %q, want * BYE", got)
+		// The library no longer takes connections: each client is
+		// told why it is closed rather than dropped silently.
+		if got := closedBy(t, readers[i], conns[i], "greeted connection at shutdown"); !strings.HasPrefix(got, "* BYE ") {
+			t.Errorf("greeted connection %d got %q at shutdown, want * BYE", i, got)
 		}
 	}
 	waitNoLive(t, deps.Sessions)
