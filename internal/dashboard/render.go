@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -48,16 +49,26 @@ func humanSize(n int64) string {
 	}
 }
 
-func (d *Dashboard) parseTemplates() error {
-	d.tmpl = map[string]*template.Template{}
+func (d *Dashboard) parseTemplates() {
+	d.tmpl = make(map[string]func() (*template.Template, error), len(pages))
 	for _, p := range pages {
-		t, err := template.New(p).Funcs(funcs).Funcs(d.langFuncs()).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
-		if err != nil {
-			return fmt.Errorf("dashboard template %s: %w", p, err)
-		}
-		d.tmpl[p] = t
+		d.tmpl[p] = sync.OnceValues(func() (*template.Template, error) {
+			t, err := template.New(p).Funcs(funcs).Funcs(d.langFuncs()).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html")
+			if err != nil {
+				return nil, fmt.Errorf("dashboard template %s: %w", p, err)
+			}
+			return t, nil
+		})
 	}
-	return nil
+}
+
+// template returns the parsed template of page name.
+func (d *Dashboard) template(name string) (*template.Template, error) {
+	parse, ok := d.tmpl[name]
+	if !ok {
+		return nil, fmt.Errorf("dashboard template %s: no such page", name)
+	}
+	return parse()
 }
 
 // page is what every template receives.
@@ -79,7 +90,11 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, n
 		p.Student, p.CSRF = v.user, v.csrf
 	}
 	var buf bytes.Buffer
-	if err := d.tmpl[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+	t, err := d.template(name)
+	if err == nil {
+		err = t.ExecuteTemplate(&buf, "layout", p)
+	}
+	if err != nil {
 		d.log.Error("dashboard template", "page", name, "err", err)
 		http.Error(w, "500 internal server error", http.StatusInternalServerError)
 		return
