@@ -25,9 +25,11 @@ func TestSecretsPrivateWhateverTheUmask(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer deps.Store.Close()
-	if _, err := labssh.NewService(deps); err != nil {
+	svc, err := labssh.NewService(deps)
+	if err != nil {
 		t.Fatal(err)
 	}
+	svc.HostKeys() // generated in the background: wait for them
 	check := func(path string, want os.FileMode) {
 		t.Helper()
 		fi, err := os.Stat(path)

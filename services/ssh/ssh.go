@@ -41,7 +41,11 @@ type Service struct {
 	log   *slog.Logger
 	group *service.Group
 	srv   *glssh.Server
-	keys  []HostKey
+	// keys loads (or, at the first start, generates) the host keys, in a
+	// goroutine started by NewService and waited for by Serve: parsing
+	// the RSA 3072 key (Go's FIPS checks) is 5 ms of labd's startup, and
+	// every other service can serve meanwhile.
+	keys func() ([]HostKey, error)
 
 	// FailDelay is the pause after a failed password or keyboard-interactive
 	// attempt (1 s; tests shrink it).
@@ -69,30 +73,33 @@ func New(deps service.Deps) (service.Service, error) {
 
 // NewService is New with the concrete type (tests set FailDelay).
 func NewService(deps service.Deps) (*Service, error) {
-	keys, err := LoadHostKeys(deps.Layout)
-	if err != nil {
-		return nil, err
-	}
 	s := &Service{
 		cfg:       deps.Config.SSH,
 		deps:      deps,
 		log:       deps.Logger,
 		group:     service.NewGroup(deps),
-		keys:      keys,
 		FailDelay: time.Second,
 	}
-	for _, k := range keys {
-		if k.Created {
-			f := FingerprintOf(k.Signer.PublicKey(), k.Path)
-			s.log.Info("ssh host key generated", "type", f.Type, "fingerprint", f.SHA256, "file", k.Path)
+	s.keys = sync.OnceValues(func() ([]HostKey, error) {
+		keys, err := LoadHostKeys(deps.Layout)
+		for _, k := range keys {
+			if k.Created {
+				f := FingerprintOf(k.Signer.PublicKey(), k.Path)
+				s.log.Info("ssh host key generated", "type", f.Type, "fingerprint", f.SHA256, "file", k.Path)
+			}
 		}
-	}
+		return keys, err
+	})
+	go func() { _, _ = s.keys() }()
 	s.srv = s.newServer()
 	return s, nil
 }
 
-// HostKeys returns the loaded host keys.
-func (s *Service) HostKeys() []HostKey { return s.keys }
+// HostKeys returns the host keys, once loaded (nil if they could not be).
+func (s *Service) HostKeys() []HostKey {
+	keys, _ := s.keys()
+	return keys
+}
 
 func (s *Service) newServer() *glssh.Server {
 	srv := &glssh.Server{
@@ -132,9 +139,6 @@ func (s *Service) newServer() *glssh.Server {
 		srv.RequestHandlers["tcpip-forward"] = fwd.HandleSSHRequest
 		srv.RequestHandlers["cancel-tcpip-forward"] = fwd.HandleSSHRequest
 	}
-	for _, k := range s.keys {
-		srv.AddHostKey(s.hostSigner(k.Signer))
-	}
 	return srv
 }
 
@@ -163,6 +167,15 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 // gliderlabs' Serve) so that a panic in the handshake or an auth callback,
 // which run in the connection's goroutine, is recovered.
 func (s *Service) Serve(ctx context.Context) error {
+	keys, err := s.keys()
+	if err != nil {
+		return err
+	}
+	// Before the first connection is accepted: the server reads its
+	// host keys at each handshake.
+	for _, k := range keys {
+		s.srv.AddHostKey(s.hostSigner(k.Signer))
+	}
 	return s.group.ServeConns(ctx, "ssh", func(_ *service.Bound, c net.Conn) { s.srv.HandleConn(c) })
 }
 
