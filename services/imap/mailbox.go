@@ -31,12 +31,11 @@ type box struct {
 	mu      sync.Mutex
 	loading bool
 	pending []store.Event
-	uids    []uint32
-	// meta is the metadata of the messages of uids, in the same order,
-	// as the committed events left it: what a FETCH of flags and sizes
-	// would read from the store, without reading it. An internal date
-	// is zero for messages added since the box was loaded (events do not
-	// carry it).
+	// meta is the box's messages in UID order (message sequence numbers
+	// follow it) with their metadata as the committed events left it:
+	// what SELECT and a FETCH of flags and sizes would read from the
+	// store, without reading it. An internal date is zero for messages
+	// added since the box was loaded (events do not carry it).
 	meta    []store.Message
 	tracker *imapserver.MailboxTracker
 }
@@ -73,12 +72,8 @@ func (bs *boxes) acquire(ctx context.Context, id int64) (*box, error) {
 		bs.release(b)
 		return nil, err
 	}
-	b.uids = make([]uint32, len(msgs))
-	for i, m := range msgs {
-		b.uids[i] = m.UID
-	}
 	b.meta = msgs
-	b.tracker = imapserver.NewMailboxTracker(uint32(len(b.uids)))
+	b.tracker = imapserver.NewMailboxTracker(uint32(len(b.meta)))
 	for _, ev := range b.pending {
 		b.apply(ev)
 	}
@@ -131,26 +126,24 @@ func (bs *boxes) onEvent(ev store.Event) {
 }
 
 func (b *box) index(uid uint32) (int, bool) {
-	i := sort.Search(len(b.uids), func(i int) bool { return b.uids[i] >= uid })
-	return i, i < len(b.uids) && b.uids[i] == uid
+	i := sort.Search(len(b.meta), func(i int) bool { return b.meta[i].UID >= uid })
+	return i, i < len(b.meta) && b.meta[i].UID == uid
 }
 
-// apply updates uids and queues the change; b.mu is held.
+// apply updates meta and queues the change; b.mu is held.
 func (b *box) apply(ev store.Event) {
 	switch ev.Kind {
 	case store.MessageAdded:
-		if n := len(b.uids); n > 0 && ev.UID <= b.uids[n-1] {
+		if n := len(b.meta); n > 0 && ev.UID <= b.meta[n-1].UID {
 			return // already in the snapshot
 		}
-		b.uids = append(b.uids, ev.UID)
 		b.meta = append(b.meta, store.Message{UID: ev.UID, Flags: ev.Flags, Size: ev.Size})
-		b.tracker.QueueNumMessages(uint32(len(b.uids)))
+		b.tracker.QueueNumMessages(uint32(len(b.meta)))
 	case store.MessageExpunged:
 		i, ok := b.index(ev.UID)
 		if !ok {
 			return
 		}
-		b.uids = append(b.uids[:i], b.uids[i+1:]...)
 		b.meta = append(b.meta[:i], b.meta[i+1:]...)
 		b.tracker.QueueExpunge(uint32(i + 1))
 	case store.FlagsChanged:

@@ -228,29 +228,20 @@ func (ss *session) Select(name string, options *imap.SelectOptions) (_ *imap.Sel
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := ss.s.deps.Store.Messages(ss.ctx(), mb.ID)
-	if err != nil {
-		ss.s.boxes.release(b)
-		return nil, err
-	}
-	seen := map[uint32]bool{}
-	for _, m := range msgs {
-		seen[m.UID] = hasFlag(m.Flags, imap.FlagSeen)
-	}
 	v := &view{box: b, id: mb.ID, name: mb.Name, validity: mb.UIDValidity, readOnly: options != nil && options.ReadOnly}
 	b.mu.Lock()
 	v.tracker = b.tracker.NewSession()
-	n := uint32(len(b.uids))
+	n := uint32(len(b.meta))
 	var firstUnseen uint32
-	for i, uid := range b.uids {
-		if s, ok := seen[uid]; ok && !s {
+	for i, m := range b.meta {
+		if !hasFlag(m.Flags, imap.FlagSeen) {
 			firstUnseen = uint32(i + 1)
 			break
 		}
 	}
 	uidNext := mb.UIDNext
-	if len(b.uids) > 0 && b.uids[len(b.uids)-1] >= uidNext {
-		uidNext = b.uids[len(b.uids)-1] + 1
+	if n > 0 && b.meta[n-1].UID >= uidNext {
+		uidNext = b.meta[n-1].UID + 1
 	}
 	b.mu.Unlock()
 	ss.sel = v
@@ -614,10 +605,10 @@ func (v *view) resolveCheck(numSet imap.NumSet) ([]target, bool) {
 	b := v.box
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	visible := make([]target, 0, len(b.uids))
-	for i, uid := range b.uids {
+	visible := make([]target, 0, len(b.meta))
+	for i, m := range b.meta {
 		if s := v.tracker.EncodeSeqNum(uint32(i + 1)); s != 0 {
-			visible = append(visible, target{s, uid})
+			visible = append(visible, target{s, m.UID})
 		}
 	}
 	var maxSeq, maxUID uint32
