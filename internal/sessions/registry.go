@@ -275,9 +275,7 @@ func (r *Registry) register(s *Session) {
 	r.count(s, r.proto(s.info.Proto))
 	// Published under the same lock: one lock of the registry per
 	// connection opened instead of two.
-	if len(r.subs) > 0 || len(r.observers) > 0 {
-		r.deliver(Event{Kind: "open", Info: s.Info()})
-	}
+	r.publishLocked("open", s)
 }
 
 // recentSlots is the size of the registry's index of finished sessions
@@ -362,11 +360,19 @@ func (r *Registry) TranscriptBytes() int64 { return r.total.Load() }
 func (r *Registry) publish(kind string, s *Session) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.subs) == 0 && len(r.observers) == 0 {
-		return
-	}
-	r.deliver(Event{Kind: kind, Info: s.Info()})
+	r.publishLocked(kind, s)
 }
+
+// publishLocked is publish with r.mu held.
+func (r *Registry) publishLocked(kind string, s *Session) {
+	if r.observed() {
+		r.deliver(Event{Kind: kind, Info: s.Info()})
+	}
+}
+
+// observed says whether anyone takes events (an event's metadata is
+// copied only then); r.mu is held.
+func (r *Registry) observed() bool { return len(r.subs) > 0 || len(r.observers) > 0 }
 
 // deliver hands ev to the observers and subscribers; r.mu is held.
 func (r *Registry) deliver(ev Event) {
@@ -387,7 +393,7 @@ func (r *Registry) finish(s *Session, quick bool) {
 	if quick {
 		r.count(s, p)
 		r.keep(s, p)
-		if len(r.subs) > 0 || len(r.observers) > 0 {
+		if r.observed() {
 			// The close event's metadata, and the open event's as
 			// Open would have published it: nothing recorded yet.
 			closed := s.Info()
@@ -403,9 +409,7 @@ func (r *Registry) finish(s *Session, quick bool) {
 	}
 	delete(r.live, s.info.ID)
 	r.keep(s, p)
-	if len(r.subs) > 0 || len(r.observers) > 0 {
-		r.deliver(Event{Kind: "close", Info: s.Info()})
-	}
+	r.publishLocked("close", s)
 	r.mu.Unlock()
 }
 
