@@ -34,6 +34,9 @@ func udpSocketsPerAddr() int {
 func listenUDPGroup(addr string, n int) ([]net.PacketConn, error) {
 	pc, err := service.ListenUDP("dns", addr)
 	if err != nil || n <= 1 {
+		if err == nil {
+			growReceiveBuffer(pc)
+		}
 		return []net.PacketConn{pc}, err
 	}
 	local := pc.LocalAddr().String()
@@ -45,6 +48,7 @@ func listenUDPGroup(addr string, n int) ([]net.PacketConn, error) {
 		if err != nil {
 			break
 		}
+		growReceiveBuffer(g)
 		group = append(group, g)
 	}
 	if len(group) > 0 {
@@ -53,5 +57,25 @@ func listenUDPGroup(addr string, n int) ([]net.PacketConn, error) {
 	// The port was taken between the two binds, or the option refused:
 	// one ordinary socket as before.
 	pc, err = service.ListenUDP("dns", local)
+	if err == nil {
+		growReceiveBuffer(pc)
+	}
 	return []net.PacketConn{pc}, err
+}
+
+// udpReceiveBuffer is the receive buffer asked for each DNS socket, as
+// busy DNS servers are set up (unbound's so-rcvbuf): a class that runs the same script at the same second sends
+// hundreds of queries in a burst, and the system's default (208 KiB on
+// Linux, about 300 small datagrams once the kernel's overhead per packet
+// is counted) dropped some of them when labd was slowed (under -race, or
+// a loaded host). The kernel caps it at net.core.rmem_max; memory is only
+// used while queries wait.
+const udpReceiveBuffer = 1 << 20
+
+// growReceiveBuffer asks for udpReceiveBuffer; a refusal leaves the
+// system's default, which works, only with less room for bursts.
+func growReceiveBuffer(pc net.PacketConn) {
+	if uc, ok := pc.(*net.UDPConn); ok {
+		_ = uc.SetReadBuffer(udpReceiveBuffer)
+	}
 }

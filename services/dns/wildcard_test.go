@@ -1,7 +1,9 @@
 package dns_test
 
 import (
+	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,35 +44,69 @@ func TestWildcardBurstFromManySources(t *testing.T) {
 		}
 	}
 	names := []string{"www.lab.test.", "lab.test.", "nope.lab.test."}
-	for q := range perClient {
-		for ci, c := range clients {
-			m := new(dns.Msg)
-			m.SetQuestion(names[(ci+q)%len(names)], dns.TypeA)
-			m.Id = uint16(first + q)
-			b, _ := m.Pack()
-			if _, err := c.Write(b); err != nil {
-				t.Fatal(err)
-			}
+	ask := func(ci, q int) {
+		m := new(dns.Msg)
+		m.SetQuestion(names[(ci+q)%len(names)], dns.TypeA)
+		m.Id = uint16(first + q)
+		b, _ := m.Pack()
+		if _, err := clients[ci].Write(b); err != nil {
+			t.Fatal(err)
 		}
 	}
+	for q := range perClient {
+		for ci := range clients {
+			ask(ci, q)
+		}
+	}
+	// A burst may overflow a socket's buffer when labd is slowed (-race,
+	// a loaded host): UDP loses it, and a resolver asks again. An answer
+	// sent from the wrong address or to the wrong port never reaches a
+	// connected socket however often it is asked, so what is still
+	// missing after the retries is what the test is about.
+	seen := make([]map[uint16]bool, len(clients))
+	for ci := range clients {
+		seen[ci] = map[uint16]bool{}
+	}
 	buf := make([]byte, 4096)
-	for ci, c := range clients {
-		seen := map[uint16]bool{}
-		for len(seen) < perClient {
-			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			k, err := c.Read(buf)
-			if err != nil {
-				t.Fatalf("client %d (%s -> %s): %d answers of %d: %v", ci, c.LocalAddr(), c.RemoteAddr(), len(seen), perClient, err)
+	const tries = 3
+	for try := 1; ; try++ {
+		var missing []string
+		for ci, c := range clients {
+			for len(seen[ci]) < perClient {
+				_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+				k, err := c.Read(buf)
+				if err != nil {
+					missing = append(missing, fmt.Sprintf("client %d (%s -> %s): %d answers of %d: %v",
+						ci, c.LocalAddr(), c.RemoteAddr(), len(seen[ci]), perClient, err))
+					break
+				}
+				r := new(dns.Msg)
+				if err := r.Unpack(buf[:k]); err != nil || !r.Response || r.Id < first || r.Id >= first+perClient {
+					t.Fatalf("client %d: answer %v: %v", ci, r, err)
+				}
+				q := int(r.Id - first)
+				if want := names[(ci+q)%len(names)]; r.Question[0].Name != want {
+					t.Fatalf("client %d: answer to %s, asked %s", ci, r.Question[0].Name, want)
+				}
+				if seen[ci][r.Id] && try == 1 {
+					t.Fatalf("client %d: answer %d twice to one query", ci, r.Id)
+				}
+				seen[ci][r.Id] = true
 			}
-			r := new(dns.Msg)
-			if err := r.Unpack(buf[:k]); err != nil || !r.Response || r.Id < first || r.Id >= first+perClient || seen[r.Id] {
-				t.Fatalf("client %d: answer %v: %v", ci, r, err)
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if try == tries {
+			t.Fatalf("after %d tries:\n%s", tries, strings.Join(missing, "\n"))
+		}
+		t.Logf("try %d: %d clients short of answers; asking again", try, len(missing))
+		for ci := range clients {
+			for q := range perClient {
+				if !seen[ci][uint16(first+q)] {
+					ask(ci, q)
+				}
 			}
-			q := int(r.Id - first)
-			if want := names[(ci+q)%len(names)]; r.Question[0].Name != want {
-				t.Fatalf("client %d: answer to %s, asked %s", ci, r.Question[0].Name, want)
-			}
-			seen[r.Id] = true
 		}
 	}
 }
