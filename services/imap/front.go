@@ -82,6 +82,14 @@ type frontConn struct {
 	drop    bool      // the command in progress is being discarded
 	unknown int       // unknown commands answered BAD before login
 	rawNext int       // lines to pass unexamined (IDLE's DONE, SASL)
+
+	// stop, if set, ends the connection between two commands when labd
+	// stops (idlestop.go). waiting: Read is blocked at the start of a
+	// command; stopped: it was woken for that, and what it read is
+	// dropped.
+	stop    *idleStop
+	waiting bool
+	stopped bool
 }
 
 const (
@@ -116,6 +124,9 @@ type frontListener struct {
 	// pre, if set, greets connections before the library gets them
 	// (plaintext 143 only, see preGreeter).
 	pre *preGreeter
+	// stop, if set, ends the library's connections between two commands
+	// when labd stops.
+	stop *idleStop
 }
 
 func (l *frontListener) Accept() (net.Conn, error) {
@@ -132,6 +143,10 @@ func (l *frontListener) acceptFront() (net.Conn, error) {
 	}
 	f := newFrontConn(c, l.overTLS, l.requireTLS, l.tlsConf, l.maxLiteral)
 	f.ready = l.ready
+	if l.stop != nil {
+		f.stop = l.stop
+		l.stop.add(f)
+	}
 	return f, nil
 }
 
@@ -152,8 +167,13 @@ func (c *frontConn) conn() net.Conn {
 }
 
 // NetConn lets sessions.FromConn find the recording conn below.
-func (c *frontConn) NetConn() net.Conn                  { return c.conn() }
-func (c *frontConn) Close() error                       { return c.conn().Close() }
+func (c *frontConn) NetConn() net.Conn { return c.conn() }
+func (c *frontConn) Close() error {
+	if c.stop != nil {
+		c.stop.remove(c)
+	}
+	return c.conn().Close()
+}
 func (c *frontConn) LocalAddr() net.Addr                { return c.conn().LocalAddr() }
 func (c *frontConn) RemoteAddr() net.Addr               { return c.conn().RemoteAddr() }
 func (c *frontConn) SetDeadline(t time.Time) error      { return c.conn().SetDeadline(t) }
@@ -286,10 +306,20 @@ func (c *frontConn) Read(b []byte) (int, error) {
 		if len(buf) < 4096 {
 			buf = make([]byte, 4096)
 		}
+		if c.stop != nil && c.atCommandStart() {
+			if c.stop.isStopping() {
+				return c.byeStoppingConn()
+			}
+			c.waiting = true
+		}
 		lower := c.conn()
 		c.mu.Unlock()
 		n, err := lower.Read(buf)
 		c.mu.Lock()
+		c.waiting = false
+		if c.stopped {
+			return c.byeStoppingConn()
+		}
 		c.in = append(c.in, buf[:n]...)
 		if n > 0 {
 			continue

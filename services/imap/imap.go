@@ -41,6 +41,7 @@ type Service struct {
 	boxes  *boxes
 	parsed *parseCache
 	bodies *bodyCache
+	idle   *idleStop
 	cancel func()
 	// ready replaces the library's "IMAP server ready" in the greeting
 	// when server.language is not English ("" keeps it).
@@ -60,6 +61,7 @@ func NewService(deps service.Deps) (*Service, error) {
 		s.ready = tr.ASCII("IMAP server ready")
 	}
 	s.boxes = newBoxes(deps.Store)
+	s.idle = newIdleStop()
 	s.parsed = newParseCache(parseCacheBytes)
 	s.bodies = newBodyCache(int(min(deps.Config.IMAP.BodyCache(), 1<<40)))
 	s.srv = imapserver.New(&imapserver.Options{
@@ -99,7 +101,7 @@ func (s *Service) Bind() ([]service.Endpoint, error) {
 	}
 	front := func(ln net.Listener) net.Listener {
 		return &frontListener{Listener: patient(ln), requireTLS: s.cfg.RequireTLSForAuth, tlsConf: s.deps.TLS.Config(), maxLiteral: s.maxLiteral(), ready: s.ready,
-			pre: newPreGreeter(s.log, s.libraryGreeting)}
+			pre: newPreGreeter(s.log, s.libraryGreeting), stop: s.idle}
 	}
 	if _, err := s.group.Listen(service.ListenOptions{Service: "imap", Addrs: s.cfg.Listen, MaxPerIP: s.cfg.MaxConnsPerIP, Reject: reject, Wrap: front}); err != nil {
 		return nil, err
@@ -133,7 +135,7 @@ func (s *Service) Serve(ctx context.Context) error {
 			// 993: the limiter and front filter above TLS, on the
 			// plaintext, as on 143 (where they put TLS under themselves
 			// at STARTTLS).
-			ln = &frontListener{Listener: ln, overTLS: true, maxLiteral: s.maxLiteral(), ready: s.ready}
+			ln = &frontListener{Listener: ln, overTLS: true, maxLiteral: s.maxLiteral(), ready: s.ready, stop: s.idle}
 		}
 		err := s.srv.Serve(ln)
 		if errors.Is(err, net.ErrClosed) {
@@ -145,6 +147,7 @@ func (s *Service) Serve(ctx context.Context) error {
 
 // Shutdown implements service.Service.
 func (s *Service) Shutdown(ctx context.Context) error {
+	s.idle.stop()
 	s.group.Drain(ctx)
 	return nil
 }
@@ -361,7 +364,8 @@ func (c *patientConn) Read(b []byte) (int, error) {
 func (c *patientConn) NetConn() net.Conn { return c.Conn }
 
 func (c *patientConn) SetReadDeadline(t time.Time) error {
-	if !t.IsZero() && c.min > 0 && time.Until(t) < c.min {
+	// A deadline already past wakes a blocked read (idleStop): it passes.
+	if d := time.Until(t); !t.IsZero() && c.min > 0 && d > 0 && d < c.min {
 		t = time.Now().Add(c.min)
 	}
 	return c.Conn.SetReadDeadline(t)

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -30,6 +31,12 @@ type session struct {
 	log   *slog.Logger
 	user  string
 	fails int
+	// selMu is held by Idle for as long as it runs, and taken to change
+	// sel: go-imap runs Idle in a goroutine of its own and, when the
+	// client's line after IDLE is not DONE or the connection ends, goes
+	// on (to the next command, or to Close) without waiting for it
+	// (imapserver/idle.go, handleIdle).
+	selMu sync.Mutex
 	sel   *view
 	// loginDone spares the login command itself from the bye fault.
 	loginDone bool
@@ -179,6 +186,8 @@ func (ss *session) overTLS() bool {
 }
 
 func (ss *session) unselect() {
+	ss.selMu.Lock()
+	defer ss.selMu.Unlock()
 	if ss.sel != nil {
 		ss.sel.tracker.Close()
 		ss.s.boxes.release(ss.sel.box)
@@ -244,7 +253,9 @@ func (ss *session) Select(name string, options *imap.SelectOptions) (_ *imap.Sel
 		uidNext = b.meta[n-1].UID + 1
 	}
 	b.mu.Unlock()
+	ss.selMu.Lock()
 	ss.sel = v
+	ss.selMu.Unlock()
 	perm := append([]imap.Flag{}, systemFlags...)
 	if !v.readOnly {
 		perm = append(perm, imap.FlagWildcard)
@@ -531,6 +542,8 @@ func (ss *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 }
 
 func (ss *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	ss.selMu.Lock()
+	defer ss.selMu.Unlock()
 	if ss.sel == nil {
 		<-stop
 		return nil

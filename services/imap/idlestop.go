@@ -1,0 +1,146 @@
+package imap
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// idleStop ends, when labd stops, the connections that are between two
+// commands, at once rather than at the end of the grace period: a mail
+// client keeps its connections open, idle or in IDLE, for as long as it
+// runs (Thunderbird holds several), so without this every restart of
+// labd during a class waited for server.grace_period. A connection in
+// the middle of a command (an APPEND being stored, a FETCH being sent)
+// finishes it first, as the grace period promises.
+//
+// "Between two commands" is the front filter blocked reading at the start
+// of a command line with nothing unread: the library reads the next
+// command only once it has answered the last one, except in IDLE and
+// AUTHENTICATE, which wait for the client's next line and which a BYE may
+// end (RFC 9051 7.1.5: the server may send BYE at any time). Such a
+// connection is woken, and whatever its client sent since is dropped
+// unread: the client gets `* BYE [UNAVAILABLE]` and the library never
+// sees a command it would run after the BYE. A connection that was in
+// the middle of a command gets the same BYE at its next read.
+type idleStop struct {
+	mu       sync.Mutex
+	stopping bool
+	conns    map[*frontConn]struct{}
+}
+
+func newIdleStop() *idleStop { return &idleStop{conns: map[*frontConn]struct{}{}} }
+
+func (s *idleStop) add(f *frontConn) {
+	s.mu.Lock()
+	s.conns[f] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (s *idleStop) remove(f *frontConn) {
+	s.mu.Lock()
+	delete(s.conns, f)
+	s.mu.Unlock()
+}
+
+func (s *idleStop) isStopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopping
+}
+
+// stop says labd is stopping and wakes the connections waiting between
+// two commands. A connection checks isStopping and marks itself waiting
+// under its own lock, which stop takes after setting stopping: either it
+// sees stopping, or stop sees it waiting.
+func (s *idleStop) stop() {
+	s.mu.Lock()
+	s.stopping = true
+	conns := make([]*frontConn, 0, len(s.conns))
+	for f := range s.conns {
+		conns = append(conns, f)
+	}
+	s.mu.Unlock()
+	for _, f := range conns {
+		f.stopIfWaiting()
+	}
+}
+
+// atCommandStart reports whether the filter is blocked at the start of a
+// command with nothing unread (under c.mu).
+func (c *frontConn) atCommandStart() bool {
+	return c.state == frontStart && len(c.in) == 0 && len(c.out) == 0 && !c.drop
+}
+
+// stopIfWaiting wakes a Read waiting between two commands; that Read then
+// ends the connection with BYE (see Read).
+func (c *frontConn) stopIfWaiting() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.waiting {
+		c.stopped = true
+		// A deadline already past: the patient conn below passes it
+		// as it is (it only raises deadlines still to come).
+		_ = c.conn().SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// byeStoppingConn tells the client that labd is stopping and closes the
+// connection (under c.mu), gracefully: a client may have sent a command
+// that is dropped unread, and closing a socket with unread data resets
+// the connection, which on some systems (Windows) discards the BYE before
+// the client reads it. So the writing side is shut first (the client
+// reads BYE, then the end), and what the client still sends is read and
+// dropped for a moment before the close.
+func (c *frontConn) byeStoppingConn() (int, error) {
+	c.wmu.Lock()
+	lower := c.conn()
+	_ = lower.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = lower.Write([]byte(byeStopping))
+	c.wmu.Unlock()
+	if cw := closeWriter(lower); cw != nil && cw.CloseWrite() == nil {
+		// Below the command limiter, which would answer what it reads.
+		below := lower
+		if u, ok := lower.(interface{ NetConn() net.Conn }); ok {
+			below = u.NetConn()
+		}
+		// A deadline already past, when due: the patient conn raises
+		// any deadline still to come to imap.idle_timeout.
+		wake := time.AfterFunc(lingerAfterBye, func() { _ = below.SetReadDeadline(time.Unix(1, 0)) })
+		_ = below.SetReadDeadline(time.Time{})
+		buf := make([]byte, 512)
+		for n := 0; n < lingerMaxBytes; {
+			k, err := below.Read(buf)
+			n += k
+			if err != nil {
+				break
+			}
+		}
+		wake.Stop()
+	}
+	lower.Close()
+	return 0, net.ErrClosed
+}
+
+// lingerAfterBye and lingerMaxBytes bound what is read and dropped after
+// the BYE of a stop.
+const (
+	lingerAfterBye = 500 * time.Millisecond
+	lingerMaxBytes = 64 << 10
+)
+
+// closeWriter returns the first conn down from c that can shut its
+// writing side: TLS (close_notify) or TCP (FIN).
+func closeWriter(c net.Conn) interface{ CloseWrite() error } {
+	for c != nil {
+		if cw, ok := c.(interface{ CloseWrite() error }); ok {
+			return cw
+		}
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil
+		}
+		c = u.NetConn()
+	}
+	return nil
+}
