@@ -307,7 +307,7 @@ func (c *frontConn) Read(b []byte) (int, error) {
 			buf = make([]byte, 4096)
 		}
 		if c.stop != nil && c.atCommandStart() {
-			if c.stop.isStopping() {
+			if c.stop.stopping.Load() {
 				return c.byeStoppingConn()
 			}
 			c.waiting = true

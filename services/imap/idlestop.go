@@ -3,6 +3,7 @@ package imap
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,8 +25,8 @@ import (
 // sees a command it would run after the BYE. A connection that was in
 // the middle of a command gets the same BYE at its next read.
 type idleStop struct {
+	stopping atomic.Bool // read at every command: no lock
 	mu       sync.Mutex
-	stopping bool
 	conns    map[*frontConn]struct{}
 }
 
@@ -43,19 +44,13 @@ func (s *idleStop) remove(f *frontConn) {
 	s.mu.Unlock()
 }
 
-func (s *idleStop) isStopping() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stopping
-}
-
 // stop says labd is stopping and wakes the connections waiting between
-// two commands. A connection checks isStopping and marks itself waiting
+// two commands. A connection reads stopping and marks itself waiting
 // under its own lock, which stop takes after setting stopping: either it
 // sees stopping, or stop sees it waiting.
 func (s *idleStop) stop() {
+	s.stopping.Store(true)
 	s.mu.Lock()
-	s.stopping = true
 	conns := make([]*frontConn, 0, len(s.conns))
 	for f := range s.conns {
 		conns = append(conns, f)
