@@ -86,13 +86,16 @@ func (c *frontConn) stopIfWaiting() {
 // the connection, which on some systems (Windows) discards the BYE before
 // the client reads it. So the writing side is shut first (the client
 // reads BYE, then the end), and what the client still sends is read and
-// dropped for a moment before the close.
+// dropped for a moment before the close. c.mu is let go meanwhile, so
+// that idleStop.stop does not wait for the moment of each connection.
 func (c *frontConn) byeStoppingConn() (int, error) {
 	c.wmu.Lock()
 	lower := c.conn()
 	_ = lower.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = lower.Write([]byte(byeStopping))
 	c.wmu.Unlock()
+	c.mu.Unlock()
+	defer c.mu.Lock()
 	if cw := closeWriter(lower); cw != nil && cw.CloseWrite() == nil {
 		// Below the command limiter, which would answer what it reads.
 		below := lower
