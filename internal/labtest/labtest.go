@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -80,6 +81,16 @@ func Deps(t testing.TB, cfg *config.Config) service.Deps {
 // ends. It returns the bound endpoints.
 func Start(t testing.TB, s service.Service) []service.Endpoint {
 	t.Helper()
+	eps, _ := StartStoppable(t, s, 5*time.Second)
+	return eps
+}
+
+// StartStoppable is Start that also returns a stop doing what SIGTERM
+// does: Serve ends (the listeners close), then Shutdown drains with the
+// grace period given. stop reports how long Shutdown took; it runs once,
+// at the latest when the test ends.
+func StartStoppable(t testing.TB, s service.Service, grace time.Duration) ([]service.Endpoint, func() time.Duration) {
+	t.Helper()
 	eps, err := s.Bind()
 	if err != nil {
 		t.Fatalf("bind %s: %v", s.Name(), err)
@@ -87,16 +98,26 @@ func Start(t testing.TB, s service.Service) []service.Endpoint {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("%s: serve: %v", s.Name(), err)
-		}
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = s.Shutdown(sctx)
-	})
-	return eps
+	var once sync.Once
+	var took time.Duration
+	stop := func() time.Duration {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("%s: serve: %v", s.Name(), err)
+			}
+			sctx, scancel := context.WithTimeout(context.Background(), grace)
+			defer scancel()
+			began := time.Now()
+			if err := s.Shutdown(sctx); err != nil {
+				t.Errorf("%s: shutdown: %v", s.Name(), err)
+			}
+			took = time.Since(began)
+		})
+		return took
+	}
+	t.Cleanup(func() { stop() })
+	return eps, stop
 }
 
 // Addr returns the address of the first endpoint of service on network.

@@ -32,8 +32,11 @@ func (l *ctrlListener) Accept() (net.Conn, error) {
 	}
 	remote := c.RemoteAddr().String()
 	cl := &client{svc: l.svc, sess: sessions.FromConn(c), remote: remote, log: l.svc.log.With("remote", remote)}
+	cc := &ctrlConn{Conn: c, client: cl, idle: l.svc.cfg.IdleTimeout.D(), help: true, tlsConf: l.svc.tls, requireTLS: l.svc.cfg.RequireTLS,
+		stopping: &l.svc.stopping}
+	cl.ctrl = cc
 	l.svc.clients.Store(remote, cl)
-	return &ctrlConn{Conn: c, client: cl, idle: l.svc.cfg.IdleTimeout.D(), help: true, tlsConf: l.svc.tls, requireTLS: l.svc.cfg.RequireTLS}, nil
+	return cc, nil
 }
 
 // ctrlConn is the control connection as ftpserverlib sees it. It does
@@ -80,6 +83,16 @@ type ctrlConn struct {
 	aborLF   bool       // an ABOR was cut at its CR: drop a late LF
 	readDead time.Time
 	buf      [4096]byte
+
+	// stopping is the service's (stop.go); nil: never. transferOpen: a
+	// transfer command was handed to the library and has not had its
+	// final reply. waiting: Read is blocked at the start of a line;
+	// stopped: it was woken because labd stops. Both under smu.
+	stopping     *atomic.Bool
+	transferOpen atomic.Bool
+	smu          sync.Mutex
+	waiting      bool
+	stopped      bool
 }
 
 // NetConn lets sessions.FromConn find the recording conn.
@@ -126,6 +139,14 @@ func (c *ctrlConn) SetReadDeadline(t time.Time) error {
 }
 
 func (c *ctrlConn) Write(p []byte) (int, error) {
+	n, err := c.write(p)
+	if err == nil && c.stopping != nil {
+		c.transferReplied(p)
+	}
+	return n, err
+}
+
+func (c *ctrlConn) write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	lower := c.lower()
@@ -226,8 +247,14 @@ func (c *ctrlConn) Read(p []byte) (int, error) {
 			}
 			// Otherwise an incomplete line: read the rest.
 		}
+		if c.waitForLine() {
+			return c.endForStop()
+		}
 		lower := c.lower()
 		n, err := lower.Read(c.buf[:])
+		if c.woken() {
+			return c.endForStop()
+		}
 		if n > 0 {
 			c.pending = append(c.pending, c.buf[:n]...)
 			continue
@@ -283,7 +310,7 @@ func (c *ctrlConn) nextLine() ([]byte, bool) {
 }
 
 // noteCommand remembers whether the command handed to the library is a
-// LIST (see ownerConn).
+// LIST (see ownerConn), and that a transfer is under way (stop.go).
 func (c *ctrlConn) noteCommand(line []byte) {
 	cmd, _, _ := strings.Cut(strings.TrimSpace(string(line)), " ")
 	switch strings.ToUpper(cmd) {
@@ -291,7 +318,10 @@ func (c *ctrlConn) noteCommand(line []byte) {
 		c.client.listing.Store(true)
 	case "RETR", "STOR", "APPE", "NLST", "MLSD", "STOU":
 		c.client.listing.Store(false)
+	default:
+		return
 	}
+	c.transferOpen.Store(true)
 }
 
 // pasvPort returns the port of a 227 or 229 reply line, else 0.

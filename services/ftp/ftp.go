@@ -17,6 +17,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
@@ -41,6 +42,9 @@ type Service struct {
 	AuthFailDelay time.Duration
 
 	clients sync.Map // control conn remote address → *client
+	// stopping: labd stops, control connections end between commands
+	// (stop.go).
+	stopping atomic.Bool
 
 	// tr speaks server.language in the greeting's human text.
 	tr *i18n.Printer
@@ -95,9 +99,11 @@ func (s *Service) Serve(ctx context.Context) error {
 	})
 }
 
-// Shutdown implements service.Service: sessions finish until ctx ends,
-// then their control connections are closed (which ends their transfers).
+// Shutdown implements service.Service: control connections with nothing
+// under way end at once with 421 (stop.go); transfers finish until ctx
+// ends, then their control connections are closed (which ends them).
 func (s *Service) Shutdown(ctx context.Context) error {
+	s.stopIdle()
 	s.group.Drain(ctx)
 	return nil
 }

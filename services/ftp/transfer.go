@@ -20,6 +20,7 @@ import (
 type client struct {
 	svc    *Service
 	sess   *sessions.Session // nil only if the conn was not registered
+	ctrl   *ctrlConn         // its control connection
 	remote string
 	log    *slog.Logger
 

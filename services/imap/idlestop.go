@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"labd/internal/service"
 )
 
 // idleStop ends, when labd stops, the connections that are between two
@@ -81,13 +83,10 @@ func (c *frontConn) stopIfWaiting() {
 }
 
 // byeStoppingConn tells the client that labd is stopping and closes the
-// connection (under c.mu), gracefully: a client may have sent a command
-// that is dropped unread, and closing a socket with unread data resets
-// the connection, which on some systems (Windows) discards the BYE before
-// the client reads it. So the writing side is shut first (the client
-// reads BYE, then the end), and what the client still sends is read and
-// dropped for a moment before the close. c.mu is let go meanwhile, so
-// that idleStop.stop does not wait for the moment of each connection.
+// connection (under c.mu) without resetting it (service.Linger), reading
+// below the command limiter, which would answer what it reads. c.mu is
+// let go meanwhile, so that idleStop.stop does not wait for the linger of
+// each connection.
 func (c *frontConn) byeStoppingConn() (int, error) {
 	c.wmu.Lock()
 	lower := c.conn()
@@ -96,49 +95,11 @@ func (c *frontConn) byeStoppingConn() (int, error) {
 	c.wmu.Unlock()
 	c.mu.Unlock()
 	defer c.mu.Lock()
-	if cw := closeWriter(lower); cw != nil && cw.CloseWrite() == nil {
-		// Below the command limiter, which would answer what it reads.
-		below := lower
-		if u, ok := lower.(interface{ NetConn() net.Conn }); ok {
-			below = u.NetConn()
-		}
-		// A deadline already past, when due: the patient conn raises
-		// any deadline still to come to imap.idle_timeout.
-		wake := time.AfterFunc(lingerAfterBye, func() { _ = below.SetReadDeadline(time.Unix(1, 0)) })
-		_ = below.SetReadDeadline(time.Time{})
-		buf := make([]byte, 512)
-		for n := 0; n < lingerMaxBytes; {
-			k, err := below.Read(buf)
-			n += k
-			if err != nil {
-				break
-			}
-		}
-		wake.Stop()
+	below := lower
+	if u, ok := lower.(interface{ NetConn() net.Conn }); ok {
+		below = u.NetConn()
 	}
+	service.Linger(below)
 	lower.Close()
 	return 0, net.ErrClosed
-}
-
-// lingerAfterBye and lingerMaxBytes bound what is read and dropped after
-// the BYE of a stop.
-const (
-	lingerAfterBye = 500 * time.Millisecond
-	lingerMaxBytes = 64 << 10
-)
-
-// closeWriter returns the first conn down from c that can shut its
-// writing side: TLS (close_notify) or TCP (FIN).
-func closeWriter(c net.Conn) interface{ CloseWrite() error } {
-	for c != nil {
-		if cw, ok := c.(interface{ CloseWrite() error }); ok {
-			return cw
-		}
-		u, ok := c.(interface{ NetConn() net.Conn })
-		if !ok {
-			return nil
-		}
-		c = u.NetConn()
-	}
-	return nil
 }

@@ -2,7 +2,6 @@ package imap_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -15,9 +14,8 @@ import (
 	imapsvc "labd/services/imap"
 )
 
-// startStoppable serves IMAP like start, and returns a stop that does
-// what SIGTERM does (Serve ends, then Shutdown drains with a grace of a
-// minute) and reports how long the drain took.
+// startStoppable serves IMAP like start, with a stop that does what
+// SIGTERM does, with a grace of a minute (labtest.StartStoppable).
 func startStoppable(t *testing.T) (env, func() time.Duration) {
 	t.Helper()
 	deps := labtest.Deps(t, labtest.Config(t))
@@ -26,34 +24,8 @@ func startStoppable(t *testing.T) (env, func() time.Duration) {
 		t.Fatal(err)
 	}
 	svc.AuthFailDelay = time.Millisecond
-	eps, err := svc.Bind()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := env{labtest.Addr(t, eps, "imap", "tcp"), labtest.Addr(t, eps, "imaps", "tcp"), deps}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Serve(ctx) }()
-	var once sync.Once
-	var took time.Duration
-	stop := func() time.Duration {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-			sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
-			defer scancel()
-			began := time.Now()
-			if err := svc.Shutdown(sctx); err != nil {
-				t.Error(err)
-			}
-			took = time.Since(began)
-		})
-		return took
-	}
-	t.Cleanup(func() { stop() })
-	return e, stop
+	eps, stop := labtest.StartStoppable(t, svc, time.Minute)
+	return env{labtest.Addr(t, eps, "imap", "tcp"), labtest.Addr(t, eps, "imaps", "tcp"), deps}, stop
 }
 
 func loggedIn(t *testing.T, e env, mode string) (net.Conn, *bufio.Reader) {

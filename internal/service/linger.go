@@ -1,0 +1,58 @@
+package service
+
+import (
+	"net"
+	"time"
+)
+
+// Linger ends a connection that a server closes on its own initiative
+// (a stop, after the protocol's last word: IMAP's BYE, FTP's 421) without
+// resetting it. Closing a socket that still holds unread data from the
+// client (a command sent as the server decided to stop) sends a reset,
+// which on some systems (Windows) discards the server's last reply
+// before the client reads it. Linger shuts the writing side of the first
+// conn down from c that can (TLS: close_notify; TCP: FIN), then reads
+// and drops what the client still sends, for at most lingerFor or
+// lingerMax bytes, until it closes its side. The caller closes c after.
+//
+// The wait ends with a read deadline already past, set when lingerFor is
+// over: a conn that raises deadlines to come (IMAP's patient conn) lets
+// a past one through.
+func Linger(c net.Conn) {
+	cw := closeWriter(c)
+	if cw == nil || cw.CloseWrite() != nil {
+		return
+	}
+	wake := time.AfterFunc(lingerFor, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })
+	defer wake.Stop()
+	_ = c.SetReadDeadline(time.Time{})
+	buf := make([]byte, 512)
+	for n := 0; n < lingerMax; {
+		k, err := c.Read(buf)
+		n += k
+		if err != nil {
+			return
+		}
+	}
+}
+
+const (
+	lingerFor = 500 * time.Millisecond
+	lingerMax = 64 << 10
+)
+
+// closeWriter returns the first conn down from c that can shut its
+// writing side.
+func closeWriter(c net.Conn) interface{ CloseWrite() error } {
+	for c != nil {
+		if cw, ok := c.(interface{ CloseWrite() error }); ok {
+			return cw
+		}
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil
+		}
+		c = u.NetConn()
+	}
+	return nil
+}
