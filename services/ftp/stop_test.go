@@ -3,10 +3,12 @@ package ftp_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -176,4 +178,55 @@ func TestBusyControlConnectionsAtStop(t *testing.T) {
 		t.Errorf("the stop took %v with clients only sending NOOP", d)
 	}
 	wg.Wait()
+}
+
+// Python's ftplib, logged in and idle when labd stops, gets the 421 at its
+// next command, as error_temp with labd's reason.
+func TestPythonFtplibAtStop(t *testing.T) {
+	py := labtest.Tool(t, "python3")
+	e, stop := startStoppable(t)
+	script := `
+import ftplib, sys
+host, port = sys.argv[1].rsplit(":", 1)
+f = ftplib.FTP()
+f.connect(host, int(port), timeout=10)
+f.login("alice", "alice")
+print("ready", flush=True)
+sys.stdin.readline()
+try:
+    print("noop", f.voidcmd("NOOP"))
+except ftplib.error_temp as e:
+    print("error_temp", e)
+`
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, "-c", script, e.addr)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out := bufio.NewReader(stdout)
+	if l, err := out.ReadString('\n'); l != "ready\n" {
+		t.Fatalf("ftplib: %q %v\n%s", l, err, stderr.String())
+	}
+	if d := stop(); d > 20*time.Second {
+		t.Errorf("the stop took %v with an idle ftplib session", d)
+	}
+	io.WriteString(stdin, "\n")
+	rest, _ := io.ReadAll(out)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("ftplib: %v\n%s%s", err, rest, stderr.String())
+	}
+	if want := "error_temp 421 Service not available, closing control connection: labd is stopping"; !strings.HasPrefix(string(rest), want) {
+		t.Errorf("ftplib after the stop: %q, want %q", rest, want)
+	}
 }

@@ -2,9 +2,12 @@ package imap_test
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -172,4 +175,57 @@ func TestIdleLeftWithoutDone(t *testing.T) {
 		c.Close()
 	}
 	waitNoLive(t, e.deps.Sessions)
+}
+
+// Python's imaplib, logged in with INBOX selected when labd stops, learns
+// at its next command that the server said BYE, and why (imaplib raises
+// abort with the BYE's text).
+func TestPythonImaplibAtStop(t *testing.T) {
+	py := labtest.Tool(t, "python3")
+	e, stop := startStoppable(t)
+	deliver(t, e.deps, "alice", msg1)
+	script := `
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("alice", "alice")
+M.select("INBOX")
+print("ready", flush=True)
+sys.stdin.readline()
+try:
+    print("noop", M.noop())
+except imaplib.IMAP4.abort as e:
+    print("abort", e)
+print("bye", M.untagged_responses.get("BYE"))
+`
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, "-c", script, labtest.Port(t, e.plain))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out := bufio.NewReader(stdout)
+	if l, err := out.ReadString('\n'); l != "ready\n" {
+		t.Fatalf("imaplib: %q %v\n%s", l, err, stderr.String())
+	}
+	if d := stop(); d > 20*time.Second {
+		t.Errorf("the stop took %v with an idle imaplib session", d)
+	}
+	io.WriteString(stdin, "\n")
+	rest, _ := io.ReadAll(out)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("imaplib: %v\n%s%s", err, rest, stderr.String())
+	}
+	if want := "abort command: NOOP => [UNAVAILABLE] labd is stopping"; !strings.HasPrefix(string(rest), want) {
+		t.Errorf("imaplib after the stop: %q, want %q", rest, want)
+	}
 }
