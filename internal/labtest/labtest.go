@@ -87,9 +87,10 @@ func Start(t testing.TB, s service.Service) []service.Endpoint {
 
 // StartStoppable is Start that also returns a stop doing what SIGTERM
 // does: Serve ends (the listeners close), then Shutdown drains with the
-// grace period given. stop reports how long Shutdown took; it runs once,
-// at the latest when the test ends.
-func StartStoppable(t testing.TB, s service.Service, grace time.Duration) ([]service.Endpoint, func() time.Duration) {
+// grace period given. stop reports how long Shutdown took and what it
+// returned; it runs once, at the latest when the test ends (where its
+// error is ignored, as Start's: tests leave transfers hanging).
+func StartStoppable(t testing.TB, s service.Service, grace time.Duration) ([]service.Endpoint, func() (time.Duration, error)) {
 	t.Helper()
 	eps, err := s.Bind()
 	if err != nil {
@@ -100,7 +101,8 @@ func StartStoppable(t testing.TB, s service.Service, grace time.Duration) ([]ser
 	go func() { done <- s.Serve(ctx) }()
 	var once sync.Once
 	var took time.Duration
-	stop := func() time.Duration {
+	var serr error
+	stop := func() (time.Duration, error) {
 		once.Do(func() {
 			cancel()
 			if err := <-done; err != nil {
@@ -109,14 +111,12 @@ func StartStoppable(t testing.TB, s service.Service, grace time.Duration) ([]ser
 			sctx, scancel := context.WithTimeout(context.Background(), grace)
 			defer scancel()
 			began := time.Now()
-			if err := s.Shutdown(sctx); err != nil {
-				t.Errorf("%s: shutdown: %v", s.Name(), err)
-			}
+			serr = s.Shutdown(sctx)
 			took = time.Since(began)
 		})
-		return took
+		return took, serr
 	}
-	t.Cleanup(func() { stop() })
+	t.Cleanup(func() { _, _ = stop() })
 	return eps, stop
 }
 

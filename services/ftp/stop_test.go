@@ -28,7 +28,14 @@ func startStoppable(t *testing.T) (*env, func() time.Duration) {
 		t.Fatal(err)
 	}
 	svc.AuthFailDelay = 10 * time.Millisecond
-	eps, stop := labtest.StartStoppable(t, svc, time.Minute)
+	eps, stopped := labtest.StartStoppable(t, svc, time.Minute)
+	stop := func() time.Duration {
+		took, err := stopped()
+		if err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		return took
+	}
 	return &env{addr: labtest.Addr(t, eps, "ftp", "tcp"), deps: deps, svc: svc}, stop
 }
 

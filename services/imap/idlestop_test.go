@@ -27,7 +27,14 @@ func startStoppable(t *testing.T) (env, func() time.Duration) {
 		t.Fatal(err)
 	}
 	svc.AuthFailDelay = time.Millisecond
-	eps, stop := labtest.StartStoppable(t, svc, time.Minute)
+	eps, stopped := labtest.StartStoppable(t, svc, time.Minute)
+	stop := func() time.Duration {
+		took, err := stopped()
+		if err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		return took
+	}
 	return env{labtest.Addr(t, eps, "imap", "tcp"), labtest.Addr(t, eps, "imaps", "tcp"), deps}, stop
 }
 
