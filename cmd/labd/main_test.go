@@ -179,8 +179,13 @@ func TestServePrintsListenerTable(t *testing.T) {
 	}
 }
 
+// SIGTERM: labd stops accepting and exits 0 once its sessions are done.
+// Connections with nothing under way do not make it wait for the grace
+// period (a minute here): an idle HTTP keep-alive connection is closed,
+// an IMAP connection in IDLE (as Thunderbird keeps it) gets BYE, and an
+// idle FTP control connection (as FileZilla keeps it) gets 421.
 func TestSigtermStopsAcceptingAndExitsCleanly(t *testing.T) {
-	path, _ := writeConfig(t, nil)
+	path, _ := writeConfig(t, func(c *config.Config) { c.Server.GracePeriod = config.Duration(time.Minute) })
 	p := serve(t, path)
 	c, err := net.Dial("tcp", p.addr(t, "http/tcp"))
 	if err != nil {
@@ -193,9 +198,28 @@ func TestSigtermStopsAcceptingAndExitsCleanly(t *testing.T) {
 	if line, _ := br.ReadString('\n'); !strings.HasPrefix(line, "HTTP/1.1 200") {
 		t.Fatalf("got %q", line)
 	}
+	imap := dialLines(t, p.addr(t, "imap/tcp"))
+	imap.expect("* OK")
+	for _, cmd := range []string{"a LOGIN alice alice", "b SELECT INBOX"} {
+		io.WriteString(imap.c, cmd+"\r\n")
+		imap.expect(cmd[:1] + " OK")
+	}
+	io.WriteString(imap.c, "i IDLE\r\n")
+	imap.expect("+ ")
+	ftp := dialLines(t, p.addr(t, "ftp/tcp"))
+	ftp.expect("220 ")
+	for _, cmd := range []string{"USER alice", "PASS alice"} {
+		io.WriteString(ftp.c, cmd+"\r\n")
+		ftp.expect(map[bool]string{true: "331 ", false: "230 "}[cmd[0] == 'U'])
+	}
+
+	began := time.Now()
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if code := p.wait(t); code != 0 {
 		t.Errorf("exit code after SIGTERM = %d, want 0; stderr:\n%s", code, p.stderr.String())
+	}
+	if d := time.Since(began); d > 30*time.Second {
+		t.Errorf("the stop took %v with only idle connections open (grace period: a minute)", d)
 	}
 	log := p.stderr.String()
 	if !strings.Contains(log, "stopping: no new connections") || !strings.Contains(log, "labd stopped") {
@@ -206,6 +230,41 @@ func TestSigtermStopsAcceptingAndExitsCleanly(t *testing.T) {
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.ReadAll(br); err != nil {
 		t.Errorf("idle connection not closed by labd: %v", err)
+	}
+	imap.expect("* BYE [UNAVAILABLE]")
+	ftp.expect("421 ")
+}
+
+// lines is a client connection read line by line.
+type lines struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func dialLines(t *testing.T, addr string) *lines {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &lines{t, c, bufio.NewReader(c)}
+}
+
+// expect reads lines until one starts with prefix (a tagged or final
+// reply), failing at the end of the stream or after 10 s.
+func (l *lines) expect(prefix string) {
+	l.t.Helper()
+	l.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		line, err := l.br.ReadString('\n')
+		if strings.HasPrefix(line, prefix) {
+			return
+		}
+		if err != nil {
+			l.t.Fatalf("waiting for %q: %q %v", prefix, line, err)
+		}
 	}
 }
 
