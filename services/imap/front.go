@@ -85,11 +85,10 @@ type frontConn struct {
 
 	// stop, if set, ends the connection between two commands when labd
 	// stops (idlestop.go). waiting: Read is blocked at the start of a
-	// command; stopped: it was woken for that, and what it read is
-	// dropped.
+	// command; the stop clears it when it wakes that Read, which then
+	// drops what it read (idleStop.stop).
 	stop    *idleStop
-	waiting bool
-	stopped bool
+	waiting atomic.Bool
 }
 
 const (
@@ -306,19 +305,20 @@ func (c *frontConn) Read(b []byte) (int, error) {
 		if len(buf) < 4096 {
 			buf = make([]byte, 4096)
 		}
-		if c.stop != nil && c.atCommandStart() {
+		watched := c.stop != nil && c.atCommandStart()
+		if watched {
+			c.waiting.Store(true)
 			if c.stop.stopping.Load() {
+				c.waiting.Store(false)
 				return c.byeStoppingConn()
 			}
-			c.waiting = true
 		}
 		lower := c.conn()
 		c.mu.Unlock()
 		n, err := lower.Read(buf)
 		c.mu.Lock()
-		c.waiting = false
-		if c.stopped {
-			return c.byeStoppingConn()
+		if watched && !c.waiting.CompareAndSwap(true, false) {
+			return c.byeStoppingConn() // woken by the stop
 		}
 		c.in = append(c.in, buf[:n]...)
 		if n > 0 {

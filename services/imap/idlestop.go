@@ -47,9 +47,16 @@ func (s *idleStop) remove(f *frontConn) {
 }
 
 // stop says labd is stopping and wakes the connections waiting between
-// two commands. A connection reads stopping and marks itself waiting
-// under its own lock, which stop takes after setting stopping: either it
-// sees stopping, or stop sees it waiting.
+// two commands. It takes no connection's lock: a connection's lock is
+// held while it writes the filter's own answers, for up to their 30 s
+// write deadline each, so a client that does not read them (or reads
+// one now and then) would hold the stop, and the drain's grace period
+// would never begin. Instead a connection marks itself waiting, then
+// reads stopping; stop sets stopping, then claims the waiting ones
+// (sequentially consistent atomics: either the connection sees
+// stopping, or stop sees it waiting). Whoever clears waiting first
+// decides: stop, and the woken Read ends the connection; the Read, and
+// it goes on with what it read, and meets stopping at the next command.
 func (s *idleStop) stop() {
 	s.stopping.Store(true)
 	s.mu.Lock()
@@ -69,13 +76,11 @@ func (c *frontConn) atCommandStart() bool {
 	return c.state == frontStart && len(c.in) == 0 && len(c.out) == 0 && !c.drop
 }
 
-// stopIfWaiting wakes a Read waiting between two commands; that Read then
-// ends the connection with BYE (see Read).
+// stopIfWaiting wakes a Read waiting between two commands, if stop claims
+// it before the Read returns; that Read then ends the connection with BYE
+// (see Read). It does not block.
 func (c *frontConn) stopIfWaiting() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.waiting {
-		c.stopped = true
+	if c.waiting.CompareAndSwap(true, false) {
 		// A deadline already past: the patient conn below passes it
 		// as it is (it only raises deadlines still to come).
 		_ = c.conn().SetReadDeadline(time.Unix(1, 0))
@@ -85,16 +90,13 @@ func (c *frontConn) stopIfWaiting() {
 // byeStoppingConn tells the client that labd is stopping and closes the
 // connection (under c.mu) without resetting it (service.Linger), reading
 // below the command limiter, which would answer what it reads. c.mu is
-// let go meanwhile, so that idleStop.stop does not wait for the linger of
-// each connection.
+// kept: idleStop.stop takes no connection's lock.
 func (c *frontConn) byeStoppingConn() (int, error) {
 	c.wmu.Lock()
 	lower := c.conn()
 	_ = lower.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = lower.Write([]byte(byeStopping))
 	c.wmu.Unlock()
-	c.mu.Unlock()
-	defer c.mu.Lock()
 	below := lower
 	if u, ok := lower.(interface{ NetConn() net.Conn }); ok {
 		below = u.NetConn()

@@ -21,13 +21,19 @@ import (
 // SIGTERM does, with a grace of a minute (labtest.StartStoppable).
 func startStoppable(t *testing.T) (env, func() time.Duration) {
 	t.Helper()
+	return startStoppableGrace(t, time.Minute)
+}
+
+// startStoppableGrace is startStoppable with a grace period of grace.
+func startStoppableGrace(t *testing.T, grace time.Duration) (env, func() time.Duration) {
+	t.Helper()
 	deps := labtest.Deps(t, labtest.Config(t))
 	svc, err := imapsvc.NewService(deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc.AuthFailDelay = time.Millisecond
-	eps, stopped := labtest.StartStoppable(t, svc, time.Minute)
+	eps, stopped := labtest.StartStoppable(t, svc, grace)
 	stop := func() time.Duration {
 		took, err := stopped()
 		if err != nil {
