@@ -23,9 +23,12 @@ func Linger(c net.Conn) {
 	if cw == nil || cw.CloseWrite() != nil {
 		return
 	}
+	// The old deadline is cleared before the timer starts, never after:
+	// on a loaded machine the timer may fire first, and its deadline
+	// would be undone (the wait then lasted as long as the client).
+	_ = c.SetReadDeadline(time.Time{})
 	wake := time.AfterFunc(lingerFor, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })
 	defer wake.Stop()
-	_ = c.SetReadDeadline(time.Time{})
 	buf := make([]byte, 512)
 	for n := 0; n < lingerMax; {
 		k, err := c.Read(buf)
