@@ -3,6 +3,8 @@ package dns_test
 import (
 	"fmt"
 	"net"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +55,7 @@ func TestWildcardBurstFromManySources(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	lost, counted := udpLosses()
 	for q := range perClient {
 		for ci := range clients {
 			ask(ci, q)
@@ -62,7 +65,12 @@ func TestWildcardBurstFromManySources(t *testing.T) {
 	// a loaded host): UDP loses it, and a resolver asks again. An answer
 	// sent from the wrong address or to the wrong port never reaches a
 	// connected socket however often it is asked, so what is still
-	// missing after the retries is what the test is about.
+	// missing after the retries is what the test is about. Asking again
+	// also hides a misrouting that is only now and then (one answer in
+	// ten sent from the wrong address passed 9 runs of 10), so queries
+	// are asked again only when the system counted datagrams lost since
+	// the burst began; otherwise a missing answer is waited for once
+	// more (a slow labd) and then reported.
 	seen := make([]map[uint16]bool, len(clients))
 	for ci := range clients {
 		seen[ci] = map[uint16]bool{}
@@ -100,6 +108,10 @@ func TestWildcardBurstFromManySources(t *testing.T) {
 		if try == tries {
 			t.Fatalf("after %d tries:\n%s", tries, strings.Join(missing, "\n"))
 		}
+		if now, ok := udpLosses(); counted && ok && now == lost {
+			t.Logf("try %d: %d clients short of answers, and no datagram was lost: waiting", try, len(missing))
+			continue
+		}
 		t.Logf("try %d: %d clients short of answers; asking again", try, len(missing))
 		for ci := range clients {
 			for q := range perClient {
@@ -109,6 +121,63 @@ func TestWildcardBurstFromManySources(t *testing.T) {
 			}
 		}
 	}
+}
+
+// udpLosses is the number of datagrams the system lost on the way in:
+// UDP's InErrors for IPv4 and IPv6 (a full socket buffer among them)
+// and the packets dropped from the per-CPU backlog of incoming packets
+// (which loopback goes through too). It reports false where the counters
+// cannot be read (not Linux). The counters are the whole host's: another
+// program's losses only make a retry more likely, never a failure.
+func udpLosses() (int64, bool) {
+	var total int64
+	snmp, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0, false
+	}
+	var names []string
+	found := false
+	for _, line := range strings.Split(string(snmp), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i := 1; i < len(f) && i < len(names); i++ {
+			if names[i] == "InErrors" {
+				n, err := strconv.ParseInt(f[i], 10, 64)
+				if err != nil {
+					return 0, false
+				}
+				total, found = total+n, true
+			}
+		}
+	}
+	if !found {
+		return 0, false
+	}
+	if snmp6, err := os.ReadFile("/proc/net/snmp6"); err == nil {
+		for _, line := range strings.Split(string(snmp6), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == "Udp6InErrors" {
+				if n, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+					total += n
+				}
+			}
+		}
+	}
+	if softnet, err := os.ReadFile("/proc/net/softnet_stat"); err == nil {
+		for _, line := range strings.Split(string(softnet), "\n") {
+			if f := strings.Fields(line); len(f) > 1 {
+				if n, err := strconv.ParseInt(f[1], 16, 64); err == nil {
+					total += n
+				}
+			}
+		}
+	}
+	return total, true
 }
 
 // TestSecondServiceOnSamePortFails: a second labd (a second service with
