@@ -86,9 +86,11 @@ type frontConn struct {
 	// stop, if set, ends the connection between two commands when labd
 	// stops (idlestop.go). waiting: Read is blocked at the start of a
 	// command; the stop clears it when it wakes that Read, which then
-	// drops what it read (idleStop.stop).
-	stop    *idleStop
-	waiting atomic.Bool
+	// drops what it read (idleStop.stop). greeting: on 993, until the
+	// library first reads (its greeting may wait in the TLS handshake).
+	stop     *idleStop
+	waiting  atomic.Bool
+	greeting atomic.Bool
 }
 
 const (
@@ -144,6 +146,7 @@ func (l *frontListener) acceptFront() (net.Conn, error) {
 	f.ready = l.ready
 	if l.stop != nil {
 		f.stop = l.stop
+		f.greeting.Store(l.overTLS)
 		l.stop.add(f)
 	}
 	return f, nil
@@ -307,6 +310,9 @@ func (c *frontConn) Read(b []byte) (int, error) {
 		}
 		watched := c.stop != nil && c.atCommandStart()
 		if watched {
+			if c.greeting.Load() {
+				c.greeting.Store(false)
+			}
 			c.waiting.Store(true)
 			if c.stop.stopping.Load() {
 				c.waiting.Store(false)

@@ -78,9 +78,17 @@ func (c *frontConn) atCommandStart() bool {
 
 // stopIfWaiting wakes a Read waiting between two commands, if stop claims
 // it before the Read returns; that Read then ends the connection with BYE
-// (see Read). It does not block.
+// (see Read). It also wakes a 993 connection the library has not read
+// from yet: its greeting starts the TLS handshake, which waits for the
+// client's hello with no deadline (a student's `telnet host 993` held
+// the drain for the whole grace period); the handshake fails, and the
+// library closes the connection. Its first Read, if it comes, sees
+// stopping (it clears greeting before it reads stopping) and says BYE.
+// Only 993's: on 143 a connection the library has not read from is the
+// preGreeter's, which says BYE itself (a deadline would wake its wait
+// and close it without a word). It does not block.
 func (c *frontConn) stopIfWaiting() {
-	if c.waiting.CompareAndSwap(true, false) {
+	if c.waiting.CompareAndSwap(true, false) || c.greeting.Load() {
 		// A deadline already past: the patient conn below passes it
 		// as it is (it only raises deadlines still to come).
 		_ = c.conn().SetReadDeadline(time.Unix(1, 0))

@@ -44,6 +44,13 @@ func startStoppableGrace(t *testing.T, grace time.Duration) (env, func() time.Du
 	return env{labtest.Addr(t, eps, "imap", "tcp"), labtest.Addr(t, eps, "imaps", "tcp"), deps}, stop
 }
 
+// openConn is a client's connection open at the stop, and what it is.
+type openConn struct {
+	what string
+	c    net.Conn
+	br   *bufio.Reader
+}
+
 func loggedIn(t *testing.T, e env, mode string) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	c, br, _ := dialMode(t, e, mode)
@@ -64,22 +71,17 @@ func loggedIn(t *testing.T, e env, mode string) (net.Conn, *bufio.Reader) {
 func TestIdleSessionsEndAtShutdown(t *testing.T) {
 	e, stop := startStoppable(t)
 	deliver(t, e.deps, "alice", msg1)
-	type conn struct {
-		what string
-		c    net.Conn
-		br   *bufio.Reader
-	}
-	var idle []conn
+	var idle []openConn
 	for _, mode := range modes {
 		c, br := loggedIn(t, e, mode)
-		idle = append(idle, conn{mode + ", idle", c, br})
+		idle = append(idle, openConn{mode + ", idle", c, br})
 		c, br = loggedIn(t, e, mode)
 		io.WriteString(c, "i IDLE\r\n")
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		if l, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(l, "+ ") {
 			t.Fatalf("%s: IDLE: %q %v", mode, l, err)
 		}
-		idle = append(idle, conn{mode + ", in IDLE", c, br})
+		idle = append(idle, openConn{mode + ", in IDLE", c, br})
 	}
 	ac, abr := loggedIn(t, e, "plaintext")
 	const body = "Subject: during the stop\r\n\r\nstored all the same\r\n"
