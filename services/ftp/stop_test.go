@@ -3,12 +3,10 @@ package ftp_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -190,7 +188,6 @@ func TestBusyControlConnectionsAtStop(t *testing.T) {
 // Python's ftplib, logged in and idle when labd stops, gets the 421 at its
 // next command, as error_temp with labd's reason.
 func TestPythonFtplibAtStop(t *testing.T) {
-	py := labtest.Tool(t, "python3")
 	e, stop := startStoppable(t)
 	script := `
 import ftplib, sys
@@ -205,35 +202,12 @@ try:
 except ftplib.error_temp as e:
     print("error_temp", e)
 `
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "-c", script, e.addr)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	out := bufio.NewReader(stdout)
-	if l, err := out.ReadString('\n'); l != "ready\n" {
-		t.Fatalf("ftplib: %q %v\n%s", l, err, stderr.String())
-	}
+	resume := labtest.RunToolPaused(t, "python3", "-c", script, e.addr)
 	if d := stop(); d > 20*time.Second {
 		t.Errorf("the stop took %v with an idle ftplib session", d)
 	}
-	io.WriteString(stdin, "\n")
-	rest, _ := io.ReadAll(out)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("ftplib: %v\n%s%s", err, rest, stderr.String())
-	}
-	if want := "error_temp 421 Service not available, closing control connection: labd is stopping"; !strings.HasPrefix(string(rest), want) {
+	rest := resume()
+	if want := "error_temp 421 Service not available, closing control connection: labd is stopping"; !strings.HasPrefix(rest, want) {
 		t.Errorf("ftplib after the stop: %q, want %q", rest, want)
 	}
 }

@@ -2,12 +2,9 @@ package imap_test
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -196,7 +193,6 @@ func TestIdleLeftWithoutDone(t *testing.T) {
 // at its next command that the server said BYE, and why (imaplib raises
 // abort with the BYE's text).
 func TestPythonImaplibAtStop(t *testing.T) {
-	py := labtest.Tool(t, "python3")
 	e, stop := startStoppable(t)
 	deliver(t, e.deps, "alice", msg1)
 	script := `
@@ -212,35 +208,12 @@ except imaplib.IMAP4.abort as e:
     print("abort", e)
 print("bye", M.untagged_responses.get("BYE"))
 `
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "-c", script, labtest.Port(t, e.plain))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	out := bufio.NewReader(stdout)
-	if l, err := out.ReadString('\n'); l != "ready\n" {
-		t.Fatalf("imaplib: %q %v\n%s", l, err, stderr.String())
-	}
+	resume := labtest.RunToolPaused(t, "python3", "-c", script, labtest.Port(t, e.plain))
 	if d := stop(); d > 20*time.Second {
 		t.Errorf("the stop took %v with an idle imaplib session", d)
 	}
-	io.WriteString(stdin, "\n")
-	rest, _ := io.ReadAll(out)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("imaplib: %v\n%s%s", err, rest, stderr.String())
-	}
-	if want := "abort command: NOOP => [UNAVAILABLE] labd is stopping"; !strings.HasPrefix(string(rest), want) {
+	rest := resume()
+	if want := "abort command: NOOP => [UNAVAILABLE] labd is stopping"; !strings.HasPrefix(rest, want) {
 		t.Errorf("imaplib after the stop: %q, want %q", rest, want)
 	}
 }
