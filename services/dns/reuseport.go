@@ -68,7 +68,8 @@ func listenUDPGroup(addr string, n int) ([]net.PacketConn, error) {
 // hundreds of queries in a burst, and the system's default (208 KiB on
 // Linux, about 300 small datagrams once the kernel's overhead per packet
 // is counted) dropped some of them when labd was slowed (under -race, or
-// a loaded host). The kernel caps it at net.core.rmem_max; memory is only
+// a loaded host). The kernel caps it at net.core.rmem_max, then doubles
+// it (a stock kernel's cap still gives twice the default); memory is only
 // used while queries wait.
 const udpReceiveBuffer = 1 << 20
 
