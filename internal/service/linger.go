@@ -3,6 +3,8 @@ package service
 import (
 	"net"
 	"time"
+
+	"labd/internal/netconn"
 )
 
 // Linger ends a connection that a server closes on its own initiative
@@ -19,8 +21,8 @@ import (
 // over: a conn that raises deadlines to come (IMAP's patient conn) lets
 // a past one through.
 func Linger(c net.Conn) {
-	cw := closeWriter(c)
-	if cw == nil || cw.CloseWrite() != nil {
+	cw, ok := netconn.Find[interface{ CloseWrite() error }](c)
+	if !ok || cw.CloseWrite() != nil {
 		return
 	}
 	// The old deadline is cleared before the timer starts, never after:
@@ -43,19 +45,3 @@ const (
 	lingerFor = 500 * time.Millisecond
 	lingerMax = 64 << 10
 )
-
-// closeWriter returns the first conn down from c that can shut its
-// writing side.
-func closeWriter(c net.Conn) interface{ CloseWrite() error } {
-	for c != nil {
-		if cw, ok := c.(interface{ CloseWrite() error }); ok {
-			return cw
-		}
-		u, ok := c.(interface{ NetConn() net.Conn })
-		if !ok {
-			return nil
-		}
-		c = u.NetConn()
-	}
-	return nil
-}

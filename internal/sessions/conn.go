@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"labd/internal/netconn"
 )
 
 // Conn is an accepted connection that counts and records what crosses it.
@@ -185,15 +187,8 @@ func (c *Conn) NetConn() net.Conn { return c.Conn }
 // FromConn finds the session of a connection, looking through wrappers that
 // expose NetConn (crypto/tls does). It returns nil for unregistered conns.
 func FromConn(c net.Conn) *Session {
-	for c != nil {
-		if rc, ok := c.(*Conn); ok {
-			return rc.sess
-		}
-		u, ok := c.(interface{ NetConn() net.Conn })
-		if !ok {
-			return nil
-		}
-		c = u.NetConn()
+	if rc, ok := netconn.Find[*Conn](c); ok {
+		return rc.sess
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"labd/internal/netconn"
 )
 
 // frontConn is a line filter in front of imapserver for what the library
@@ -195,17 +197,8 @@ func (c *frontConn) startTLS() {
 
 // findFront returns the frontConn under nc, if any.
 func findFront(nc net.Conn) *frontConn {
-	for nc != nil {
-		if f, ok := nc.(*frontConn); ok {
-			return f
-		}
-		u, ok := nc.(interface{ NetConn() net.Conn })
-		if !ok {
-			return nil
-		}
-		nc = u.NetConn()
-	}
-	return nil
+	f, _ := netconn.Find[*frontConn](nc)
+	return f
 }
 
 // greetFirst writes the library's greeting g (as the library would,

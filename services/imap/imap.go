@@ -21,6 +21,7 @@ import (
 
 	"labd/config"
 	"labd/internal/i18n"
+	"labd/internal/netconn"
 	"labd/internal/service"
 	"labd/internal/store"
 )
@@ -214,26 +215,19 @@ var gatherPool = sync.Pool{New: func() any { b := make([]byte, 0, gatherSize); r
 // a full-body FETCH of 1,000 messages, most of its time. Without a
 // patientConn below c (tests over net.Pipe), nothing changes.
 func gatherWrites(c net.Conn) (release func() error) {
-	for c != nil {
-		if pc, ok := c.(*patientConn); ok {
-			pc.wmu.Lock()
-			if pc.gathered != nil {
-				pc.wmu.Unlock()
-				return func() error { return nil }
-			}
-			pc.gathered = gatherPool.Get().(*[]byte)
-			pc.gathering.Store(true)
-			pc.ack.cork(true)
-			pc.wmu.Unlock()
-			return pc.stopGathering
-		}
-		u, ok := c.(interface{ NetConn() net.Conn })
-		if !ok {
-			break
-		}
-		c = u.NetConn()
+	pc, ok := netconn.Find[*patientConn](c)
+	if !ok {
+		return func() error { return nil }
 	}
-	return func() error { return nil }
+	pc.wmu.Lock()
+	defer pc.wmu.Unlock()
+	if pc.gathered != nil {
+		return func() error { return nil }
+	}
+	pc.gathered = gatherPool.Get().(*[]byte)
+	pc.gathering.Store(true)
+	pc.ack.cork(true)
+	return pc.stopGathering
 }
 
 func (c *patientConn) stopGathering() error {

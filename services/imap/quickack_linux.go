@@ -3,6 +3,8 @@ package imap
 import (
 	"net"
 	"syscall"
+
+	"labd/internal/netconn"
 )
 
 // quickAcker sends a pending TCP ACK immediately (TCP_QUICKACK), see
@@ -12,18 +14,10 @@ type quickAcker struct{ raw syscall.RawConn }
 // newQuickAcker finds the TCP socket under c's wrappers; without one
 // (tests over net.Pipe) now does nothing.
 func newQuickAcker(c net.Conn) quickAcker {
-	for c != nil {
-		if sc, ok := c.(syscall.Conn); ok {
-			if raw, err := sc.SyscallConn(); err == nil {
-				return quickAcker{raw}
-			}
-			return quickAcker{}
+	if sc, ok := netconn.Find[syscall.Conn](c); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			return quickAcker{raw}
 		}
-		u, ok := c.(interface{ NetConn() net.Conn })
-		if !ok {
-			return quickAcker{}
-		}
-		c = u.NetConn()
 	}
 	return quickAcker{}
 }
