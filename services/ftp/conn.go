@@ -86,13 +86,11 @@ type ctrlConn struct {
 
 	// stopping is the service's (stop.go); nil: never. transferOpen: a
 	// transfer command was handed to the library and has not had its
-	// final reply. waiting: Read is blocked at the start of a line;
-	// stopped: it was woken because labd stops. Both under smu.
+	// final reply. waiting: Read is blocked at the start of a line,
+	// until it returns or the stop claims the wait (stopIfWaiting).
 	stopping     *atomic.Bool
 	transferOpen atomic.Bool
-	smu          sync.Mutex
-	waiting      bool
-	stopped      bool
+	waiting      atomic.Bool
 }
 
 // NetConn lets sessions.FromConn find the recording conn.
@@ -247,13 +245,14 @@ func (c *ctrlConn) Read(p []byte) (int, error) {
 			}
 			// Otherwise an incomplete line: read the rest.
 		}
-		if c.waitForLine() {
+		watched, stop := c.waitForLine()
+		if stop {
 			return c.endForStop()
 		}
 		lower := c.lower()
 		n, err := lower.Read(c.buf[:])
-		if c.woken() {
-			return c.endForStop()
+		if watched && !c.waiting.CompareAndSwap(true, false) {
+			return c.endForStop() // woken by the stop: what was read is dropped
 		}
 		if n > 0 {
 			c.pending = append(c.pending, c.buf[:n]...)

@@ -28,9 +28,7 @@ import (
 const stopReply = "421 Service not available, closing control connection: labd is stopping, try again in a moment.\r\n"
 
 // stopIdle says labd is stopping and wakes every control connection
-// waiting for its client's next command. A connection reads stopping and
-// marks itself waiting under its own lock, which this takes after setting
-// stopping: either it sees stopping, or this sees it waiting.
+// waiting for its client's next command with no transfer under way.
 func (s *Service) stopIdle() {
 	s.stopping.Store(true)
 	s.clients.Range(func(_, v any) bool {
@@ -42,42 +40,32 @@ func (s *Service) stopIdle() {
 }
 
 // stopIfWaiting wakes a Read waiting for the next command with no
-// transfer under way; that Read ends the connection (see waitForLine).
+// transfer under way, if it claims the wait before that Read returns;
+// the Read then ends the connection. No lock: a Read marks itself
+// waiting before it reads stopping and transferOpen, the stop sets
+// stopping and a transfer's final reply clears transferOpen before each
+// calls this, so one of them sees both, and the compare-and-swap lets
+// only one side (the Read, or one waker) decide.
 func (c *ctrlConn) stopIfWaiting() {
-	c.smu.Lock()
-	defer c.smu.Unlock()
-	if c.waiting && !c.transferOpen.Load() && !c.stopped {
-		c.stopped = true
+	if !c.transferOpen.Load() && c.waiting.CompareAndSwap(true, false) {
 		_ = c.lower().SetReadDeadline(time.Unix(1, 0))
 	}
 }
 
 // waitForLine is called by Read before it waits for more of the client's
-// input; it reports whether labd is stopping and the connection must end
-// instead (nothing pending: at the start of a line).
-func (c *ctrlConn) waitForLine() (stop bool) {
+// input. watched: the wait is at the start of a line (nothing pending),
+// where the stop may claim it; stop: labd is stopping and the connection
+// must end instead.
+func (c *ctrlConn) waitForLine() (watched, stop bool) {
 	if c.stopping == nil || len(c.pending) > 0 {
-		return false
+		return false, false
 	}
-	c.smu.Lock()
-	defer c.smu.Unlock()
+	c.waiting.Store(true)
 	if c.stopping.Load() && !c.transferOpen.Load() {
-		return true
+		c.waiting.Store(false)
+		return true, true
 	}
-	c.waiting = true
-	return false
-}
-
-// woken is called by Read when its wait ended; it reports whether the
-// wait was ended by stopIfWaiting (what was read is then dropped).
-func (c *ctrlConn) woken() (stop bool) {
-	if c.stopping == nil {
-		return false
-	}
-	c.smu.Lock()
-	defer c.smu.Unlock()
-	c.waiting = false
-	return c.stopped
+	return true, false
 }
 
 // endForStop writes the 421 and ends the connection without resetting
