@@ -30,13 +30,21 @@ func udpSocketsPerAddr() int {
 }
 
 // listenUDPGroup binds addr with n sockets sharing it (just one if n is 1
-// or the system cannot); the first is the one to report.
+// or the system cannot), each with a larger receive buffer; the first is
+// the one to report.
 func listenUDPGroup(addr string, n int) ([]net.PacketConn, error) {
-	pc, err := service.ListenUDP("dns", addr)
-	if err != nil || n <= 1 {
-		if err == nil {
+	pcs, err := bindUDPGroup(addr, n)
+	if err == nil {
+		for _, pc := range pcs {
 			growReceiveBuffer(pc)
 		}
+	}
+	return pcs, err
+}
+
+func bindUDPGroup(addr string, n int) ([]net.PacketConn, error) {
+	pc, err := service.ListenUDP("dns", addr)
+	if err != nil || n <= 1 {
 		return []net.PacketConn{pc}, err
 	}
 	local := pc.LocalAddr().String()
@@ -48,7 +56,6 @@ func listenUDPGroup(addr string, n int) ([]net.PacketConn, error) {
 		if err != nil {
 			break
 		}
-		growReceiveBuffer(g)
 		group = append(group, g)
 	}
 	if len(group) > 0 {
@@ -57,9 +64,6 @@ func listenUDPGroup(addr string, n int) ([]net.PacketConn, error) {
 	// The port was taken between the two binds, or the option refused:
 	// one ordinary socket as before.
 	pc, err = service.ListenUDP("dns", local)
-	if err == nil {
-		growReceiveBuffer(pc)
-	}
 	return []net.PacketConn{pc}, err
 }
 
