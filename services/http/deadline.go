@@ -118,24 +118,17 @@ func (c *captureConn) syncDeadline(d *lazyDeadline, set func(time.Time) error) e
 	return nil
 }
 
+// sooner says whether the deadline wanted must be armed before a Read or
+// Write: there is one, and it comes before the armed one (or none is).
+func (d *lazyDeadline) sooner() bool {
+	return !d.want.IsZero() && (d.armed.IsZero() || d.want.Before(d.armed))
+}
+
 // startRead begins a Read: it fails at once if the read deadline wanted
 // has passed but was not armed (setDeadline), and arms one that must fire
 // before the armed one. endRead ends it.
 func (c *captureConn) startRead() error {
-	c.dmu.Lock()
-	defer c.dmu.Unlock()
-	d := &c.rd
-	if !d.want.IsZero() && (d.armed.IsZero() || d.want.Before(d.armed)) {
-		if !time.Now().Before(d.want) {
-			return os.ErrDeadlineExceeded
-		}
-		if err := c.Conn.SetReadDeadline(d.want); err != nil {
-			return err
-		}
-		d.armed = d.want
-	}
-	c.reading++
-	return nil
+	return c.start(&c.rd, &c.reading, c.Conn.SetReadDeadline)
 }
 
 func (c *captureConn) endRead() {
@@ -149,8 +142,7 @@ func (c *captureConn) endRead() {
 func (c *captureConn) writeWouldArm() bool {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
-	d := &c.wd
-	return !d.want.IsZero() && (d.armed.IsZero() || d.want.Before(d.armed)) && time.Now().Before(d.want)
+	return c.wd.sooner() && time.Now().Before(c.wd.want)
 }
 
 // startWrite begins a Write that may wait: it fails at once if the write
@@ -158,19 +150,24 @@ func (c *captureConn) writeWouldArm() bool {
 // armed one. endWrite ends it. While one is under way, an earlier
 // deadline set is armed at once (setDeadline).
 func (c *captureConn) startWrite() error {
+	return c.start(&c.wd, &c.writing, c.Conn.SetWriteDeadline)
+}
+
+// start is startRead and startWrite: d is the direction's deadline, ops
+// counts its operations under way, set arms its deadline on the socket.
+func (c *captureConn) start(d *lazyDeadline, ops *int, set func(time.Time) error) error {
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
-	d := &c.wd
-	if !d.want.IsZero() && (d.armed.IsZero() || d.want.Before(d.armed)) {
+	if d.sooner() {
 		if !time.Now().Before(d.want) {
 			return os.ErrDeadlineExceeded
 		}
-		if err := c.Conn.SetWriteDeadline(d.want); err != nil {
+		if err := set(d.want); err != nil {
 			return err
 		}
 		d.armed = d.want
 	}
-	c.writing++
+	*ops++
 	return nil
 }
 
